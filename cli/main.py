@@ -1,0 +1,154 @@
+"""`mk`, the command line: thin — it parses, calls the node, and prints."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+import click
+
+from .node import Node, NodeError
+
+node_option = click.option("--node", "node_name", default="local", show_default=True,
+                           help="which node (a folder under $MK_HOME)")
+json_option = click.option("--json", "as_json", is_flag=True, help="print JSON")
+
+
+def _node(name: str) -> Node:
+    try:
+        return Node(name)
+    except NodeError as e:
+        raise click.ClickException(str(e))
+
+
+@click.group()
+def main() -> None:
+    """mk: an L4 version 2 microkernel laboratory on a simulated 486 PC."""
+
+
+@main.command()
+@node_option
+@click.option("--mem", default=16, show_default=True, help="physical memory, MiB (1-256)")
+@click.option("--site", default=1, show_default=True, help="this node's site number")
+def up(node_name: str, mem: int, site: int) -> None:
+    """Boot a node in the background; returns when it is ready."""
+    if not 1 <= mem <= 256:
+        raise click.BadParameter("memory must be 1..256 MiB", param_hint="--mem")
+    node = _node(node_name)
+    t0 = time.monotonic()
+    try:
+        pid = node.up(mem, site, progress=lambda s: click.echo(f"  {s}", err=True))
+    except NodeError as e:
+        raise click.ClickException(str(e))
+    click.echo(f"node {node.name} up (kernel pid {pid}, {mem} MiB) "
+               f"in {time.monotonic() - t0:.2f}s")
+
+
+@main.command()
+@node_option
+def down(node_name: str) -> None:
+    """Stop a node and every process it started."""
+    node = _node(node_name)
+    if not node.down():
+        raise click.ClickException(f"node {node.name!r} is not running")
+    click.echo(f"node {node.name} down")
+
+
+@main.command()
+@node_option
+@json_option
+def status(node_name: str, as_json: bool) -> None:
+    """Is the node up, and what does it hold."""
+    node = _node(node_name)
+    try:
+        st = node.control({"op": "status"})
+    except NodeError as e:
+        raise click.ClickException(str(e))
+    if as_json:
+        click.echo(json.dumps(st, indent=2))
+        return
+    kf = st["kernel_frames"]
+    click.echo(f"node {node.name}: up, kernel pid {st['pid']}, site {st['site']}, "
+               f"{st['memory'] >> 20} MiB, {st['tasks']} tasks, {st['threads']} threads, "
+               f"kernel frames {kf['used']}/{kf['total']}, "
+               f"{'ready' if st['ready'] else 'booting'}")
+
+
+@main.command()
+@node_option
+@json_option
+def ps(node_name: str, as_json: bool) -> None:
+    """Tasks and threads: IPC state, partner, pager, host pid, CPU and memory."""
+    try:
+        rows = _node(node_name).control({"op": "ps"})["tasks"]
+    except NodeError as e:
+        raise click.ClickException(str(e))
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    click.echo(f"{'TASK':>4} {'THREAD':<18} {'STATE':<10} {'PARTNER':<18} {'PAGER':<18} "
+               f"{'PID':>7} {'CPU s':>6} {'RSS MiB':>7}  ENTRY")
+    for r in rows:
+        cpu = f"{r['cpu']:.2f}" if r["cpu"] is not None else "-"
+        rss = f"{r['rss'] / (1 << 20):.1f}" if r["rss"] is not None else "-"
+        for i, t in enumerate(r["threads"]):
+            head = (f"{r['task']:>4}", f"{r['pid'] or '-':>7}", f"{cpu:>6}", f"{rss:>7}",
+                    r["entry"]) if i == 0 else ("", "", "", "", "")
+            click.echo(f"{head[0]:>4} {t['id']:<18} {t['state']:<10} {t['partner']:<18} "
+                       f"{t['pager']:<18} {head[1]:>7} {head[2]:>6} {head[3]:>7}  {head[4]}")
+
+
+@main.command()
+@node_option
+@click.option("--task", type=int, default=None, help="one task's log (default: kernel)")
+@click.option("-n", "lines", default=50, show_default=True, help="last N lines")
+def logs(node_name: str, task: int | None, lines: int) -> None:
+    """Show the kernel's log, or a task's output."""
+    node = _node(node_name)
+    path = node.path("logs", "kernel.log" if task is None else f"task-{task}.log")
+    if not os.path.exists(path):
+        raise click.ClickException(f"no log at {path}")
+    with open(path, "rb") as f:
+        text = f.read().decode(errors="replace").splitlines()
+    click.echo("\n".join(text[-lines:]))
+
+
+@main.command(context_settings={"ignore_unknown_options": True})
+@node_option
+@click.option("--detach", "-d", is_flag=True, help="start it and return at once")
+@click.argument("entry")
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def run(node_name: str, detach: bool, entry: str, args: tuple[str, ...]) -> None:
+    """Start a task running ENTRY (MODULE:FUNC or FILE.py:FUNC) with ARGS.
+
+    Without --detach, prints the task's output and exits with its status."""
+    node = _node(node_name)
+    where, _, func = entry.rpartition(":")
+    if where.endswith(".py"):
+        if not os.path.exists(where):
+            raise click.ClickException(f"no file {where}")
+        entry = f"{os.path.abspath(where)}:{func}"
+    try:
+        started = node.root({"op": "run", "entry": entry, "args": list(args)})
+        if detach:
+            click.echo(f"task {started['task']} ({started['id']})")
+            return
+        done = node.root({"op": "wait", "task": started["task"]}, timeout=None)
+    except NodeError as e:
+        raise click.ClickException(str(e))
+    with open(started["log"], "rb") as f:
+        sys.stdout.write(f.read().decode(errors="replace"))
+    status = done["status"]
+    sys.exit(status if isinstance(status, int) and 0 <= status < 256 else 1)
+
+
+@main.command()
+def machine() -> None:
+    """Build the simulated 486 PC (without a kernel) and show its parts."""
+    from hw import Machine
+    m = Machine()
+    try:
+        click.echo(json.dumps(m.describe(), indent=2))
+    finally:
+        m.close()

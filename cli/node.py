@@ -1,0 +1,127 @@
+"""Where a node lives on the host, and how the CLI starts, reaches and stops it.
+
+A node is a folder `$MK_HOME/NAME` (default `~/.mk/local`): sockets, `kernel.pid`,
+`logs/`, the disk image. Several nodes and test runs coexist by folder.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import msgpack
+import zmq
+
+__all__ = ["Node", "NodeError"]
+
+MAX_SOCKET_PATH = 100          # AF_UNIX sun_path holds 108 bytes with the NUL
+
+
+class NodeError(Exception):
+    """Something the operator must be told about (no such node, already running...)."""
+
+
+class Node:
+    def __init__(self, name: str = "local", home: str | None = None):
+        if not name or "/" in name or name.startswith("."):
+            raise NodeError(f"bad node name {name!r}")
+        self.name = name
+        self.home = home or os.environ.get("MK_HOME") or os.path.expanduser("~/.mk")
+        self.dir = os.path.join(self.home, name)
+
+    def path(self, *parts: str) -> str:
+        return os.path.join(self.dir, *parts)
+
+    def pid(self) -> int | None:
+        """The kernel's pid if it runs, else None."""
+        try:
+            with open(self.path("kernel.pid")) as f:
+                pid = int(f.read().strip())
+            os.kill(pid, 0)
+            return pid
+        except (OSError, ValueError):
+            return None
+
+    def running(self) -> bool:
+        return self.pid() is not None and os.path.exists(self.path("kernel.sock"))
+
+    def up(self, mem_mib: int = 16, site: int = 1, timeout: float = 30.0,
+           progress=lambda text: None) -> int:
+        """Start the kernel in the background; return when the root task is ready."""
+        if self.running():
+            raise NodeError(f"node {self.name!r} already runs (kernel pid {self.pid()})")
+        if len(self.path("control.sock")) > MAX_SOCKET_PATH:
+            raise NodeError(f"node folder {self.dir} is too long for a Unix socket path; "
+                            "set MK_HOME to a shorter folder")
+        os.makedirs(self.path("logs"), mode=0o700, exist_ok=True)
+        log = open(self.path("logs", "kernel.log"), "ab")
+        progress(f"booting node {self.name}: kernel")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "microkernel.kernel", self.dir, "--mem", str(mem_mib),
+             "--site", str(site)],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True)
+        log.close()
+        deadline = time.monotonic() + timeout
+        shown = set()
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise NodeError(f"the kernel exited with status {proc.returncode}; "
+                                f"see {self.path('logs', 'kernel.log')}")
+            for step, name in (("kernel.sock", "sigma0, root"), ("root.sock", "pager")):
+                if step not in shown and os.path.exists(self.path(step)):
+                    shown.add(step)
+                    progress(name)
+            if os.path.exists(self.path("ready")):
+                return proc.pid
+            time.sleep(0.02)
+        proc.kill()
+        raise NodeError(f"node {self.name!r} did not become ready in {timeout:.0f}s")
+
+    def down(self, timeout: float = 10.0) -> bool:
+        """Stop the node; False if it was not running."""
+        pid = self.pid()
+        if pid is None:
+            return False
+        try:
+            self.control({"op": "shutdown"}, timeout=2.0)
+        except NodeError:
+            os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return True
+            time.sleep(0.02)
+        os.kill(pid, signal.SIGKILL)
+        return True
+
+    def _request(self, sock_name: str, req: dict, timeout: float | None,
+                 kind: int = zmq.REQ) -> dict:
+        if not self.running():
+            raise NodeError(f"node {self.name!r} is not running (mk up --node {self.name})")
+        ctx = zmq.Context.instance()
+        s = ctx.socket(kind)
+        s.setsockopt(zmq.LINGER, 0)
+        try:
+            s.connect(f"ipc://{self.path(sock_name)}")
+            s.send(msgpack.packb(req))
+            if not s.poll(None if timeout is None else int(timeout * 1000)):
+                raise NodeError(f"node {self.name!r} did not answer")
+            reply = msgpack.unpackb(s.recv(), raw=False)
+        finally:
+            s.close()
+        if isinstance(reply, dict) and "error" in reply:
+            raise NodeError(reply["error"])
+        return reply
+
+    def control(self, req: dict, timeout: float | None = 5.0) -> dict:
+        """A request to the kernel's control port."""
+        return self._request("control.sock", req, timeout)
+
+    def root(self, req: dict, timeout: float | None = 10.0) -> dict:
+        """A request to the root task's operator socket."""
+        return self._request("root.sock", req, timeout, zmq.DEALER)

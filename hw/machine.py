@@ -1,0 +1,102 @@
+"""The 486 PC as one object: memory, port bus, PIC pair, timers, serial, disk, network.
+
+`Machine` wires device models to the port bus and to the PIC's inputs, and lets devices
+be plugged and unplugged while it runs (ISA hot-plug). It knows nothing of the kernel:
+whoever owns it drives time (`clock.run_due()`) and polls host-side I/O
+(`poll_sources()`), and watches the PIC's INTR output (`pic.intr`, `pic.inta()`).
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from .ata import ATADisk
+from .clock import Clock, RealClock
+from .device import BadAccess, Device, IrqLine
+from .i8254 import PIT
+from .i8259 import PICPair
+from .memory import PhysicalMemory
+from .ports import PortBus
+from .rtc import RTC
+from .uart16550 import UART16550
+
+__all__ = ["Machine", "COM1", "COM2"]
+
+COM1 = (0x3F8, 4)   # (base port, IRQ)
+COM2 = (0x2F8, 3)
+
+
+class Machine:
+    """A simulated 486 AT-class PC. `disk` (a raw image path) is optional."""
+
+    def __init__(self, mem_size: int = 16 << 20, disk: str | None = None,
+                 clock: Clock | None = None, mem_name: str | None = None):
+        self.clock = clock or RealClock()
+        self.memory = PhysicalMemory(mem_size, name=mem_name)
+        self.ports = PortBus()
+        self.pic = PICPair()
+        self.devices: dict[str, Device] = {}
+        self._lines: dict[int, IrqLine] = {}
+        self.attach(self.pic, lines=False)
+        self.pit = self.attach(PIT())
+        self.rtc = self.attach(RTC())
+        self.uarts = [self.attach(UART16550("com1", *COM1)),
+                      self.attach(UART16550("com2", *COM2))]
+        self.ata = self.attach(ATADisk(disk)) if disk else None
+
+    # -- hot-plug -------------------------------------------------------------------
+
+    def attach(self, device: Device, lines: bool = True) -> Any:
+        """Plug `device` in: claim its ports and IRQ lines. Returns the device."""
+        if device.name in self.devices:
+            raise BadAccess(f"a device named {device.name!r} is already plugged in")
+        busy = [irq for irq in device.irqs if irq in self._lines] if lines else []
+        if busy:
+            raise BadAccess(f"IRQ {busy[0]} is already in use")
+        done: list[tuple[int, int]] = []
+        try:
+            for base, count in device.port_ranges:
+                self.ports.register(device, base, count)
+                done.append((base, count))
+        except BadAccess:
+            self.ports.unregister(device)
+            raise
+        wired = {}
+        if lines:
+            for irq in device.irqs:
+                wired[irq] = self._lines[irq] = IrqLine(irq, self.pic.set_irq)
+        self.devices[device.name] = device
+        device.plugged(self, wired)
+        return device
+
+    def detach(self, name: str) -> Device:
+        """Unplug the device called `name`; its ports and IRQ lines become free."""
+        device = self.devices.pop(name, None)
+        if device is None or device is self.pic:
+            raise BadAccess(f"no removable device named {name!r}")
+        self.ports.unregister(device)
+        for irq in device.irqs:
+            if self._lines.get(irq) is not None and device.irq_lines.get(irq) is self._lines[irq]:
+                del self._lines[irq]
+        device.unplugged()
+        if device is self.ata:
+            self.ata = None
+        return device
+
+    # -- for the owner's event loop ---------------------------------------------------
+
+    def poll_sources(self) -> list[tuple[Any, Callable[[], None]]]:
+        out = []
+        for d in list(self.devices.values()):
+            out.extend(d.poll_sources())
+        return out
+
+    def describe(self) -> dict:
+        return {"memory": {"size": self.memory.size, "map": self.memory.regions()},
+                "devices": [d.describe() for d in self.devices.values()]}
+
+    def close(self, unlink: bool = True) -> None:
+        for d in list(self.devices.values()):
+            d.close()
+        self.memory.close()
+        if unlink:
+            self.memory.unlink()

@@ -1,0 +1,43 @@
+"""The wire codec: one msgpack header frame, then raw byte-string frames.
+
+    request  (thread -> kernel):  [header, string, string, ...]
+    reply    (kernel -> thread):  [header, string, string, ...]
+
+The header is a msgpack array whose first element is an `Op` (request) or a status
+(reply). Never pickle. String frames are passed through as they are (ZeroMQ frames,
+zero-copy). `decode_header` refuses anything that is not a small msgpack array, with
+bounded lengths, so a hostile frame cannot make the kernel allocate without limit.
+"""
+from __future__ import annotations
+
+import msgpack
+
+__all__ = ["encode_header", "decode_header", "CodecError", "MAX_HEADER"]
+
+MAX_HEADER = 64 << 10
+
+_packb = msgpack.Packer(use_bin_type=True, autoreset=True).pack
+
+
+class CodecError(ValueError):
+    """A header that is not valid msgpack, too large, or not an array."""
+
+
+def encode_header(fields: list | tuple) -> bytes:
+    """Encode one header (a list of msgpack-able values)."""
+    return _packb(fields)
+
+
+def decode_header(data: bytes | memoryview) -> list:
+    """Decode one header frame; raises CodecError on anything malformed."""
+    if len(data) > MAX_HEADER:
+        raise CodecError(f"header of {len(data)} bytes; at most {MAX_HEADER}")
+    try:
+        out = msgpack.unpackb(data, raw=False, strict_map_key=True,
+                              max_bin_len=MAX_HEADER, max_str_len=MAX_HEADER,
+                              max_array_len=4096, max_map_len=256, max_ext_len=0)
+    except Exception as e:          # msgpack raises several unrelated types
+        raise CodecError(f"undecodable header: {e}") from None
+    if type(out) is not list or not out:
+        raise CodecError("header is not a non-empty array")
+    return out

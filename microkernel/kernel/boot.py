@@ -1,0 +1,72 @@
+"""Boot a node: the machine, the kernel, sigma0 and the root task; then serve.
+
+The node's folder (under $MK_HOME) is its runtime directory, mode 0700: the kernel and
+control sockets, `kernel.pid`, `logs/`, and `ready` once the root task has started its
+servers. sigma0 (task 2) is given all free physical memory, identity-mapped, and every
+I/O port the kernel does not keep for itself (the PIC's); every mapping tree is rooted
+there. The root task (task 4, pager sigma0) owns all other task numbers.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+
+from hw import Machine
+from microkernel.abi import ROOT_TASK, SIGMA0_TASK
+
+from .control import ControlPort
+from .kernel import Kernel
+from .tasks import create_task, destroy
+
+__all__ = ["boot", "KERNEL_PORTS"]
+
+log = logging.getLogger("mk.kernel")
+KERNEL_PORTS = ((0x20, 2), (0xA0, 2))     # the PIC pair: the kernel acknowledges IRQs
+
+
+def boot(rundir: str, mem_size: int = 16 << 20, site: int = 1, disk: str | None = None,
+         root_entry: str = "servers.root:main") -> None:
+    """Bring the node up in `rundir` and serve until shutdown or SIGTERM."""
+    os.makedirs(os.path.join(rundir, "logs"), mode=0o700, exist_ok=True)
+    os.chmod(rundir, 0o700)
+    for stale in ("ready", "kernel.sock", "control.sock", "root.sock"):
+        try:
+            os.unlink(os.path.join(rundir, stale))
+        except FileNotFoundError:
+            pass
+    machine = Machine(mem_size=mem_size, disk=disk)
+    k = Kernel(machine, rundir, site)
+    control = ControlPort(k)
+    signal.signal(signal.SIGTERM, lambda *_: k.stop())
+    signal.signal(signal.SIGINT, lambda *_: k.stop())
+    try:
+        s0 = create_task(k, None, SIGMA0_TASK, "servers.sigma0:main", 0, 255,
+                         [mem_size, k.vm.pool.start, k.vm.pool.end])
+        k.vm.sigma0_populate(s0.space, exclude_ports=KERNEL_PORTS)
+        create_task(k, None, ROOT_TASK, root_entry, s0.tid(0), 255, [])
+        for no in range(1, 2048):
+            if no not in (SIGMA0_TASK, ROOT_TASK):
+                k.owner[no] = ROOT_TASK
+        with open(os.path.join(rundir, "kernel.pid"), "w") as f:
+            f.write(str(os.getpid()))
+        log.info("node up: %d MiB, site %d", mem_size >> 20, site)
+        k.run()
+    finally:
+        shutdown(k)
+        control.close()
+
+
+def shutdown(k: Kernel) -> None:
+    """Stop every task, release the machine, remove the node's sockets."""
+    for task in sorted(k.tasks.values(), key=lambda t: -t.no):
+        if k.tasks.get(task.no) is task:
+            destroy(k, task, status=None)
+    k.close()
+    k.machine.close()
+    for name in ("ready", "kernel.sock", "control.sock", "kernel.pid"):
+        try:
+            os.unlink(os.path.join(k.rundir, name))
+        except FileNotFoundError:
+            pass
+    log.info("node down")

@@ -1,0 +1,88 @@
+"""The operator's port: `mk status`, `mk ps`, `mk down` talk to the kernel here.
+
+Like a kernel debugger's interface, it is outside the L4 ABI: a REP socket in the
+node's runtime directory (mode 0600), msgpack requests `{"op": NAME, ...}`, one reply
+each. It reports the kernel's tables and stops the node; it creates nothing.
+"""
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+import msgpack
+import psutil
+import zmq
+
+from microkernel.abi import ThreadId
+
+if TYPE_CHECKING:
+    from .kernel import Kernel
+
+__all__ = ["ControlPort"]
+
+
+class ControlPort:
+    def __init__(self, k: "Kernel"):
+        self.k = k
+        self.sock = k.ctx.socket(zmq.REP)
+        self.sock.setsockopt(zmq.LINGER, 0)
+        self.sock.setsockopt(zmq.MAXMSGSIZE, 1 << 20)
+        path = os.path.join(k.rundir, "control.sock")
+        self.sock.bind(f"ipc://{path}")
+        os.chmod(path, 0o600)
+        k.extra_sources[self.sock] = self.serve
+        self.handlers = {"status": self.status, "ps": self.ps, "shutdown": self.shutdown,
+                         "irqs": self.irqs}
+
+    def serve(self) -> None:
+        try:
+            raw = self.sock.recv(zmq.NOBLOCK)
+        except zmq.Again:
+            return
+        try:
+            req = msgpack.unpackb(raw, raw=False)
+            reply = self.handlers[req["op"]](req)
+        except Exception as e:            # the operator gets told, the kernel goes on
+            reply = {"error": f"{type(e).__name__}: {e}"}
+        self.sock.send(msgpack.packb(reply, use_bin_type=True))
+
+    def status(self, req: dict) -> dict:
+        k = self.k
+        pool = k.vm.pool
+        return {"pid": os.getpid(), "site": k.site, "memory": k.machine.memory.size,
+                "kernel_frames": {"used": pool.used, "total": pool.total},
+                "tasks": len(k.tasks),
+                "threads": sum(len(t.threads) for t in k.tasks.values()),
+                "devices": [d.describe() for d in k.machine.devices.values()],
+                "ready": os.path.exists(os.path.join(k.rundir, "ready"))}
+
+    def ps(self, req: dict) -> dict:
+        rows = []
+        for task in sorted(self.k.tasks.values(), key=lambda t: t.no):
+            cpu = rss = None
+            try:
+                p = psutil.Process(task.pid)
+                times = p.cpu_times()
+                cpu, rss = times.user + times.system, p.memory_info().rss
+            except (psutil.Error, TypeError, ValueError):
+                pass
+            threads = [{"lthread": t.lthread, "id": str(ThreadId(t.tid)), "state": t.state.value,
+                        "partner": str(ThreadId(t.partner)) if t.partner else "",
+                        "pager": str(ThreadId(t.pager)) if t.pager else "",
+                        "prio": t.prio, "irq": t.irq}
+                       for t in sorted(task.threads.values(), key=lambda t: t.lthread)]
+            rows.append({"task": task.no, "id": str(ThreadId(task.tid(0))),
+                         "chief": task.chief.no if task.chief else None,
+                         "entry": task.entry, "pid": task.pid, "cpu": cpu, "rss": rss,
+                         "threads": threads})
+        return {"tasks": rows}
+
+    def irqs(self, req: dict) -> dict:
+        return {"irqs": self.k.irq.describe()}
+
+    def shutdown(self, req: dict) -> dict:
+        self.k.stop()
+        return {"ok": True}
+
+    def close(self) -> None:
+        self.sock.close(0)

@@ -1,0 +1,259 @@
+"""IPC: the synchronous rendezvous at the heart of L4 (V2 §3).
+
+A message moves only when its receiver is in a matching receive; until then the
+sender is SENDING, queued at the receiver in priority order, its message held in its
+TCB. One `ipc` may have a send phase, a receive phase, or both; the switch from send
+to receive happens inside one kernel step, so it is atomic and a server can reply with
+send timeout 0 (V2 §3.1). An error in the send phase ends the whole operation.
+
+Delivery is one ZeroMQ message to the receiver's socket:
+    [result|flags, sender as seen, words, items as sent, intended destination] + strings
+String frames are the sender's own frames, forwarded untouched.
+
+Interrupts arrive as empty messages from `irq_id(n)` (see irq.py); death notices of
+clan members wait in the chief's `pending` list for an open wait.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from microkernel.abi import Fault, Fpage, IpcCode, KernelError, ResultFlag
+from microkernel.abi import timeouts as _timeouts
+from microkernel.abi.message import MAX_STRING, MAX_STRINGS, MAX_WORDS
+
+from .thread import Thread, ThreadState
+
+if TYPE_CHECKING:
+    from .kernel import Kernel
+
+__all__ = ["sys_ipc", "deliver_pending", "abort_ipc", "page_fault_call"]
+
+RUNNING, SENDING, RECEIVING = ThreadState.RUNNING, ThreadState.SENDING, ThreadState.RECEIVING
+OPEN, CLOSED = 2, 1
+_SE = 0x10                    # the send-phase bit of a result byte
+_decode_timeouts = _timeouts.decode
+
+
+def sys_ipc(k: "Kernel", t: Thread, h: list, frames: list) -> None:
+    """[IPC, dest|None, words, items, timeouts, rcv_mode, rcv_from, window, limits, deceit]."""
+    _, dest, words, items, tword, rmode, rfrom, window, limits, deceit = h
+    snd_to, rcv_to, _, _ = _decode_timeouts(tword)
+    if rmode:
+        if rmode != OPEN and rmode != CLOSED:
+            raise KernelError(Fault.BAD_REQUEST, f"receive mode {rmode!r}")
+        t.rcv_mode, t.rcv_from, t.rcv_timeout = rmode, rfrom, rcv_to
+        t.rcv_window = Fpage.decode(window) if window else None
+        t.rcv_limits = _limits(limits)
+        if type(rfrom) is not int:
+            raise KernelError(Fault.BAD_REQUEST, "receive source must be a thread id")
+    else:
+        t.rcv_mode = 0
+    if dest is None:
+        if not rmode:
+            raise KernelError(Fault.BAD_REQUEST, "an IPC needs a send or a receive phase")
+        receive_phase(k, t)
+        return
+    if type(words) is not list or len(words) > MAX_WORDS or type(items) is not list:
+        raise KernelError(Fault.BAD_REQUEST, "words and items must be lists")
+    for w in words:
+        if type(w) is not int or not 0 <= w <= 0xFFFFFFFF:
+            raise KernelError(Fault.BAD_REQUEST, f"word {w!r} is not 32-bit")
+    if len(frames) > MAX_STRINGS:
+        raise KernelError(Fault.BAD_REQUEST, f"more than {MAX_STRINGS} strings")
+    for it in items:
+        if type(it) is not list or len(it) != 3:
+            raise KernelError(Fault.BAD_REQUEST, "an item is [fpage, snd_base, grant]")
+        Fpage.decode(it[0])
+    send_phase(k, t, dest, (words, items, frames, deceit), snd_to)
+
+
+def send_phase(k: "Kernel", t: Thread, dest: int, msg: tuple, snd_to) -> None:
+    """Deliver now if the destination waits for us, else queue (or time out)."""
+    r, flags, intended = k.resolve(t, dest)
+    if r is None:
+        k.ipc_error(t, IpcCode.NOT_EXISTENT)
+        return
+    seen = t.tid
+    deceit = msg[3]
+    if deceit is not None and k.may_deceive(t, deceit, r):
+        seen, flags = deceit, flags | ResultFlag.DECEITED
+    t.snd = (msg[0], msg[1], msg[2], seen, flags, intended)
+    if r.state is RECEIVING and (r.rcv_mode == OPEN or r.rcv_from == seen):
+        if transfer(k, t, r):
+            after_send(k, t)
+        return
+    if snd_to == 0:
+        t.snd = None
+        k.ipc_error(t, IpcCode.TIMEOUT, _SE)
+        return
+    t.state, t.partner = SENDING, r.tid
+    _enqueue(r.senders, t)
+    if snd_to is not None:
+        t.timer = k.clock.call_later(snd_to, lambda: timed_out(k, t, SENDING))
+
+
+def after_send(k: "Kernel", t: Thread) -> None:
+    """The send phase is done: go on to the receive phase, or return to the sender."""
+    if t.rcv_mode:
+        receive_phase(k, t)
+    else:
+        t.state = RUNNING
+        k.send(t.ident, k.ok_header)
+
+
+def receive_phase(k: "Kernel", t: Thread) -> None:
+    """Take a waiting sender (or interrupt, or notice) or block until one comes."""
+    if t.rcv_mode == OPEN:
+        if t.pending or (t.irq is not None and k.irq.pending[t.irq]):
+            deliver_pending(k, t)
+            return
+        if t.irq is not None:
+            k.irq.unmask(t.irq)
+        if t.senders:
+            s = t.senders.pop(0)
+            _take(k, s, t)
+            return
+    else:
+        src = t.rcv_from
+        if 1 <= src <= 16:
+            k.irq.receive(t, src - 1)
+            return
+        if src == 0:                       # receive from nil: sleep, or detach an IRQ
+            if t.rcv_timeout == 0 and t.irq is not None:
+                k.irq.detach(t)
+        else:
+            for i, s in enumerate(t.senders):
+                if s.snd[3] == src:
+                    del t.senders[i]
+                    _take(k, s, t)
+                    return
+            if not k.exists(src):
+                k.ipc_error(t, IpcCode.NOT_EXISTENT)
+                return
+    block_receive(k, t)
+
+
+def block_receive(k: "Kernel", t: Thread) -> None:
+    """Wait in the receive phase until a sender comes or the timeout runs out."""
+    to = t.rcv_timeout
+    if to == 0:
+        k.ipc_error(t, IpcCode.TIMEOUT)
+        return
+    t.state, t.partner = RECEIVING, t.rcv_from if t.rcv_mode == CLOSED else 0
+    if to is not None:
+        t.timer = k.clock.call_later(to, lambda: timed_out(k, t, RECEIVING))
+
+
+def _take(k: "Kernel", s: Thread, r: Thread) -> None:
+    """Receiver `r` takes queued sender `s`; `s` goes on with its own receive phase."""
+    s.cancel_timer()
+    if transfer(k, s, r):
+        after_send(k, s)
+
+
+def transfer(k: "Kernel", s: Thread, r: Thread) -> bool:
+    """Move `s`'s held message to receiver `r`; False if the send phase failed."""
+    words, items, frames, seen, flags, intended = s.snd
+    s.snd = None
+    code = 0
+    lim = r.rcv_limits
+    if lim is not None and frames and (len(frames) > lim[0] or
+                                       any(len(f) > lim[1] for f in frames)):
+        frames = [f.bytes[:lim[1]] for f in frames[:lim[0]]]
+        code = IpcCode.MSG_CUT
+    if items:
+        try:
+            if k.map_items(s, r, items):
+                flags |= ResultFlag.FPAGE_RECEIVED
+        except KernelError as e:
+            code = IpcCode.MAP_FAILED if e.fault == Fault.NO_MEMORY else IpcCode.MSG_CUT
+    r.cancel_timer()
+    r.state = RUNNING
+    if r.pf:
+        r.pf = False
+        k.send(r.ident, k.ok_header)             # the faulting access retries
+    else:
+        k.send(r.ident, k.encode([code | flags, seen, words, items, intended]), frames)
+    if code:
+        s.state = RUNNING
+        k.ipc_error(s, code, _SE)
+        return False
+    return True
+
+
+def deliver_pending(k: "Kernel", t: Thread) -> None:
+    """Hand an open-waiting `t` its oldest notice, or one interrupt of its IRQ."""
+    t.cancel_timer()
+    t.state = RUNNING
+    if t.irq is not None and k.irq.pending[t.irq]:
+        k.irq.pending[t.irq] -= 1
+        k.send(t.ident, k.encode([0, t.irq + 1, [], [], None]))
+        return
+    sender, words = t.pending.pop(0)
+    k.send(t.ident, k.encode([0, sender, words, [], None]))
+
+
+def timed_out(k: "Kernel", t: Thread, state: ThreadState) -> None:
+    """A send or receive timeout ran out while `t` was still blocked in that phase."""
+    if t.state is not state or t.timer is None:
+        return
+    t.timer = None
+    if state is SENDING:
+        _dequeue(k, t)
+        k.ipc_error(t, IpcCode.TIMEOUT, _SE)
+    else:
+        k.ipc_error(t, IpcCode.TIMEOUT)
+
+
+def abort_ipc(k: "Kernel", t: Thread, code: IpcCode) -> None:
+    """End `t`'s blocked IPC with `code` in the phase it is in (cancel, partner death)."""
+    if t.state is SENDING:
+        _dequeue(k, t)
+        phase = _SE
+    elif t.state is RECEIVING:
+        phase = 0
+    else:
+        return
+    t.cancel_timer()
+    if t.pf:
+        t.pf = False
+        k.fault(t.ident, Fault.NOT_EXISTENT, "the pager is gone")
+        t.state = RUNNING
+        return
+    k.ipc_error(t, code, phase)
+
+
+def page_fault_call(k: "Kernel", t: Thread, word: int) -> None:
+    """V2 §5: call the pager on `t`'s behalf; its map reply lands in the whole space."""
+    t.pf = True
+    t.rcv_mode, t.rcv_from, t.rcv_timeout = CLOSED, t.pager, None
+    t.rcv_window, t.rcv_limits = Fpage.whole(), (0, 0)
+    send_phase(k, t, t.pager, ([word, 0xFFFFFFFF], [], [], None), None)
+
+
+def _dequeue(k: "Kernel", t: Thread) -> None:
+    partner = k.thread_of(t.partner)
+    if partner is not None and t in partner.senders:
+        partner.senders.remove(t)
+    t.snd = None
+
+
+def _enqueue(queue: list, t: Thread) -> None:
+    """Insert by priority, first come first served within one priority."""
+    if not queue or queue[-1].prio >= t.prio:
+        queue.append(t)
+        return
+    for i, other in enumerate(queue):
+        if other.prio < t.prio:
+            queue.insert(i, t)
+            return
+
+
+def _limits(limits) -> tuple[int, int] | None:
+    if limits is None:
+        return None
+    count, size = limits
+    if type(count) is not int or type(size) is not int or not (
+            0 <= count <= MAX_STRINGS and 0 <= size <= MAX_STRING):
+        raise KernelError(Fault.BAD_REQUEST, f"string limits {limits!r}")
+    return count, size

@@ -1,0 +1,266 @@
+"""The kernel process: its tables, its one socket, and its event loop.
+
+One ZeroMQ ROUTER socket carries every thread's system calls; the routing id of a
+message is the thread's identity once HELLO bound it, so nothing a task writes in a
+message can make it another thread. The loop is a plain `zmq.Poller` with the
+machine's timer heap: it drains the kernel socket, the operator's control socket, the
+pidfds of task processes, the host-side sources of devices (a pty, a NIC cable), fires
+due timers (IPC timeouts, the PIT, the RTC) and turns PIC interrupts into IPC.
+
+Handlers live in syscalls.py (the table) and ipc.py; a handler refuses bad input by
+raising KernelError, which becomes a fault reply; the kernel never dies of a request.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import hmac
+from typing import Callable
+
+import zmq
+
+from hw import Machine
+from hw.device import BadAccess
+from microkernel.abi import (ABI_VERSION, REPLY_FAULT, CodecError, Fault, Fpage,
+                             IpcCode, KernelError, Op, ResultFlag, decode_header,
+                             encode_header)
+from microkernel.abi.ops import NEAREST_INNER, NEAREST_OUTER, NEAREST_SAME
+
+from .irq import IrqControl
+from .task import Task
+from .tasks import task_exited
+from .thread import Thread, ThreadState
+from .vm import VM
+
+__all__ = ["Kernel"]
+
+log = logging.getLogger("mk.kernel")
+_BATCH = 256                       # messages drained per wake-up before other sources
+
+
+class Kernel:
+    """All kernel state. `run()` serves until `stop()`."""
+
+    def __init__(self, machine: Machine, rundir: str, site: int = 1,
+                 kmem_bytes: int | None = None):
+        self.machine = machine
+        self.clock = machine.clock
+        self.rundir = rundir
+        self.site = site
+        self.tasks: dict[int, Task] = {}
+        self.versions: dict[int, int] = {}
+        self.owner: dict[int, int] = {}          # inactive task number -> owning chief
+        self.by_ident: dict[bytes, Thread] = {}
+        self.vm = VM.for_machine(machine, kmem_bytes)
+        self.irq = IrqControl(self)
+        self.ok_header = encode_header([0])
+        self.encode = encode_header
+        self.ctx = zmq.Context.instance()
+        self.sock = self.ctx.socket(zmq.ROUTER)
+        self.sock.setsockopt(zmq.LINGER, 0)
+        self.sock.setsockopt(zmq.MAXMSGSIZE, 64 << 20)
+        self.sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
+        self.endpoint = f"ipc://{rundir}/kernel.sock"
+        self.sock.bind(self.endpoint)
+        os.chmod(f"{rundir}/kernel.sock", 0o600)
+        self._send = self.sock.send_multipart
+        self.running = False
+        self.extra_sources: dict[object, Callable[[], None]] = {}
+        from .syscalls import TABLE
+        self.table = TABLE
+
+    # -- the loop ---------------------------------------------------------------
+
+    def run(self) -> None:
+        """Serve until `stop()`; every source is polled, nothing blocks."""
+        self.running = True
+        clock, sock = self.clock, self.sock
+        while self.running:
+            poller = zmq.Poller()
+            poller.register(sock, zmq.POLLIN)
+            sources = self.sources()
+            for s in sources:
+                poller.register(s, zmq.POLLIN)
+            self._sources_changed = False
+            while self.running and not self._sources_changed:
+                deadline = clock.next_deadline()
+                wait = None if deadline is None else max(0, int((deadline - clock.now()) * 1000) + 1)
+                for s, _ in poller.poll(wait):
+                    if s is sock:
+                        self.drain()
+                    else:
+                        sources[s]()
+                clock.run_due()
+                if self.machine.pic.intr:
+                    self.irq.service()
+
+    def sources(self) -> dict:
+        """Everything besides the kernel socket that the loop polls."""
+        out: dict = dict(self.extra_sources)
+        for task in self.tasks.values():
+            if task.pidfd is not None:
+                out[task.pidfd] = (lambda tk=task: task_exited(self, tk))
+        for src, cb in self.machine.poll_sources():
+            out[src] = cb
+        return out
+
+    def sources_changed(self) -> None:
+        self._sources_changed = True
+
+    def stop(self) -> None:
+        self.running = False
+
+    def drain(self) -> None:
+        """Handle what waits on the kernel socket (bounded, to stay fair)."""
+        recv = self.sock.recv_multipart
+        for _ in range(_BATCH):
+            try:
+                frames = recv(zmq.NOBLOCK, copy=False)
+            except zmq.Again:
+                return
+            self.dispatch(frames)
+
+    def dispatch(self, frames: list) -> None:
+        """One request: find the thread, decode, call the handler, refuse bad input."""
+        ident = frames[0].bytes
+        if len(frames) < 2:
+            return self.fault(ident, Fault.BAD_REQUEST, "no header frame")
+        t = self.by_ident.get(ident)
+        try:
+            h = decode_header(frames[1].buffer)
+            op = h[0]
+            if t is None:
+                if op != Op.HELLO:
+                    raise KernelError(Fault.BAD_IDENTITY, "say HELLO first")
+                return self.hello(ident, h)
+            if t.state is not ThreadState.RUNNING:
+                raise KernelError(Fault.BUSY, "the thread is already in the kernel")
+            handler = self.table.get(op) if type(op) is int else None
+            if handler is None:
+                raise KernelError(Fault.BAD_REQUEST, f"unknown operation {op!r}")
+            handler(self, t, h, frames[2:])
+        except KernelError as e:
+            self.fault(ident, e.fault, str(e))
+        except (CodecError, BadAccess) as e:
+            self.fault(ident, Fault.BAD_REQUEST if isinstance(e, CodecError)
+                       else Fault.BAD_ARGUMENT, str(e))
+        except (TypeError, ValueError, IndexError, KeyError, OverflowError) as e:
+            self.fault(ident, Fault.BAD_REQUEST, f"{type(e).__name__}: {e}")
+
+    # -- replies ----------------------------------------------------------------
+
+    def send(self, ident: bytes | None, header: bytes, frames=()) -> None:
+        """Send one reply or delivery to a thread's socket (dropped if it is gone)."""
+        if ident is None:
+            return
+        try:
+            self._send([ident, header, *frames], copy=False)
+        except zmq.ZMQError:            # EHOSTUNREACH: the thread's socket is gone
+            pass
+
+    def fault(self, ident: bytes | None, fault: Fault, text: str = "") -> None:
+        self.send(ident, encode_header([REPLY_FAULT, int(fault), text]))
+
+    def ipc_error(self, t: Thread, code: int, phase_bit: int = 0) -> None:
+        """End `t`'s IPC with a V2 error (phase_bit 0x10 = send phase)."""
+        t.state = ThreadState.RUNNING
+        t.snd = None
+        if code != IpcCode.NOT_EXISTENT:
+            code |= phase_bit
+        self.send(t.ident, encode_header([int(code), 0, [], [], None]))
+
+    # -- HELLO ------------------------------------------------------------------
+
+    def hello(self, ident: bytes, h: list) -> None:
+        """[HELLO, version, task, lthread, secret]: bind this socket to a thread."""
+        _, version, task_no, lthread, secret = h
+        if version != ABI_VERSION:
+            raise KernelError(Fault.VERSION, f"kernel speaks ABI {ABI_VERSION}")
+        task = self.tasks.get(task_no) if type(task_no) is int else None
+        if task is None or type(secret) is not bytes or not hmac.compare_digest(secret, task.secret):
+            raise KernelError(Fault.BAD_IDENTITY, "unknown task or wrong secret")
+        t = task.thread(lthread)
+        if t.ident is not None or t.state is ThreadState.DEAD:
+            raise KernelError(Fault.BUSY, f"lthread {lthread} is already attached")
+        t.ident = ident
+        self.by_ident[ident] = t
+        t.state = ThreadState.RUNNING
+        if not t.pager and t.lthread:
+            t.pager = task.thread(0).pager
+        sp = task.space
+        self.send(ident, encode_header([0, t.tid, {
+            "cr3": sp.cr3, "gen": sp.gen_addr, "pager": t.pager, "mcp": task.mcp,
+            "site": self.site, "mem": self.machine.memory.name}]))
+
+    # -- thread ids and clans ---------------------------------------------------
+
+    def thread_of(self, tid: int) -> Thread | None:
+        """The live thread with exactly this id (version included), or None."""
+        task = self.tasks.get((tid >> 17) & 0x7FF)
+        if task is None or task.tid(0) != tid & ~(0x7F << 10):
+            return None
+        t = task.threads.get((tid >> 10) & 0x7F)
+        if t is None:
+            t = task.thread((tid >> 10) & 0x7F)
+        return None if t.state is ThreadState.DEAD else t
+
+    def exists(self, tid: int) -> bool:
+        return 1 <= tid <= 16 or self.thread_of(tid) is not None
+
+    def nearest(self, s: Task, d: Task) -> tuple[int, Task]:
+        """V2 id_nearest between tasks: (relation, the task a message really goes to)."""
+        if d.chief is s.chief or d is s.chief or d.chief is s or d is s:
+            return NEAREST_SAME, d
+        a: Task | None = d
+        while a is not None:
+            if a.chief is s.chief or a.chief is s:
+                return NEAREST_INNER, a
+            a = a.chief
+        return NEAREST_OUTER, s.chief if s.chief is not None else d
+
+    def resolve(self, t: Thread, dest: int) -> tuple[Thread | None, int, int | None]:
+        """Where a message from `t` to `dest` goes: (thread, flags, intended or None)."""
+        if type(dest) is not int:
+            raise KernelError(Fault.BAD_REQUEST, "destination must be a thread id")
+        d = self.thread_of(dest)
+        if d is None:
+            return None, 0, None
+        if d.task.chief is t.task.chief:
+            return d, 0, None
+        rel, task = self.nearest(t.task, d.task)
+        if rel == NEAREST_SAME:
+            return d, 0, None
+        flags = ResultFlag.REDIRECTED | (ResultFlag.SRC_INSIDE if rel == NEAREST_OUTER else 0)
+        return task.thread(0), int(flags), dest
+
+    def may_deceive(self, t: Thread, virtual: int, r: Thread) -> bool:
+        """Deceit is allowed only direction-preserving: `t` is a chief above one end."""
+        if type(virtual) is not int:
+            raise KernelError(Fault.BAD_REQUEST, "deceit id must be a thread id")
+        v = self.thread_of(virtual)
+        ends = [r.task] + ([v.task] if v is not None else [])
+        return any(t.task in e.ancestors() for e in ends)
+
+    # -- memory -----------------------------------------------------------------
+
+    def map_items(self, s: Thread, r: Thread, items: list) -> int:
+        """Carry out map/grant items from `s` into `r`'s receive window; pages moved."""
+        window = r.rcv_window
+        if window is None:
+            raise KernelError(Fault.BAD_ARGUMENT, "the receiver has no receive window")
+        moved = 0
+        for fpage_word, snd_base, grant in items:
+            fp = Fpage.decode(fpage_word)
+            if type(snd_base) is not int or not 0 <= snd_base < 1 << 32:
+                raise KernelError(Fault.BAD_ARGUMENT, "snd_base outside the address space")
+            moved += self.vm.transfer(s.task.space, fp, snd_base, bool(grant),
+                                      r.task.space, window)
+        return moved
+
+    def after_io(self) -> None:
+        """A port access may have made a device raise its line: serve it now."""
+        if self.machine.pic.intr:
+            self.irq.service()
+
+    def close(self) -> None:
+        self.sock.close(0)

@@ -1,0 +1,121 @@
+"""Tasks: an address space, 128 lthreads, a chief, and one host process.
+
+Each active task is a host process started by the kernel (`spawn`) running
+`python -m microkernel.user.task`; the process reads its spawn record (who it is, the
+one-time secret, the shared-memory name, the entry point) from a pipe on stdin, so
+nothing secret shows in its argument list. The kernel watches each process with a
+pidfd: when it exits for any reason the task is cleaned up (`Kernel.task_died`).
+
+Clans & chiefs (V2 §6): the task that creates another is its chief; a chief's clan is
+the tasks it created. Inactive task numbers belong to a chief, which may create them.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+from typing import TYPE_CHECKING
+
+from microkernel.abi import ThreadId, encode_header
+from microkernel.abi.threadid import MAX_LTHREADS
+
+from .thread import Thread
+
+if TYPE_CHECKING:
+    from .space import AddressSpace
+
+__all__ = ["Task", "spawn_process"]
+
+
+class Task:
+    """An active task. Threads are made on demand (all 128 exist implicitly in V2)."""
+
+    def __init__(self, no: int, version: int, chief: "Task | None", mcp: int,
+                 space: "AddressSpace", site: int):
+        self.no = no
+        self.version = version
+        self.chief = chief
+        self.clan: set[Task] = set()
+        self.mcp = mcp
+        self.space = space
+        self.site = site
+        self.nest = 0 if chief is None else min(chief.nest + 1, 15)
+        self.threads: dict[int, Thread] = {}
+        self.secret = secrets.token_bytes(16)
+        self.entry = ""
+        self.proc: subprocess.Popen | None = None
+        self.pidfd: int | None = None
+        self.exit_status: int | None = None
+        self.log_path = ""
+        if chief is not None:
+            chief.clan.add(self)
+
+    def tid(self, lthread: int = 0) -> int:
+        """The raw V2 id of one of this task's threads."""
+        return int(ThreadId.make(self.no, lthread, self.version, self.site,
+                                 self.chief.no if self.chief else 0, self.nest))
+
+    def thread(self, lthread: int) -> Thread:
+        """The TCB of lthread (created on first use)."""
+        t = self.threads.get(lthread)
+        if t is None:
+            if not 0 <= lthread < MAX_LTHREADS:
+                raise ValueError(f"lthread {lthread} outside 0..127")
+            t = self.threads[lthread] = Thread(self, lthread, self.tid(lthread))
+        return t
+
+    def ancestors(self):
+        """The chain of chiefs above this task, nearest first."""
+        c = self.chief
+        while c is not None:
+            yield c
+            c = c.chief
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc else None
+
+    def __repr__(self) -> str:
+        return f"<Task {self.no} v{self.version}>"
+
+
+def spawn_process(task: Task, record: dict, log_path: str) -> None:
+    """Start the task's host process and hand it `record` over its stdin."""
+    log = open(log_path, "wb", buffering=0)
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "microkernel.user.task"],
+            stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT,
+            close_fds=True, start_new_session=False,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    finally:
+        log.close()
+    assert proc.stdin is not None
+    proc.stdin.write(encode_header([record]))
+    proc.stdin.close()
+    task.proc = proc
+    task.log_path = log_path
+    task.pidfd = os.pidfd_open(proc.pid)
+
+
+def kill_process(task: Task) -> None:
+    """Stop the task's host process now (SIGKILL) and reap it."""
+    proc = task.proc
+    if proc is not None and proc.poll() is None:
+        try:
+            proc.send_signal(signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+    close_pidfd(task)
+
+
+def close_pidfd(task: Task) -> None:
+    if task.pidfd is not None:
+        os.close(task.pidfd)
+        task.pidfd = None

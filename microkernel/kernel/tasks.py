@@ -1,0 +1,139 @@
+"""Task lifecycle: create (task_new), delete with its clan, clean up after death.
+
+Creation makes an address space and lthread 0 with its pager, and starts the task's
+host process. Deletion and death share one path (`destroy`): the process is killed,
+every IPC partner blocked on one of its threads gets NOT_EXISTENT, its IRQs are
+released, its clan goes with it (V2: deleting a chief deletes its clan), its address
+space and every mapping derived from it are flushed, and the task number returns,
+inactive, to the chief, which is told by a notice it receives with an open wait.
+The version of a task number changes on every creation, so stale ids go NOT_EXISTENT.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from typing import TYPE_CHECKING
+
+from microkernel.abi import Fault, IpcCode, KernelError
+from microkernel.abi.ops import TASK_EXIT_NOTICE
+from microkernel.abi.threadid import MAX_TASKS
+
+from .ipc import abort_ipc, deliver_pending
+from .task import Task, close_pidfd, kill_process, spawn_process
+from .thread import ThreadState
+
+if TYPE_CHECKING:
+    from .kernel import Kernel
+
+__all__ = ["create_task", "destroy", "task_exited", "may_create"]
+
+log = logging.getLogger("mk.kernel")
+
+
+def may_create(k: "Kernel", caller: Task | None, no: int) -> bool:
+    """V2: the task number is inactive and owned by the caller, or the caller is a
+    chief above the task that now holds it."""
+    if not 0 < no < MAX_TASKS:
+        return False
+    if caller is None:
+        return True
+    active = k.tasks.get(no)
+    if active is not None:
+        return caller in active.ancestors()
+    return k.owner.get(no) == caller.no
+
+
+def create_task(k: "Kernel", chief: Task | None, no: int, entry: str, pager: int,
+                mcp: int, args: list) -> Task:
+    """Make task `no` active: space, lthread 0 with `pager`, host process."""
+    if no in k.tasks:
+        destroy(k, k.tasks[no], status=None)
+    version = (k.versions.get(no, 0) + 1) & 0x3FFF
+    k.versions[no] = version
+    space = k.vm.new_space(no)
+    task = Task(no, version, chief, mcp if chief is None else min(mcp, chief.mcp),
+                space, k.site)
+    k.tasks[no] = task
+    k.owner.pop(no, None)
+    t0 = task.thread(0)
+    t0.pager, t0.entry, t0.state = pager, entry, ThreadState.RUNNING
+    task.entry = entry
+    record = {"kernel": k.endpoint, "task": no, "tid": task.tid(0), "secret": task.secret,
+              "mem": k.machine.memory.name, "entry": entry, "args": args,
+              "rundir": k.rundir}
+    try:
+        spawn_process(task, record, os.path.join(k.rundir, "logs", f"task-{no}.log"))
+    except OSError as e:
+        destroy(k, task, status=None)
+        raise KernelError(Fault.NO_MEMORY, f"cannot start a host process: {e}") from None
+    k.sources_changed()
+    log.info("task %d v%d started: %s (pid %s)", no, version, entry, task.pid)
+    return task
+
+
+def destroy(k: "Kernel", task: Task, status: int | None) -> None:
+    """Remove `task`, its clan and all their state; tell its chief (see module doc)."""
+    for member in list(task.clan):
+        destroy(k, member, status=None)
+    kill_process(task)
+    k.tasks.pop(task.no, None)
+    for t in task.threads.values():
+        t.cancel_timer()
+        if t.irq is not None:
+            k.irq.detach(t)
+        if t.ident is not None:
+            k.by_ident.pop(t.ident, None)
+        t.state = ThreadState.DEAD
+        for s in t.senders:
+            s.cancel_timer()
+            s.snd = None
+            abort_ipc_now(k, s, IpcCode.NOT_EXISTENT)
+        t.senders.clear()
+    _fail_partners(k, task)
+    k.vm.delete_space(task.space)
+    if task.chief is not None:
+        task.chief.clan.discard(task)
+        k.owner[task.no] = task.chief.no
+        _notify(k, task.chief, task.tid(0), status)
+    k.sources_changed()
+    log.info("task %d ended (status %s)", task.no, status)
+
+
+def abort_ipc_now(k: "Kernel", t, code) -> None:
+    """Fail a thread that was queued to a dead partner (already off its queue)."""
+    t.state = ThreadState.SENDING
+    t.partner = 0
+    abort_ipc(k, t, code)
+
+
+def _fail_partners(k: "Kernel", dead: Task) -> None:
+    """Threads receiving from (or queued at) the dead task get NOT_EXISTENT."""
+    for task in k.tasks.values():
+        for t in task.threads.values():
+            if t.state is ThreadState.RECEIVING and t.partner and (
+                    (t.partner >> 17) & 0x7FF) == dead.no:
+                abort_ipc(k, t, IpcCode.NOT_EXISTENT)
+            elif t.state is ThreadState.SENDING and ((t.partner >> 17) & 0x7FF) == dead.no:
+                t.cancel_timer()
+                abort_ipc_now(k, t, IpcCode.NOT_EXISTENT)
+
+
+def _notify(k: "Kernel", chief: Task, dead_tid: int, status: int | None) -> None:
+    """Queue a death notice for the chief's lthread 0; deliver if it waits openly."""
+    if chief.no not in k.tasks:
+        return
+    t0 = chief.thread(0)
+    word = 0xFFFFFFFF if status is None else status & 0xFFFFFFFF
+    t0.pending.append((dead_tid, [TASK_EXIT_NOTICE, word]))
+    if t0.state is ThreadState.RECEIVING and t0.rcv_mode == 2 and not t0.pf:
+        deliver_pending(k, t0)
+
+
+def task_exited(k: "Kernel", task: Task) -> None:
+    """The task's host process ended (its pidfd became readable)."""
+    proc = task.proc
+    status = proc.wait() if proc is not None else None
+    close_pidfd(task)
+    task.exit_status = status
+    if k.tasks.get(task.no) is task:
+        destroy(k, task, status)

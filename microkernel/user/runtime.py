@@ -1,0 +1,228 @@
+"""The task runtime `rt`: the seven V2 system calls, memory through the MMU, port I/O.
+
+Every task entry point is `main(rt, *args)`. Each host thread that acts as an L4 thread
+owns one ZeroMQ DEALER socket to the kernel, bound to its thread id by HELLO with the
+task's one-time secret; `rt` finds the calling host thread's socket in a thread-local,
+the way a CPU's registers belong to whichever thread runs. A system call is one request
+and one reply on that socket; blocking (a receive, a send to a busy partner) is the
+kernel not replying yet.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any, Callable
+
+import msgpack
+import zmq
+
+from microkernel.abi import (ABI_VERSION, NEVER, NIL, REPLY_FAULT, Fault, Fpage, IpcError,
+                             KernelError, MapItem, GrantItem, Msg, Op, ResultFlag,
+                             StringLimits, ThreadId, split_result)
+from microkernel.abi import timeouts as _timeouts
+
+from .vmem import VirtualMemory
+
+__all__ = ["Runtime"]
+
+_pack = msgpack.Packer(use_bin_type=True, autoreset=True).pack
+_unpackb = msgpack.unpackb
+OPEN, CLOSED = 2, 1
+
+
+class _Cpu(threading.local):
+    sock: zmq.Socket | None = None
+    tid: ThreadId = NIL
+
+
+class Runtime:
+    """What a task's code calls. One per task process; safe to use from its L4 threads."""
+
+    def __init__(self, record: dict):
+        self.record = record
+        self.endpoint = record["kernel"]
+        self.task_no = record["task"]
+        self.rundir = record.get("rundir", "")
+        self._secret = record["secret"]
+        self._ctx = zmq.Context.instance()
+        self._cpu = _Cpu()
+        self._threads: dict[int, threading.Thread] = {}
+        info = self._attach(0)
+        self.site = info["site"]
+        self.mcp = info["mcp"]
+        self.pager = ThreadId(info["pager"])
+        self.mem = VirtualMemory(self, info["mem"], info["cr3"], info["gen"])
+
+    # -- the thread's socket --------------------------------------------------------
+
+    def _attach(self, lthread: int) -> dict:
+        """Open this host thread's socket and say HELLO as `lthread`."""
+        sock = self._ctx.socket(zmq.DEALER)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.setsockopt(zmq.ROUTING_ID, os.urandom(16))
+        sock.connect(self.endpoint)
+        self._cpu.sock = sock
+        reply = self._syscall([Op.HELLO, ABI_VERSION, self.task_no, lthread, self._secret])
+        self._cpu.tid = ThreadId(reply[1])
+        return reply[2]
+
+    def _detach(self) -> None:
+        sock = self._cpu.sock
+        if sock is not None:
+            sock.send(_pack([Op.EXIT]))
+            sock.close(linger=100)
+            self._cpu.sock = None
+
+    def _syscall(self, header: list, frames: tuple = ()) -> list:
+        """One request, one reply; a refusal raises KernelError."""
+        sock = self._cpu.sock
+        if sock is None:
+            raise KernelError(Fault.BAD_IDENTITY, "this host thread is not an L4 thread")
+        if frames:
+            sock.send_multipart([_pack(header), *frames], copy=False)
+        else:
+            sock.send(_pack(header))
+        parts = sock.recv_multipart()
+        reply = _unpackb(parts[0])
+        if reply[0] == REPLY_FAULT:
+            raise KernelError(Fault(reply[1]), reply[2])
+        if len(parts) > 1:
+            reply.append(parts[1:])
+        return reply
+
+    # -- ipc ------------------------------------------------------------------------
+
+    def ipc(self, dest: int | None, msg: Msg | None, snd_timeout=NEVER, rcv: int = 0,
+            src: int = 0, rcv_timeout=NEVER, window: Fpage | None = None,
+            limits: StringLimits | None = None, deceit: int | None = None) -> Msg | None:
+        """The one V2 ipc call: optional send to `dest`, optional receive (rcv 1 closed
+        from `src`, 2 open). Returns the received Msg, or None without a receive."""
+        if dest is not None:
+            words, items, strings = msg.words, msg.items, msg.strings
+            if items:
+                items = [[it.fpage.encode(), it.snd_base, it.grant] for it in items]
+            else:
+                items = []
+        else:
+            words, items, strings = (), [], ()
+        header = [Op.IPC, dest, list(words), items,
+                  _timeouts.encode(snd_timeout, rcv_timeout), rcv, src,
+                  window.encode() if window is not None else 0,
+                  None if limits is None else [limits.count, limits.size], deceit]
+        reply = self._syscall(header, strings)
+        code = reply[0]
+        if code & 0xF0:
+            c, phase = split_result(code)
+            raise IpcError(c, phase)
+        if not rcv:
+            return None
+        items = tuple((GrantItem if g else MapItem)(Fpage.decode(f), b) for f, b, g in reply[3])
+        sender = reply[1]
+        return Msg(tuple(reply[2]), tuple(reply[5]) if len(reply) > 5 else (), items,
+                   ThreadId(sender), ResultFlag(code & 0x0F),
+                   None if reply[4] is None else ThreadId(reply[4]))
+
+    def call(self, dest: int, msg: Msg, timeout=NEVER, window: Fpage | None = None,
+             limits: StringLimits | None = None) -> Msg:
+        """Send to `dest`, then receive its reply (closed): the RPC."""
+        return self.ipc(dest, msg, timeout, CLOSED, dest, timeout, window, limits)
+
+    def send(self, dest: int, msg: Msg, timeout=NEVER, deceit: int | None = None) -> None:
+        self.ipc(dest, msg, timeout, deceit=deceit)
+
+    def receive(self, src: int, timeout=NEVER, window: Fpage | None = None,
+                limits: StringLimits | None = None) -> Msg:
+        """Closed receive: only from `src` (a thread, or `irq_id(n)`)."""
+        return self.ipc(None, None, rcv=CLOSED, src=src, rcv_timeout=timeout,
+                        window=window, limits=limits)
+
+    def wait(self, timeout=NEVER, window: Fpage | None = None,
+             limits: StringLimits | None = None) -> Msg:
+        """Open receive: from any thread, interrupt, or kernel notice."""
+        return self.ipc(None, None, rcv=OPEN, rcv_timeout=timeout, window=window, limits=limits)
+
+    def reply_and_wait(self, dest: int, msg: Msg, timeout=NEVER, window: Fpage | None = None,
+                       limits: StringLimits | None = None) -> Msg:
+        """The server loop's step: reply with send timeout 0, then wait openly."""
+        return self.ipc(dest, msg, 0, OPEN, 0, timeout, window, limits)
+
+    def sleep(self, seconds: float) -> None:
+        """V2 sleep: a receive from nil with a timeout."""
+        try:
+            self.ipc(None, None, rcv=CLOSED, src=0, rcv_timeout=seconds)
+        except IpcError:
+            pass
+
+    # -- the other six system calls --------------------------------------------------
+
+    def myself(self) -> ThreadId:
+        return self._cpu.tid
+
+    def id_nearest(self, dest: int) -> tuple[int, ThreadId]:
+        reply = self._syscall([Op.ID_NEAREST, int(dest)])
+        return reply[1], ThreadId(reply[2])
+
+    def fpage_unmap(self, fpage: Fpage, flush: bool = True, own: bool = False) -> None:
+        self._syscall([Op.FPAGE_UNMAP, fpage.encode(), flush, own])
+
+    def thread_switch(self, dest: int | None = None) -> None:
+        self._syscall([Op.THREAD_SWITCH, dest])
+
+    def thread_schedule(self, dest: int, prio: int | None = None,
+                        timeslice: float | None = None) -> dict:
+        r = self._syscall([Op.THREAD_SCHEDULE, int(dest), prio, timeslice])
+        return {"prio": r[1], "timeslice": r[2], "state": r[3],
+                "partner": ThreadId(r[4]), "cpu": r[5]}
+
+    def lthread_ex_regs(self, lthread: int, entry: Callable[..., Any] | None,
+                        esp: Any = None, pager: int | None = None, args: tuple = ()) -> dict:
+        """Start lthread `lthread` of this task running `entry(rt, *args)` in a new host
+        thread (or, with entry None, just cancel its IPC / change its pager)."""
+        name = getattr(entry, "__qualname__", None) if entry is not None else None
+        r = self._syscall([Op.LTHREAD_EX_REGS, lthread, name, pager])
+        old = {"entry": r[1], "pager": ThreadId(r[2]), "state": r[3]}
+        if entry is not None and r[3] == "inactive":
+            ready = threading.Event()
+            th = threading.Thread(target=self._thread_main, args=(lthread, entry, args, ready),
+                                  name=f"lthread-{lthread}", daemon=True)
+            self._threads[lthread] = th
+            th.start()
+            ready.wait(10)
+        return old
+
+    def _thread_main(self, lthread: int, entry, args, ready: threading.Event) -> None:
+        try:
+            self._attach(lthread)
+        finally:
+            ready.set()
+        try:
+            entry(self, *args)
+        finally:
+            self._detach()
+
+    def task_new(self, task_no: int, entry: str, pager: int | None, mcp: int = 255,
+                 args: tuple | list = (), new_chief: int | None = None) -> ThreadId:
+        """Create task `task_no` running `entry` ("module:func" or "file.py:func");
+        pager None makes it inactive and hands the number to `new_chief`."""
+        r = self._syscall([Op.TASK_NEW, task_no, entry, pager, mcp, list(args), new_chief])
+        return ThreadId(r[1])
+
+    # -- port I/O (checked by the kernel against the task's I/O bitmap) ---------------
+
+    def inb(self, port: int) -> int: return self._syscall([Op.PORT_IN, port, 1])[1]
+    def inw(self, port: int) -> int: return self._syscall([Op.PORT_IN, port, 2])[1]
+    def inl(self, port: int) -> int: return self._syscall([Op.PORT_IN, port, 4])[1]
+    def outb(self, port: int, v: int) -> None: self._syscall([Op.PORT_OUT, port, 1, v])
+    def outw(self, port: int, v: int) -> None: self._syscall([Op.PORT_OUT, port, 2, v])
+    def outl(self, port: int, v: int) -> None: self._syscall([Op.PORT_OUT, port, 4, v])
+
+    def insw(self, port: int, count: int) -> bytes:
+        return self._syscall([Op.PORT_INS, port, count])[1][0]
+
+    def outsw(self, port: int, data: bytes) -> None:
+        self._syscall([Op.PORT_OUTS, port], (bytes(data),))
+
+    # -- page faults (called by VirtualMemory) ----------------------------------------
+
+    def _page_fault(self, addr: int, write: bool, present: bool) -> None:
+        self._syscall([Op.PAGE_FAULT, addr, write, present])

@@ -1,0 +1,76 @@
+"""The host process of a task: `python -m microkernel.user.task`.
+
+The kernel starts it with the spawn record on stdin (msgpack: kernel endpoint, task
+number, one-time secret, shared-memory name, entry, args). The process asks Linux to
+kill it when the kernel (its parent) dies, builds the runtime, and calls
+`entry(rt, *args)` as lthread 0. When lthread 0 returns, the task ends; the kernel sees
+the process exit and cleans up.
+"""
+from __future__ import annotations
+
+import ctypes
+import importlib
+import importlib.util
+import os
+import signal
+import sys
+import traceback
+
+import msgpack
+
+from .runtime import Runtime
+
+__all__ = ["load_entry", "main"]
+
+PR_SET_PDEATHSIG = 1
+
+
+def load_entry(spec: str):
+    """'package.module:func' or '/path/file.py:func' -> the function."""
+    where, sep, func = spec.rpartition(":")
+    if not sep or not where or not func:
+        raise ValueError(f"entry {spec!r} is not MODULE:FUNC or FILE.py:FUNC")
+    if where.endswith(".py"):
+        name = "mk_task_" + os.path.basename(where)[:-3].replace("-", "_")
+        loader = importlib.util.spec_from_file_location(name, where)
+        if loader is None or loader.loader is None:
+            raise ImportError(f"cannot load {where}")
+        module = importlib.util.module_from_spec(loader)
+        sys.modules[name] = module
+        loader.loader.exec_module(module)
+    else:
+        module = importlib.import_module(where)
+    return getattr(module, func)
+
+
+def _die_with_parent() -> None:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() == 1:
+        os._exit(1)
+
+
+def main() -> int:
+    _die_with_parent()
+    record = msgpack.unpackb(sys.stdin.buffer.read(), raw=False)[0]
+    os.close(0)
+    try:
+        entry = load_entry(record["entry"])
+        rt = Runtime(record)
+        entry(rt, *record["args"])
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else 1
+    except BaseException:
+        traceback.print_exc()
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)          # daemon L4 threads may still block in the kernel

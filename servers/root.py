@@ -1,0 +1,150 @@
+"""The root task (task 4): boots the servers and starts tasks for the operator.
+
+It owns every task number but sigma0's and its own (V2: task numbers are handed down
+like capabilities). At boot it starts the default pager; then lthread 0 waits for
+IPC: the death notices of its clan, and, as the chief of every task it started, each
+message that enters or leaves its clan (the pager's requests to sigma0 above all),
+which it forwards in the sender's name. lthread 1 serves the operator's
+socket `root.sock` in the node folder: `mk run` asks it to start a task, to wait for
+one to end, or to delete one. Notices reach lthread 1 through an in-process socket.
+"""
+from __future__ import annotations
+
+import logging
+import os
+
+import msgpack
+import zmq
+
+from microkernel.abi import Fpage, IpcError, MapItem, Msg, ThreadId, place
+from microkernel.abi.ops import TASK_EXIT_NOTICE
+
+__all__ = ["main", "PAGER_TASK", "FIRST_USER_TASK"]
+
+log = logging.getLogger("mk.root")
+PAGER_TASK = 5
+FIRST_USER_TASK = 16
+_EVENTS = "inproc://root-events"
+WHOLE = Fpage.whole()
+FORWARD_TIMEOUT = 2.0
+
+
+def main(rt) -> None:
+    sigma0 = rt.pager
+    pager = rt.task_new(PAGER_TASK, "servers.pager:main", sigma0, args=[int(sigma0)])
+    ctx = zmq.Context.instance()
+    events = ctx.socket(zmq.PAIR)
+    events.bind(_EVENTS)
+    rt.lthread_ex_regs(1, operator_loop, args=(pager,))
+    open(os.path.join(rt.rundir, "ready"), "w").close()
+    msg = rt.wait(window=WHOLE)
+    while True:
+        if msg.redirected and msg.intended is not None:
+            msg = forward(rt, msg)
+            continue
+        if len(msg.words) == 2 and msg.words[0] == TASK_EXIT_NOTICE:
+            status = msg.words[1]
+            status = None if status == 0xFFFFFFFF else (status - (1 << 32) if status >> 31 else status)
+            events.send(msgpack.packb([msg.sender.task, status]))
+        msg = rt.wait(window=WHOLE)
+
+
+def forward(rt, msg: Msg) -> Msg:
+    """Chief's duty (V2 C&C): pass a redirected message on to where it was aimed, in
+    the original sender's name (deceiving), then wait for the next one — atomically,
+    so a reply coming back through this chief finds it waiting. Mappings are passed on
+    from where they landed in root's own space, so root sits in the mapping tree."""
+    items = []
+    for it in msg.items:
+        if it.fpage.io:
+            items.append(MapItem(it.fpage, it.snd_base))
+            continue
+        _, dst, size = place(it.fpage, it.snd_base, WHOLE)
+        items.append(MapItem(Fpage(dst, size, it.fpage.writable), it.snd_base))
+    try:
+        return rt.ipc(msg.intended, Msg(msg.words, msg.strings, tuple(items)),
+                      snd_timeout=FORWARD_TIMEOUT, rcv=2, window=WHOLE, deceit=msg.sender)
+    except IpcError as e:
+        log.warning("root: could not forward %s -> %s: %s", msg.sender, msg.intended, e)
+        return rt.wait(window=WHOLE)
+
+
+def operator_loop(rt, pager: ThreadId) -> None:
+    """lthread 1: the operator's requests, and the exits lthread 0 passes on."""
+    ctx = zmq.Context.instance()
+    events = ctx.socket(zmq.PAIR)
+    events.connect(_EVENTS)
+    path = os.path.join(rt.rundir, "root.sock")
+    sock = ctx.socket(zmq.ROUTER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.bind(f"ipc://{path}")
+    os.chmod(path, 0o600)
+    ops = Operator(rt, pager)
+    poller = zmq.Poller()
+    poller.register(sock, zmq.POLLIN)
+    poller.register(events, zmq.POLLIN)
+    while True:
+        for s, _ in poller.poll():
+            if s is events:
+                task, status = msgpack.unpackb(events.recv())
+                for ident in ops.exited(task, status):
+                    sock.send_multipart([ident, msgpack.packb({"task": task, "status": status})])
+            else:
+                ident, raw = sock.recv_multipart()
+                try:
+                    reply = ops.request(ident, msgpack.unpackb(raw, raw=False))
+                except Exception as e:          # a bad request is answered, not fatal
+                    reply = {"error": f"{type(e).__name__}: {e}"}
+                if reply is not None:
+                    sock.send_multipart([ident, msgpack.packb(reply)])
+
+
+class Operator:
+    """Task numbers, running tasks and who waits for which."""
+
+    def __init__(self, rt, pager: ThreadId):
+        self.rt = rt
+        self.pager = pager
+        self.running: dict[int, str] = {}
+        self.exits: dict[int, int | None] = {}
+        self.waiters: dict[int, list[bytes]] = {}
+
+    def request(self, ident: bytes, req: dict) -> dict | None:
+        op = req.get("op")
+        if op == "run":
+            return self.run(str(req["entry"]), [str(a) for a in req.get("args", [])])
+        if op == "wait":
+            task = int(req["task"])
+            if task in self.exits:
+                return {"task": task, "status": self.exits[task]}
+            if task not in self.running:
+                return {"error": f"no task {task}"}
+            self.waiters.setdefault(task, []).append(ident)
+            return None
+        if op == "kill":
+            task = int(req["task"])
+            if task not in self.running:
+                return {"error": f"no task {task}"}
+            self.rt.task_new(task, "", None, new_chief=self.rt.task_no)
+            return {"task": task, "killed": True}
+        return {"error": f"unknown request {op!r}"}
+
+    def run(self, entry: str, args: list[str]) -> dict:
+        no = next(n for n in range(FIRST_USER_TASK, 2048)
+                  if n not in self.running)
+        self.exits.pop(no, None)
+        tid = self.rt.task_new(no, entry, self.pager, args=args)
+        self.running[no] = entry
+        return {"task": no, "id": str(tid),
+                "log": os.path.join(self.rt.rundir, "logs", f"task-{no}.log")}
+
+    def exited(self, task: int, status: int | None) -> list[bytes]:
+        """Record an exit; returns the operators waiting for it."""
+        self.running.pop(task, None)
+        self.exits[task] = status
+        try:
+            lo_hi = (task, 0)
+            self.rt.call(self.pager, Msg(words=(0xFFFF_0C02, *lo_hi)), timeout=1.0)
+        except IpcError:
+            pass
+        return self.waiters.pop(task, [])

@@ -1,0 +1,102 @@
+"""sigma0 (task 2): the owner of all free physical memory and of the I/O ports.
+
+The kernel maps every free frame into sigma0 at its own address (an idempotent map)
+and gives it every port it does not keep; sigma0 hands them out by the V2 sigma0
+protocol, each frame and each port to one task only (a task may ask again for what it
+already has):
+
+    w0 = a (low 2 bits: fault flags)   the frame at physical a, mapped 1:1 (a page fault
+                                       of a task paged by sigma0 is exactly this request)
+    w0 = 0xFFFFFFFC [, w1 = s]         any free 2**s bytes (s 12..22, default 12), aligned
+    w0 = an I/O fpage                  those ports (Fiasco's I/O extension)
+
+The reply is a map item with words (snd_base, fpage), as V2's register map message;
+a request sigma0 refuses gets an empty reply (the faulting access then faults again).
+"""
+from __future__ import annotations
+
+import logging
+
+from microkernel.abi import Fpage, IpcError, MapItem, Msg
+
+__all__ = ["main", "Sigma0"]
+
+log = logging.getLogger("mk.sigma0")
+ANY = 0xFFFFFFFC
+HOLE = (0xA0000, 0x100000)
+
+
+class Sigma0:
+    """The bookkeeping: which frame and which port went to which task."""
+
+    def __init__(self, mem_size: int, pool_start: int, pool_end: int):
+        self.mem_size = mem_size
+        self.frames: dict[int, int] = {}            # frame -> task it went to
+        self.ports: dict[int, int] = {}
+        self.reserved = [(0, 0x1000), HOLE, (pool_start, pool_end)]
+        self.cursor = 0x100000
+
+    def usable(self, addr: int) -> bool:
+        return 0 <= addr < self.mem_size and not any(a <= addr < b for a, b in self.reserved)
+
+    def frame(self, addr: int, task: int) -> Fpage | None:
+        """The frame at `addr` for `task`, if it is free or already that task's."""
+        addr &= ~0xFFF
+        if not self.usable(addr) or self.frames.get(addr, task) != task:
+            return None
+        self.frames[addr] = task
+        return Fpage.page(addr)
+
+    def any(self, log2size: int, task: int) -> Fpage | None:
+        """A free, aligned region of 2**log2size bytes."""
+        size = 1 << log2size
+        for base in list(range(self.cursor & ~(size - 1), self.mem_size, size)) + \
+                list(range(0, self.cursor, size)):
+            pages = range(base, base + size, 0x1000)
+            if all(self.usable(p) and p not in self.frames for p in pages):
+                for p in pages:
+                    self.frames[p] = task
+                self.cursor = base + size
+                return Fpage(base, log2size)
+        return None
+
+    def io(self, fp: Fpage, task: int) -> Fpage | None:
+        ports = range(fp.base, fp.base + fp.size)
+        if any(self.ports.get(p, task) != task for p in ports):
+            return None
+        for p in ports:
+            self.ports[p] = task
+        return fp
+
+    def handle(self, msg: Msg) -> Msg:
+        """One request -> the reply (a map item, or empty when refused)."""
+        words, task = msg.words, msg.sender.task
+        if not words:
+            return Msg()
+        w0 = words[0]
+        fp = None
+        if w0 == ANY:
+            s = words[1] if len(words) > 1 and 12 <= words[1] <= 22 else 12
+            fp = self.any(s, task)
+        elif w0 & 0xF0000000 == 0xF0000000 and (w0 >> 2) & 0x3F <= 16:
+            fp = self.io(Fpage.decode(w0), task)
+        elif w0 & ~3:
+            fp = self.frame(w0, task)
+        if fp is None:
+            return Msg()
+        return Msg(words=(fp.base, fp.encode()), items=(MapItem(fp, fp.base),))
+
+
+def main(rt, mem_size: int, pool_start: int, pool_end: int) -> None:
+    s0 = Sigma0(mem_size, pool_start, pool_end)
+    msg = rt.wait()
+    while True:
+        try:
+            reply = s0.handle(msg)
+        except (ValueError, IndexError) as e:
+            log.warning("sigma0: malformed request from %s: %s", msg.sender, e)
+            reply = Msg()
+        try:
+            msg = rt.reply_and_wait(msg.sender, reply)
+        except IpcError:                    # the client went away: wait for the next
+            msg = rt.wait()
