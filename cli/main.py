@@ -152,3 +152,7 @@ def machine() -> None:
         click.echo(json.dumps(m.describe(), indent=2))
     finally:
         m.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
 import time
 
@@ -17,6 +16,20 @@ import zmq
 __all__ = ["Node", "NodeError"]
 
 MAX_SOCKET_PATH = 100          # AF_UNIX sun_path holds 108 bytes with the NUL
+
+
+def _alive(pid: int) -> bool:
+    """Is the process there (reaping it first if it is our exited child)?"""
+    try:
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
+    except ChildProcessError:
+        pass
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
 
 
 class NodeError(Exception):
@@ -56,29 +69,39 @@ class Node:
             raise NodeError(f"node folder {self.dir} is too long for a Unix socket path; "
                             "set MK_HOME to a shorter folder")
         os.makedirs(self.path("logs"), mode=0o700, exist_ok=True)
-        log = open(self.path("logs", "kernel.log"), "ab")
         progress(f"booting node {self.name}: kernel")
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "microkernel.kernel", self.dir, "--mem", str(mem_mib),
-             "--site", str(site)],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True)
-        log.close()
+        pid = self._spawn_kernel(mem_mib, site)
         deadline = time.monotonic() + timeout
         shown = set()
         while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise NodeError(f"the kernel exited with status {proc.returncode}; "
+            if not _alive(pid):
+                raise NodeError(f"the kernel exited during boot; "
                                 f"see {self.path('logs', 'kernel.log')}")
             for step, name in (("kernel.sock", "sigma0, root"), ("root.sock", "pager")):
                 if step not in shown and os.path.exists(self.path(step)):
                     shown.add(step)
                     progress(name)
             if os.path.exists(self.path("ready")):
-                return proc.pid
+                return pid
             time.sleep(0.02)
-        proc.kill()
+        os.kill(pid, signal.SIGKILL)
+        _alive(pid)
         raise NodeError(f"node {self.name!r} did not become ready in {timeout:.0f}s")
+
+    def _spawn_kernel(self, mem_mib: int, site: int) -> int:
+        """Start the kernel as a session leader, its output in logs/kernel.log."""
+        fd = os.open(self.path("logs", "kernel.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            return os.posix_spawn(
+                sys.executable,
+                [sys.executable, "-m", "microkernel.kernel", self.dir, "--mem", str(mem_mib),
+                 "--site", str(site)],
+                os.environ,
+                file_actions=[(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                              (os.POSIX_SPAWN_DUP2, fd, 1), (os.POSIX_SPAWN_DUP2, fd, 2)],
+                setsid=True)
+        finally:
+            os.close(fd)
 
     def down(self, timeout: float = 10.0) -> bool:
         """Stop the node; False if it was not running."""
@@ -91,12 +114,11 @@ class Node:
             os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
+            if not _alive(pid):
                 return True
             time.sleep(0.02)
         os.kill(pid, signal.SIGKILL)
+        _alive(pid)
         return True
 
     def _request(self, sock_name: str, req: dict, timeout: float | None,

@@ -19,11 +19,13 @@ import zmq
 from microkernel.abi import Fpage, IpcError, MapItem, Msg, ThreadId, place
 from microkernel.abi.ops import TASK_EXIT_NOTICE
 
-__all__ = ["main", "PAGER_TASK", "FIRST_USER_TASK"]
+__all__ = ["main", "PAGER_TASK", "FIRST_USER_TASK", "ALLOC_TASK"]
 
 log = logging.getLogger("mk.root")
 PAGER_TASK = 5
 FIRST_USER_TASK = 16
+FIRST_GIVEN_TASK = 1024          # numbers above this are handed to tasks that ask
+ALLOC_TASK = 0xFFFF_7A5C         # request word: "give me a task number"
 _EVENTS = "inproc://root-events"
 WHOLE = Fpage.whole()
 FORWARD_TIMEOUT = 2.0
@@ -37,6 +39,7 @@ def main(rt) -> None:
     events.bind(_EVENTS)
     rt.lthread_ex_regs(1, operator_loop, args=(pager,))
     open(os.path.join(rt.rundir, "ready"), "w").close()
+    numbers = TaskNumbers(rt)
     msg = rt.wait(window=WHOLE)
     while True:
         if msg.redirected and msg.intended is not None:
@@ -46,7 +49,33 @@ def main(rt) -> None:
             status = msg.words[1]
             status = None if status == 0xFFFFFFFF else (status - (1 << 32) if status >> 31 else status)
             events.send(msgpack.packb([msg.sender.task, status]))
+        elif msg.words[:1] == (ALLOC_TASK,):
+            msg = _reply(rt, msg, numbers.give(msg.sender.task))
+            continue
         msg = rt.wait(window=WHOLE)
+
+
+class TaskNumbers:
+    """RMGR's task-number service: hand an inactive number to a task that asks, so it
+    can create (and be chief of) a task of its own."""
+
+    def __init__(self, rt):
+        self.rt = rt
+        self.next = FIRST_GIVEN_TASK
+
+    def give(self, to_task: int) -> Msg:
+        if self.next >= 2048:
+            return Msg(words=(0,))
+        no, self.next = self.next, self.next + 1
+        self.rt.task_new(no, "", None, new_chief=to_task)
+        return Msg(words=(no,))
+
+
+def _reply(rt, msg: Msg, reply: Msg) -> Msg:
+    try:
+        return rt.reply_and_wait(msg.sender, reply, window=WHOLE)
+    except IpcError:
+        return rt.wait(window=WHOLE)
 
 
 def forward(rt, msg: Msg) -> Msg:
@@ -130,7 +159,7 @@ class Operator:
         return {"error": f"unknown request {op!r}"}
 
     def run(self, entry: str, args: list[str]) -> dict:
-        no = next(n for n in range(FIRST_USER_TASK, 2048)
+        no = next(n for n in range(FIRST_USER_TASK, FIRST_GIVEN_TASK)
                   if n not in self.running)
         self.exits.pop(no, None)
         tid = self.rt.task_new(no, entry, self.pager, args=args)

@@ -3,7 +3,7 @@
 The kernel maps every free frame into sigma0 at its own address (an idempotent map)
 and gives it every port it does not keep; sigma0 hands them out by the V2 sigma0
 protocol, each frame and each port to one task only (a task may ask again for what it
-already has):
+already has; what belonged to a task that has died can be handed out again):
 
     w0 = a (low 2 bits: fault flags)   the frame at physical a, mapped 1:1 (a page fault
                                        of a task paged by sigma0 is exactly this request)
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 
-from microkernel.abi import Fpage, IpcError, MapItem, Msg
+from microkernel.abi import Fpage, IpcError, KernelError, MapItem, Msg
 
 __all__ = ["main", "Sigma0"]
 
@@ -29,8 +29,10 @@ HOLE = (0xA0000, 0x100000)
 class Sigma0:
     """The bookkeeping: which frame and which port went to which task."""
 
-    def __init__(self, mem_size: int, pool_start: int, pool_end: int):
+    def __init__(self, mem_size: int, pool_start: int, pool_end: int,
+                 alive=lambda owner: True):
         self.mem_size = mem_size
+        self.alive = alive                          # does this task id still exist?
         self.frames: dict[int, int] = {}            # frame -> task it went to
         self.ports: dict[int, int] = {}
         self.reserved = [(0, 0x1000), HOLE, (pool_start, pool_end)]
@@ -39,10 +41,16 @@ class Sigma0:
     def usable(self, addr: int) -> bool:
         return 0 <= addr < self.mem_size and not any(a <= addr < b for a, b in self.reserved)
 
+    def _free_for(self, table: dict, key: int, task: int) -> bool:
+        """Is `key` free for `task`: unowned, `task`'s, or its owner has died (the
+        kernel flushed a dead task's mappings, so the frame can go round again)."""
+        owner = table.get(key, task)
+        return owner == task or not self.alive(owner)
+
     def frame(self, addr: int, task: int) -> Fpage | None:
         """The frame at `addr` for `task`, if it is free or already that task's."""
         addr &= ~0xFFF
-        if not self.usable(addr) or self.frames.get(addr, task) != task:
+        if not self.usable(addr) or not self._free_for(self.frames, addr, task):
             return None
         self.frames[addr] = task
         return Fpage.page(addr)
@@ -53,7 +61,8 @@ class Sigma0:
         for base in list(range(self.cursor & ~(size - 1), self.mem_size, size)) + \
                 list(range(0, self.cursor, size)):
             pages = range(base, base + size, 0x1000)
-            if all(self.usable(p) and p not in self.frames for p in pages):
+            if all(self.usable(p) and (p not in self.frames or not self.alive(self.frames[p]))
+                   for p in pages):
                 for p in pages:
                     self.frames[p] = task
                 self.cursor = base + size
@@ -62,7 +71,7 @@ class Sigma0:
 
     def io(self, fp: Fpage, task: int) -> Fpage | None:
         ports = range(fp.base, fp.base + fp.size)
-        if any(self.ports.get(p, task) != task for p in ports):
+        if not all(self._free_for(self.ports, p, task) for p in ports):
             return None
         for p in ports:
             self.ports[p] = task
@@ -70,7 +79,7 @@ class Sigma0:
 
     def handle(self, msg: Msg) -> Msg:
         """One request -> the reply (a map item, or empty when refused)."""
-        words, task = msg.words, msg.sender.task
+        words, task = msg.words, int(msg.sender.task_id())
         if not words:
             return Msg()
         w0 = words[0]
@@ -88,7 +97,13 @@ class Sigma0:
 
 
 def main(rt, mem_size: int, pool_start: int, pool_end: int) -> None:
-    s0 = Sigma0(mem_size, pool_start, pool_end)
+    def alive(owner: int) -> bool:
+        try:
+            rt.id_nearest(owner)
+            return True
+        except KernelError:
+            return False
+    s0 = Sigma0(mem_size, pool_start, pool_end, alive)
     msg = rt.wait()
     while True:
         try:

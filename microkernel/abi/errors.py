@@ -89,4 +89,5 @@ class KernelError(Exception):
 
     def __init__(self, fault: Fault, message: str = ""):
         self.fault = Fault(fault)
+        self.text = message
         super().__init__(f"{self.fault.name}: {message}" if message else self.fault.name)

@@ -140,7 +140,7 @@ class Kernel:
                 raise KernelError(Fault.BAD_REQUEST, f"unknown operation {op!r}")
             handler(self, t, h, frames[2:])
         except KernelError as e:
-            self.fault(ident, e.fault, str(e))
+            self.fault(ident, e.fault, e.text)
         except (CodecError, BadAccess) as e:
             self.fault(ident, Fault.BAD_REQUEST if isinstance(e, CodecError)
                        else Fault.BAD_ARGUMENT, str(e))

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Callable
 
 from microkernel.abi import Fault, Fpage, KernelError, Op, ThreadId
 
+from microkernel.abi.ops import NEAREST_OUTER
+
 from . import ipc
 from .tasks import create_task, destroy, may_create
 from .thread import ThreadState
@@ -32,6 +34,10 @@ def sys_id_nearest(k: "Kernel", t: "Thread", h: list, frames) -> None:
     dest = h[1]
     if dest == 0:
         k.send(t.ident, k.encode([0, 0, t.tid]))
+        return
+    if dest == (1 << 64) - 1:                # invalid: "my chief" (Fiasco, Jochen-compatible)
+        chief = t.task.chief
+        k.send(t.ident, k.encode([0, NEAREST_OUTER, chief.tid(0) if chief else 0]))
         return
     d = k.thread_of(_int(dest, 0, (1 << 64) - 1, "thread id"))
     if d is None:

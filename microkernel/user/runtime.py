@@ -16,7 +16,7 @@ from typing import Any, Callable
 import msgpack
 import zmq
 
-from microkernel.abi import (ABI_VERSION, NEVER, NIL, REPLY_FAULT, Fault, Fpage, IpcError,
+from microkernel.abi import (ABI_VERSION, INVALID, NEVER, NIL, SIGMA0_TASK, REPLY_FAULT, Fault, Fpage, IpcError,
                              KernelError, MapItem, GrantItem, Msg, Op, ResultFlag,
                              StringLimits, ThreadId, split_result)
 from microkernel.abi import timeouts as _timeouts
@@ -157,6 +157,15 @@ class Runtime:
 
     def myself(self) -> ThreadId:
         return self._cpu.tid
+
+    def chief(self) -> ThreadId:
+        """This task's chief (id_nearest of the invalid id); nil for boot tasks."""
+        return self.id_nearest(INVALID)[1]
+
+    @property
+    def sigma0(self) -> ThreadId:
+        """sigma0's id: task 2, created once at boot (version 1), of this site."""
+        return ThreadId.make(SIGMA0_TASK, 0, 1, self.site)
 
     def id_nearest(self, dest: int) -> tuple[int, ThreadId]:
         reply = self._syscall([Op.ID_NEAREST, int(dest)])

@@ -1,0 +1,216 @@
+"""Task code for map/grant/flush, task_new and clans, sigma0 and interrupts.
+
+A parent asks root (its chief) for task numbers, creates children in its own clan, and
+passes pages to them; children report back by IPC, and everyone prints what the test
+checks."""
+import time
+
+from hw.mmu import PageFault, translate
+from microkernel.abi import (Fpage, GrantItem, IpcError, KernelError, MapItem, Msg,
+                             ThreadId, irq_id)
+from microkernel.abi.ops import NEAREST_OUTER, NEAREST_SAME, TASK_EXIT_NOTICE
+
+ALLOC_TASK = 0xFFFF_7A5C
+HERE = __file__
+
+
+def new_child(rt, func: str, *args) -> ThreadId:
+    """Get a task number from root and start `func` of this file in it, in my clan."""
+    no = rt.call(rt.chief(), Msg(words=(ALLOC_TASK,))).words[0]
+    assert no, "root gave no task number"
+    return rt.task_new(no, f"{HERE}:{func}", rt.pager, args=[int(a) for a in args])
+
+
+def pte_state(rt, vaddr: int) -> str:
+    """What the MMU says of my page at vaddr: 'rw', 'ro' or 'absent'."""
+    try:
+        translate(rt.mem.phys, rt.mem.cr3, vaddr, True, True)
+        return "rw"
+    except PageFault as pf:
+        if not pf.error_code & 1:
+            return "absent"
+    translate(rt.mem.phys, rt.mem.cr3, vaddr, False, True)
+    return "ro"
+
+
+# -- map, grant, flush, remap ----------------------------------------------------------
+
+def parent_map(rt):
+    rt.mem.write(0x100000, b"shared-data")
+    rt.mem.write(0x101000, b"granted")
+    child = new_child(rt, "child_map", rt.myself())
+    rt.send(child, Msg(items=(MapItem(Fpage.page(0x100000), 0x100000),)))
+    r = rt.receive(child)                       # the child wrote through the mapping
+    print("parent sees", rt.mem.read(0x100000, 10))
+    rt.fpage_unmap(Fpage.page(0x100000), flush=False)            # remap read-only
+    rt.call(child, Msg(words=(1,)))
+    rt.fpage_unmap(Fpage.page(0x100000), flush=True)             # flush
+    rt.call(child, Msg(words=(2,)))
+    print("parent keeps", pte_state(rt, 0x100000))
+    rt.send(child, Msg(items=(GrantItem(Fpage.page(0x101000), 0x101000),)))
+    print("after grant parent has", pte_state(rt, 0x101000))
+    rt.call(child, Msg(words=(3,)))
+    _ = r
+
+
+def child_map(rt, parent):
+    parent = ThreadId(parent)
+    m = rt.receive(parent, window=Fpage.of(0x200000, 1 << 21))
+    print("child got fpage", m.fpage_received, rt.mem.read(0x300000, 11))
+    rt.mem.write(0x300000, b"from-child")
+    rt.send(parent, Msg(words=(0,)))
+    m = rt.receive(parent)
+    print("after remap", pte_state(rt, 0x300000))
+    m = rt.reply_and_wait(parent, Msg())
+    print("after flush", pte_state(rt, 0x300000))
+    m = rt.ipc(parent, Msg(), 0, 1, parent, window=Fpage.of(0x400000, 1 << 12))
+    print("granted", m.fpage_received, rt.mem.read(0x400000, 7))
+    rt.receive(parent)                           # the call that ends the test
+    rt.send(parent, Msg())
+
+
+# -- recursive flush through three spaces ----------------------------------------------
+
+def parent_chain(rt):
+    rt.mem.write(0x100000, b"chain")
+    b = new_child(rt, "chain_b", rt.myself())
+    c = new_child(rt, "chain_c", rt.myself())
+    rt.send(b, Msg(words=(int(c) & 0xFFFFFFFF, int(c) >> 32),
+                   items=(MapItem(Fpage.page(0x100000), 0),)))
+    print("c saw", bytes(rt.receive(c).strings[0]))
+    rt.fpage_unmap(Fpage.page(0x100000), flush=True)
+    rt.send(c, Msg())
+    print("c after flush", rt.receive(c).strings[0].decode())
+    rt.send(b, Msg())
+
+
+def chain_b(rt, parent):
+    parent = ThreadId(parent)
+    m = rt.receive(parent, window=Fpage.of(0x500000, 1 << 12))
+    c = ThreadId(m.words[1] << 32 | m.words[0])
+    rt.send(c, Msg(items=(MapItem(Fpage.page(0x500000), 0),)))
+    rt.receive(parent)
+
+
+def chain_c(rt, parent):
+    parent = ThreadId(parent)
+    rt.wait(window=Fpage.of(0x600000, 1 << 12))
+    rt.send(parent, Msg(strings=(rt.mem.read(0x600000, 5),)))
+    rt.receive(parent)
+    rt.send(parent, Msg(strings=(pte_state(rt, 0x600000).encode(),)))
+
+
+# -- tasks, clans, notices, versions -------------------------------------------------
+
+def parent_clan(rt):
+    me = rt.myself()
+    child = new_child(rt, "clan_child", me)
+    print("child chief", child.chief == me.task, "nest", child.nest == me.nest + 1)
+    rel, near = rt.id_nearest(child)
+    print("nearest child", rel == NEAREST_SAME, near == child)
+    rel, near = rt.id_nearest(rt.sigma0)
+    print("nearest sigma0", rel == NEAREST_OUTER, near == rt.chief())
+    m = rt.call(child, Msg(words=(7,)))
+    print("child replied", m.words)
+    notice = rt.wait(timeout=10)
+    print("notice", notice.words[0] == TASK_EXIT_NOTICE, notice.sender.task == child.task,
+          "status", notice.words[1])
+    try:
+        rt.send(child, Msg(words=(1,)), timeout=0)
+    except IpcError as e:
+        print("stale", e.code.name)
+    again = rt.task_new(child.task, f"{HERE}:clan_child", rt.pager, args=[int(me)])
+    print("new version", again.version != child.version, again.task == child.task)
+    rt.call(again, Msg(words=(8,)))
+    rt.wait(timeout=10)
+    try:
+        rt.task_new(5, f"{HERE}:clan_child", rt.pager, args=[0])
+    except KernelError as e:
+        print("not mine", e.fault.name)
+
+
+def clan_child(rt, parent):
+    parent = ThreadId(parent)
+    m = rt.receive(parent)
+    rt.send(parent, Msg(words=(m.words[0] * 6,)))
+
+
+def redirect_parent(rt, sibling):
+    """A message from my child to my sibling leaves my clan: it comes to me."""
+    sibling = int(sibling)
+    child = new_child(rt, "redirect_child", rt.myself(), sibling)
+    m = rt.wait(timeout=10)
+    print("redirected", m.redirected, "intended", m.intended == ThreadId(sibling),
+          "from child", m.sender == child, "words", m.words)
+    rt.wait(timeout=10)          # the child's exit notice
+
+
+def redirect_child(rt, parent, sibling):
+    rt.send(ThreadId(sibling), Msg(words=(99,)))
+
+
+def idle(rt):
+    print("idle", int(rt.myself()), flush=True)
+    rt.receive(0)
+
+
+def caller(rt, server):
+    server = int(server)
+    try:
+        rt.call(ThreadId(server), Msg(words=(1,)))
+    except IpcError as e:
+        print("caller got", e.code.name)
+
+
+# -- sigma0 ----------------------------------------------------------------------------
+
+def sigma0_once(rt, frame, hold="0"):
+    frame = int(frame)
+    m = rt.call(rt.sigma0, Msg(words=(frame,)), window=Fpage.of(0x700000, 1 << 12))
+    print("frame", m.fpage_received)
+    if m.fpage_received:
+        rt.mem.write(0x700000, b"mine")
+        print("wrote", rt.mem.read(0x700000, 4), flush=True)
+    if hold == "1":
+        rt.receive(0)
+
+
+# -- interrupts and I/O ports ----------------------------------------------------------
+
+def _second_attacher(rt, out):
+    try:
+        rt.receive(irq_id(0), timeout=0)
+    except IpcError as e:
+        out.append(e.code.name)
+
+
+def pit_irq(rt):
+    try:
+        rt.inb(0x43)
+    except KernelError as e:
+        print("before grant", e.fault.name)
+    m = rt.call(rt.sigma0, Msg(words=(Fpage.ports(0x40, 2).encode(),)), window=Fpage.whole())
+    print("ports", m.fpage_received)
+    try:
+        rt.receive(irq_id(0), timeout=0)
+    except IpcError as e:
+        print("attach", e.code.name)
+    out = []
+    rt.lthread_ex_regs(1, _second_attacher, args=(out,))
+    deadline = time.monotonic() + 5
+    while not out and time.monotonic() < deadline:
+        time.sleep(0.01)
+    print("second", out)
+    divisor = 11932                                   # ~100 Hz
+    rt.outb(0x43, 0x34)                               # channel 0, lo/hi, mode 2
+    rt.outb(0x40, divisor & 0xFF)
+    rt.outb(0x40, divisor >> 8)
+    t0 = time.monotonic()
+    got = [rt.receive(irq_id(0), timeout=2).sender for _ in range(10)]
+    dt = time.monotonic() - t0
+    print("irqs", all(s == irq_id(0) for s in got), "rate_ok", 0.05 < dt < 1.5)
+    rt.outb(0x43, 0x30)                               # mode 0, one count: stop
+    try:
+        rt.inb(0x60)
+    except KernelError as e:
+        print("not granted", e.fault.name)

@@ -1,0 +1,44 @@
+"""IPC between real threads through a real kernel: rendezvous, strings, timeouts,
+error codes and phases, cancellation, priority order, and unforgeable senders."""
+import pytest
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def test_rpc_words_strings_and_cut(node):
+    status, out = node.run("ipc_tasks.py", "rpc")
+    assert status == 0, out
+    assert "words [42, 0] sender_ok True" in out
+    assert "strings b'cba' 512 fffe" in out
+    assert "big 65536 True" in out
+    assert "cut MSG_CUT receive" in out
+
+
+def test_error_codes_and_phases(node):
+    status, out = node.run("ipc_tasks.py", "errors")
+    assert status == 0, out
+    assert "sleep TIMEOUT receive True" in out
+    assert "poll-send TIMEOUT send" in out
+    assert "timed-send TIMEOUT send" in out
+    assert "ghost NOT_EXISTENT send" in out
+    assert "ghost-rcv NOT_EXISTENT" in out
+    assert "bad-op BAD_REQUEST" in out
+    assert "bad-word BAD_REQUEST" in out
+
+
+def test_lthread_ex_regs_cancels_ipc(node):
+    status, out = node.run("ipc_tasks.py", "cancel")
+    assert status == 0, out
+    assert "cancelled [('CANCELED', 'receive')] old-state receiving" in out
+
+
+def test_waiting_senders_served_by_priority(node):
+    status, out = node.run("ipc_tasks.py", "priority")
+    assert status == 0, out
+    assert "order [2, 3, 1]" in out
+
+
+def test_deceit_outside_a_chief_is_a_plain_send(node):
+    status, out = node.run("ipc_tasks.py", "deceit")
+    assert status == 0, out
+    assert "seen-as-self True deceited False" in out

@@ -1,0 +1,114 @@
+"""The kernel's memory, task and interrupt mechanisms, driven by real tasks:
+map/grant/flush/remap between spaces, recursive flush, sigma0, page faults through a
+pager, task_new with clans and chiefs, death of a task, IRQs as IPC, I/O fpages."""
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def test_map_remap_flush_grant(node):
+    status, out = node.run("mem_tasks.py", "parent_map")
+    assert status == 0, out
+    assert "child got fpage True b'shared-data'" in out
+    assert "parent sees b'from-child'" in out
+    assert "after remap ro" in out
+    assert "after flush absent" in out
+    assert "parent keeps rw" in out
+    assert "after grant parent has absent" in out
+    assert "granted True b'granted'" in out
+
+
+def test_flush_is_recursive_through_three_spaces(node):
+    status, out = node.run("mem_tasks.py", "parent_chain")
+    assert status == 0, out
+    assert "c saw b'chain'" in out
+    assert "c after flush absent" in out
+
+
+def test_task_new_clans_notices_and_versions(node):
+    status, out = node.run("mem_tasks.py", "parent_clan")
+    assert status == 0, out
+    assert "child chief True nest True" in out
+    assert "nearest child True True" in out
+    assert "nearest sigma0 True True" in out
+    assert "child replied (42,)" in out
+    assert "notice True True status 0" in out
+    assert "stale NOT_EXISTENT" in out
+    assert "new version True True" in out
+    assert "not mine NO_PERMISSION" in out
+
+
+def test_ipc_leaving_a_clan_is_redirected_to_the_chief(node):
+    idle = node.start("mem_tasks.py", "idle")
+    tid = node.wait_for(lambda: _idle_id(node, idle["task"]), what="idle task id")
+    status, out = node.run("mem_tasks.py", "redirect_parent", tid)
+    node.root({"op": "kill", "task": idle["task"]})
+    assert status == 0, out
+    assert "redirected True intended True from child True words (99,)" in out
+
+
+def _idle_id(node, task):
+    out = node.output(task)
+    return out.split()[1] if out.startswith("idle ") and out.endswith("\n") else None
+
+
+def test_sigma0_gives_a_frame_to_one_space_only(node):
+    frame = 0x00C00000
+    holder = node.start("mem_tasks.py", "sigma0_once", frame, 1)
+    node.wait_for(lambda: "wrote b'mine'" in node.output(holder["task"]), what="holder")
+    status, out = node.run("mem_tasks.py", "sigma0_once", frame)
+    assert status == 0, out
+    assert "frame False" in out
+    node.root({"op": "kill", "task": holder["task"]})
+    status, out = node.run("mem_tasks.py", "sigma0_once", frame)
+    assert status == 0, out
+    assert "frame True" in out and "wrote b'mine'" in out
+
+
+def test_interrupts_as_ipc_and_io_fpages(node):
+    status, out = node.run("mem_tasks.py", "pit_irq")
+    assert status == 0, out
+    assert "before grant NO_PERMISSION" in out
+    assert "ports True" in out
+    assert "attach TIMEOUT" in out
+    assert "second ['NOT_EXISTENT']" in out
+    assert "irqs True rate_ok True" in out
+    assert "not granted NO_PERMISSION" in out
+
+
+def test_killed_task_is_cleaned_up_and_partners_fail(node):
+    server = node.start("mem_tasks.py", "idle")
+    tid = node.wait_for(lambda: _idle_id(node, server["task"]), what="server id")
+    client = node.start("mem_tasks.py", "caller", tid)
+    rows = lambda: {r["task"]: r for r in node.control({"op": "ps"})["tasks"]}
+    node.wait_for(lambda: rows()[client["task"]]["threads"][0]["state"] == "sending"
+                  or rows()[client["task"]]["threads"][0]["state"] == "receiving",
+                  what="client blocked")
+    os.kill(rows()[server["task"]]["pid"], signal.SIGKILL)
+    assert node.wait(server["task"]) == -signal.SIGKILL
+    assert node.wait(client["task"]) == 0
+    assert "caller got NOT_EXISTENT" in node.output(client["task"])
+    assert server["task"] not in rows()
+
+
+def test_cli_status_ps_logs(node):
+    env = dict(os.environ)
+    mk = [sys.executable, "-m", "cli.main"]
+    ps = subprocess.run([*mk, "ps", "--json"], capture_output=True, text=True, env=env, timeout=30)
+    assert ps.returncode == 0, ps.stderr
+    tasks = {r["task"]: r for r in json.loads(ps.stdout)}
+    assert {2, 4, 5} <= set(tasks)
+    assert tasks[4]["threads"][0]["pager"].startswith("ThreadId(2.0")
+    assert tasks[2]["pid"] > 0 and tasks[2]["rss"] > 0
+    st = subprocess.run([*mk, "status"], capture_output=True, text=True, env=env, timeout=30)
+    assert "up" in st.stdout and "ready" in st.stdout
+    up = subprocess.run([*mk, "up"], capture_output=True, text=True, env=env, timeout=30)
+    assert up.returncode != 0 and "already runs" in up.stderr
+    logs = subprocess.run([*mk, "logs"], capture_output=True, text=True, env=env, timeout=30)
+    assert "task 4 v1 started" in logs.stdout
