@@ -1,5 +1,5 @@
 # The two commands of the README's quick start:
-#   make run    set up, then boot what exists and show it
+#   make run    set up, boot a node (if none runs), run a demo task, show the tasks
 #   make test   set up, then run the whole test suite
 PYTHON ?= python3
 VENV   ?= .venv
@@ -14,7 +14,9 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 run: $(BIN)/.installed
-	$(BIN)/mk machine
+	$(BIN)/mk up || true
+	$(BIN)/mk run examples/hello.py:main world
+	$(BIN)/mk ps
 
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest

@@ -5,7 +5,7 @@ the frames itself, so the driver only fills 16-byte descriptors, rings a doorbel
 handles an interrupt. There is no period card small enough to model whole, so mkNIC is an
 invented minimum in the spirit of the AMD LANCE (OWN bits, rings in host memory) and
 Intel e1000 (head/tail doorbells): 32 ports, one IRQ, two rings, four interrupt causes and
-a bus-error cause. The full register map is in docs/hardware-nic.md.
+a bus-error cause. The full register map is in docs/hardware.md (NIC).
 
 Work is synchronous, as in QEMU's NE2000: the TX doorbell sends at once, and a frame from
 the cable lands in the RX ring inside the owner's poll callback. A DMA address outside

@@ -2,7 +2,8 @@
 
 Like a kernel debugger's interface, it is outside the L4 ABI: a REP socket in the
 node's runtime directory (mode 0600), msgpack requests `{"op": NAME, ...}`, one reply
-each. It reports the kernel's tables and stops the node; it creates nothing.
+each. It reports the kernel's tables, checks their invariants (`check`, see
+invariants.py) and stops the node; it creates nothing.
 """
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ import psutil
 import zmq
 
 from microkernel.abi import ThreadId
+
+from .invariants import check, counts
 
 if TYPE_CHECKING:
     from .kernel import Kernel
@@ -32,7 +35,7 @@ class ControlPort:
         os.chmod(path, 0o600)
         k.extra_sources[self.sock] = self.serve
         self.handlers = {"status": self.status, "ps": self.ps, "shutdown": self.shutdown,
-                         "irqs": self.irqs}
+                         "irqs": self.irqs, "check": self.check}
 
     def serve(self) -> None:
         try:
@@ -67,7 +70,7 @@ class ControlPort:
             except (psutil.Error, TypeError, ValueError):
                 pass
             threads = [{"lthread": t.lthread, "id": str(ThreadId(t.tid)), "state": t.state.value,
-                        "partner": str(ThreadId(t.partner)) if t.partner else "",
+                        "partner": str(ThreadId(t.partner)) if t.partner and t.blocked else "",
                         "pager": str(ThreadId(t.pager)) if t.pager else "",
                         "prio": t.prio, "irq": t.irq}
                        for t in sorted(task.threads.values(), key=lambda t: t.lthread)]
@@ -79,6 +82,11 @@ class ControlPort:
 
     def irqs(self, req: dict) -> dict:
         return {"irqs": self.k.irq.describe()}
+
+    def check(self, req: dict) -> dict:
+        """The kernel's self-check: violated invariants (none = consistent), and the
+        table sizes and open fds a test compares before and after to see leaks."""
+        return {"violations": check(self.k), **counts(self.k)}
 
     def shutdown(self, req: dict) -> dict:
         self.k.stop()

@@ -69,7 +69,10 @@ def sys_ipc(k: "Kernel", t: Thread, h: list, frames: list) -> None:
 
 def send_phase(k: "Kernel", t: Thread, dest: int, msg: tuple, snd_to) -> None:
     """Deliver now if the destination waits for us, else queue (or time out)."""
-    r, flags, intended = k.resolve(t, dest)
+    if t.pf:                                   # the pager its chief chose: never redirected
+        r, flags, intended = k.thread_of(dest), 0, None
+    else:
+        r, flags, intended = k.resolve(t, dest)
     if r is None:
         k.ipc_error(t, IpcCode.NOT_EXISTENT)
         return

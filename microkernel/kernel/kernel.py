@@ -225,8 +225,8 @@ class Kernel:
         d = self.thread_of(dest)
         if d is None:
             return None, 0, None
-        if d.task.chief is t.task.chief:
-            return d, 0, None
+        if d.task.chief is t.task.chief or (d.pf and d.rcv_from == t.tid):
+            return d, 0, None                  # same clan, or a pager's fault reply
         rel, task = self.nearest(t.task, d.task)
         if rel == NEAREST_SAME:
             return d, 0, None

@@ -112,3 +112,23 @@ def test_cli_status_ps_logs(node):
     assert up.returncode != 0 and "already runs" in up.stderr
     logs = subprocess.run([*mk, "logs"], capture_output=True, text=True, env=env, timeout=30)
     assert "task 4 v1 started" in logs.stdout
+
+
+def test_copy_on_write_through_the_pager(node):
+    status, out = node.run("mem_tasks.py", "cow_parent")
+    assert status == 0, out
+    assert "parent after copy ro" in out
+    assert "child reads b'original' ro" in out
+    assert "child writes b'child!!!' rw" in out
+    assert "parent still reads b'original'" in out
+    assert "parent writes rw b'parent!!'" in out
+
+
+def test_a_task_cannot_be_another_thread(node):
+    from microkernel.abi import Fault
+    status, out = node.run("mem_tasks.py", "impostor")
+    assert status == 0, out
+    assert f"wrong secret [{Fault.BAD_IDENTITY}]" in out
+    assert f"other task [{Fault.BAD_IDENTITY}]" in out
+    assert f"taken [{Fault.BUSY}]" in out
+    assert f"no hello [{Fault.BAD_IDENTITY}]" in out

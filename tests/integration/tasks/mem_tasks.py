@@ -214,3 +214,52 @@ def pit_irq(rt):
         rt.inb(0x60)
     except KernelError as e:
         print("not granted", e.fault.name)
+
+
+# -- copy-on-write through the default pager -----------------------------------------
+
+COPY = 0xFFFF_0C01
+
+
+def cow_parent(rt):
+    rt.mem.write(0x100000, b"original")
+    child = new_child(rt, "cow_child", rt.myself())
+    rt.call(rt.pager, Msg(words=(COPY, int(child) & 0xFFFFFFFF, int(child) >> 32)))
+    print("parent after copy", pte_state(rt, 0x100000))
+    rt.send(child, Msg())
+    rt.receive(child)
+    print("parent still reads", rt.mem.read(0x100000, 8))
+    rt.mem.write(0x100000, b"parent!!")
+    print("parent writes", pte_state(rt, 0x100000), rt.mem.read(0x100000, 8))
+    rt.wait(timeout=10)
+
+
+def cow_child(rt, parent):
+    parent = ThreadId(parent)
+    rt.receive(parent)
+    print("child reads", rt.mem.read(0x100000, 8), pte_state(rt, 0x100000))
+    rt.mem.write(0x100000, b"child!!!")
+    print("child writes", rt.mem.read(0x100000, 8), pte_state(rt, 0x100000))
+    rt.send(parent, Msg())
+
+
+# -- identity ----------------------------------------------------------------------------
+
+def impostor(rt):
+    """Try to be another thread: a HELLO with a wrong secret, a HELLO for a thread
+    that is already attached, and a message whose body names another sender."""
+    import zmq
+    from microkernel.abi import ABI_VERSION, Op, decode_header, encode_header
+    ctx = zmq.Context.instance()
+    s = ctx.socket(zmq.DEALER)
+    s.setsockopt(zmq.LINGER, 0)
+    s.connect(rt.endpoint)
+    s.send(encode_header([Op.HELLO, ABI_VERSION, rt.task_no, 3, b"0" * 16]))
+    print("wrong secret", decode_header(s.recv())[1:2])
+    s.send(encode_header([Op.HELLO, ABI_VERSION, 4, 0, rt._secret]))
+    print("other task", decode_header(s.recv())[1:2])
+    s.send(encode_header([Op.HELLO, ABI_VERSION, rt.task_no, 0, rt._secret]))
+    print("taken", decode_header(s.recv())[1:2])
+    s.send(encode_header([Op.IPC, int(rt.sigma0), [1], [], 0, 0, 0, 0, None, None]))
+    print("no hello", decode_header(s.recv())[1:2])
+    s.close()
