@@ -212,19 +212,25 @@ def map_b(rt, c: str) -> None:
 
 
 def _get_region(rt, log2: int) -> str:
-    """Back MAP_BASE..+2**log2 in this space: one sigma0 request (through root, the
-    chief, as the default pager does it), or page by page from the default pager."""
+    """Back MAP_BASE..+2**log2 in this space: 4 MiB requests to sigma0 (the largest it
+    hands out; through root, the chief, as the default pager does it), or, for a chunk
+    sigma0 refuses, page by page from the default pager."""
     sigma0 = ThreadId.make(SIGMA0_TASK, 0, 1, rt.site)
-    try:
-        r = rt.call(sigma0, Msg(words=(0xFFFFFFFC, log2)), timeout=10.0,
-                    window=Fpage(MAP_BASE, log2))
-        if r.fpage_received:
-            return "sigma0"
-    except IpcError:
-        pass
-    for p in range(MAP_BASE, MAP_BASE + (1 << log2), PAGE):
-        rt.mem.write(p, b"\1")
-    return "pager"
+    chunk = min(log2, 22)
+    sources = set()
+    for base in range(MAP_BASE, MAP_BASE + (1 << log2), 1 << chunk):
+        try:
+            r = rt.call(sigma0, Msg(words=(0xFFFFFFFC, chunk)), timeout=10.0,
+                        window=Fpage(base, chunk))
+            if r.fpage_received:
+                sources.add("sigma0")
+                continue
+        except IpcError:
+            pass
+        for p in range(base, base + (1 << chunk), PAGE):
+            rt.mem.write(p, b"\1")
+        sources.add("pager")
+    return "+".join(sorted(sources))
 
 
 def map_a(rt, b: str, sizes: str, repeats: str) -> None:

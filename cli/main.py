@@ -143,6 +143,89 @@ def run(node_name: str, detach: bool, entry: str, args: tuple[str, ...]) -> None
     sys.exit(status if isinstance(status, int) and 0 <= status < 256 else 1)
 
 
+@main.group()
+def driver() -> None:
+    """User-level drivers: list them, plug a device in with its driver, take it out."""
+
+
+@driver.command("list")
+@node_option
+@json_option
+def driver_list(node_name: str, as_json: bool) -> None:
+    """Each driver: class, ports, IRQ, task, host pid, state, restarts."""
+    node = _node(node_name)
+    try:
+        rows = node.root({"op": "drivers"})["drivers"]
+        pids = {t["task"]: t["pid"] for t in node.control({"op": "ps"})["tasks"]}
+    except NodeError as e:
+        raise click.ClickException(str(e))
+    for r in rows:
+        r["pid"] = pids.get(r["task"])
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    click.echo(f"{'NAME':<7} {'CLASS':<6} {'PORTS':<22} {'IRQ':>3} {'TASK':>4} {'PID':>7} "
+               f"{'STATE':<9} {'RESTARTS':>8}")
+    for r in rows:
+        irq = "-" if r["irq"] is None else r["irq"]
+        click.echo(f"{r['name']:<7} {r['class']:<6} {','.join(r['ports']):<22} {irq:>3} "
+                   f"{r['task'] or '-':>4} {r['pid'] or '-':>7} {r['state']:<9} {r['restarts']:>8}")
+
+
+KINDS = {"com": "uart", "ata": "ata", "net": "nic"}
+
+
+@driver.command("attach")
+@node_option
+@click.argument("name")
+@click.option("--port", type=str, default=None, help="base I/O port (e.g. 0x2f8)")
+@click.option("--irq", type=int, default=None, help="IRQ line 0-15")
+def driver_attach(node_name: str, name: str, port: str | None, irq: int | None) -> None:
+    """Plug device NAME (comN, ataN, netN) into the running machine and start its driver."""
+    from servers.devmgr import DEFAULT_DRIVERS
+    node = _node(node_name)
+    kind = KINDS.get(name.rstrip("0123456789"))
+    if kind is None:
+        raise click.BadParameter(f"{name!r}: a device name starts with com, ata or net")
+    default = DEFAULT_DRIVERS.get(name)
+    base = int(port, 0) if port else (default[2][0][0] if default else None)
+    irq = irq if irq is not None else (default[3] if default else None)
+    if base is None or irq is None:
+        raise click.UsageError(f"{name} has no default: give --port and --irq")
+    ports = [(base, 32 if kind == "nic" else 8)] + ([(base + 0x206, 1)] if kind == "ata" else [])
+    entry = {"uart": "drivers.uart:main", "ata": "drivers.ata:main", "nic": "drivers.nic:main"}[kind]
+    cls = {"uart": "char", "ata": "block", "nic": "net"}[kind]
+    if kind == "ata" and not os.path.exists(node.path(f"{name}.img")):
+        with open(node.path(f"{name}.img"), "wb") as f:
+            f.truncate(8 << 20)
+    try:
+        node.control({"op": "plug", "kind": kind, "name": name, "port": base, "irq": irq,
+                      "disk": node.path(f"{name}.img")})
+        try:
+            node.root({"op": "driver_start", "name": name, "class": cls, "entry": entry,
+                       "ports": ports, "irq": irq})
+        except NodeError:
+            node.control({"op": "unplug", "name": name})
+            raise
+    except NodeError as e:
+        raise click.ClickException(str(e))
+    click.echo(f"{name}: plugged in at {base:#x}, IRQ {irq}; driver started")
+
+
+@driver.command("detach")
+@node_option
+@click.argument("name")
+def driver_detach(node_name: str, name: str) -> None:
+    """Stop NAME's driver and unplug the device; its ports and IRQ become free."""
+    node = _node(node_name)
+    try:
+        node.root({"op": "driver_stop", "name": name})
+        node.control({"op": "unplug", "name": name})
+    except NodeError as e:
+        raise click.ClickException(str(e))
+    click.echo(f"{name}: driver stopped, device unplugged")
+
+
 @main.command()
 def machine() -> None:
     """Build the simulated 486 PC (without a kernel) and show its parts."""
@@ -152,6 +235,28 @@ def machine() -> None:
         click.echo(json.dumps(m.describe(), indent=2))
     finally:
         m.close()
+
+
+@main.group("bench")
+def bench_group() -> None:
+    """Measure figures beside their floors, in one run (see docs/bench.md)."""
+
+
+@bench_group.command("ipc")
+@click.option("--node", "node_name", default="bench", show_default=True,
+              help="name of the node the run boots for itself (in a temporary $MK_HOME)")
+@json_option
+@click.option("--quick", is_flag=True, help="tiny counts: checks every path, times nothing")
+def bench_ipc(node_name: str, as_json: bool, quick: bool) -> None:
+    """IPC: floors (pipe, ZeroMQ, a 4-hop relay) beside null/string RPC, page fault,
+    map and flush, and throughput, with ratios. Boots and stops its own node."""
+    from bench.ipc import BenchError, Settings, format_table, run
+    try:
+        out = run(Settings.quick() if quick else Settings(), node_name,
+                  progress=lambda text: click.echo(f"  {text}", err=True))
+    except (BenchError, NodeError) as e:
+        raise click.ClickException(str(e))
+    click.echo(json.dumps(out, indent=2) if as_json else format_table(out))
 
 
 if __name__ == "__main__":

@@ -15,7 +15,8 @@ import zmq
 
 __all__ = ["Node", "NodeError"]
 
-MAX_SOCKET_PATH = 100          # AF_UNIX sun_path holds 108 bytes with the NUL
+MAX_SOCKET_PATH = 100
+DISK_BYTES = 32 << 20          # the node's disk image, made on first `mk up`          # AF_UNIX sun_path holds 108 bytes with the NUL
 
 
 def _alive(pid: int) -> bool:
@@ -69,15 +70,20 @@ class Node:
             raise NodeError(f"node folder {self.dir} is too long for a Unix socket path; "
                             "set MK_HOME to a shorter folder")
         os.makedirs(self.path("logs"), mode=0o700, exist_ok=True)
+        disk = self.path("disk.img")
+        if not os.path.exists(disk):
+            with open(disk, "wb") as f:
+                f.truncate(DISK_BYTES)
         progress(f"booting node {self.name}: kernel")
-        pid = self._spawn_kernel(mem_mib, site)
+        pid = self._spawn_kernel(mem_mib, site, disk)
         deadline = time.monotonic() + timeout
         shown = set()
         while time.monotonic() < deadline:
             if not _alive(pid):
                 raise NodeError(f"the kernel exited during boot; "
                                 f"see {self.path('logs', 'kernel.log')}")
-            for step, name in (("kernel.sock", "sigma0, root"), ("root.sock", "pager")):
+            for step, name in (("kernel.sock", "sigma0, root"),
+                               ("root.sock", "pager, names, drivers")):
                 if step not in shown and os.path.exists(self.path(step)):
                     shown.add(step)
                     progress(name)
@@ -88,14 +94,14 @@ class Node:
         _alive(pid)
         raise NodeError(f"node {self.name!r} did not become ready in {timeout:.0f}s")
 
-    def _spawn_kernel(self, mem_mib: int, site: int) -> int:
+    def _spawn_kernel(self, mem_mib: int, site: int, disk: str) -> int:
         """Start the kernel as a session leader, its output in logs/kernel.log."""
         fd = os.open(self.path("logs", "kernel.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:
             return os.posix_spawn(
                 sys.executable,
                 [sys.executable, "-m", "microkernel.kernel", self.dir, "--mem", str(mem_mib),
-                 "--site", str(site)],
+                 "--site", str(site), "--disk", disk],
                 os.environ,
                 file_actions=[(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
                               (os.POSIX_SPAWN_DUP2, fd, 1), (os.POSIX_SPAWN_DUP2, fd, 2)],

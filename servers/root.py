@@ -16,14 +16,20 @@ import os
 import msgpack
 import zmq
 
-from microkernel.abi import Fpage, IpcError, MapItem, Msg, ThreadId, place
+from drivers.protocol import DRIVER_HELLO
+from microkernel.abi import Fpage, IpcCode, IpcError, MapItem, Msg, ThreadId, place
 from microkernel.abi.ops import TASK_EXIT_NOTICE
+
+from .devmgr import DEFAULT_DRIVERS, HOLDER_BASE, DriverManager, holder_loop
+from .pager import FORGET
 
 __all__ = ["main", "PAGER_TASK", "FIRST_USER_TASK", "ALLOC_TASK"]
 
 log = logging.getLogger("mk.root")
 PAGER_TASK = 5
-FIRST_USER_TASK = 16
+NAMES_TASK = 6
+FIRST_USER_TASK = 64
+DEVICE_DRIVER = {"pit": "timer"}   # device model name -> its driver's name
 FIRST_GIVEN_TASK = 1024          # numbers above this are handed to tasks that ask
 ALLOC_TASK = 0xFFFF_7A5C         # request word: "give me a task number"
 _EVENTS = "inproc://root-events"
@@ -31,28 +37,149 @@ WHOLE = Fpage.whole()
 FORWARD_TIMEOUT = 2.0
 
 
-def main(rt) -> None:
+def main(rt, devices=()) -> None:
     sigma0 = rt.pager
+    rt.call(sigma0, Msg(words=(Fpage.ports(0, 16).encode(),)), window=WHOLE)  # all ports
     pager = rt.task_new(PAGER_TASK, "servers.pager:main", sigma0, args=[int(sigma0)])
+    names = rt.task_new(NAMES_TASK, "servers.names:main", pager)
+    mgr = DriverManager(rt, names, pager)
+    for irq in range(16):
+        if irq != 2:
+            rt.lthread_ex_regs(HOLDER_BASE + irq, holder_loop, args=(irq,))
+    for dev in devices:
+        name = DEVICE_DRIVER.get(dev, dev)
+        if name in DEFAULT_DRIVERS:
+            mgr.start(mgr.add(name, *DEFAULT_DRIVERS[name]))
     ctx = zmq.Context.instance()
     events = ctx.socket(zmq.PAIR)
     events.bind(_EVENTS)
-    rt.lthread_ex_regs(1, operator_loop, args=(pager,))
+    rt.lthread_ex_regs(1, operator_loop, args=(pager, mgr))
     open(os.path.join(rt.rundir, "ready"), "w").close()
     numbers = TaskNumbers(rt)
-    msg = rt.wait(window=WHOLE)
+    msg = _wait(rt, mgr)
     while True:
+        if msg is None:
+            msg = _wait(rt, mgr)
+            continue
+        w = msg.words
         if msg.redirected and msg.intended is not None:
             msg = forward(rt, msg)
             continue
-        if len(msg.words) == 2 and msg.words[0] == TASK_EXIT_NOTICE:
-            status = msg.words[1]
-            status = None if status == 0xFFFFFFFF else (status - (1 << 32) if status >> 31 else status)
-            events.send(msgpack.packb([msg.sender.task, status]))
-        elif msg.words[:1] == (ALLOC_TASK,):
+        if len(w) == 2 and w[0] == TASK_EXIT_NOTICE:
+            status = None if w[1] == 0xFFFFFFFF else (w[1] - (1 << 32) if w[1] >> 31 else w[1])
+            if not mgr.died(msg.sender.task, status):
+                events.send(msgpack.packb([msg.sender.task, status]))
+        elif w[:1] == (ALLOC_TASK,):
             msg = _reply(rt, msg, numbers.give(msg.sender.task))
             continue
-        msg = rt.wait(window=WHOLE)
+        elif w[:1] == (DRIVER_HELLO,):
+            msg = _reply(rt, msg, mgr.hello(msg))
+            continue
+        msg = _wait(rt, mgr)
+
+
+def _wait(rt, mgr: DriverManager) -> Msg | None:
+    """Open wait until a message comes or a driver restart is due (then None)."""
+    try:
+        return rt.wait(timeout=mgr.due(), window=WHOLE)
+    except IpcError as e:
+        if e.code == IpcCode.TIMEOUT:
+            return None
+        raise
+
+
+def operator_loop(rt, pager: ThreadId, mgr: DriverManager) -> None:
+    """lthread 1: the operator's requests, and the exits lthread 0 passes on."""
+    ctx = zmq.Context.instance()
+    events = ctx.socket(zmq.PAIR)
+    events.connect(_EVENTS)
+    path = os.path.join(rt.rundir, "root.sock")
+    sock = ctx.socket(zmq.ROUTER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.bind(f"ipc://{path}")
+    os.chmod(path, 0o600)
+    ops = Operator(rt, pager, mgr)
+    poller = zmq.Poller()
+    poller.register(sock, zmq.POLLIN)
+    poller.register(events, zmq.POLLIN)
+    while True:
+        for s, _ in poller.poll():
+            if s is events:
+                task, status = msgpack.unpackb(events.recv())
+                for ident in ops.exited(task, status):
+                    sock.send_multipart([ident, msgpack.packb({"task": task, "status": status})])
+            else:
+                ident, raw = sock.recv_multipart()
+                try:
+                    reply = ops.request(ident, msgpack.unpackb(raw, raw=False))
+                except Exception as e:          # a bad request is answered, not fatal
+                    reply = {"error": f"{type(e).__name__}: {e}"}
+                if reply is not None:
+                    sock.send_multipart([ident, msgpack.packb(reply)])
+
+
+class Operator:
+    """Task numbers, running tasks, who waits for which; drivers via the manager."""
+
+    def __init__(self, rt, pager: ThreadId, mgr: DriverManager):
+        self.rt = rt
+        self.pager = pager
+        self.mgr = mgr
+        self.running: dict[int, str] = {}
+        self.exits: dict[int, int | None] = {}
+        self.waiters: dict[int, list[bytes]] = {}
+
+    def request(self, ident: bytes, req: dict) -> dict | None:
+        op = req.get("op")
+        if op == "run":
+            return self.run(str(req["entry"]), [str(a) for a in req.get("args", [])])
+        if op == "wait":
+            task = int(req["task"])
+            if task in self.exits:
+                return {"task": task, "status": self.exits[task]}
+            if task not in self.running:
+                return {"error": f"no task {task}"}
+            self.waiters.setdefault(task, []).append(ident)
+            return None
+        if op == "kill":
+            task = int(req["task"])
+            if task not in self.running:
+                return {"error": f"no task {task}"}
+            self.rt.task_new(task, "", None, new_chief=self.rt.task_no)
+            return {"task": task, "killed": True}
+        if op == "drivers":
+            return {"drivers": self.mgr.list()}
+        if op == "driver_start":
+            name = str(req["name"])
+            cls, entry, ports, irq = DEFAULT_DRIVERS.get(name, (None, None, None, None))
+            rec = self.mgr.add(name, str(req.get("class") or cls), str(req.get("entry") or entry),
+                               [tuple(p) for p in req.get("ports") or ports],
+                               req["irq"] if "irq" in req else irq)
+            self.mgr.start(rec)
+            return {"driver": rec.describe()}
+        if op == "driver_stop":
+            self.mgr.remove(str(req["name"]))
+            return {"stopped": req["name"]}
+        return {"error": f"unknown request {op!r}"}
+
+    def run(self, entry: str, args: list[str]) -> dict:
+        no = next(n for n in range(FIRST_USER_TASK, FIRST_GIVEN_TASK)
+                  if n not in self.running)
+        self.exits.pop(no, None)
+        tid = self.rt.task_new(no, entry, self.pager, args=args)
+        self.running[no] = entry
+        return {"task": no, "id": str(tid),
+                "log": os.path.join(self.rt.rundir, "logs", f"task-{no}.log")}
+
+    def exited(self, task: int, status: int | None) -> list[bytes]:
+        """Record an exit; returns the operators waiting for it."""
+        self.running.pop(task, None)
+        self.exits[task] = status
+        try:
+            self.rt.call(self.pager, Msg(words=(FORGET, task, 0)), timeout=1.0)
+        except IpcError:
+            pass
+        return self.waiters.pop(task, [])
 
 
 class TaskNumbers:
@@ -96,84 +223,3 @@ def forward(rt, msg: Msg) -> Msg:
     except IpcError as e:
         log.warning("root: could not forward %s -> %s: %s", msg.sender, msg.intended, e)
         return rt.wait(window=WHOLE)
-
-
-def operator_loop(rt, pager: ThreadId) -> None:
-    """lthread 1: the operator's requests, and the exits lthread 0 passes on."""
-    ctx = zmq.Context.instance()
-    events = ctx.socket(zmq.PAIR)
-    events.connect(_EVENTS)
-    path = os.path.join(rt.rundir, "root.sock")
-    sock = ctx.socket(zmq.ROUTER)
-    sock.setsockopt(zmq.LINGER, 0)
-    sock.bind(f"ipc://{path}")
-    os.chmod(path, 0o600)
-    ops = Operator(rt, pager)
-    poller = zmq.Poller()
-    poller.register(sock, zmq.POLLIN)
-    poller.register(events, zmq.POLLIN)
-    while True:
-        for s, _ in poller.poll():
-            if s is events:
-                task, status = msgpack.unpackb(events.recv())
-                for ident in ops.exited(task, status):
-                    sock.send_multipart([ident, msgpack.packb({"task": task, "status": status})])
-            else:
-                ident, raw = sock.recv_multipart()
-                try:
-                    reply = ops.request(ident, msgpack.unpackb(raw, raw=False))
-                except Exception as e:          # a bad request is answered, not fatal
-                    reply = {"error": f"{type(e).__name__}: {e}"}
-                if reply is not None:
-                    sock.send_multipart([ident, msgpack.packb(reply)])
-
-
-class Operator:
-    """Task numbers, running tasks and who waits for which."""
-
-    def __init__(self, rt, pager: ThreadId):
-        self.rt = rt
-        self.pager = pager
-        self.running: dict[int, str] = {}
-        self.exits: dict[int, int | None] = {}
-        self.waiters: dict[int, list[bytes]] = {}
-
-    def request(self, ident: bytes, req: dict) -> dict | None:
-        op = req.get("op")
-        if op == "run":
-            return self.run(str(req["entry"]), [str(a) for a in req.get("args", [])])
-        if op == "wait":
-            task = int(req["task"])
-            if task in self.exits:
-                return {"task": task, "status": self.exits[task]}
-            if task not in self.running:
-                return {"error": f"no task {task}"}
-            self.waiters.setdefault(task, []).append(ident)
-            return None
-        if op == "kill":
-            task = int(req["task"])
-            if task not in self.running:
-                return {"error": f"no task {task}"}
-            self.rt.task_new(task, "", None, new_chief=self.rt.task_no)
-            return {"task": task, "killed": True}
-        return {"error": f"unknown request {op!r}"}
-
-    def run(self, entry: str, args: list[str]) -> dict:
-        no = next(n for n in range(FIRST_USER_TASK, FIRST_GIVEN_TASK)
-                  if n not in self.running)
-        self.exits.pop(no, None)
-        tid = self.rt.task_new(no, entry, self.pager, args=args)
-        self.running[no] = entry
-        return {"task": no, "id": str(tid),
-                "log": os.path.join(self.rt.rundir, "logs", f"task-{no}.log")}
-
-    def exited(self, task: int, status: int | None) -> list[bytes]:
-        """Record an exit; returns the operators waiting for it."""
-        self.running.pop(task, None)
-        self.exits[task] = status
-        try:
-            lo_hi = (task, 0)
-            self.rt.call(self.pager, Msg(words=(0xFFFF_0C02, *lo_hi)), timeout=1.0)
-        except IpcError:
-            pass
-        return self.waiters.pop(task, [])

@@ -4,7 +4,9 @@ The node's folder (under $MK_HOME) is its runtime directory, mode 0700: the kern
 control sockets, `kernel.pid`, `logs/`, and `ready` once the root task has started its
 servers. sigma0 (task 2) is given all free physical memory, identity-mapped, and every
 I/O port the kernel does not keep for itself (the PIC's); every mapping tree is rooted
-there. The root task (task 4, pager sigma0) owns all other task numbers.
+there. The root task (task 4, pager sigma0) owns all other task numbers and is told which
+devices are plugged in, so it starts their drivers. COM1's far end is a pseudo-terminal
+(its path in the file `console`), which `mk console` connects to.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import os
 import signal
 
 from hw import Machine
+from hw.nic import NIC
 from microkernel.abi import ROOT_TASK, SIGMA0_TASK
 
 from .control import ControlPort
@@ -36,6 +39,10 @@ def boot(rundir: str, mem_size: int = 16 << 20, site: int = 1, disk: str | None 
         except FileNotFoundError:
             pass
     machine = Machine(mem_size=mem_size, disk=disk)
+    machine.attach(NIC("net0"))
+    console = machine.uarts[0].attach_pty()
+    with open(os.path.join(rundir, "console"), "w") as f:
+        f.write(console)
     k = Kernel(machine, rundir, site)
     control = ControlPort(k)
     signal.signal(signal.SIGTERM, lambda *_: k.stop())
@@ -44,7 +51,8 @@ def boot(rundir: str, mem_size: int = 16 << 20, site: int = 1, disk: str | None 
         s0 = create_task(k, None, SIGMA0_TASK, "servers.sigma0:main", 0, 255,
                          [mem_size, k.vm.pool.start, k.vm.pool.end])
         k.vm.sigma0_populate(s0.space, exclude_ports=KERNEL_PORTS)
-        create_task(k, None, ROOT_TASK, root_entry, s0.tid(0), 255, [])
+        create_task(k, None, ROOT_TASK, root_entry, s0.tid(0), 255,
+                    [list(machine.devices)])
         for no in range(1, 2048):
             if no not in (SIGMA0_TASK, ROOT_TASK):
                 k.owner[no] = ROOT_TASK
@@ -64,7 +72,7 @@ def shutdown(k: Kernel) -> None:
             destroy(k, task, status=None)
     k.close()
     k.machine.close()
-    for name in ("ready", "kernel.sock", "control.sock", "kernel.pid"):
+    for name in ("ready", "kernel.sock", "control.sock", "kernel.pid", "console"):
         try:
             os.unlink(os.path.join(k.rundir, name))
         except FileNotFoundError:

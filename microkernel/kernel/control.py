@@ -14,6 +14,9 @@ import msgpack
 import psutil
 import zmq
 
+from hw.ata import ATADisk
+from hw.nic import NIC
+from hw.uart16550 import UART16550
 from microkernel.abi import ThreadId
 
 from .invariants import check, counts
@@ -87,6 +90,33 @@ class ControlPort:
         """The kernel's self-check: violated invariants (none = consistent), and the
         table sizes and open fds a test compares before and after to see leaks."""
         return {"violations": check(self.k), **counts(self.k)}
+
+    def plug(self, req: dict) -> dict:
+        """Put a card into the running machine (ISA hot-plug); its driver comes after."""
+        kind, name = req["kind"], str(req["name"])
+        port, irq = int(req["port"]), int(req["irq"])
+        if kind == "uart":
+            dev = UART16550(name, port, irq)
+        elif kind == "nic":
+            dev = NIC(name, port, irq)
+        elif kind == "ata":
+            dev = ATADisk(str(req["disk"]), name, port, int(req.get("ctrl", port + 0x206)), irq)
+        else:
+            raise ValueError(f"no device model of kind {kind!r}")
+        try:
+            self.k.machine.attach(dev)
+        except Exception:
+            dev.close()
+            raise
+        self.k.sources_changed()
+        return {"plugged": dev.describe()}
+
+    def unplug(self, req: dict) -> dict:
+        """Take a card out; its ports float and its IRQ line is free again."""
+        dev = self.k.machine.detach(str(req["name"]))
+        dev.close()
+        self.k.sources_changed()
+        return {"unplugged": dev.describe()}
 
     def shutdown(self, req: dict) -> dict:
         self.k.stop()

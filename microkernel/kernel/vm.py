@@ -192,7 +192,7 @@ class VM:
             old = db.lookup(dst, addr)
             if old is not None:
                 if old.key == node.key and node.derives_from(old):
-                    pass
+                    continue                              # would cut its own branch
                 if not grant and old.parent is node:
                     if rights and not old.writable:
                         dst.set_page(addr, node.key, True)

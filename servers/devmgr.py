@@ -1,0 +1,220 @@
+"""The driver manager inside root: who drives which device, with which ports and IRQ,
+and the reincarnation of drivers that die (Minix 3 style).
+
+At boot root takes every I/O port from sigma0 and, RMGR-style, attaches every IRQ line
+with one holder thread per line (a V2 thread owns at most one line). Starting a driver
+means: a task of root's clan running the driver's entry; when it says DRIVER_HELLO, root
+releases the IRQ line's holder and replies with map items for exactly the driver's ports
+and the IRQ number; the driver attaches the line itself. When a driver task dies, root
+restarts it within a second; a driver that keeps dying is backed off (exponentially, up
+to a minute) instead of being restarted forever.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+from microkernel.abi import (Fpage, IpcCode, IpcError, MapItem, Msg, ThreadId, irq_id)
+
+__all__ = ["DriverManager", "Record", "DEFAULT_DRIVERS", "HOLDER_BASE", "holder_loop"]
+
+log = logging.getLogger("mk.root")
+
+# name: (class, entry, port ranges, irq)
+DEFAULT_DRIVERS: dict[str, tuple[str, str, list[tuple[int, int]], int | None]] = {
+    "com1": ("char", "drivers.uart:main", [(0x3F8, 8)], 4),
+    "com2": ("char", "drivers.uart:main", [(0x2F8, 8)], 3),
+    "ata0": ("block", "drivers.ata:main", [(0x1F0, 8), (0x3F6, 1)], 14),
+    "timer": ("timer", "drivers.timer:main", [(0x40, 4)], 0),
+    "net0": ("net", "drivers.nic:main", [(0x300, 32)], 9),
+}
+DRIVER_TASKS = range(8, 64)
+HOLDER_BASE = 32                 # lthread 32 + n holds IRQ n while no driver has it
+RELEASE, GRAB = 0x1E01, 0x1E02
+FAST_RESTARTS = 3                # restarts within CRASH_WINDOW before backing off
+CRASH_WINDOW = 10.0
+MAX_BACKOFF = 60.0
+NO_IRQ = 0xFFFFFFFF
+
+
+@dataclass
+class Record:
+    name: str
+    cls: str
+    entry: str
+    ports: list[tuple[int, int]]
+    irq: int | None
+    task: int = 0
+    tid: int = 0
+    state: str = "stopped"            # starting, running, backoff, stopped
+    restarts: int = 0
+    crashes: list[float] = field(default_factory=list)
+    restart_at: float = 0.0
+
+    def describe(self) -> dict:
+        return {"name": self.name, "class": self.cls, "entry": self.entry,
+                "ports": [f"{b:#x}-{b + n - 1:#x}" for b, n in self.ports],
+                "irq": self.irq, "task": self.task or None,
+                "id": str(ThreadId(self.tid)) if self.tid else "", "state": self.state,
+                "restarts": self.restarts}
+
+
+def fpages_for(base: int, count: int) -> list[Fpage]:
+    """Cover ports base..base+count-1 with naturally aligned I/O fpages."""
+    out = []
+    while count > 0:
+        size = 1
+        while base % (size * 2) == 0 and size * 2 <= count:
+            size *= 2
+        out.append(Fpage.ports(base, size.bit_length() - 1))
+        base, count = base + size, count - size
+    return out
+
+
+class DriverManager:
+    """The table of drivers. Both of root's threads use it, under one lock."""
+
+    def __init__(self, rt, names: ThreadId, pager: ThreadId):
+        self.rt = rt
+        self.names = names
+        self.pager = pager
+        self.lock = threading.RLock()
+        self.records: dict[str, Record] = {}
+        self.by_task: dict[int, Record] = {}
+
+    # -- starting and stopping -----------------------------------------------------
+
+    def add(self, name: str, cls: str, entry: str, ports, irq) -> Record:
+        with self.lock:
+            if name in self.records:
+                raise ValueError(f"driver {name!r} exists")
+            taken = {p for r in self.records.values() for b, n in r.ports for p in range(b, b + n)}
+            if any(p in taken for b, n in ports for p in range(b, b + n)):
+                raise ValueError(f"ports of {name!r} are already another driver's")
+            if irq is not None and any(r.irq == irq for r in self.records.values()):
+                raise ValueError(f"IRQ {irq} is already another driver's")
+            rec = self.records[name] = Record(name, cls, entry, list(ports), irq)
+            return rec
+
+    def start(self, rec: Record) -> None:
+        """Start (or restart) the driver task of `rec`."""
+        with self.lock:
+            used = {r.task for r in self.records.values() if r.task}
+            rec.task = next(n for n in DRIVER_TASKS if n not in used)
+            rec.state = "starting"
+            self.by_task[rec.task] = rec
+            rec.tid = int(self.rt.task_new(rec.task, rec.entry, self.pager,
+                                           args=[rec.name, int(self.names)]))
+
+    def stop(self, name: str) -> Record:
+        """Delete the driver's task; its IRQ goes back to its holder."""
+        with self.lock:
+            rec = self.records.get(name)
+            if rec is None:
+                raise ValueError(f"no driver {name!r}")
+            rec.state = "stopped"
+            if rec.task:
+                self.rt.task_new(rec.task, "", None, new_chief=self.rt.task_no)
+                self.by_task.pop(rec.task, None)
+                rec.task, rec.tid = 0, 0
+            return rec
+
+    def remove(self, name: str) -> None:
+        with self.lock:
+            rec = self.stop(name)
+            del self.records[name]
+        if rec.irq is not None:
+            self.holder(rec.irq, GRAB)
+
+    # -- requests from drivers and notices -------------------------------------------
+
+    def hello(self, msg: Msg) -> Msg:
+        """DRIVER_HELLO: free the line, hand over exactly the driver's ports."""
+        with self.lock:
+            rec = self.by_task.get(msg.sender.task)
+            if rec is None:
+                return Msg(words=(1, NO_IRQ))
+            rec.state = "running"
+            rec.tid = int(msg.sender)
+        if rec.irq is not None:
+            self.holder(rec.irq, RELEASE)
+        items = tuple(MapItem(fp, fp.base) for b, n in rec.ports for fp in fpages_for(b, n))
+        return Msg(words=(0, NO_IRQ if rec.irq is None else rec.irq), items=items)
+
+    def died(self, task: int, status) -> bool:
+        """A task of root's clan ended; True if it was a driver (restart planned)."""
+        with self.lock:
+            rec = self.by_task.pop(task, None)
+            if rec is None or rec.task != task:
+                return False
+            rec.task, rec.tid = 0, 0
+            if rec.state == "stopped":
+                return True
+            now = time.monotonic()
+            rec.crashes = [t for t in rec.crashes if now - t < CRASH_WINDOW] + [now]
+            extra = len(rec.crashes) - FAST_RESTARTS
+            delay = 0.0 if extra <= 0 else min(MAX_BACKOFF, 0.5 * 2 ** (extra - 1))
+            rec.state, rec.restart_at = "backoff", now + delay
+            log.warning("driver %s died (status %s); restart in %.1fs", rec.name, status, delay)
+            return True
+
+    def due(self) -> float | None:
+        """Restart what is due; returns seconds until the next planned restart."""
+        with self.lock:
+            now, nxt = time.monotonic(), None
+            for rec in self.records.values():
+                if rec.state != "backoff":
+                    continue
+                if rec.restart_at <= now:
+                    rec.restarts += 1
+                    try:
+                        self.start(rec)
+                    except Exception as e:             # keep the manager alive
+                        log.error("restart of %s failed: %s", rec.name, e)
+                        rec.restart_at = now + 1.0
+                        nxt = 1.0 if nxt is None else min(nxt, 1.0)
+                else:
+                    wait = rec.restart_at - now
+                    nxt = wait if nxt is None else min(nxt, wait)
+            return nxt
+
+    def holder(self, irq: int, op: int) -> None:
+        """Tell the holder thread of `irq` to let go of its line, or take it again."""
+        try:
+            self.rt.call(self.rt.myself().lthread_id(HOLDER_BASE + irq), Msg(words=(op,)),
+                         timeout=2.0)
+        except IpcError as e:
+            log.warning("IRQ %d holder did not answer: %s", irq, e)
+
+    def list(self) -> list[dict]:
+        with self.lock:
+            return [r.describe() for r in self.records.values()]
+
+
+def holder_loop(rt, irq: int) -> None:
+    """lthread HOLDER_BASE + irq: own the line while no driver does (RMGR's grab)."""
+    def grab() -> None:
+        try:
+            rt.receive(irq_id(irq), timeout=0)
+        except IpcError as e:
+            if e.code != IpcCode.TIMEOUT:
+                log.info("IRQ %d not grabbed: %s", irq, e.code.name)
+    grab()
+    msg = rt.wait()
+    while True:
+        if msg.sender.is_irq:                     # an interrupt nobody drives: drop it
+            msg = rt.wait()
+            continue
+        if msg.words[:1] == (RELEASE,):
+            try:
+                rt.ipc(None, None, rcv=1, src=0, rcv_timeout=0)   # V2: receive nil, t=0
+            except IpcError:
+                pass
+        elif msg.words[:1] == (GRAB,):
+            grab()
+        try:
+            msg = rt.reply_and_wait(msg.sender, Msg(words=(0,)))
+        except IpcError:
+            msg = rt.wait()
