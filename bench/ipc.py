@@ -142,30 +142,20 @@ def _peer(role: str, args: list[str]) -> None:
         recv, send = s.recv_multipart, s.send_multipart
         while True:
             send(recv(copy=copy), copy=copy)           # [client, body...] back to client
-    elif role == "tp":                                 # ENDPOINT SERVER GO SECONDS COPY
+    elif role == "tp":                         # ENDPOINT SERVER GO SECONDS COPY INDEX ROUNDS
+        from .ipc_tasks import throughput_rounds
         ep, server, go, secs, copy = args[0], args[1].encode(), args[2], float(args[3]), \
             args[4] == "1"
         s = ctx.socket(zmq.DEALER)
         s.connect(ep)
         frames = [server, b"\1\0\0\0\2\0\0\0"]
         send, recv = s.send_multipart, s.recv_multipart
-        for _ in range(20):
+
+        def call() -> None:
             send(frames, copy=copy)
             recv(copy=copy)
-        print("READY", flush=True)
-        deadline = time.monotonic() + 60
-        while not os.path.exists(go) and time.monotonic() < deadline:
-            time.sleep(0.001)
-        count, t0 = 0, _now()
-        end = t0 + int(secs * 1e9)
-        while True:
-            for _ in range(16):
-                send(frames, copy=copy)
-                recv(copy=copy)
-            count += 16
-            if _now() >= end:
-                break
-        print("RESULT " + json.dumps({"count": count, "elapsed_ns": _now() - t0}), flush=True)
+        throughput_rounds(call, go, secs, int(args[5]), [int(n) for n in args[6].split(",")],
+                          lambda line: print(line, flush=True))
     else:
         raise SystemExit(f"unknown peer role {role!r}")
 
@@ -284,17 +274,28 @@ def _pick(by_copy: dict) -> dict:
 
 
 def floor_relay(s: Settings, tmp: str) -> dict[str, dict]:
-    """relay_null / relay_512 / relay_64k, each the faster of copy=True and copy=False."""
+    """relay_null / relay_512 / relay_64k (round trip through the relay to server S0,
+    from this process) and relay_tp_N (N client processes to servers S0..S(N-1) at
+    once), each the faster of copy=True and copy=False. One relay, max(PAIRS) servers
+    and clients per copy mode; the clients sleep while the round trips are timed."""
     payloads = {"relay_null": (None, s.rpc_n), "relay_512": (os.urandom(512), s.rpc_n),
                 "relay_64k": (os.urandom(64 << 10), max(1, s.rpc_n // 2))}
-    by: dict[str, dict] = {k: {} for k in payloads}
+    by: dict[str, dict] = {k: {} for k in [*payloads, *(f"relay_tp_{n}" for n in PAIRS)]}
+    rounds, pairs = ",".join(map(str, PAIRS)), max(PAIRS)
     for copy in (True, False):
-        ep = _endpoint(tmp, f"relay{int(copy)}")
+        ep, mode = _endpoint(tmp, f"relay{int(copy)}"), f"copy={copy}"
+        go = os.path.join(tmp, f"go{int(copy)}")
         with _Peers() as peers:
             relay = peers.start("relay", ep, str(int(copy)))
             peers.expect(relay, "UP")
-            peers.start("server", ep, "S0", str(int(copy)))
-            peers.expect(relay, "HELLO")
+            for i in range(pairs):
+                peers.start("server", ep, f"S{i}", str(int(copy)))
+            for _ in range(pairs):
+                peers.expect(relay, "HELLO")
+            clients = [peers.start("tp", ep, f"S{i}", go, str(s.tp_seconds), str(int(copy)),
+                                   str(i), rounds) for i in range(pairs)]
+            for c in clients:
+                peers.expect(c, "READY")
             c = zmq.Context.instance().socket(zmq.DEALER)
             c.setsockopt(zmq.LINGER, 0)
             c.connect(ep)
@@ -307,34 +308,21 @@ def floor_relay(s: Settings, tmp: str) -> dict[str, dict]:
                         for _ in range(k):
                             send(frames, copy=copy)
                             recv(copy=copy)
-                    by[name][f"copy={copy}"] = _stat(_timed(loop, n, s.repeats))
+                    by[name][mode] = _stat(_timed(loop, n, s.repeats))
             finally:
                 c.close()
-    return {name: _pick(modes) for name, modes in by.items()}
-
-
-def floor_relay_throughput(s: Settings, tmp: str, pairs: int) -> dict:
-    by = {}
-    for copy in (True, False):
-        ep = _endpoint(tmp, f"tp{int(copy)}")
-        go = os.path.join(tmp, f"go-floor-{pairs}-{int(copy)}")
-        with _Peers() as peers:
-            relay = peers.start("relay", ep, str(int(copy)))
-            peers.expect(relay, "UP")
-            for i in range(pairs):
-                peers.start("server", ep, f"S{i}", str(int(copy)))
-            for _ in range(pairs):
-                peers.expect(relay, "HELLO")
-            clients = [peers.start("tp", ep, f"S{i}", go, str(s.tp_seconds), str(int(copy)))
-                       for i in range(pairs)]
-            for c in clients:
-                peers.expect(c, "READY")
-            open(go, "w").close()
-            results = [json.loads(peers.expect(c, "RESULT", 30 + s.tp_seconds)[7:])
-                       for c in clients]
-        by[f"copy={copy}"] = _rate(results)
-    name = max(by, key=lambda k: by[k]["rps"])
-    return {**by[name], "mode": name, "modes": by}
+            for n in PAIRS:
+                open(f"{go}-{n}", "w").close()
+                word = f"ROUND{n}"
+                by[f"relay_tp_{n}"][mode] = _rate(
+                    [json.loads(peers.expect(cl, word, 30 + s.tp_seconds)[len(word):])
+                     for cl in clients[:n]])
+    out = {name: _pick(modes) for name, modes in by.items() if name in payloads}
+    for n in PAIRS:
+        modes = by[f"relay_tp_{n}"]
+        best = max(modes, key=lambda k: modes[k]["rps"])
+        out[f"relay_tp_{n}"] = {**modes[best], "mode": best, "modes": modes}
+    return out
 
 
 def _rate(results: list[dict]) -> dict:
@@ -460,17 +448,23 @@ def kernel_map(bn: BenchNode, s: Settings) -> tuple[dict[str, dict], dict]:
     return figs, raw
 
 
-def kernel_throughput(bn: BenchNode, s: Settings, pairs: int) -> dict:
+def kernel_throughput(bn: BenchNode, s: Settings) -> dict[str, dict]:
+    """throughput_N: max(PAIRS) server and client tasks; N clients call at once."""
+    pairs, rounds = max(PAIRS), ",".join(map(str, PAIRS))
     servers = [bn.server("rpc_server") for _ in range(pairs)]
-    go = os.path.join(bn.home, f"go-{pairs}")
-    clients = [bn.start("tp_client", sid, go, s.tp_seconds) for _, sid in servers]
+    go = os.path.join(bn.home, "go")
+    clients = [bn.start("tp_client", sid, go, s.tp_seconds, i, rounds)
+               for i, (_, sid) in enumerate(servers)]
     for c in clients:
         bn.line(c, "READY")
-    open(go, "w").close()
-    results = [bn.result(c, 30 + s.tp_seconds) for c in clients]
+    out = {}
+    for n in PAIRS:
+        open(f"{go}-{n}", "w").close()
+        out[f"throughput_{n}"] = _rate([json.loads(bn.line(c, f"ROUND{n}", 30 + s.tp_seconds))
+                                        for c in clients[:n]])
     for t in clients + [srv for srv, _ in servers]:
         bn.reap(t)
-    return _rate(results)
+    return out
 
 
 # -- the run --------------------------------------------------------------------------------
@@ -493,15 +487,12 @@ def run(settings: Settings | None = None, node_name: str = "bench",
 
     tmp = tempfile.mkdtemp(prefix="mkf", dir="/tmp")
     try:
-        progress("floors: pipe, direct ZeroMQ, relay")
+        progress("floors: pipe, direct ZeroMQ")
         floors["pipe"] = floor_pipe(s)
         floors["zmq_direct"] = floor_direct(s, tmp)
+        progress("floors: ZeroMQ relay, round trips and throughput")
         floors.update(floor_relay(s, tmp))
         phase("floors")
-        for n in PAIRS:
-            progress(f"floor: relay throughput, {n} pair(s)")
-            floors[f"relay_tp_{n}"] = floor_relay_throughput(s, tmp, n)
-        phase("floor_throughput")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     progress(f"booting a {s.mem_mib} MiB node")
@@ -517,9 +508,8 @@ def run(settings: Settings | None = None, node_name: str = "bench",
         map_figs, map_raw = kernel_map(bn, s)
         figs.update(map_figs)
         phase("map")
-        for n in PAIRS:
-            progress(f"kernel: throughput, {n} pair(s)")
-            figs[f"throughput_{n}"] = kernel_throughput(bn, s, n)
+        progress(f"kernel: throughput, {', '.join(map(str, PAIRS))} pairs")
+        figs.update(kernel_throughput(bn, s))
         phase("throughput")
     phase("down")
     for name, (label, floor, target) in FIGURES.items():

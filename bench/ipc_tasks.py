@@ -22,7 +22,7 @@ import time
 from microkernel.abi import (SIGMA0_TASK, Fpage, IpcError, MapItem, Msg, ThreadId)
 
 __all__ = ["rpc_server", "rpc_client", "rpc_local", "fault_pager", "fault_client",
-           "map_a", "map_b", "map_c", "tp_client"]
+           "map_a", "map_b", "map_c", "tp_client", "throughput_rounds"]
 
 _now = time.perf_counter_ns
 QUIT = 0xFFFF_B0FF              # a client's last message: the server replies and ends
@@ -274,25 +274,37 @@ def map_a(rt, b: str, sizes: str, repeats: str) -> None:
 
 # -- throughput ------------------------------------------------------------------------
 
-def tp_client(rt, server: str, go: str, duration: str) -> None:
-    """Warm up, say READY, wait for the file `go`, then call `server` with null RPCs
-    for `duration` seconds; report the count and the time it took."""
-    server_id, secs = ThreadId(int(server)), float(duration)
-    msg, call = Msg(words=(1, 2)), rt.call
+def throughput_rounds(call, go: str, seconds: float, index: int, rounds: list[int],
+                      emit) -> None:
+    """The client side of the throughput runs, shared with the floor's clients.
+
+    `call()` makes one null RPC. For each round N in `rounds`, client `index` takes part
+    if index < N: it waits for the file `go-N`, calls for `seconds`, and emits
+    `ROUND<N> {"count", "elapsed_ns"}`. The driver creates go-N when every client
+    of round N is idle, so N clients run at once and the others sleep."""
     for _ in range(WARMUP):
-        call(server_id, msg)
-    print("READY", flush=True)
-    deadline = time.monotonic() + 60
-    while not os.path.exists(go) and time.monotonic() < deadline:
-        time.sleep(0.001)
-    count, t0 = 0, _now()
-    end = t0 + int(secs * 1e9)
-    while True:
-        for _ in range(16):
-            call(server_id, msg)
-        count += 16
-        if _now() >= end:
-            break
-    elapsed = _now() - t0
+        call()
+    emit("READY")
+    for n in rounds:
+        if index >= n:
+            continue
+        path, deadline = f"{go}-{n}", time.monotonic() + 120
+        while not os.path.exists(path) and time.monotonic() < deadline:
+            time.sleep(0.002)
+        count, t0 = 0, _now()
+        end = t0 + int(seconds * 1e9)
+        while True:
+            for _ in range(16):
+                call()
+            count += 16
+            if _now() >= end:
+                break
+        emit(f"ROUND{n} " + json.dumps({"count": count, "elapsed_ns": _now() - t0}))
+
+
+def tp_client(rt, server: str, go: str, seconds: str, index: str, rounds: str) -> None:
+    """A throughput client task: null RPCs to `server` in the rounds it takes part in."""
+    server_id, msg, call = ThreadId(int(server)), Msg(words=(1, 2)), rt.call
+    throughput_rounds(lambda: call(server_id, msg), go, float(seconds), int(index),
+                      [int(n) for n in rounds.split(",")], lambda line: print(line, flush=True))
     rt.call(server_id, Msg(words=(QUIT,)), timeout=5.0)
-    _result({"count": count, "elapsed_ns": elapsed})

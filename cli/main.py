@@ -31,14 +31,17 @@ def main() -> None:
 @node_option
 @click.option("--mem", default=16, show_default=True, help="physical memory, MiB (1-256)")
 @click.option("--site", default=1, show_default=True, help="this node's site number")
-def up(node_name: str, mem: int, site: int) -> None:
+@click.option("--link", default=None, help="cable net0 to another node (its name) or ENDPOINT")
+@click.option("--pcap", is_flag=True, help="capture net0's frames to NODE/net0.pcap")
+def up(node_name: str, mem: int, site: int, link: str | None, pcap: bool) -> None:
     """Boot a node in the background; returns when it is ready."""
     if not 1 <= mem <= 256:
         raise click.BadParameter("memory must be 1..256 MiB", param_hint="--mem")
     node = _node(node_name)
     t0 = time.monotonic()
     try:
-        pid = node.up(mem, site, progress=lambda s: click.echo(f"  {s}", err=True))
+        pid = node.up(mem, site, progress=lambda s: click.echo(f"  {s}", err=True),
+                      link=link, pcap=pcap)
     except NodeError as e:
         raise click.ClickException(str(e))
     click.echo(f"node {node.name} up (kernel pid {pid}, {mem} MiB) "
@@ -141,6 +144,21 @@ def run(node_name: str, detach: bool, entry: str, args: tuple[str, ...]) -> None
         sys.stdout.write(f.read().decode(errors="replace"))
     status = done["status"]
     sys.exit(status if isinstance(status, int) and 0 <= status < 256 else 1)
+
+
+@main.command()
+@node_option
+def console(node_name: str) -> None:
+    """Attach this terminal to the node's serial console (COM1); Ctrl-] leaves."""
+    from .terminal import relay
+    node = _node(node_name)
+    if not node.running():
+        raise click.ClickException(f"node {node.name!r} is not running")
+    with open(node.path("console")) as f:
+        pty = f.read().strip()
+    click.echo(f"connected to {node.name}'s COM1 ({pty}); Ctrl-] to leave", err=True)
+    relay(pty)
+    click.echo("", err=True)
 
 
 @main.group()

@@ -62,7 +62,7 @@ class Node:
         return self.pid() is not None and os.path.exists(self.path("kernel.sock"))
 
     def up(self, mem_mib: int = 16, site: int = 1, timeout: float = 30.0,
-           progress=lambda text: None) -> int:
+           progress=lambda text: None, link: str | None = None, pcap: bool = False) -> int:
         """Start the kernel in the background; return when the root task is ready."""
         if self.running():
             raise NodeError(f"node {self.name!r} already runs (kernel pid {self.pid()})")
@@ -75,7 +75,7 @@ class Node:
             with open(disk, "wb") as f:
                 f.truncate(DISK_BYTES)
         progress(f"booting node {self.name}: kernel")
-        pid = self._spawn_kernel(mem_mib, site, disk)
+        pid = self._spawn_kernel(mem_mib, site, disk, self.cable(link), pcap)
         deadline = time.monotonic() + timeout
         shown = set()
         while time.monotonic() < deadline:
@@ -94,14 +94,27 @@ class Node:
         _alive(pid)
         raise NodeError(f"node {self.name!r} did not become ready in {timeout:.0f}s")
 
-    def _spawn_kernel(self, mem_mib: int, site: int, disk: str) -> int:
+    def cable(self, link: str | None) -> str | None:
+        """net0's cable spec: None (bind our own end), another node's name, or an endpoint."""
+        if link is None:
+            return None
+        if "://" in link:
+            return f"connect:{link}"
+        other = Node(link, self.home)
+        if not other.running():
+            raise NodeError(f"cannot link to node {link!r}: it is not running")
+        return f"connect:ipc://{other.path('net0.cable')}"
+
+    def _spawn_kernel(self, mem_mib: int, site: int, disk: str, link: str | None,
+                      pcap: bool) -> int:
         """Start the kernel as a session leader, its output in logs/kernel.log."""
         fd = os.open(self.path("logs", "kernel.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:
             return os.posix_spawn(
                 sys.executable,
                 [sys.executable, "-m", "microkernel.kernel", self.dir, "--mem", str(mem_mib),
-                 "--site", str(site), "--disk", disk],
+                 "--site", str(site), "--disk", disk]
+                + (["--link", link] if link else []) + (["--pcap"] if pcap else []),
                 os.environ,
                 file_actions=[(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
                               (os.POSIX_SPAWN_DUP2, fd, 1), (os.POSIX_SPAWN_DUP2, fd, 2)],

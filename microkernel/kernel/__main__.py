@@ -13,10 +13,12 @@ def main() -> None:
     p.add_argument("--site", type=int, default=1)
     p.add_argument("--disk", default=None)
     p.add_argument("--root", default="servers.root:main")
+    p.add_argument("--link", default=None, help="net0's cable: bind:ENDPOINT or connect:ENDPOINT")
+    p.add_argument("--pcap", action="store_true", help="capture net0's frames to net0.pcap")
     a = p.parse_args()
     logging.basicConfig(stream=sys.stderr, level=logging.INFO,
                         format="%(asctime)s %(name)s %(message)s")
-    boot(a.rundir, a.mem << 20, a.site, a.disk, a.root)
+    boot(a.rundir, a.mem << 20, a.site, a.disk, a.root, a.link, a.pcap)
 
 
 if __name__ == "__main__":

@@ -29,17 +29,20 @@ KERNEL_PORTS = ((0x20, 2), (0xA0, 2))     # the PIC pair: the kernel acknowledge
 
 
 def boot(rundir: str, mem_size: int = 16 << 20, site: int = 1, disk: str | None = None,
-         root_entry: str = "servers.root:main") -> None:
+         root_entry: str = "servers.root:main", link: str | None = None,
+         pcap: bool = False) -> None:
     """Bring the node up in `rundir` and serve until shutdown or SIGTERM."""
     os.makedirs(os.path.join(rundir, "logs"), mode=0o700, exist_ok=True)
     os.chmod(rundir, 0o700)
-    for stale in ("ready", "kernel.sock", "control.sock", "root.sock"):
+    for stale in ("ready", "kernel.sock", "control.sock", "root.sock", "net0.cable"):
         try:
             os.unlink(os.path.join(rundir, stale))
         except FileNotFoundError:
             pass
     machine = Machine(mem_size=mem_size, disk=disk)
-    machine.attach(NIC("net0"))
+    cable = link or f"bind:ipc://{os.path.join(rundir, 'net0.cable')}"
+    machine.attach(NIC("net0", mac=f"52:54:00:00:{site >> 8 & 0xFF:02x}:{site & 0xFF:02x}",
+                       link=cable, pcap=os.path.join(rundir, "net0.pcap") if pcap else None))
     console = machine.uarts[0].attach_pty()
     with open(os.path.join(rundir, "console"), "w") as f:
         f.write(console)
@@ -72,7 +75,8 @@ def shutdown(k: Kernel) -> None:
             destroy(k, task, status=None)
     k.close()
     k.machine.close()
-    for name in ("ready", "kernel.sock", "control.sock", "kernel.pid", "console"):
+    for name in ("ready", "kernel.sock", "control.sock", "kernel.pid", "console",
+                 "net0.cable"):
         try:
             os.unlink(os.path.join(k.rundir, name))
         except FileNotFoundError:

@@ -184,17 +184,15 @@ def _second_attacher(rt, out):
         out.append(e.code.name)
 
 
-def pit_irq(rt):
+def pit_irq(rt, name, names_id):
+    """Started by root as driver `name`: the V2 IRQ protocol and I/O fpages, end to end."""
+    from drivers.driver import start
     try:
         rt.inb(0x43)
     except KernelError as e:
         print("before grant", e.fault.name)
-    m = rt.call(rt.sigma0, Msg(words=(Fpage.ports(0x40, 2).encode(),)), window=Fpage.whole())
-    print("ports", m.fpage_received)
-    try:
-        rt.receive(irq_id(0), timeout=0)
-    except IpcError as e:
-        print("attach", e.code.name)
+    drv = start(rt, name, names_id)              # ports from root, IRQ attached
+    print("ports", drv.ports, "irq", drv.irq)
     out = []
     rt.lthread_ex_regs(1, _second_attacher, args=(out,))
     deadline = time.monotonic() + 5
@@ -209,11 +207,12 @@ def pit_irq(rt):
     got = [rt.receive(irq_id(0), timeout=2).sender for _ in range(10)]
     dt = time.monotonic() - t0
     print("irqs", all(s == irq_id(0) for s in got), "rate_ok", 0.05 < dt < 1.5)
-    rt.outb(0x43, 0x30)                               # mode 0, one count: stop
+    rt.outb(0x43, 0x30)                               # mode 0, no count: stop
     try:
         rt.inb(0x60)
     except KernelError as e:
-        print("not granted", e.fault.name)
+        print("not granted", e.fault.name, flush=True)
+    rt.receive(0)                                     # stay until root stops us
 
 
 # -- copy-on-write through the default pager -----------------------------------------

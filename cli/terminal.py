@@ -1,0 +1,47 @@
+"""Connect the host terminal to a serial line's pseudo-terminal, like a terminal program.
+
+The host terminal goes raw (every key goes through at once, ^C included), bytes flow
+both ways until the escape key Ctrl-] or the line hangs up.
+"""
+from __future__ import annotations
+
+import os
+import select
+import sys
+import termios
+import tty
+
+__all__ = ["relay", "ESCAPE"]
+
+ESCAPE = b"\x1d"          # Ctrl-]
+
+
+def relay(pty_path: str, stdin: int | None = None, stdout: int | None = None) -> None:
+    """Copy stdin -> the line and the line -> stdout until Ctrl-] or hang-up."""
+    fin = sys.stdin.fileno() if stdin is None else stdin
+    fout = sys.stdout.fileno() if stdout is None else stdout
+    line = os.open(pty_path, os.O_RDWR | os.O_NOCTTY)
+    saved = termios.tcgetattr(fin) if os.isatty(fin) else None
+    try:
+        if saved is not None:
+            tty.setraw(fin)
+        while True:
+            ready, _, _ = select.select([fin, line], [], [])
+            if fin in ready:
+                data = os.read(fin, 1024)
+                if not data or ESCAPE in data:
+                    os.write(line, data.split(ESCAPE)[0])
+                    return
+                os.write(line, data)
+            if line in ready:
+                try:
+                    data = os.read(line, 4096)
+                except OSError:
+                    return
+                if not data:
+                    return
+                os.write(fout, data)
+    finally:
+        if saved is not None:
+            termios.tcsetattr(fin, termios.TCSADRAIN, saved)
+        os.close(line)

@@ -1,0 +1,36 @@
+"""`mk bench ipc --quick`: every floor and every kernel figure is produced, through the
+same code as a real run (floor peers, a node of its own, bench tasks), with tiny
+counts. Nothing about speed is asserted here: speed is measured, never timed in a test."""
+import json
+import math
+
+import pytest
+from click.testing import CliRunner
+
+from bench.ipc import FIGURES, FLOORS, MAP_SIZES
+from cli.main import main
+
+pytestmark = pytest.mark.timeout(240)
+
+
+def _number(v) -> bool:
+    return isinstance(v, (int, float)) and math.isfinite(v) and v >= 0
+
+
+def test_bench_ipc_quick_reports_every_figure(mk_home):
+    res = CliRunner().invoke(main, ["bench", "ipc", "--quick", "--json", "--node", "smoke"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert set(out["floors"]) == set(FLOORS)
+    for name in FLOORS:
+        assert _number(out["floors"][name]["ns"]), name
+    assert set(out["figures"]) == set(FIGURES)
+    for name, (label, floor, target) in FIGURES.items():
+        f = out["figures"][name]
+        assert f["label"] == label and f["floor"] == floor and f["target"] == target
+        assert _number(f["ns"]) and _number(f["floor_ns"]), name
+        assert f["ratio"] is None or _number(f["ratio"]), name
+    for n in (1, 2, 4):
+        assert out["figures"][f"throughput_{n}"]["rps"] > 0
+    assert set(out["map"]["sizes"]) == {str(n) for n in MAP_SIZES}
+    assert out["map"]["source"]
