@@ -153,7 +153,7 @@ class Operator:
             name = str(req["name"])
             cls, entry, ports, irq = DEFAULT_DRIVERS.get(name, (None, None, None, None))
             rec = self.mgr.add(name, str(req.get("class") or cls), str(req.get("entry") or entry),
-                               [tuple(p) for p in req.get("ports") or ports],
+                               [tuple(p) for p in (req["ports"] if "ports" in req else ports)],
                                req["irq"] if "irq" in req else irq)
             self.mgr.start(rec)
             return {"driver": rec.describe()}

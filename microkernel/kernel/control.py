@@ -60,7 +60,8 @@ class ControlPort:
                 "tasks": len(k.tasks),
                 "threads": sum(len(t.threads) for t in k.tasks.values()),
                 "devices": [d.describe() for d in k.machine.devices.values()],
-                "ready": os.path.exists(os.path.join(k.rundir, "ready"))}
+                "ready": os.path.exists(os.path.join(k.rundir, "ready")),
+                "counts": counts(k)}
 
     def ps(self, req: dict) -> dict:
         rows = []

@@ -210,6 +210,7 @@ class MappingDB:
             if n.writable:
                 n.writable = False
                 out.append((n, PROTECT))
+                stack.extend(n.children)
         return out
 
     def remove_space(self, space: Hashable) -> list[tuple[Mapping, str]]:

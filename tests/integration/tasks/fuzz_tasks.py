@@ -697,7 +697,7 @@ def _describe(header: bytes) -> str:
 
 # -- the task ------------------------------------------------------------------------------
 
-def control(rt, req: dict, timeout_ms: int = 10000) -> dict:
+def control(rt, req: dict, timeout_ms: int = 60000) -> dict:
     """One request to the kernel's control port (the operator's; a test may use it)."""
     s = rt._ctx.socket(zmq.REQ)
     s.setsockopt(zmq.LINGER, 0)
@@ -810,3 +810,93 @@ def sink(rt, seconds="300"):
         if r.random() < 0.3:
             items = [[r.choice(mine), r.getrandbits(32), r.random() < 0.2]]
         h = [1, reply[1], [n & M32], items, to, 2, 0, WHOLE, [4, 1 << 16], None]
+
+
+# -- a normal task, and the reproducers of what the fuzz found ----------------------------
+
+def _echo(rt):
+    from microkernel.abi import Msg
+    msg = rt.wait()
+    while True:
+        msg = rt.reply_and_wait(msg.sender, Msg(words=tuple((w + 1) & M32 for w in msg.words)))
+
+
+def normal(rt):
+    """What every task does: touch memory (a page fault through the pager) and call a
+    server (its own lthread 1)."""
+    from microkernel.abi import Msg
+    rt.mem.write(SAFE_PAGES[0] + 8, b"hello")
+    data = rt.mem.read(SAFE_PAGES[0] + 8, 5)
+    rt.lthread_ex_regs(1, _echo)
+    reply = rt.call(rt.myself().lthread_id(1), Msg(words=(41,)), timeout=5)
+    print("normal", data.decode(), list(reply.words), flush=True)
+
+
+def failed_page_fault(rt):
+    """A page fault whose pager does not exist: answered as a refusal, and the thread
+    keeps no trace of it (a later IPC must be delivered, not swallowed)."""
+    from microkernel.abi import KernelError, Msg
+    from microkernel.abi import timeouts as _t
+    me = rt.myself()
+    ghost = ThreadId.make(2000, 0, 77, rt.site)
+    rt.lthread_ex_regs(0, None, pager=int(ghost))
+    try:
+        print("fault reply", rt._syscall([Op.PAGE_FAULT, SAFE_PAGES[0], 0, 0]))
+    except KernelError as e:
+        print("fault refused", e.fault.name)
+    rt.lthread_ex_regs(0, None, pager=int(rt.pager))
+    print("violations", control(rt, {"op": "check"})["violations"], flush=True)
+
+    def sender(rt2):
+        time.sleep(0.2)
+        rt2.send(me, Msg(words=(7,)), timeout=2)
+    rt.lthread_ex_regs(1, sender)
+    reply = rt._syscall([Op.IPC, None, [], [], _t.encode(0, 3.0), 2, 0, 0, None, None])
+    print("received", reply[2] if len(reply) > 2 else reply, flush=True)
+
+
+def _sleeper(rt):
+    try:
+        rt.receive(0, timeout=600)
+    except Exception:
+        pass
+
+
+def timer_heap(rt, calls="3000"):
+    """RPCs with a long timeout while another thread sleeps long: the kernel's timer
+    heap must not keep one dead entry per call."""
+    from microkernel.abi import Msg
+    rt.lthread_ex_regs(1, _echo)
+    rt.lthread_ex_regs(2, _sleeper)
+    time.sleep(0.2)
+    server = rt.myself().lthread_id(1)
+    before = control(rt, {"op": "status"})["counts"]["timers"]
+    for i in range(int(calls)):
+        rt.call(server, Msg(words=(i,)), timeout=3600)
+    after = control(rt, {"op": "status"})["counts"]["timers"]
+    print("timers", before, after, flush=True)
+
+
+def refusals_change_nothing(rt):
+    """A refused request leaves no change behind, and wrong types are refused."""
+    from microkernel.abi import KernelError
+    me = int(rt.myself())
+    before = rt.thread_schedule(me)["prio"]
+    try:
+        rt._syscall([Op.THREAD_SCHEDULE, me, before + 1, "not a time slice"])
+        print("schedule accepted")
+    except KernelError as e:
+        print("schedule refused", e.fault.name)
+    print("prio unchanged", rt.thread_schedule(me)["prio"] == before)
+    poll_nil = [Op.IPC, None, [], [], 0x11, 1, 0, 0, None, None]
+    cases = {"timeouts True": (4, True), "rcv mode 1.0": (5, 1.0),
+             "limits bytes": (8, b"\x01\x02"), "window []": (7, [])}
+    for name, (i, v) in cases.items():
+        h = list(poll_nil)
+        h[i] = v
+        try:
+            rt._syscall(h)
+            print("accepted", name)
+        except KernelError as e:
+            print("refused", name, e.fault.name)
+    print("done", flush=True)

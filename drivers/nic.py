@@ -1,0 +1,301 @@
+"""The net driver: mkNIC, the bus-master card of docs/hardware.md, behind the net protocol.
+
+The card DMAs descriptors and buffers from PHYSICAL memory, so the driver asks sigma0
+(through root, its chief) for one 128 KiB aligned region (`0xFFFFFFFC, 17`) mapped at
+VBASE: it writes rings and buffers through `rt.mem` at VBASE + off and gives the card
+phys + off. Layout: TX ring (16 descriptors), RX ring (64), then 1536-byte buffers, one
+per descriptor, so every frame (<= 1514 bytes) fits one buffer.
+
+    SEND + [frame]  frame -> the next TX slot, doorbell (TX_TAIL); the card sends at once,
+                    so the reply carries the outcome: (OK,) sent or queued, (E_IO, card
+                    error) dropped (3 NOCARRIER: no link), (E_INVAL,) not 14..1514 bytes,
+                    (E_BUSY,) all TX slots still held by the card.
+    RECV            -> (OK,) + [frame]; blocks until one comes. The RX ring itself is the
+                    receive queue (63 frames): frames wait in their DMA buffers until a
+                    RECV takes them; when it is full the card drops and counts (RXOVF,
+                    MISSED). A waiting client that gave up is skipped, the frame kept.
+    INFO            -> (OK, mac hi16, mac lo32, link, tx_frames, tx_dropped, rx_frames,
+                    rx_missed, rx_errors, tx_errors)
+
+One thread serves clients and IRQ 9 (open wait): the interrupt acknowledges ISR, hands
+ring frames to waiting clients and refills the ring, reclaims TX, follows the link, and
+on a bus error (ERR) resets and re-initialises the card.
+"""
+from __future__ import annotations
+
+import logging
+import struct
+from collections import deque
+
+from microkernel.abi import Fpage, IpcError, Msg, irq_id
+
+from .driver import start
+from .protocol import E_BUSY, E_INVAL, E_IO, INFO, OK, RECV, SEND
+
+__all__ = ["main", "Card", "Rings", "NetService", "VBASE", "REGION_LOG2", "TX_N", "RX_N",
+           "BUF"]
+
+log = logging.getLogger("mk.nic")
+
+SIGMA0_ANY = 0xFFFFFFFC
+VBASE = 0x4000_0000                   # where the DMA region is mapped in our space
+REGION_LOG2 = 17                      # 128 KiB
+TX_N, RX_N, BUF = 16, 64, 1536
+TX_RING, RX_RING, BUFS = 0x000, 0x100, 0x1000
+ETH_MIN, ETH_MAX = 14, 1514
+
+# registers (offsets from the card's base port)
+ID, CTRL, STATUS, ISR, IMR, MAC, MISSED = 0x00, 0x04, 0x05, 0x06, 0x07, 0x08, 0x0E
+TX_BASE, TX_SIZE, TX_HEAD, TX_TAIL = 0x10, 0x14, 0x15, 0x16
+RX_BASE, RX_SIZE, RX_HEAD, RX_TAIL = 0x18, 0x1C, 0x1D, 0x1E
+NIC_ID = 0x014E4B4D
+RESET, RXEN, TXEN = 0x01, 0x02, 0x04
+LINK = 0x01
+I_RX, I_TX, I_RXOVF, I_LINK, I_ERR = 0x01, 0x02, 0x04, 0x08, 0x10
+OWN, ERR, EOP = 0x8000, 0x4000, 0x0001
+DESC = struct.Struct("<IHHHHB3x")     # buffer, length, flags, count, frame_len, error
+
+
+class Card:
+    """The card's registers through the granted ports."""
+
+    def __init__(self, rt, base: int):
+        self.rt, self.base = rt, base
+
+    def rb(self, off: int) -> int: return self.rt.inb(self.base + off)
+    def wb(self, off: int, v: int) -> None: self.rt.outb(self.base + off, v)
+    def wl(self, off: int, v: int) -> None: self.rt.outl(self.base + off, v)
+
+    def reset(self) -> bytes:
+        """RESET, check the ID, return the factory MAC."""
+        self.wb(CTRL, RESET)
+        ident = self.rt.inl(self.base + ID)
+        if ident != NIC_ID:
+            raise RuntimeError(f"no mkNIC at {self.base:#x} (id {ident:#010x})")
+        return (self.rt.inl(self.base + MAC).to_bytes(4, "little")
+                + self.rt.inw(self.base + MAC + 4).to_bytes(2, "little"))
+
+    def link(self) -> bool:
+        return bool(self.rb(STATUS) & LINK)
+
+    def missed(self) -> int:
+        return self.rt.inw(self.base + MISSED)
+
+
+class Rings:
+    """Descriptor rings and buffers in the DMA region: virtual `va` + off for us,
+    physical `pa` + off for the card."""
+
+    def __init__(self, mem, va: int, pa: int):
+        self.mem, self.va, self.pa = mem, va, pa
+
+    def buf(self, ring: str, i: int) -> int:
+        return BUFS + ((0 if ring == "tx" else TX_N) + i) * BUF
+
+    def desc_off(self, ring: str, i: int) -> int:
+        return (TX_RING if ring == "tx" else RX_RING) + 16 * i
+
+    def put(self, ring: str, i: int, length: int, flags: int) -> None:
+        self.mem.write(self.va + self.desc_off(ring, i),
+                       DESC.pack(self.pa + self.buf(ring, i), length, flags, 0, 0, 0))
+
+    def get(self, ring: str, i: int) -> tuple[int, ...]:
+        return DESC.unpack(self.mem.read(self.va + self.desc_off(ring, i), 16))
+
+    def write_buf(self, ring: str, i: int, data: bytes) -> None:
+        self.mem.write(self.va + self.buf(ring, i), data)
+
+    def read_buf(self, ring: str, i: int, n: int) -> bytes:
+        return self.mem.read(self.va + self.buf(ring, i), n)
+
+
+class NetService:
+    """The driver's state: ring positions, waiting receivers, counters."""
+
+    def __init__(self, rt, card: Card, rings: Rings):
+        self.rt, self.card, self.rings = rt, card, rings
+        self.waiters: deque[int] = deque()
+        self.stats = dict.fromkeys(("tx_frames", "tx_dropped", "tx_errors", "rx_frames",
+                                    "rx_errors", "rx_missed"), 0)
+        self.mac = b""
+        self.up = False
+        self.init()
+
+    def init(self) -> None:
+        """The driver sequence of docs/hardware.md: reset, rings, RX slots, IRQs on."""
+        c, r = self.card, self.rings
+        self.mac = c.reset()
+        r.mem.write(r.va, bytes(BUFS))                          # both rings empty
+        c.wl(TX_BASE, r.pa + TX_RING)
+        c.wb(TX_SIZE, TX_N)
+        c.wl(RX_BASE, r.pa + RX_RING)
+        c.wb(RX_SIZE, RX_N)
+        self.tx_tail = self.tx_clean = 0
+        self.rx_next = 0
+        for i in range(RX_N - 1):
+            r.put("rx", i, BUF, OWN)
+        self.rx_tail = RX_N - 1
+        c.wb(RX_TAIL, self.rx_tail)
+        self.missed_base = 0
+        c.wb(ISR, 0xFF)
+        c.wb(IMR, I_RX | I_TX | I_RXOVF | I_LINK | I_ERR)
+        c.wb(CTRL, RXEN | TXEN)
+        self.up = c.link()
+
+    # -- requests --------------------------------------------------------------------
+
+    def request(self, msg: Msg) -> Msg | None:
+        """A client's request -> the reply now, or None (RECV: the client waits)."""
+        w = msg.words
+        if w == (INFO,):
+            self.up = self.card.link()
+            s = self.stats
+            return Msg(words=(OK, int.from_bytes(self.mac[:2], "big"),
+                              int.from_bytes(self.mac[2:], "big"), int(self.up),
+                              s["tx_frames"], s["tx_dropped"], s["rx_frames"],
+                              s["rx_missed"], s["rx_errors"], s["tx_errors"]))
+        if w == (SEND,) and len(msg.strings) == 1:
+            return self.send(bytes(msg.strings[0]))
+        if w == (RECV,) and not msg.strings:
+            if msg.sender in self.waiters:          # it gave up on an earlier RECV
+                self.waiters.remove(msg.sender)
+            self.waiters.append(msg.sender)
+            self.deliver()
+            return None
+        return Msg(words=(E_INVAL,))
+
+    def send(self, frame: bytes) -> Msg:
+        if not ETH_MIN <= len(frame) <= ETH_MAX:
+            return Msg(words=(E_INVAL,))
+        self.reclaim()
+        if (self.tx_tail + 1) % TX_N == self.tx_clean:
+            return Msg(words=(E_BUSY,))
+        i = self.tx_tail
+        self.rings.write_buf("tx", i, frame)
+        self.rings.put("tx", i, len(frame), OWN | EOP)
+        self.tx_tail = (i + 1) % TX_N
+        self.card.wb(TX_TAIL, self.tx_tail)
+        d = self.rings.get("tx", i)
+        if d[2] & OWN:
+            return Msg(words=(OK,))                 # queued: the card has not got to it
+        self.reclaim()
+        return Msg(words=(OK,)) if not d[2] & ERR else Msg(words=(E_IO, d[5]))
+
+    def reclaim(self) -> None:
+        """Count and free the TX slots the card has finished."""
+        while self.tx_clean != self.tx_tail:
+            d = self.rings.get("tx", self.tx_clean)
+            if d[2] & OWN:
+                return
+            if d[2] & ERR:
+                self.stats["tx_dropped" if d[5] == 3 else "tx_errors"] += 1
+            elif d[2] & EOP:
+                self.stats["tx_frames"] += 1
+            self.tx_clean = (self.tx_clean + 1) % TX_N
+
+    # -- receive -----------------------------------------------------------------------
+
+    def _frame(self) -> tuple[list[int], bytes, bool] | None:
+        """The oldest complete frame in the RX ring: (slots, bytes, good), or None."""
+        slots, parts, good, i = [], [], True, self.rx_next
+        while i != self.rx_tail:
+            d = self.rings.get("rx", i)
+            if d[2] & OWN:
+                return None                         # not (yet) filled by the card
+            slots.append(i)
+            good = good and not d[2] & ERR
+            if good:
+                parts.append(self.rings.read_buf("rx", i, min(d[3], BUF)))
+            if d[2] & EOP:
+                return slots, b"".join(parts), good
+            i = (i + 1) % RX_N
+        return None
+
+    def _recycle(self, slots: list[int]) -> None:
+        """Give as many slots back to the card as we took (at the tail), then doorbell."""
+        self.rx_next = (slots[-1] + 1) % RX_N
+        for _ in slots:
+            self.rings.put("rx", self.rx_tail, BUF, OWN)
+            self.rx_tail = (self.rx_tail + 1) % RX_N
+        self.card.wb(RX_TAIL, self.rx_tail)
+
+    def deliver(self) -> None:
+        """Hand ring frames to waiting clients, oldest first; bad frames are dropped."""
+        while True:
+            got = self._frame()
+            if got is None:
+                return
+            slots, frame, good = got
+            if not good:
+                self.stats["rx_errors"] += 1
+                self._recycle(slots)
+                continue
+            if not self.waiters:
+                return                              # the frame waits in the ring
+            while self.waiters:
+                client = self.waiters.popleft()
+                try:
+                    self.rt.send(client, Msg(words=(OK,), strings=(frame,)), timeout=0)
+                except IpcError:
+                    continue                        # gave up or died: next waiter
+                self.stats["rx_frames"] += 1
+                self._recycle(slots)
+                break
+            else:
+                return
+
+    # -- the interrupt -------------------------------------------------------------------
+
+    def interrupt(self) -> None:
+        s = self.card.rb(ISR)
+        self.card.wb(ISR, s)
+        if s & I_ERR:
+            log.warning("nic: bus error; resetting the card (frames in the ring are lost)")
+            self.init()
+            return
+        if s & I_LINK:
+            self.up = self.card.link()
+            log.warning("nic: link %s", "up" if self.up else "down")
+        if s & I_RXOVF:
+            m = self.card.missed()
+            self.stats["rx_missed"] += max(0, m - self.missed_base)
+            self.missed_base = m
+        if s & I_TX:
+            self.reclaim()
+        if s & I_RX:
+            self.deliver()
+
+
+def dma_region(rt) -> tuple[int, int]:
+    """Ask sigma0 (via root) for the DMA region; returns (virtual, physical) base."""
+    r = rt.call(rt.sigma0, Msg(words=(SIGMA0_ANY, REGION_LOG2)),
+                window=Fpage(VBASE, REGION_LOG2), timeout=10)
+    if not r.items or not r.words:
+        raise RuntimeError("sigma0 gave no memory for the NIC's rings")
+    return VBASE, r.words[0]
+
+
+def main(rt, name: str, names_id) -> None:
+    """Drive the card at our granted ports; serve the net class protocol."""
+    drv = start(rt, name, names_id)
+    base = min(b for b, _ in drv.ports)
+    va, pa = dma_region(rt)
+    svc = NetService(rt, Card(rt, base), Rings(rt.mem, va, pa))
+    irq = irq_id(drv.irq) if drv.irq is not None else None
+    log.warning("%s: mkNIC at %#x irq %s mac %s, rings at phys %#x, link %s", name, base,
+                drv.irq, svc.mac.hex(":"), pa, "up" if svc.up else "down")
+    msg = rt.wait()
+    while True:
+        reply = None
+        if msg.sender.is_irq:
+            if msg.sender == irq:
+                svc.interrupt()
+        else:
+            reply = svc.request(msg)
+        if reply is not None:
+            try:
+                msg = rt.reply_and_wait(msg.sender, reply)
+                continue
+            except IpcError:
+                pass
+        msg = rt.wait()

@@ -1,0 +1,254 @@
+"""The 16550 UART driver (com1, com2): the char protocol over port I/O and IRQ IPC.
+
+One task per port, one thread. It programs the chip the classic PC way (115200 8N1,
+FIFOs on with an 8-byte receive trigger, MCR = DTR|RTS|OUT2 so the IRQ reaches the bus)
+and then serves in V2 style: its open wait takes both client requests and the
+interrupts of its line, which arrive as empty messages from irq_id(n).
+
+Why this shape:
+- Receive is interrupt driven. On each interrupt the driver reads IIR until the chip
+  has nothing pending, which leaves the (edge-triggered) line low so the next byte is a
+  fresh edge. A received-data interrupt guarantees a trigger level of bytes in the FIFO,
+  so those are read without polling LSR; the rest is drained while LSR.DR.
+- Bytes go to a 64 KiB ring. When it is full the driver turns IER's receive interrupt
+  off and leaves the bytes in the chip, whose far end (the pty) then waits: flow control,
+  not loss. Turning it on again with data waiting raises a new edge.
+- READ blocks: a client with nothing to read is remembered (one entry per client
+  thread, served in arrival order) and answered later with a send of timeout 0. A reader
+  who has gone away costs nothing: the bytes stay in the ring for the next one.
+- WRITE moves bytes to THR while LSR.THRE says the transmitter is empty (16 at a time
+  with the FIFO on). A long write is sent in bursts; between them IER.THRI is on and the
+  THR-empty interrupt resumes it, so other clients are not held up. The writer gets its
+  reply when its last byte has gone.
+
+Layouts are in docs/drivers.md; statuses and opcodes in drivers/protocol.py.
+"""
+from __future__ import annotations
+
+from microkernel.abi import IpcError, Msg
+
+from .driver import start
+from .protocol import E_INVAL, INFO, OK, READ, READ_NB, WRITE
+
+__all__ = ["main", "Uart", "RING_SIZE", "MAX_WRITE", "BAUD"]
+
+# registers (offsets from the base port) and their bits, PC16550D datasheet
+RBR = THR = DLL = 0
+IER = DLM = 1
+IIR = FCR = 2
+LCR, MCR, LSR, MSR, SCR = 3, 4, 5, 6, 7
+IER_RDI, IER_THRI, IER_RLSI = 0x01, 0x02, 0x04
+IIR_NONE, IIR_ID, IIR_MSI, IIR_THRE, IIR_RDA, IIR_RLS, IIR_CTI = 0x01, 0x0F, 0x00, 0x02, 0x04, 0x06, 0x0C
+IIR_FIFO = 0xC0
+FCR_SETUP = 0x80 | 0x07          # trigger 8, clear TX and RX, enable
+LCR_DLAB, LCR_8N1 = 0x80, 0x03
+MCR_SETUP = 0x0B                 # DTR | RTS | OUT2 (OUT2 gates the IRQ on a PC)
+LSR_DR, LSR_OE, LSR_BI, LSR_THRE = 0x01, 0x02, 0x10, 0x20
+
+BAUD = 115200
+RX_TRIGGER = 8                   # FCR bits 7..6 = 10
+TX_FIFO = 16
+RING_SIZE = 64 << 10             # receive ring; full = flow control through IER
+MAX_WRITE = 64 << 10             # bytes per WRITE request (the client library splits)
+MAX_READ = 64 << 10              # bytes per READ reply
+TX_BURST = 1024                  # bytes sent before other work gets a turn
+DRAIN_LIMIT = 4096               # port reads per interrupt pass (a floating bus reads 0xFF)
+
+
+class Uart:
+    """The chip behind one base port, its receive ring and its waiting clients."""
+
+    def __init__(self, rt, base: int):
+        self.rt, self.base = rt, base
+        self.ier = 0
+        self.rx = bytearray()
+        self.readers: dict[int, tuple[int, int]] = {}      # client -> (opcode, max)
+        self.writers: list[list] = []                       # [client, data, sent]
+        self.finished: list[list] = []                      # writers owed a reply
+        self.rx_stalled = False
+        self.trigger, self.tx_fifo = 1, 1
+        self.irqs = self.rx_bytes = self.tx_bytes = self.overruns = self.breaks = 0
+
+    # -- the chip -----------------------------------------------------------------
+
+    def setup(self, baud: int = BAUD) -> None:
+        """Program the UART: quiet, divisor, 8N1, FIFOs, modem lines, RX interrupts."""
+        out, inb, b = self.rt.outb, self.rt.inb, self.base
+        out(b + SCR, 0x5A)
+        if inb(b + SCR) != 0x5A:
+            raise RuntimeError(f"no UART at {b:#x}")
+        out(b + IER, 0)
+        div = 115200 // baud
+        out(b + LCR, LCR_DLAB)
+        out(b + DLL, div & 0xFF)
+        out(b + DLM, div >> 8)
+        out(b + LCR, LCR_8N1)
+        out(b + FCR, FCR_SETUP)
+        if inb(b + IIR) & IIR_FIFO == IIR_FIFO:             # a 16550A, FIFOs working
+            self.trigger, self.tx_fifo = RX_TRIGGER, TX_FIFO
+        out(b + MCR, MCR_SETUP)
+        inb(b + LSR), inb(b + MSR)                          # clear stale line/modem state
+        self.set_ier(IER_RDI | IER_RLSI)
+        self.service()                                      # what came in before we looked
+
+    def set_ier(self, ier: int) -> None:
+        if ier != self.ier:
+            self.ier = ier
+            self.rt.outb(self.base + IER, ier)
+
+    def service(self) -> None:
+        """Handle every pending source until IIR says none (the line is low again)."""
+        inb, b = self.rt.inb, self.base
+        pumped = False
+        for _ in range(DRAIN_LIMIT):
+            iir = inb(b + IIR)
+            if iir == 0xFF:                                 # nothing on the bus
+                return
+            iid = iir & IIR_ID
+            if iid & IIR_NONE:
+                return
+            if iid == IIR_RDA and self.room() >= self.trigger:
+                self.rx += bytes(inb(b + RBR) for _ in range(self.trigger))
+                self.rx_bytes += self.trigger
+            elif iid in (IIR_RDA, IIR_CTI, IIR_RLS):
+                self.drain()
+            elif iid == IIR_THRE:                           # reading IIR acknowledged it
+                if pumped:          # our THR writes left an edge: the next IRQ goes on
+                    return
+                pumped = True
+                self.pump(TX_BURST)
+            elif iid == IIR_MSI:
+                inb(b + MSR)
+            if self.rx_stalled:
+                return
+
+    def room(self) -> int:
+        return RING_SIZE - len(self.rx)
+
+    def drain(self) -> None:
+        """Read RBR while LSR.DR; with the ring full, stop taking (flow control)."""
+        inb, b = self.rt.inb, self.base
+        for _ in range(DRAIN_LIMIT):
+            lsr = inb(b + LSR)
+            if lsr == 0xFF:
+                return
+            self.overruns += bool(lsr & LSR_OE)
+            self.breaks += bool(lsr & LSR_BI)
+            if not lsr & LSR_DR:
+                return
+            if not self.room():
+                self.rx_stalled = True
+                self.set_ier(self.ier & ~(IER_RDI | IER_RLSI))
+                return
+            self.rx.append(inb(b + RBR))
+            self.rx_bytes += 1
+
+    def taken(self, n: int) -> bytes:
+        """Remove and return the first n ring bytes; restart receiving if it had stalled."""
+        data = bytes(self.rx[:n])
+        del self.rx[:n]
+        if self.rx_stalled and self.room() >= RING_SIZE // 2:
+            self.rx_stalled = False
+            self.set_ier(self.ier | IER_RDI | IER_RLSI)     # data waiting: a new edge
+        return data
+
+    def pump(self, budget: int) -> None:
+        """Send queued bytes while THR is empty, up to `budget`; finished writers move
+        to `finished`. THRI stays on while bytes wait: the THR-empty IRQ resumes it."""
+        inb, out, b = self.rt.inb, self.rt.outb, self.base
+        while self.writers and budget > 0:
+            w = self.writers[0]
+            if not inb(b + LSR) & LSR_THRE:
+                break
+            chunk = w[1][w[2]:w[2] + min(self.tx_fifo, budget)]
+            for byte in chunk:
+                out(b + THR, byte)
+            w[2] += len(chunk)
+            budget -= len(chunk)
+            self.tx_bytes += len(chunk)
+            if w[2] >= len(w[1]):
+                self.finished.append(self.writers.pop(0))
+        self.set_ier(self.ier | IER_THRI if self.writers else self.ier & ~IER_THRI)
+
+    # -- requests -----------------------------------------------------------------
+
+    def request(self, msg: Msg) -> Msg | None:
+        """A client's request: the reply now, or None when it is answered later."""
+        w, s = msg.words, msg.strings
+        op = w[0] if w else None
+        client = int(msg.sender)
+        if op == WRITE and len(w) == 1 and len(s) == 1 and len(s[0]) <= MAX_WRITE:
+            self.forget(client)
+            writer = [client, bytes(s[0]), 0]
+            self.writers.append(writer)
+            self.pump(TX_BURST)
+            if any(f is writer for f in self.finished):
+                self.finished = [f for f in self.finished if f is not writer]
+                return Msg(words=(OK, len(writer[1])))
+            return None
+        if op in (READ, READ_NB) and len(w) == 2 and not s and w[1] > 0:
+            self.forget(client)
+            if self.rx or op == READ_NB:
+                return Msg(words=(OK,), strings=(self.taken(min(w[1], MAX_READ)),))
+            self.readers[client] = (op, w[1])
+            return None
+        if op == INFO and len(w) == 1 and not s:
+            return Msg(words=(OK, self.irqs, self.rx_bytes, self.tx_bytes, self.overruns,
+                              len(self.rx), len(self.readers), BAUD, self.breaks))
+        return Msg(words=(E_INVAL,))
+
+    def forget(self, client: int) -> None:
+        """A new request from a client thread ends whatever it waited for before."""
+        self.readers.pop(client, None)
+        self.writers = [w for w in self.writers if w[0] != client or w[2]]
+
+    def serve_readers(self) -> None:
+        """Answer waiting readers in arrival order while there are bytes."""
+        for client in list(self.readers):
+            if not self.rx:
+                return
+            _, most = self.readers.pop(client)
+            n = min(most, MAX_READ, len(self.rx))
+            try:
+                self.rt.send(client, Msg(words=(OK,), strings=(bytes(self.rx[:n]),)), timeout=0)
+            except IpcError:
+                continue                    # gone or no longer waiting: keep the bytes
+            self.taken(n)
+
+    def reply_writers(self) -> None:
+        """Tell writers whose last byte has gone (they wait in their call)."""
+        done, self.finished = self.finished, []
+        for client, data, _ in done:
+            try:
+                self.rt.send(client, Msg(words=(OK, len(data))), timeout=0)
+            except IpcError:
+                pass
+
+
+def main(rt, name: str, names_id: str) -> None:
+    """Driver task entry: take ports and IRQ from root, set the chip up, serve forever."""
+    drv = start(rt, name, names_id)
+    uart = Uart(rt, drv.ports[0][0])
+    uart.setup()
+    serve(rt, uart)
+
+
+def serve(rt, uart: Uart) -> None:
+    """The V2 server loop: interrupts and requests from one open wait."""
+    msg = rt.wait()
+    while True:
+        reply = None
+        if msg.sender.is_irq:
+            uart.irqs += 1
+            uart.service()
+        else:
+            reply = uart.request(msg)
+        uart.reply_writers()
+        uart.serve_readers()
+        if reply is None:
+            msg = rt.wait()
+            continue
+        try:
+            msg = rt.reply_and_wait(msg.sender, reply)
+        except IpcError:
+            msg = rt.wait()
