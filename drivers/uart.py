@@ -228,7 +228,7 @@ class Uart:
 def main(rt, name: str, names_id: str) -> None:
     """Driver task entry: take ports and IRQ from root, set the chip up, serve forever."""
     drv = start(rt, name, names_id)
-    uart = Uart(rt, drv.ports[0][0])
+    uart = Uart(rt, min(p for p, _ in drv.ports))
     uart.setup()
     serve(rt, uart)
 

@@ -28,7 +28,7 @@ from microkernel.abi.ops import NEAREST_INNER, NEAREST_OUTER, NEAREST_SAME
 
 from .irq import IrqControl
 from .task import Task
-from .tasks import task_exited
+from .tasks import adopt, task_exited
 from .thread import Thread, ThreadState
 from .vm import VM
 
@@ -172,8 +172,9 @@ class Kernel:
     # -- HELLO ------------------------------------------------------------------
 
     def hello(self, ident: bytes, h: list) -> None:
-        """[HELLO, version, task, lthread, secret]: bind this socket to a thread."""
-        _, version, task_no, lthread, secret = h
+        """[HELLO, version, task, lthread, secret(, pid)]: bind this socket to a thread;
+        the pid comes from a forked process adopting an empty task."""
+        _, version, task_no, lthread, secret, *pid = h
         if version != ABI_VERSION:
             raise KernelError(Fault.VERSION, f"kernel speaks ABI {ABI_VERSION}")
         task = self.tasks.get(task_no) if type(task_no) is int else None
@@ -182,6 +183,8 @@ class Kernel:
         t = task.thread(lthread)
         if t.ident is not None or t.state is ThreadState.DEAD:
             raise KernelError(Fault.BUSY, f"lthread {lthread} is already attached")
+        if task.proc is None and task.pidfd is None:
+            adopt(self, task, pid[0] if pid else None)
         t.ident = ident
         self.by_ident[ident] = t
         t.state = ThreadState.RUNNING

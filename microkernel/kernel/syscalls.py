@@ -13,7 +13,7 @@ from microkernel.abi import Fault, Fpage, KernelError, Op, ThreadId
 from microkernel.abi.ops import NEAREST_OUTER
 
 from . import ipc
-from .tasks import create_task, destroy, may_create
+from .tasks import FORKED, create_task, destroy, may_create
 from .thread import ThreadState
 
 if TYPE_CHECKING:
@@ -121,7 +121,10 @@ def sys_task_new(k: "Kernel", t: "Thread", h: list, frames) -> None:
         raise KernelError(Fault.BAD_ARGUMENT, "entry must be a string, args a list")
     _int(pager, 1, (1 << 64) - 1, "pager")
     task = create_task(k, t.task, no, entry, pager, _int(mcp, 0, 255, "mcp"), args)
-    k.send(t.ident, k.encode([0, task.tid(0)]))
+    if entry == FORKED:                       # the chief hands the secret to the fork
+        k.send(t.ident, k.encode([0, task.tid(0), task.secret]))
+    else:
+        k.send(t.ident, k.encode([0, task.tid(0)]))
 
 
 def sys_page_fault(k: "Kernel", t: "Thread", h: list, frames) -> None:

@@ -6,6 +6,10 @@ one-time secret, the shared-memory name, the entry point) from a pipe on stdin, 
 nothing secret shows in its argument list. The kernel watches each process with a
 pidfd: when it exits for any reason the task is cleaned up (`Kernel.task_died`).
 
+A task may instead be created empty (entry "fork:"): its chief gets the secret and hands
+it to a process forked from another task's process, which then says HELLO with its pid;
+the kernel adopts that process (the Unix personality's fork is built on this).
+
 Clans & chiefs (V2 §6): the task that creates another is its chief; a chief's clan is
 the tasks it created. Inactive task numbers belong to a chief, which may create them.
 """
@@ -49,6 +53,7 @@ class Task:
         self.pidfd: int | None = None
         self.exit_status: int | None = None
         self.log_path = ""
+        self.adopted_pid: int | None = None      # a forked process that said HELLO
         if chief is not None:
             chief.clan.add(self)
 
@@ -75,7 +80,7 @@ class Task:
 
     @property
     def pid(self) -> int | None:
-        return self.proc.pid if self.proc else None
+        return self.proc.pid if self.proc else self.adopted_pid
 
     def __repr__(self) -> str:
         return f"<Task {self.no} v{self.version}>"
@@ -111,6 +116,11 @@ def kill_process(task: Task) -> None:
         try:
             proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
+            pass
+    elif proc is None and task.pidfd is not None:       # an adopted (forked) process
+        try:
+            signal.pidfd_send_signal(task.pidfd, signal.SIGKILL)
+        except ProcessLookupError:
             pass
     close_pidfd(task)
 

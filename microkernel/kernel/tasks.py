@@ -25,7 +25,9 @@ from .thread import ThreadState
 if TYPE_CHECKING:
     from .kernel import Kernel
 
-__all__ = ["create_task", "destroy", "task_exited", "may_create"]
+__all__ = ["create_task", "destroy", "task_exited", "may_create", "FORKED", "adopt"]
+
+FORKED = "fork:"       # task_new entry: no process yet; a forked one will say HELLO
 
 log = logging.getLogger("mk.kernel")
 
@@ -58,6 +60,9 @@ def create_task(k: "Kernel", chief: Task | None, no: int, entry: str, pager: int
     t0 = task.thread(0)
     t0.pager, t0.entry, t0.state = pager, entry, ThreadState.RUNNING
     task.entry = entry
+    if entry == FORKED:
+        log.info("task %d v%d made for a forked process", no, version)
+        return task
     record = {"kernel": k.endpoint, "task": no, "tid": task.tid(0), "secret": task.secret,
               "mem": k.machine.memory.name, "entry": entry, "args": args,
               "rundir": k.rundir}
@@ -129,10 +134,24 @@ def _notify(k: "Kernel", chief: Task, dead_tid: int, status: int | None) -> None
         deliver_pending(k, t0)
 
 
+def adopt(k: "Kernel", task: Task, pid) -> None:
+    """A forked process proved it is `task` (HELLO with the secret): watch it."""
+    if task.proc is not None or task.pidfd is not None:
+        return
+    if type(pid) is not int or pid <= 1:
+        raise KernelError(Fault.BAD_ARGUMENT, f"pid {pid!r}")
+    try:
+        task.pidfd = os.pidfd_open(pid)
+    except OSError as e:
+        raise KernelError(Fault.NOT_EXISTENT, f"no process {pid}: {e}") from None
+    task.adopted_pid = pid
+    k.sources_changed()
+
+
 def task_exited(k: "Kernel", task: Task) -> None:
     """The task's host process ended (its pidfd became readable)."""
     proc = task.proc
-    status = proc.wait() if proc is not None else None
+    status = proc.wait() if proc is not None else None      # adopted: not our child
     close_pidfd(task)
     task.exit_status = status
     if k.tasks.get(task.no) is task:

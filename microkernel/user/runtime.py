@@ -55,14 +55,15 @@ class Runtime:
 
     # -- the thread's socket --------------------------------------------------------
 
-    def _attach(self, lthread: int) -> dict:
+    def _attach(self, lthread: int, pid: int | None = None) -> dict:
         """Open this host thread's socket and say HELLO as `lthread`."""
         sock = self._ctx.socket(zmq.DEALER)
         sock.setsockopt(zmq.LINGER, 0)
         sock.setsockopt(zmq.ROUTING_ID, os.urandom(16))
         sock.connect(self.endpoint)
         self._cpu.sock = sock
-        reply = self._syscall([Op.HELLO, ABI_VERSION, self.task_no, lthread, self._secret])
+        hello = [Op.HELLO, ABI_VERSION, self.task_no, lthread, self._secret]
+        reply = self._syscall(hello + [pid] if pid is not None else hello)
         self._cpu.tid = ThreadId(reply[1])
         return reply[2]
 
@@ -215,6 +216,26 @@ class Runtime:
         pager None makes it inactive and hands the number to `new_chief`."""
         r = self._syscall([Op.TASK_NEW, task_no, entry, pager, mcp, list(args), new_chief])
         return ThreadId(r[1])
+
+    def task_new_forked(self, task_no: int, pager: int, mcp: int = 255) -> tuple[ThreadId, bytes]:
+        """Create task `task_no` with no process: returns its id and the secret a
+        process forked from this one passes to `after_fork` to become it."""
+        r = self._syscall([Op.TASK_NEW, task_no, "fork:", pager, mcp, [], None])
+        return ThreadId(r[1]), r[2]
+
+    def after_fork(self, tid: int, secret: bytes) -> None:
+        """In a process just forked from this task's: become lthread 0 of task `tid`.
+        The parent's sockets are left alone (a forked child must not touch them)."""
+        self._pre_fork = (self._cpu, self._threads, self.mem)
+        self._ctx = zmq.Context.instance()          # pyzmq gives a fork its own context
+        self._cpu = _Cpu()
+        self._threads = {}
+        self.task_no = ThreadId(tid).task
+        self._secret = secret
+        info = self._attach(0, pid=os.getpid())
+        self.pager = ThreadId(info["pager"])
+        self.mcp = info["mcp"]
+        self.mem = VirtualMemory(self, info["mem"], info["cr3"], info["gen"])
 
     # -- port I/O (checked by the kernel against the task's I/O bitmap) ---------------
 

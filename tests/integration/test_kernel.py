@@ -142,3 +142,10 @@ def test_a_task_cannot_be_another_thread(node):
     assert f"other task [{Fault.BAD_IDENTITY}]" in out
     assert f"taken [{Fault.BUSY}]" in out
     assert f"no hello [{Fault.BAD_IDENTITY}]" in out
+
+
+def test_a_forked_process_becomes_an_empty_task(node):
+    status, out = node.run("mem_tasks.py", "forker")
+    assert status == 0, out
+    assert "fork child True True True" in out
+    assert "fork notice True True" in out

@@ -262,3 +262,26 @@ def impostor(rt):
     s.send(encode_header([Op.IPC, int(rt.sigma0), [1], [], 0, 0, 0, 0, None, None]))
     print("no hello", decode_header(s.recv())[1:2])
     s.close()
+
+
+# -- a task whose process is a fork of another's -------------------------------------
+
+def forker(rt):
+    import os
+    import signal
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)        # the kernel reaps nothing of ours
+    no = rt.call(rt.chief(), Msg(words=(ALLOC_TASK,))).words[0]
+    child, secret = rt.task_new_forked(no, rt.pager)
+    parent = rt.myself()
+    rt.mem.write(0x100000, b"before fork")
+    pid = os.fork()
+    if pid == 0:
+        try:
+            rt.after_fork(child, secret)
+            rt.send(parent, Msg(words=(os.getpid(),), strings=(str(rt.myself()).encode(),)))
+        finally:
+            os._exit(0)
+    m = rt.receive(child, timeout=10)
+    print("fork child", m.sender == child, m.words[0] == pid, m.strings[0].decode() == str(child))
+    notice = rt.wait(timeout=10)
+    print("fork notice", notice.words[0] == TASK_EXIT_NOTICE, notice.sender == child)

@@ -1,0 +1,225 @@
+"""The ATA PIO disk driver (ata0): the block protocol over the primary channel.
+
+One task, one thread, one request at a time (the channel does one command at a time).
+At start it resets the drive (SRST: a driver restarted in the middle of a transfer
+finds the drive ready again), reads IDENTIFY DEVICE for the LBA28 capacity (words
+60-61) and the largest READ/WRITE MULTIPLE block (word 47), and sets that block size.
+
+Why this shape:
+- Transfers use READ/WRITE MULTIPLE when the drive offers it (16 sectors per DRQ block
+  here), else READ/WRITE SECTORS (one per block). Every port access is a round trip to
+  the kernel, so the cost that matters is accesses per sector: a block costs one status
+  read and one `rep insw`/`rep outsw` of the whole block, and a command is issued with
+  two accesses (a 32-bit write to 0x1F2-0x1F5 and a 16-bit one to 0x1F6-0x1F7, which the
+  8-bit task file takes as byte cycles on consecutive ports, ISA bus sizing).
+- Waiting follows the datasheet: read the status register (which acknowledges INTRQ);
+  while BSY, wait for IRQ14 by a closed receive from irq_id(14) with a timeout, then read
+  status again. A drive that answers at once (no latency) is never waited for; an
+  interrupt that was already acknowledged by a status read only costs one more read.
+- ERR or DF in the status gives E_IO (and a reset, so the drive is never left in the
+  middle of a command); a range past the capacity is E_RANGE before anything moves;
+  anything malformed is E_INVAL, and the driver goes on serving.
+
+Layouts are in docs/drivers.md; statuses and opcodes in drivers/protocol.py.
+"""
+from __future__ import annotations
+
+import time
+
+from microkernel.abi import IpcCode, IpcError, Msg, irq_id
+
+from .driver import start
+from .protocol import E_INVAL, E_IO, E_RANGE, FLUSH, INFO, OK, READ, SECTOR, WRITE
+
+__all__ = ["main", "Ata", "AtaError", "MAX_COUNT"]
+
+DATA, ERROR, NSECTOR, STATUS, SELECT = 0, 1, 2, 7, 6     # offsets from 0x1F0
+BSY, DRDY, DF, DRQ, ERR = 0x80, 0x40, 0x20, 0x08, 0x01
+NIEN, SRST = 0x02, 0x04
+LBA_MASTER = 0xE0                # drive/head: LBA mode, master (bits 7 and 5 set)
+CMD_READ, CMD_WRITE = 0x20, 0x30
+CMD_READ_MULTIPLE, CMD_WRITE_MULTIPLE, CMD_SET_MULTIPLE = 0xC4, 0xC5, 0xC6
+CMD_FLUSH, CMD_IDENTIFY = 0xE7, 0xEC
+MAX_COUNT = 256                  # sectors per request (the task file's count register)
+WORDS = SECTOR // 2
+TIMEOUT = 5.0                    # seconds a command may take before it is E_IO
+
+
+class AtaError(Exception):
+    """A request that fails with status `code` (E_IO, E_RANGE...)."""
+
+    def __init__(self, code: int, text: str = ""):
+        super().__init__(text or str(code))
+        self.code = code
+
+
+class Ata:
+    """The master drive of one channel, driven by port I/O and its IRQ."""
+
+    def __init__(self, rt, base: int = 0x1F0, ctrl: int = 0x3F6, irq: int = 14,
+                 multiple: bool = True):
+        self.rt, self.base, self.ctrl = rt, base, ctrl
+        self.irq = irq_id(irq) if irq is not None else None
+        self.sectors = 0
+        self.per = 1                         # sectors per DRQ block
+        self.want_multiple = multiple
+        self.model = ""
+        self.errors = 0
+
+    # -- the drive ----------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Software reset (SRST), then interrupts on (nIEN clear); waits for not BSY."""
+        self.rt.outb(self.ctrl, SRST | NIEN)
+        self.rt.outb(self.ctrl, 0)
+        self.wait()
+
+    def setup(self) -> None:
+        """Reset, IDENTIFY DEVICE, and the largest READ/WRITE MULTIPLE block offered."""
+        self.reset()
+        self.issue(CMD_IDENTIFY, 0, 0)
+        st = self.wait()
+        if st & (ERR | DF) or not st & DRQ:
+            raise AtaError(E_IO, f"IDENTIFY failed (status {st:#x})")
+        ident = self.rt.insw(self.base + DATA, WORDS)
+        w = [int.from_bytes(ident[i:i + 2], "little") for i in range(0, SECTOR, 2)]
+        if not w[49] & (1 << 9):
+            raise AtaError(E_IO, "drive has no LBA")
+        self.sectors = w[60] | w[61] << 16
+        self.model = bytes(b for x in w[27:47] for b in (x >> 8, x & 0xFF)).decode(
+            "ascii", "replace").strip()
+        most = w[47] & 0xFF
+        self.per = 1
+        if self.want_multiple and most > 1:
+            self.issue(CMD_SET_MULTIPLE, 0, most)
+            if not self.wait() & (ERR | DF):
+                self.per = most
+
+    def issue(self, cmd: int, lba: int, count: int) -> None:
+        """Write the task file and the command: two port accesses (bus sizing)."""
+        b = self.base
+        self.rt.outl(b + NSECTOR, (count & 0xFF) | (lba & 0xFFFFFF) << 8)
+        self.rt.outw(b + SELECT, (LBA_MASTER | lba >> 24 & 0x0F) | cmd << 8)
+
+    def wait(self, timeout: float = TIMEOUT) -> int:
+        """Status once the drive is not BSY; between reads, wait for IRQ14."""
+        deadline = None
+        while True:
+            st = self.rt.inb(self.base + STATUS)       # also acknowledges INTRQ
+            if st == 0xFF:
+                raise AtaError(E_IO, "no drive (the bus floats)")
+            if not st & BSY:
+                return st
+            now = time.monotonic()
+            deadline = deadline or now + timeout
+            if now >= deadline:
+                break
+            try:
+                if self.irq is not None:
+                    self.rt.receive(self.irq, timeout=min(deadline - now, 0.5))
+                else:
+                    self.rt.sleep(0.001)
+            except IpcError as e:
+                if e.code != IpcCode.TIMEOUT:
+                    raise
+        self.reset_quietly()
+        raise AtaError(E_IO, f"drive busy for {timeout}s")
+
+    def check(self, st: int, what: str, drq: bool) -> None:
+        """E_IO (after a reset) unless the status is clean and DRQ is as expected."""
+        if st & (ERR | DF) or bool(st & DRQ) != drq:
+            err = self.rt.inb(self.base + ERROR)
+            self.errors += 1
+            self.reset_quietly()
+            raise AtaError(E_IO, f"{what}: status {st:#x} error {err:#x}")
+
+    def reset_quietly(self) -> None:
+        try:
+            self.rt.outb(self.ctrl, SRST | NIEN)
+            self.rt.outb(self.ctrl, 0)
+        except Exception:                              # the caller reports E_IO anyway
+            pass
+
+    def read(self, lba: int, count: int) -> bytes:
+        """`count` sectors from `lba`, one status read and one insw per DRQ block."""
+        self.in_range(lba, count)
+        multi = self.per > 1
+        self.issue(CMD_READ_MULTIPLE if multi else CMD_READ, lba, count)
+        parts, left, port = [], count, self.base + DATA
+        while left:
+            self.check(self.wait(), f"read at {lba + count - left}", drq=True)
+            n = min(self.per, left)
+            parts.append(self.rt.insw(port, n * WORDS))
+            left -= n
+        return b"".join(parts)
+
+    def write(self, lba: int, data: bytes) -> None:
+        """Sectors from `lba`: a block per DRQ, then the completion status."""
+        count = len(data) // SECTOR
+        self.in_range(lba, count)
+        multi = self.per > 1
+        self.issue(CMD_WRITE_MULTIPLE if multi else CMD_WRITE, lba, count)
+        done, port, view = 0, self.base + DATA, memoryview(data)
+        while done < count:
+            self.check(self.wait(), f"write at {lba + done}", drq=True)
+            n = min(self.per, count - done)
+            self.rt.outsw(port, view[done * SECTOR:(done + n) * SECTOR])
+            done += n
+        self.check(self.wait(), f"write at {lba}", drq=False)
+
+    def flush(self) -> None:
+        """CACHE FLUSH (0xE7): the image is on stable storage when it returns."""
+        self.issue(CMD_FLUSH, 0, 0)
+        self.check(self.wait(), "flush", drq=False)
+
+    def in_range(self, lba: int, count: int) -> None:
+        if lba + count > self.sectors:
+            raise AtaError(E_RANGE, f"sectors {lba}+{count} past {self.sectors}")
+
+    # -- requests -----------------------------------------------------------------
+
+    def request(self, msg: Msg) -> Msg:
+        """One client request to its reply (never raises for bad input)."""
+        w, s = msg.words, msg.strings
+        op = w[0] if w else None
+        try:
+            if op == INFO and len(w) == 1 and not s:
+                return Msg(words=(OK, self.sectors, SECTOR), strings=(self.model.encode(),))
+            if op == READ and len(w) == 3 and not s and 0 < w[2] <= MAX_COUNT:
+                return Msg(words=(OK,), strings=(self.read(w[1], w[2]),))
+            if (op == WRITE and len(w) == 3 and len(s) == 1 and 0 < w[2] <= MAX_COUNT
+                    and len(s[0]) == w[2] * SECTOR):
+                self.write(w[1], bytes(s[0]))
+                return Msg(words=(OK,))
+            if op == FLUSH and len(w) == 1 and not s:
+                self.flush()
+                return Msg(words=(OK,))
+        except AtaError as e:
+            if e.code == E_IO:
+                print(f"ata: {e}", flush=True)
+            return Msg(words=(e.code,))
+        return Msg(words=(E_INVAL,))
+
+
+def main(rt, name: str, names_id: str) -> None:
+    """Driver task entry: resources from root, reset and identify the drive, serve."""
+    drv = start(rt, name, names_id)
+    base = min(p for p, _ in drv.ports)
+    disk = Ata(rt, base, base + 0x206, drv.irq)          # 0x1F0 -> 0x3F6, as on the AT
+    disk.setup()
+    print(f"{name}: {disk.model!r}, {disk.sectors} sectors, {disk.per} per block", flush=True)
+    serve(rt, disk)
+
+
+def serve(rt, disk: Ata) -> None:
+    """Requests one at a time; a stray interrupt in the open wait is dropped."""
+    msg = rt.wait()
+    while True:
+        if msg.sender.is_irq:
+            msg = rt.wait()
+            continue
+        reply = disk.request(msg)
+        try:
+            msg = rt.reply_and_wait(msg.sender, reply)
+        except IpcError:
+            msg = rt.wait()
