@@ -1,17 +1,26 @@
-"""The time service: the 8254 PIT's channel 0 as the system tick, NOW and SLEEP over IPC.
+"""The time service: the 8254 PIT as tick and clock, NOW and SLEEP over IPC.
 
-The driver programs channel 0 in mode 2 (rate generator) at HZ = 100 by port I/O only,
-counts IRQ0 interrupts (empty messages from irq_id(0)) as ticks, and serves NOW and
-SLEEP (drivers/protocol.py). A sleeper is not answered at once: it stays in its call's
-receive phase while the driver keeps (deadline tick, seq, client) in a heap, and gets its
-reply by `rt.send(client, reply, timeout=0)` at the first tick at or past the deadline.
-One thread serves everyone, so any number of clients can sleep at the same time.
+The driver programs the PIT by port I/O only: channel 0 in mode 2 (rate generator) at
+HZ = 100 drives IRQ0, whose interrupts (empty messages from irq_id(0)) are the ticks;
+channels 1 and 2 run free (mode 2, counts 65535 and 65536) as the clock source. It
+serves NOW and SLEEP (drivers/protocol.py). A sleeper is not answered at once: it stays
+in its call's receive phase while the driver keeps (deadline, seq, client) in a heap,
+and gets its reply by `rt.send(client, reply, timeout=0)` at the first tick at or past
+its deadline. One thread serves everyone, so any number of clients sleep at once.
 
-Why 100 Hz and mode 2: each tick is one IPC from the kernel to this task, ~10^4 times
-dearer here than on a 486, so 1 kHz would spend a tenth of a host core on ticks for no
-gain a caller could see through IPC latency; 100 Hz (Linux's classic HZ) gives 10 ms
-sleep granularity. Mode 2 counts down linearly once per period (mode 3 twice), so a
-latched count gives the position inside the tick and NOW has 1 ms resolution.
+Why 100 Hz and mode 2: each tick is an IPC from the kernel to this task, far dearer
+than an interrupt on a 486, so 1 kHz would cost ten times the CPU for a resolution no
+caller sees through IPC latency; 100 Hz (Linux's classic HZ) gives 10 ms granularity.
+Mode 2 is what PC kernels use for the tick (0x34), and its count falls linearly.
+
+Why a clock source besides the ticks: on a busy host the kernel's loop or this task
+runs late, and edges of IRQ0 are merged (by the PIT model or the masked PIC line), so
+counting interrupts alone loses time (8% measured at load 6 on 2 cores). The latched
+counts of channels 1 and 2 give the time elapsed since the last reading modulo 65535
+and 65536; since 65536 = 1 (mod 65535) the Chinese remainder theorem joins them into
+the elapsed clocks modulo 65535 * 65536 (one hour), so the clock is exact as long as
+readings are less than an hour apart (the driver reads it at least every 1000 ticks).
+Deadlines are in clock units, checked at each tick, so a lost tick delays no sleeper.
 """
 from __future__ import annotations
 
@@ -24,98 +33,112 @@ from microkernel.abi import IpcCode, IpcError, Msg, irq_id
 from .driver import start
 from .protocol import E_INVAL, NOW, OK, SLEEP
 
-__all__ = ["main", "Pit", "TimerService", "HZ", "FREQ", "DIVISOR", "MAX_SLEEP_MS"]
+__all__ = ["main", "Pit", "Clock", "TimerService", "HZ", "FREQ", "DIVISOR", "MAX_SLEEP_MS"]
 
 log = logging.getLogger("mk.timer")
 
 FREQ = 1_193_182                      # the PIT's input clock, Hz
 HZ = 100
 DIVISOR = (FREQ + HZ // 2) // HZ      # 11932: 99.998 Hz, 10.00002 ms per tick
-CH0, CMD = 0x40, 0x43
+N1, N2 = 0xFFFF, 0x10000              # channel 1 and 2 periods: coprime, 65536 = 1 mod N1
+CH0, CH1, CH2, CMD = 0x40, 0x41, 0x42, 0x43
 MODE2_LOHI = 0x34                     # channel 0, LSB then MSB, mode 2, binary
-LATCH_CH0 = 0x00                      # counter-latch command for channel 0
 READBACK_STATUS_CH0 = 0xE2            # read-back: status only, channel 0
+READBACK_COUNT_CH12 = 0xDC            # read-back: counts only, channels 1 and 2
 MAX_SLEEP_MS = 0x7FFFFFFF             # ~24.8 days; anything larger is E_INVAL
+OBSERVE_EVERY = 1000                  # ticks between clock readings when nobody asks
 
 
 class Pit:
-    """Channel 0 of the 8254 through the granted ports: programming and the live count."""
+    """The 8254 through the granted ports: programming, and the free-running phases."""
 
-    def __init__(self, rt, divisor: int = DIVISOR):
+    def __init__(self, rt):
         self.rt = rt
-        self.divisor = divisor
 
     def program(self) -> None:
-        """Mode 2 with our divisor; checks by read-back that a PIT answered."""
-        self.rt.outb(CMD, MODE2_LOHI)
-        self.rt.outb(CH0, self.divisor & 0xFF)
-        self.rt.outb(CH0, self.divisor >> 8)
-        self.rt.outb(CMD, READBACK_STATUS_CH0)
+        """Channel 0 at HZ (mode 2), channels 1 and 2 free-running; checks a PIT answered."""
+        out = self.rt.outb
+        for ch, count in ((0, DIVISOR), (1, N1), (2, N2)):
+            out(CMD, MODE2_LOHI | ch << 6)
+            out(CH0 + ch, count & 0xFF)
+            out(CH0 + ch, count >> 8 & 0xFF)
+        out(CMD, READBACK_STATUS_CH0)
         status = self.rt.inb(CH0)
         if status & 0x3F != MODE2_LOHI & 0x3F:
             raise RuntimeError(f"no 8254 at {CH0:#x}: status {status:#04x}")
 
-    def count(self) -> int:
-        """The latched count of channel 0 (divisor .. 1 counting down within a tick)."""
-        self.rt.outb(CMD, LATCH_CH0)
-        lo = self.rt.inb(CH0)
-        hi = self.rt.inb(CH0)
-        return (hi << 8 | lo) or 0x10000
+    def phases(self) -> tuple[int, int]:
+        """Clocks elapsed since channels 1 and 2 loaded, modulo N1 and N2 (one latch)."""
+        self.rt.outb(CMD, READBACK_COUNT_CH12)
+        inb = self.rt.inb
+        c1 = inb(CH1) | inb(CH1) << 8
+        c2 = inb(CH2) | inb(CH2) << 8
+        return (N1 - c1) % N1, (N2 - (c2 or N2)) % N2
+
+
+class Clock:
+    """Clocks since the first reading, from the phases (CRT over N1 * N2)."""
+
+    def __init__(self, phases):
+        self.phases = phases
+        self.p1, self.p2 = phases()
+        self.clocks = 0
+
+    def read(self) -> int:
+        e1, e2 = self.phases()
+        d1, d2 = (e1 - self.p1) % N1, (e2 - self.p2) % N2
+        self.p1, self.p2 = e1, e2
+        self.clocks += d2 + N2 * ((d1 - d2) % N1)
+        return self.clocks
 
 
 class TimerService:
-    """Ticks, the sleepers' heap, and the requests; knows nothing of IPC."""
+    """Ticks, the clock, the sleepers' heap, and the requests; knows nothing of IPC."""
 
-    def __init__(self, divisor: int = DIVISOR, count=lambda: None):
-        self.divisor = divisor
-        self.count = count            # the live PIT count, or None when unknown
+    def __init__(self, clock: Clock):
+        self.clock = clock
         self.ticks = 0
-        self.last_ms = 0
         self.sleepers: list[tuple[int, int, int]] = []
         self._seq = itertools.count()
 
     def tick(self) -> list[int]:
         """One IRQ0: count it; returns the clients whose deadline has come, in order."""
         self.ticks += 1
-        due = []
-        while self.sleepers and self.sleepers[0][0] <= self.ticks:
+        if not self.sleepers:
+            if self.ticks % OBSERVE_EVERY == 0:
+                self.clock.read()
+            return []
+        now, due = self.clock.read(), []
+        while self.sleepers and self.sleepers[0][0] <= now:
             due.append(heapq.heappop(self.sleepers)[2])
         return due
 
-    def now_ms(self) -> int:
-        """Milliseconds since the first tick was counted, never going back. The position
-        inside the current tick comes from the latched count; an edge the kernel has not
-        delivered yet can make it look early, which the monotonic clamp hides."""
-        clocks = self.ticks * self.divisor
-        c = self.count()
-        if c is not None and 0 < c <= self.divisor:
-            clocks += self.divisor - c
-        self.last_ms = max(self.last_ms, clocks * 1000 // FREQ)
-        return self.last_ms
-
-    def deadline(self, ms: int) -> int:
-        """The first tick by which at least `ms` have passed (the current tick is partly
-        gone, hence the + 1, as Linux's jiffies + timeout + 1)."""
-        return self.ticks + -(-ms * FREQ // (1000 * self.divisor)) + 1
+    def lost(self) -> int:
+        """Ticks the clock says happened but no interrupt brought (merged edges)."""
+        return max(0, self.clock.clocks // DIVISOR - self.ticks)
 
     def handle(self, words: tuple, client: int) -> Msg | None:
         """A request -> its reply now, or None when the client sleeps (reply comes later)."""
         op = words[0] if words else None
         if op == NOW and len(words) == 1:
-            return Msg(words=(OK, self.now_ms() & 0xFFFFFFFF, self.ticks & 0xFFFFFFFF))
+            ms = self.clock.read() * 1000 // FREQ
+            return Msg(words=(OK, ms & 0xFFFFFFFF, self.ticks & 0xFFFFFFFF,
+                              self.lost() & 0xFFFFFFFF))
         if op == SLEEP and len(words) == 2 and 0 <= words[1] <= MAX_SLEEP_MS:
             if words[1] == 0:
                 return Msg(words=(OK,))
-            heapq.heappush(self.sleepers, (self.deadline(words[1]), next(self._seq), client))
+            self.forget(client)
+            deadline = self.clock.read() + -(-words[1] * FREQ // 1000)
+            heapq.heappush(self.sleepers, (deadline, next(self._seq), client))
             return None
         return Msg(words=(E_INVAL,))
 
     def forget(self, client: int) -> None:
-        """Drop the sleeps of a client that asked again (it gave up on the first)."""
+        """Drop the sleep of a client that asks again (it gave up on the first)."""
         kept = [s for s in self.sleepers if s[2] != client]
         if len(kept) != len(self.sleepers):
-            self.sleepers = kept
             heapq.heapify(kept)
+            self.sleepers = kept
 
 
 def main(rt, name: str, names_id) -> None:
@@ -125,35 +148,17 @@ def main(rt, name: str, names_id) -> None:
         raise RuntimeError("the timer needs IRQ 0")
     pit = Pit(rt)
     pit.program()
-    svc = TimerService(pit.divisor, pit.count)
+    svc = TimerService(Clock(pit.phases))
     irq = irq_id(drv.irq)
-    log.info("%s: PIT channel 0 mode 2, divisor %d (%.3f Hz)", name, pit.divisor,
-             FREQ / pit.divisor)
     msg = rt.wait()
     while True:
         reply = None
         if msg.sender == irq:
             for client in svc.tick():
                 _send(rt, client, Msg(words=(OK,)))
-        elif msg.sender.is_irq:
-            pass                                   # not ours: nothing to answer
-        else:
-            if msg.words[:1] == (SLEEP,):
-                svc.forget(int(msg.sender))
-                _drain(rt, irq, svc)                # count a tick already due first
+        elif not msg.sender.is_irq:
             reply = svc.handle(msg.words, int(msg.sender))
         msg = _next(rt, msg.sender, reply)
-
-
-def _drain(rt, irq, svc: TimerService) -> None:
-    """Take the interrupts the kernel holds for us now (a closed poll of the line)."""
-    while True:
-        try:
-            rt.receive(irq, timeout=0)
-        except IpcError:
-            return
-        for client in svc.tick():
-            _send(rt, client, Msg(words=(OK,)))
 
 
 def _send(rt, client: int, reply: Msg) -> None:

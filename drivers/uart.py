@@ -1,25 +1,30 @@
 """The 16550 UART driver (com1, com2): the char protocol over port I/O and IRQ IPC.
 
 One task per port, one thread. It programs the chip the classic PC way (115200 8N1,
-FIFOs on with an 8-byte receive trigger, MCR = DTR|RTS|OUT2 so the IRQ reaches the bus)
-and then serves in V2 style: its open wait takes both client requests and the
+FIFOs on with a 14-byte receive trigger, MCR = DTR|RTS|OUT2 so the IRQ reaches the
+bus) and then serves in V2 style: its open wait takes both client requests and the
 interrupts of its line, which arrive as empty messages from irq_id(n).
 
 Why this shape:
-- Receive is interrupt driven. On each interrupt the driver reads IIR until the chip
-  has nothing pending, which leaves the (edge-triggered) line low so the next byte is a
-  fresh edge. A received-data interrupt guarantees a trigger level of bytes in the FIFO,
-  so those are read without polling LSR; the rest is drained while LSR.DR.
-- Bytes go to a 64 KiB ring. When it is full the driver turns IER's receive interrupt
-  off and leaves the bytes in the chip, whose far end (the pty) then waits: flow control,
-  not loss. Turning it on again with data waiting raises a new edge.
+- Every port access is a round trip to the kernel, so the driver counts accesses. A
+  received-data interrupt guarantees a trigger level of bytes in the FIFO: they are
+  taken with one `rep insw` on RBR, which the 8-bit card sees as byte reads of RBR and
+  IER (ISA bus sizing; IER reads have no side effect). A transmit burst is one `rep
+  outsw` of (byte, IER) pairs after LSR.THRE says the 16-byte FIFO is empty. The rest
+  (the tail after a character timeout) is drained byte by byte while LSR.DR.
+- Each interrupt pass handles sources until IIR says none, so the (edge-triggered)
+  line is low and the next event is a fresh edge. A pass is bounded (4 KiB received);
+  one that stops early toggles IER off and on, which raises a new edge, so waiting
+  clients are served in between and nothing stalls.
+- Received bytes go to a 64 KiB ring. When it is full the driver turns IER's receive
+  interrupts off and leaves the bytes in the chip, whose far end (the pty) then waits:
+  flow control, not loss. Turning them on again with data waiting raises a new edge.
 - READ blocks: a client with nothing to read is remembered (one entry per client
-  thread, served in arrival order) and answered later with a send of timeout 0. A reader
-  who has gone away costs nothing: the bytes stay in the ring for the next one.
-- WRITE moves bytes to THR while LSR.THRE says the transmitter is empty (16 at a time
-  with the FIFO on). A long write is sent in bursts; between them IER.THRI is on and the
-  THR-empty interrupt resumes it, so other clients are not held up. The writer gets its
-  reply when its last byte has gone.
+  thread, served in arrival order) and answered later with a send of timeout 0. A
+  reader who has gone away costs nothing: the bytes stay in the ring for the next one.
+- WRITE moves bytes to THR while THRE allows. A long write goes out in bursts; between
+  them IER.THRI is on and the THR-empty interrupt resumes it, so other clients are not
+  held up. The writer gets its reply when its last byte has gone.
 
 Layouts are in docs/drivers.md; statuses and opcodes in drivers/protocol.py.
 """
@@ -40,19 +45,20 @@ LCR, MCR, LSR, MSR, SCR = 3, 4, 5, 6, 7
 IER_RDI, IER_THRI, IER_RLSI = 0x01, 0x02, 0x04
 IIR_NONE, IIR_ID, IIR_MSI, IIR_THRE, IIR_RDA, IIR_RLS, IIR_CTI = 0x01, 0x0F, 0x00, 0x02, 0x04, 0x06, 0x0C
 IIR_FIFO = 0xC0
-FCR_SETUP = 0x80 | 0x07          # trigger 8, clear TX and RX, enable
+FCR_SETUP = 0xC0 | 0x07          # trigger 14, clear TX and RX, enable
 LCR_DLAB, LCR_8N1 = 0x80, 0x03
 MCR_SETUP = 0x0B                 # DTR | RTS | OUT2 (OUT2 gates the IRQ on a PC)
 LSR_DR, LSR_OE, LSR_BI, LSR_THRE = 0x01, 0x02, 0x10, 0x20
 
 BAUD = 115200
-RX_TRIGGER = 8                   # FCR bits 7..6 = 10
+RX_TRIGGER = 14                  # FCR bits 7..6 = 11
 TX_FIFO = 16
 RING_SIZE = 64 << 10             # receive ring; full = flow control through IER
 MAX_WRITE = 64 << 10             # bytes per WRITE request (the client library splits)
 MAX_READ = 64 << 10              # bytes per READ reply
 TX_BURST = 1024                  # bytes sent before other work gets a turn
-DRAIN_LIMIT = 4096               # port reads per interrupt pass (a floating bus reads 0xFF)
+RX_BUDGET = 4096                 # bytes taken per interrupt pass
+PASS_LIMIT = 1024                # IIR reads per pass (a floating bus reads 0xFF)
 
 
 class Uart:
@@ -62,7 +68,7 @@ class Uart:
         self.rt, self.base = rt, base
         self.ier = 0
         self.rx = bytearray()
-        self.readers: dict[int, tuple[int, int]] = {}      # client -> (opcode, max)
+        self.readers: dict[int, int] = {}                   # client -> max bytes
         self.writers: list[list] = []                       # [client, data, sent]
         self.finished: list[list] = []                      # writers owed a reply
         self.rx_stalled = False
@@ -97,51 +103,62 @@ class Uart:
             self.rt.outb(self.base + IER, ier)
 
     def service(self) -> None:
-        """Handle every pending source until IIR says none (the line is low again)."""
+        """Handle pending sources until IIR says none (the line is low again); a pass
+        cut short (4 KiB in, or one transmit burst out) re-raises the line so the next
+        interrupt goes on where it stopped."""
         inb, b = self.rt.inb, self.base
-        pumped = False
-        for _ in range(DRAIN_LIMIT):
+        budget, pumped = RX_BUDGET, False
+        for _ in range(PASS_LIMIT):
             iir = inb(b + IIR)
             if iir == 0xFF:                                 # nothing on the bus
                 return
             iid = iir & IIR_ID
             if iid & IIR_NONE:
                 return
-            if iid == IIR_RDA and self.room() >= self.trigger:
-                self.rx += bytes(inb(b + RBR) for _ in range(self.trigger))
-                self.rx_bytes += self.trigger
-            elif iid in (IIR_RDA, IIR_CTI, IIR_RLS):
-                self.drain()
-            elif iid == IIR_THRE:                           # reading IIR acknowledged it
-                if pumped:          # our THR writes left an edge: the next IRQ goes on
-                    return
+            if iid == IIR_THRE:                             # reading IIR acknowledged it
+                if pumped:                  # one burst per pass: the rest after others
+                    break
                 pumped = True
                 self.pump(TX_BURST)
             elif iid == IIR_MSI:
                 inb(b + MSR)
-            if self.rx_stalled:
-                return
+            elif budget <= 0:
+                break
+            elif iid == IIR_RDA and self.room() >= self.trigger:
+                self.take(self.rt.insw(b + RBR, self.trigger)[::2])   # RBR, IER pairs
+                budget -= self.trigger
+            else:                                           # RDA, CTI, RLS
+                budget -= self.drain(budget)
+        self.rt.outb(b + IER, 0)                            # a new edge for the rest
+        self.rt.outb(b + IER, self.ier)
 
     def room(self) -> int:
         return RING_SIZE - len(self.rx)
 
-    def drain(self) -> None:
-        """Read RBR while LSR.DR; with the ring full, stop taking (flow control)."""
+    def take(self, data: bytes) -> None:
+        self.rx += data
+        self.rx_bytes += len(data)
+
+    def drain(self, most: int) -> int:
+        """Read RBR while LSR.DR (at most `most` bytes); returns how many. With the
+        ring full, stop taking and turn receive interrupts off (flow control)."""
         inb, b = self.rt.inb, self.base
-        for _ in range(DRAIN_LIMIT):
+        n = 0
+        while n < most:
             lsr = inb(b + LSR)
             if lsr == 0xFF:
-                return
+                break
             self.overruns += bool(lsr & LSR_OE)
             self.breaks += bool(lsr & LSR_BI)
             if not lsr & LSR_DR:
-                return
+                break
             if not self.room():
                 self.rx_stalled = True
                 self.set_ier(self.ier & ~(IER_RDI | IER_RLSI))
-                return
-            self.rx.append(inb(b + RBR))
-            self.rx_bytes += 1
+                break
+            self.take(bytes((inb(b + RBR),)))
+            n += 1
+        return max(n, 1)
 
     def taken(self, n: int) -> bytes:
         """Remove and return the first n ring bytes; restart receiving if it had stalled."""
@@ -154,15 +171,16 @@ class Uart:
 
     def pump(self, budget: int) -> None:
         """Send queued bytes while THR is empty, up to `budget`; finished writers move
-        to `finished`. THRI stays on while bytes wait: the THR-empty IRQ resumes it."""
-        inb, out, b = self.rt.inb, self.rt.outb, self.base
+        to `finished`. THRI stays on while bytes wait: the THR-empty IRQ resumes it.
+        A FIFO's worth goes as one `rep outsw` of (byte, IER) pairs (bus sizing)."""
+        inb, b = self.rt.inb, self.base
         while self.writers and budget > 0:
             w = self.writers[0]
             if not inb(b + LSR) & LSR_THRE:
                 break
             chunk = w[1][w[2]:w[2] + min(self.tx_fifo, budget)]
-            for byte in chunk:
-                out(b + THR, byte)
+            ier = self.ier
+            self.rt.outsw(b + THR, bytes(x for c in chunk for x in (c, ier)))
             w[2] += len(chunk)
             budget -= len(chunk)
             self.tx_bytes += len(chunk)
@@ -190,7 +208,7 @@ class Uart:
             self.forget(client)
             if self.rx or op == READ_NB:
                 return Msg(words=(OK,), strings=(self.taken(min(w[1], MAX_READ)),))
-            self.readers[client] = (op, w[1])
+            self.readers[client] = w[1]
             return None
         if op == INFO and len(w) == 1 and not s:
             return Msg(words=(OK, self.irqs, self.rx_bytes, self.tx_bytes, self.overruns,
@@ -207,7 +225,7 @@ class Uart:
         for client in list(self.readers):
             if not self.rx:
                 return
-            _, most = self.readers.pop(client)
+            most = self.readers.pop(client)
             n = min(most, MAX_READ, len(self.rx))
             try:
                 self.rt.send(client, Msg(words=(OK,), strings=(bytes(self.rx[:n]),)), timeout=0)

@@ -1,12 +1,15 @@
 """The root task (task 4): boots the servers and starts tasks for the operator.
 
 It owns every task number but sigma0's and its own (V2: task numbers are handed down
-like capabilities). At boot it starts the default pager; then lthread 0 waits for
+like capabilities). At boot it takes every I/O port from sigma0, starts the default pager, the name
+server, a driver for each plugged device (servers/devmgr.py) and the console monitor on
+COM1; then lthread 0 waits for
 IPC: the death notices of its clan, and, as the chief of every task it started, each
 message that enters or leaves its clan (the pager's requests to sigma0 above all),
 which it forwards in the sender's name. lthread 1 serves the operator's
 socket `root.sock` in the node folder: `mk run` asks it to start a task, to wait for
-one to end, or to delete one. Notices reach lthread 1 through an in-process socket.
+one to end, or to delete one; `mk driver` to list, start or stop drivers. Notices of
+ordinary tasks reach lthread 1 through an in-process socket.
 """
 from __future__ import annotations
 
@@ -28,6 +31,7 @@ __all__ = ["main", "PAGER_TASK", "FIRST_USER_TASK", "ALLOC_TASK"]
 log = logging.getLogger("mk.root")
 PAGER_TASK = 5
 NAMES_TASK = 6
+CONSOLE_TASK = 7
 FIRST_USER_TASK = 64
 DEVICE_DRIVER = {"pit": "timer"}   # device model name -> its driver's name
 FIRST_GIVEN_TASK = 1024          # numbers above this are handed to tasks that ask
@@ -50,6 +54,9 @@ def main(rt, devices=()) -> None:
         name = DEVICE_DRIVER.get(dev, dev)
         if name in DEFAULT_DRIVERS:
             mgr.start(mgr.add(name, *DEFAULT_DRIVERS[name]))
+    if "com1" in devices:
+        rt.task_new(CONSOLE_TASK, "servers.console:main", pager,
+                    args=[int(names), os.path.basename(rt.rundir.rstrip("/"))])
     ctx = zmq.Context.instance()
     events = ctx.socket(zmq.PAIR)
     events.bind(_EVENTS)

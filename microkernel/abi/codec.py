@@ -10,9 +10,13 @@ bounded lengths, so a hostile frame cannot make the kernel allocate without limi
 """
 from __future__ import annotations
 
+import socket
+import struct
+
 import msgpack
 
-__all__ = ["encode_header", "decode_header", "CodecError", "MAX_HEADER"]
+__all__ = ["encode_header", "decode_header", "CodecError", "MAX_HEADER",
+           "send_framed", "recv_framed"]
 
 MAX_HEADER = 64 << 10
 
@@ -41,3 +45,31 @@ def decode_header(data: bytes | memoryview) -> list:
     if type(out) is not list or not out:
         raise CodecError("header is not a non-empty array")
     return out
+
+
+_LEN = struct.Struct("<I")
+
+
+def send_framed(sock: socket.socket, obj) -> None:
+    """One length-prefixed msgpack message on a stream socket (the task factory's pipe)."""
+    data = msgpack.packb(obj, use_bin_type=True)
+    sock.sendall(_LEN.pack(len(data)) + data)
+
+
+def recv_framed(sock: socket.socket):
+    """The next length-prefixed msgpack message, or None at end of stream."""
+    head = _recv_exact(sock, 4)
+    if head is None:
+        return None
+    body = _recv_exact(sock, _LEN.unpack(head)[0])
+    return None if body is None else msgpack.unpackb(body, raw=False)
+
+
+def _recv_exact(sock: socket.socket, n: int) -> bytes | None:
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            return None
+        buf += chunk
+    return bytes(buf)

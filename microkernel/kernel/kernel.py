@@ -26,6 +26,7 @@ from microkernel.abi import (ABI_VERSION, REPLY_FAULT, CodecError, Fault, Fpage,
                              encode_header)
 from microkernel.abi.ops import NEAREST_INNER, NEAREST_OUTER, NEAREST_SAME
 
+from .factory import Factory
 from .irq import IrqControl
 from .task import Task
 from .tasks import adopt, task_exited
@@ -42,7 +43,7 @@ class Kernel:
     """All kernel state. `run()` serves until `stop()`."""
 
     def __init__(self, machine: Machine, rundir: str, site: int = 1,
-                 kmem_bytes: int | None = None):
+                 kmem_bytes: int | None = None, factory: bool = True):
         self.machine = machine
         self.clock = machine.clock
         self.rundir = rundir
@@ -68,6 +69,7 @@ class Kernel:
         self.extra_sources: dict[object, Callable[[], None]] = {}
         from .syscalls import TABLE
         self.table = TABLE
+        self.factory = Factory() if factory else None
 
     # -- the loop ---------------------------------------------------------------
 
@@ -98,11 +100,21 @@ class Kernel:
         """Everything besides the kernel socket that the loop polls."""
         out: dict = dict(self.extra_sources)
         for task in self.tasks.values():
-            if task.pidfd is not None:
+            if task.pidfd is not None and task.watch_pidfd:
                 out[task.pidfd] = (lambda tk=task: task_exited(self, tk))
+        if self.factory is not None:
+            out[self.factory.fileno()] = self.factory_exits
         for src, cb in self.machine.poll_sources():
             out[src] = cb
         return out
+
+    def factory_exits(self) -> None:
+        """The task factory reported exits: clean up those tasks."""
+        by_pid = {t.host_pid: t for t in self.tasks.values() if t.host_pid}
+        for pid, status in self.factory.read_exits():
+            task = by_pid.get(pid)
+            if task is not None:
+                task_exited(self, task, status)
 
     def sources_changed(self) -> None:
         self._sources_changed = True
@@ -267,3 +279,5 @@ class Kernel:
 
     def close(self) -> None:
         self.sock.close(0)
+        if self.factory is not None:
+            self.factory.close()

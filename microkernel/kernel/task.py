@@ -1,10 +1,10 @@
 """Tasks: an address space, 128 lthreads, a chief, and one host process.
 
-Each active task is a host process started by the kernel (`spawn`) running
-`python -m microkernel.user.task`; the process reads its spawn record (who it is, the
-one-time secret, the shared-memory name, the entry point) from a pipe on stdin, so
-nothing secret shows in its argument list. The kernel watches each process with a
-pidfd: when it exits for any reason the task is cleaned up (`Kernel.task_died`).
+Each active task is a host process: normally forked by the task factory (factory.py),
+else started as `python -m microkernel.user.task`, which reads its spawn record (who it
+is, the one-time secret, the shared-memory name, the entry point) from a pipe on stdin,
+so nothing secret shows in its argument list. When the process exits for any reason the
+task is cleaned up (`tasks.task_exited`): the factory reports it, or a pidfd shows it.
 
 A task may instead be created empty (entry "fork:"): its chief gets the secret and hands
 it to a process forked from another task's process, which then says HELLO with its pid;
@@ -53,7 +53,8 @@ class Task:
         self.pidfd: int | None = None
         self.exit_status: int | None = None
         self.log_path = ""
-        self.adopted_pid: int | None = None      # a forked process that said HELLO
+        self.host_pid: int | None = None         # forked by the factory, or adopted
+        self.watch_pidfd = False                 # poll the pidfd (no one reports the exit)
         if chief is not None:
             chief.clan.add(self)
 
@@ -80,14 +81,20 @@ class Task:
 
     @property
     def pid(self) -> int | None:
-        return self.proc.pid if self.proc else self.adopted_pid
+        return self.proc.pid if self.proc else self.host_pid
 
     def __repr__(self) -> str:
         return f"<Task {self.no} v{self.version}>"
 
 
-def spawn_process(task: Task, record: dict, log_path: str) -> None:
-    """Start the task's host process and hand it `record` over its stdin."""
+def spawn_process(task: Task, record: dict, log_path: str, factory=None) -> None:
+    """Start the task's host process: forked by the task factory if there is one (it
+    reports the exit), else a fresh interpreter reading `record` from its stdin."""
+    if factory is not None:
+        task.host_pid = factory.spawn(record, log_path)
+        task.log_path = log_path
+        task.pidfd = os.pidfd_open(task.host_pid)
+        return
     log = open(log_path, "wb", buffering=0)
     try:
         proc = subprocess.Popen(
@@ -103,6 +110,7 @@ def spawn_process(task: Task, record: dict, log_path: str) -> None:
     task.proc = proc
     task.log_path = log_path
     task.pidfd = os.pidfd_open(proc.pid)
+    task.watch_pidfd = True
 
 
 def kill_process(task: Task) -> None:
@@ -117,7 +125,7 @@ def kill_process(task: Task) -> None:
             proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
             pass
-    elif proc is None and task.pidfd is not None:       # an adopted (forked) process
+    elif proc is None and task.pidfd is not None:       # a forked or adopted process
         try:
             signal.pidfd_send_signal(task.pidfd, signal.SIGKILL)
         except ProcessLookupError:

@@ -67,7 +67,8 @@ def create_task(k: "Kernel", chief: Task | None, no: int, entry: str, pager: int
               "mem": k.machine.memory.name, "entry": entry, "args": args,
               "rundir": k.rundir}
     try:
-        spawn_process(task, record, os.path.join(k.rundir, "logs", f"task-{no}.log"))
+        spawn_process(task, record, os.path.join(k.rundir, "logs", f"task-{no}.log"),
+                      k.factory)
     except OSError as e:
         destroy(k, task, status=None)
         raise KernelError(Fault.NO_MEMORY, f"cannot start a host process: {e}") from None
@@ -144,14 +145,16 @@ def adopt(k: "Kernel", task: Task, pid) -> None:
         task.pidfd = os.pidfd_open(pid)
     except OSError as e:
         raise KernelError(Fault.NOT_EXISTENT, f"no process {pid}: {e}") from None
-    task.adopted_pid = pid
+    task.host_pid = pid
+    task.watch_pidfd = True
     k.sources_changed()
 
 
-def task_exited(k: "Kernel", task: Task) -> None:
-    """The task's host process ended (its pidfd became readable)."""
+def task_exited(k: "Kernel", task: Task, status: int | None = None) -> None:
+    """The task's host process ended (the factory said so, or its pidfd showed it)."""
     proc = task.proc
-    status = proc.wait() if proc is not None else None      # adopted: not our child
+    if proc is not None:
+        status = proc.wait()
     close_pidfd(task)
     task.exit_status = status
     if k.tasks.get(task.no) is task:

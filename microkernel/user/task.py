@@ -20,7 +20,7 @@ import msgpack
 
 from .runtime import Runtime
 
-__all__ = ["load_entry", "main"]
+__all__ = ["load_entry", "main", "run"]
 
 PR_SET_PDEATHSIG = 1
 
@@ -57,6 +57,11 @@ def main() -> int:
     _die_with_parent()
     record = msgpack.unpackb(sys.stdin.buffer.read(), raw=False)[0]
     os.close(0)
+    return run(record)
+
+
+def run(record: dict) -> int:
+    """Build the runtime and call the entry as lthread 0; the task's exit status."""
     try:
         entry = load_entry(record["entry"])
         rt = Runtime(record)

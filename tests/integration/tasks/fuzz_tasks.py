@@ -392,10 +392,34 @@ class Gen:
 
 # -- one worker -------------------------------------------------------------------------------
 
+class Gate:
+    """Holds the workers while the kernel runs its self-check: the kernel serves nothing
+    meanwhile (it is single-threaded), which must not count as a missing reply."""
+
+    def __init__(self) -> None:
+        self.open = threading.Event()
+        self.open.set()
+        self.parked: list[threading.Event] = []
+
+    def join(self) -> threading.Event:
+        e = threading.Event()
+        self.parked.append(e)
+        return e
+
+    def close_and_wait(self, mine: threading.Event, timeout: float = 10.0) -> None:
+        self.open.clear()
+        deadline = time.monotonic() + timeout
+        for e in self.parked:
+            if e is not mine:
+                e.wait(max(0.0, deadline - time.monotonic()))
+
+
 class Worker:
     def __init__(self, rt, seed: int, count: int, stop: threading.Event,
-                 partners: list[int] = (), check_every: int = 0):
+                 partners: list[int] = (), check_every: int = 0, gate: Gate | None = None):
         self.rt = rt
+        self.gate = gate or Gate()
+        self.parked = self.gate.join()
         self.check_every = check_every
         self.checks = 0
         self.violations: list[str] = []
@@ -481,9 +505,14 @@ class Worker:
         gen = self.gen
         started = time.monotonic()
         try:
+            gate = self.gate.open
             for i in range(self.count):
                 if self.stop.is_set():
                     break
+                if not gate.is_set():
+                    self.parked.set()
+                    gate.wait()
+                    self.parked.clear()
                 if i % 5000 == 2500:
                     self.exit_and_hello()
                     continue
@@ -514,6 +543,8 @@ class Worker:
                     self.as_stranger()
         except Failure:
             self.stop.set()
+        finally:
+            self.parked.set()                # done: never in the way of a check
         self.final_check()
         self.seconds = time.monotonic() - started
 
@@ -662,7 +693,11 @@ class Worker:
 
     def kernel_check(self) -> None:
         """Ask the kernel's self-check (control port) while everything is still live."""
-        reply = control(self.rt, {"op": "check"})
+        self.gate.close_and_wait(self.parked)
+        try:
+            reply = control(self.rt, {"op": "check"})
+        finally:
+            self.gate.open.set()
         self.checks += 1
         for v in reply["violations"]:
             self.violations.append(v)
@@ -711,8 +746,8 @@ def control(rt, req: dict, timeout_ms: int = 60000) -> dict:
         s.close()
 
 
-def _worker(rt, seed, count, stop, out, done, partners=(), check_every=0):
-    w = Worker(rt, seed, count, stop, partners, check_every)
+def _worker(rt, seed, count, stop, out, done, partners=(), check_every=0, gate=None):
+    w = Worker(rt, seed, count, stop, partners, check_every, gate)
     try:
         w.run()
     except BaseException as e:               # a bug here must not look like a kernel hang
@@ -732,6 +767,7 @@ def fuzz(rt, seed="1", total="100000", threads="2", partner="0", check_every="0"
     check_every = int(check_every)
     per = -(-total // threads)
     stop = threading.Event()
+    gate = Gate()
     workers: list[Worker] = []
     dones = []
     t0 = time.monotonic()
@@ -739,9 +775,9 @@ def fuzz(rt, seed="1", total="100000", threads="2", partner="0", check_every="0"
         done = threading.Event()
         dones.append(done)
         rt.lthread_ex_regs(i, _worker, args=(seed * 1000 + i, per, stop, workers, done,
-                                             partners))
+                                             partners, 0, gate))
     mine = threading.Event()
-    _worker(rt, seed * 1000, per, stop, workers, mine, partners, check_every)
+    _worker(rt, seed * 1000, per, stop, workers, mine, partners, check_every, gate)
     for d in dones:
         if not d.wait(60 + per / 500):
             print("FAIL a worker did not finish", flush=True)
