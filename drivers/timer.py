@@ -15,12 +15,15 @@ Mode 2 is what PC kernels use for the tick (0x34), and its count falls linearly.
 
 Why a clock source besides the ticks: on a busy host the kernel's loop or this task
 runs late, and edges of IRQ0 are merged (by the PIT model or the masked PIC line), so
-counting interrupts alone loses time (8% measured at load 6 on 2 cores). The latched
-counts of channels 1 and 2 give the time elapsed since the last reading modulo 65535
-and 65536; since 65536 = 1 (mod 65535) the Chinese remainder theorem joins them into
-the elapsed clocks modulo 65535 * 65536 (one hour), so the clock is exact as long as
-readings are less than an hour apart (the driver reads it at least every 1000 ticks).
-Deadlines are in clock units, checked at each tick, so a lost tick delays no sleeper.
+counting interrupts alone loses time (8% measured at load 6 on 2 cores). One read-back
+latches all three counts; channels 1 and 2 give the clocks elapsed since the last
+reading modulo 65535 and 65536, and since 65536 = 1 (mod 65535) the Chinese remainder
+theorem joins them modulo 65535 * 65536 (one hour). The model truncates each channel's
+count on its own, so the two residues may disagree by one clock, which moves the CRT
+answer by a multiple of 65536; channel 0's residue (mod 11932) picks the right one. So
+the clock is exact while readings are less than an hour apart (it is read on every
+NOW and SLEEP, on every tick while someone sleeps, and every 1000 ticks otherwise).
+Deadlines are in clocks, checked at each tick, so a lost tick delays no sleeper.
 """
 from __future__ import annotations
 
@@ -44,7 +47,7 @@ N1, N2 = 0xFFFF, 0x10000              # channel 1 and 2 periods: coprime, 65536 
 CH0, CH1, CH2, CMD = 0x40, 0x41, 0x42, 0x43
 MODE2_LOHI = 0x34                     # channel 0, LSB then MSB, mode 2, binary
 READBACK_STATUS_CH0 = 0xE2            # read-back: status only, channel 0
-READBACK_COUNT_CH12 = 0xDC            # read-back: counts only, channels 1 and 2
+READBACK_COUNTS = 0xDE               # read-back: counts only, channels 0, 1 and 2
 MAX_SLEEP_MS = 0x7FFFFFFF             # ~24.8 days; anything larger is E_INVAL
 OBSERVE_EVERY = 1000                  # ticks between clock readings when nobody asks
 
@@ -67,29 +70,34 @@ class Pit:
         if status & 0x3F != MODE2_LOHI & 0x3F:
             raise RuntimeError(f"no 8254 at {CH0:#x}: status {status:#04x}")
 
-    def phases(self) -> tuple[int, int]:
-        """Clocks elapsed since channels 1 and 2 loaded, modulo N1 and N2 (one latch)."""
-        self.rt.outb(CMD, READBACK_COUNT_CH12)
+    def phases(self) -> tuple[int, int, int]:
+        """Clocks elapsed since each channel loaded, modulo its period (one latch)."""
+        self.rt.outb(CMD, READBACK_COUNTS)
         inb = self.rt.inb
-        c1 = inb(CH1) | inb(CH1) << 8
-        c2 = inb(CH2) | inb(CH2) << 8
-        return (N1 - c1) % N1, (N2 - (c2 or N2)) % N2
+        return tuple((n - ((inb(port) | inb(port) << 8) or N2)) % n
+                     for port, n in ((CH0, DIVISOR), (CH1, N1), (CH2, N2)))
 
 
 class Clock:
-    """Clocks since the first reading, from the phases (CRT over N1 * N2)."""
+    """Clocks since the first reading, from the phases (CRT over N1 * N2, checked by N0)."""
 
     def __init__(self, phases):
         self.phases = phases
-        self.p1, self.p2 = phases()
+        self.last = phases()
         self.clocks = 0
 
     def read(self) -> int:
-        e1, e2 = self.phases()
-        d1, d2 = (e1 - self.p1) % N1, (e2 - self.p2) % N2
-        self.p1, self.p2 = e1, e2
-        self.clocks += d2 + N2 * ((d1 - d2) % N1)
+        now = self.phases()
+        d0, d1, d2 = ((e - p) % n for e, p, n in zip(now, self.last, (DIVISOR, N1, N2)))
+        self.last = now
+        self.clocks += min((d2 + N2 * ((d1 - d2 + j) % N1) for j in (0, -1, 1)),
+                           key=lambda c: _off((c - d0) % DIVISOR))
         return self.clocks
+
+
+def _off(r: int) -> int:
+    """How far a residue mod DIVISOR is from 0, either way."""
+    return min(r, DIVISOR - r)
 
 
 class TimerService:

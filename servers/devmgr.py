@@ -30,7 +30,7 @@ DEFAULT_DRIVERS: dict[str, tuple[str, str, list[tuple[int, int]], int | None]] =
     "timer": ("timer", "drivers.timer:main", [(0x40, 4)], 0),
     "net0": ("net", "drivers.nic:main", [(0x300, 32)], 9),
 }
-DRIVER_TASKS = range(8, 64)
+DRIVER_TASKS = range(32, 64)
 HOLDER_BASE = 32                 # lthread 32 + n holds IRQ n while no driver has it
 RELEASE, GRAB = 0x1E01, 0x1E02
 FAST_RESTARTS = 3                # restarts within CRASH_WINDOW before backing off

@@ -336,7 +336,8 @@ class VM:
         sigma0 = self.sigma0
         if freed_ports and sigma0 is not None and sigma0 is not dying:
             for port in freed_ports:                      # a port no tree holds is sigma0's
-                pass
+                if port not in self._kernel_ports:
+                    sigma0.io.allow(port)
 
 
 def _port_range(fpage: Fpage) -> tuple[int, int] | None:
