@@ -1,6 +1,6 @@
 """`mk bench ipc`: the kernel's IPC figures beside the floors they cannot beat, in one run.
 
-Floors (plain host processes, no kernel, measured first in the same run):
+Floors (plain host processes, no kernel):
 
     pipe          a round trip of 8 bytes over two pipes between two processes
     zmq_direct    a round trip of 8 bytes between two ZeroMQ DEALER sockets
@@ -25,33 +25,43 @@ Kernel figures (real tasks in a node booted for the run, bench/ipc_tasks.py):
                     net of the same call without a map item / a flush of nothing
     throughput_N    null RPCs per second, N client/server task pairs at once
 
-Every time is the best of several repeats (the median is in the JSON), in ns per
-operation. ratio = figure / floor (for a rate: floor rate / figure rate), so 1.0 is
-"as fast as the floor" and larger is slower. See docs/bench.md.
+Floors and figures are measured side by side: repeat r of every round-trip floor is
+followed by repeat r of every kernel round trip, and the throughput rounds alternate
+the same way, so a busy host disturbs both sides alike. Every time is the best of the
+repeats (the median is beside it), in ns per operation. ratio = figure / floor (for a
+rate: floor rate / figure rate): 1.0 is "as fast as the floor", larger is slower.
+See docs/bench.md.
 """
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import platform
+import select
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Callable
 
 import zmq
 
-__all__ = ["run", "main", "Settings", "FIGURES"]
+from .ipc_tasks import round_path, step_path
+
+__all__ = ["run", "main", "format_table", "Settings", "BenchError", "FIGURES", "FLOORS",
+           "MAP_SIZES", "PAIRS"]
 
 _now = time.perf_counter_ns
 TASKS = "bench.ipc_tasks"
 MAP_SIZES = (256, 1024, 4096)
 PAIRS = (1, 2, 4)
+BODY = b"\1\0\0\0\2\0\0\0"                       # two words
+PAYLOADS = {"null": 0, "512": 512, "64k": 64 << 10}
 
 # name -> (label, floor name, target ratio or None)
 FIGURES: dict[str, tuple[str, str, float | None]] = {
@@ -67,7 +77,7 @@ FIGURES: dict[str, tuple[str, str, float | None]] = {
     **{f"throughput_{n}": (f"null RPC/s, {n} pair{'s' if n > 1 else ''}", f"relay_tp_{n}", None)
        for n in PAIRS},
 }
-FLOORS = ("pipe", "zmq_direct", "relay_null", "relay_512", "relay_64k",
+FLOORS = ("pipe", "zmq_direct", *(f"relay_{p}" for p in PAYLOADS),
           *(f"relay_tp_{n}" for n in PAIRS))
 
 
@@ -86,31 +96,52 @@ class Settings:
     @classmethod
     def quick(cls) -> "Settings":
         return cls(repeats=1, rpc_n=20, pipe_n=50, fault_pages=8, map_repeats=1,
-                    tp_seconds=0.1)
+                   tp_seconds=0.05)
 
 
 class BenchError(Exception):
     """A floor peer or a bench task failed; the message says which and why."""
 
 
-# -- statistics ---------------------------------------------------------------------------
-
 def _stat(samples: list[float]) -> dict:
     return {"ns": round(min(samples), 1), "median_ns": round(statistics.median(samples), 1),
             "samples": len(samples)}
 
 
+def _rate(results: list[dict]) -> dict:
+    rps = sum(r["count"] / (r["elapsed_ns"] / 1e9) for r in results)
+    return {"rps": round(rps, 1), "ns": round(1e9 / rps, 1),
+            "per_client": [r["count"] for r in results]}
+
+
+def _fifos(prefix: str, names) -> str:
+    for name in names:
+        os.mkfifo(name, 0o600)
+    return prefix
+
+
+def release(path: str, timeout: float = 60.0) -> None:
+    """Let the process waiting on FIFO `path` go (open it for writing, close it)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+            return
+        except OSError as e:                        # ENXIO: nobody waits on it yet
+            if e.errno != errno.ENXIO or time.monotonic() > deadline:
+                raise BenchError(f"nobody took the step {path} in {timeout:.0f}s") from None
+            time.sleep(0.0005)
+
+
 # -- floor peers (each a process: `python -m bench.ipc peer ROLE ...`) --------------------
 
 def _peer(role: str, args: list[str]) -> None:
-    if role == "pipe":
+    if role == "pipe":                                 # RFD WFD
         rfd, wfd = int(args[0]), int(args[1])
         read, write = os.read, os.write
-        while True:
-            data = read(rfd, 65536)
-            if not data:
-                return
+        while data := read(rfd, 65536):
             write(wfd, data)
+        return
     ctx = zmq.Context()
     if role == "direct":                               # ENDPOINT COPY
         copy = args[1] == "1"
@@ -148,7 +179,7 @@ def _peer(role: str, args: list[str]) -> None:
             args[4] == "1"
         s = ctx.socket(zmq.DEALER)
         s.connect(ep)
-        frames = [server, b"\1\0\0\0\2\0\0\0"]
+        frames = [server, BODY]
         send, recv = s.send_multipart, s.recv_multipart
 
         def call() -> None:
@@ -161,7 +192,7 @@ def _peer(role: str, args: list[str]) -> None:
 
 
 class _Peers:
-    """Floor peer processes, killed on exit."""
+    """Floor peer processes (their output is read line by line); killed on exit."""
 
     def __init__(self) -> None:
         self.procs: list[subprocess.Popen] = []
@@ -175,9 +206,8 @@ class _Peers:
         return p
 
     @staticmethod
-    def expect(p: subprocess.Popen, word: str, timeout: float = 20.0) -> str:
-        """The next line of `p`'s output, which must start with `word`."""
-        import select
+    def expect(p: subprocess.Popen, word: str, timeout: float = 30.0) -> str:
+        """The next line of `p`'s output, which must start with `word`; its rest."""
         deadline = time.monotonic() + timeout
         fd = p.stdout.fileno()
         while b"\n" not in p.pending:
@@ -192,7 +222,7 @@ class _Peers:
         text = line.decode()
         if not text.startswith(word):
             raise BenchError(f"floor peer {p.args[4]}: expected {word}, got {text!r}")
-        return text
+        return text[len(word):].strip()
 
     def stop(self) -> None:
         for p in self.procs:
@@ -210,8 +240,6 @@ class _Peers:
         self.stop()
 
 
-# -- floors ---------------------------------------------------------------------------------
-
 def _timed(fn: Callable[[int], None], n: int, repeats: int, warmup: int = 20) -> list[float]:
     fn(warmup)
     out = []
@@ -222,113 +250,118 @@ def _timed(fn: Callable[[int], None], n: int, repeats: int, warmup: int = 20) ->
     return out
 
 
-def floor_pipe(s: Settings) -> dict:
-    a_r, a_w = os.pipe()          # us -> peer
-    b_r, b_w = os.pipe()          # peer -> us
-    with _Peers() as peers:
+class PipeFloor:
+    """A peer that echoes what comes down one pipe up another."""
+
+    def __init__(self, peers: _Peers):
+        a_r, self.w = os.pipe()          # us -> peer
+        self.r, b_w = os.pipe()          # peer -> us
         peers.start("pipe", str(a_r), str(b_w), pass_fds=(a_r, b_w))
         os.close(a_r)
         os.close(b_w)
+
+    def measure(self, s: Settings) -> dict:
         try:
             def loop(n: int) -> None:
-                write, read, w, r, body = os.write, os.read, a_w, b_r, b"\1\0\0\0\2\0\0\0"
+                write, read, w, r = os.write, os.read, self.w, self.r
                 for _ in range(n):
-                    write(w, body)
+                    write(w, BODY)
                     read(r, 8)
             return _stat(_timed(loop, s.pipe_n, s.repeats))
         finally:
-            os.close(a_w)
-            os.close(b_r)
+            os.close(self.w)
+            os.close(self.r)
 
 
-def _endpoint(tmp: str, name: str) -> str:
-    return f"ipc://{tmp}/{name}.sock"
+def _pick(by_mode: dict, key: str = "ns", best=min) -> dict:
+    """The faster copy mode is the floor; both stay in the report."""
+    mode = best(by_mode, key=lambda k: by_mode[k][key])
+    return {**by_mode[mode], "mode": mode, "modes": by_mode}
 
 
-def floor_direct(s: Settings, tmp: str) -> dict:
-    best: dict = {}
-    for copy in (True, False):
-        ep = _endpoint(tmp, f"direct{int(copy)}")
-        with _Peers() as peers:
-            peers.expect(peers.start("direct", ep, str(int(copy))), "UP")
-            ctx = zmq.Context.instance()
-            c = ctx.socket(zmq.DEALER)
-            c.setsockopt(zmq.LINGER, 0)
-            c.connect(ep)
-            try:
-                def loop(n: int) -> None:
-                    send, recv, body = c.send, c.recv, b"\1\0\0\0\2\0\0\0"
-                    for _ in range(n):
-                        send(body, copy=copy)
-                        recv(copy=copy)
-                st = _stat(_timed(loop, s.rpc_n, s.repeats))
-            finally:
-                c.close()
-        best[f"copy={copy}"] = st
-    return _pick(best)
+class DirectFloor:
+    """Two DEALER peers (one per copy mode) that echo what they receive."""
 
+    def __init__(self, peers: _Peers, tmp: str):
+        self.peers = peers
+        self.eps = {copy: f"ipc://{tmp}/direct{int(copy)}.sock" for copy in (True, False)}
+        self.procs = {copy: peers.start("direct", ep, str(int(copy)))
+                      for copy, ep in self.eps.items()}
 
-def _pick(by_copy: dict) -> dict:
-    name = min(by_copy, key=lambda k: by_copy[k]["ns"])
-    return {**by_copy[name], "mode": name, "modes": by_copy}
-
-
-def floor_relay(s: Settings, tmp: str) -> dict[str, dict]:
-    """relay_null / relay_512 / relay_64k (round trip through the relay to server S0,
-    from this process) and relay_tp_N (N client processes to servers S0..S(N-1) at
-    once), each the faster of copy=True and copy=False. One relay, max(PAIRS) servers
-    and clients per copy mode; the clients sleep while the round trips are timed."""
-    payloads = {"relay_null": (None, s.rpc_n), "relay_512": (os.urandom(512), s.rpc_n),
-                "relay_64k": (os.urandom(64 << 10), max(1, s.rpc_n // 2))}
-    by: dict[str, dict] = {k: {} for k in [*payloads, *(f"relay_tp_{n}" for n in PAIRS)]}
-    rounds, pairs = ",".join(map(str, PAIRS)), max(PAIRS)
-    for copy in (True, False):
-        ep, mode = _endpoint(tmp, f"relay{int(copy)}"), f"copy={copy}"
-        go = os.path.join(tmp, f"go{int(copy)}")
-        with _Peers() as peers:
-            relay = peers.start("relay", ep, str(int(copy)))
-            peers.expect(relay, "UP")
-            for i in range(pairs):
-                peers.start("server", ep, f"S{i}", str(int(copy)))
-            for _ in range(pairs):
-                peers.expect(relay, "HELLO")
-            clients = [peers.start("tp", ep, f"S{i}", go, str(s.tp_seconds), str(int(copy)),
-                                   str(i), rounds) for i in range(pairs)]
-            for c in clients:
-                peers.expect(c, "READY")
+    def measure(self, s: Settings) -> dict:
+        by = {}
+        for copy, ep in self.eps.items():
+            self.peers.expect(self.procs[copy], "UP")
             c = zmq.Context.instance().socket(zmq.DEALER)
             c.setsockopt(zmq.LINGER, 0)
             c.connect(ep)
             try:
-                for name, (payload, n) in payloads.items():
-                    frames = [b"S0", b"\1\0\0\0\2\0\0\0"] + ([payload] if payload else [])
-
-                    def loop(k: int, frames=frames) -> None:
-                        send, recv = c.send_multipart, c.recv_multipart
-                        for _ in range(k):
-                            send(frames, copy=copy)
-                            recv(copy=copy)
-                    by[name][mode] = _stat(_timed(loop, n, s.repeats))
+                def loop(n: int) -> None:
+                    send, recv = c.send, c.recv
+                    for _ in range(n):
+                        send(BODY, copy=copy)
+                        recv(copy=copy)
+                by[f"copy={copy}"] = _stat(_timed(loop, s.rpc_n, s.repeats))
             finally:
                 c.close()
-            for n in PAIRS:
-                open(f"{go}-{n}", "w").close()
-                word = f"ROUND{n}"
-                by[f"relay_tp_{n}"][mode] = _rate(
-                    [json.loads(peers.expect(cl, word, 30 + s.tp_seconds)[len(word):])
-                     for cl in clients[:n]])
-    out = {name: _pick(modes) for name, modes in by.items() if name in payloads}
-    for n in PAIRS:
-        modes = by[f"relay_tp_{n}"]
-        best = max(modes, key=lambda k: modes[k]["rps"])
-        out[f"relay_tp_{n}"] = {**modes[best], "mode": best, "modes": modes}
-    return out
+        return _pick(by)
 
 
-def _rate(results: list[dict]) -> dict:
-    rps = sum(r["count"] / (r["elapsed_ns"] / 1e9) for r in results)
-    return {"rps": round(rps, 1), "ns": round(1e9 / rps, 1),
-            "per_client": [r["count"] for r in results]}
+class RelayRing:
+    """One relay, max(PAIRS) servers and max(PAIRS) throughput clients, for one copy
+    mode. The round-trip floors are timed from this process to server S0; the clients
+    wait on their FIFOs (using no CPU) until their throughput round."""
+
+    def __init__(self, peers: _Peers, tmp: str, copy: bool, s: Settings):
+        """Start the processes (they come up in parallel; `ready()` waits for them)."""
+        self.peers, self.copy, self.s = peers, copy, s
+        self.mode = f"copy={copy}"
+        self.ep = f"ipc://{tmp}/relay{int(copy)}.sock"
+        self.go = os.path.join(tmp, f"go{int(copy)}")
+        _fifos(self.go, [round_path(self.go, n, i) for n in PAIRS for i in range(n)])
+        c = str(int(copy))
+        self.relay = peers.start("relay", self.ep, c)
+        for i in range(max(PAIRS)):
+            peers.start("server", self.ep, f"S{i}", c)
+        self.clients = [peers.start("tp", self.ep, f"S{i}", self.go, str(s.tp_seconds), c,
+                                    str(i), ",".join(map(str, PAIRS)))
+                        for i in range(max(PAIRS))]
+        self.sock = zmq.Context.instance().socket(zmq.DEALER)
+        self.sock.setsockopt(zmq.LINGER, 0)
+        self.sock.connect(self.ep)
+        self.frames = {p: [b"S0", BODY] + ([os.urandom(size)] if size else [])
+                       for p, size in PAYLOADS.items()}
+
+    def ready(self) -> None:
+        self.peers.expect(self.relay, "UP")
+        for _ in range(max(PAIRS)):
+            self.peers.expect(self.relay, "HELLO")
+        for c in self.clients:
+            self.peers.expect(c, "READY")
+        for p in PAYLOADS:
+            self.sample(p, 20)
+
+    def sample(self, payload: str, n: int) -> float:
+        """ns per round trip over `n` round trips with this payload."""
+        send, recv, frames, copy = (self.sock.send_multipart, self.sock.recv_multipart,
+                                    self.frames[payload], self.copy)
+        for _ in range(5):
+            send(frames, copy=copy)
+            recv(copy=copy)
+        t0 = _now()
+        for _ in range(n):
+            send(frames, copy=copy)
+            recv(copy=copy)
+        return (_now() - t0) / n
+
+    def throughput(self, n: int) -> dict:
+        for i in range(n):
+            release(round_path(self.go, n, i))
+        return _rate([json.loads(self.peers.expect(c, f"ROUND{n}", 30 + self.s.tp_seconds))
+                      for c in self.clients[:n]])
+
+    def close(self) -> None:
+        self.sock.close()
 
 
 # -- the kernel side ----------------------------------------------------------------------------
@@ -360,8 +393,10 @@ class BenchNode:
             shutil.rmtree(self.home, ignore_errors=True)
 
     def start(self, func: str, *args) -> dict:
-        return self.node.root({"op": "run", "entry": f"{TASKS}:{func}",
-                               "args": [str(a) for a in args]})
+        t = self.node.root({"op": "run", "entry": f"{TASKS}:{func}",
+                            "args": [str(a) for a in args]})
+        t["func"], t["seen"] = func, 0
+        return t
 
     @staticmethod
     def _log(task: dict) -> str:
@@ -371,106 +406,131 @@ class BenchNode:
         except FileNotFoundError:
             return ""
 
-    def line(self, task: dict, word: str, timeout: float = 30.0) -> str:
-        """Wait for the task's log to show a line starting with `word`; return its rest."""
+    def line(self, task: dict, word: str, timeout: float = 60.0) -> str:
+        """Wait for the task's log to show a line starting with `word`; its rest."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for ln in self._log(task).splitlines():
-                if ln.startswith(word + " ") or ln == word:
+        while True:
+            text = self._log(task)
+            for ln in text.splitlines():
+                if ln == word or ln.startswith(word + " "):
                     return ln[len(word):].strip()
-            time.sleep(0.005)
-        raise BenchError(f"task {task['task']} ({task.get('entry', '')}) did not print "
-                         f"{word} in {timeout:.0f}s; its log:\n{self._log(task)[-2000:]}")
+                if ln.startswith("ERROR ") or ln.startswith("Traceback"):
+                    break
+            else:
+                if time.monotonic() < deadline:
+                    time.sleep(0.002)
+                    continue
+            raise BenchError(f"task {task['task']} ({task['func']}) did not print {word} "
+                             f"in {timeout:.0f}s; its log:\n{text[-2000:]}")
 
     def server(self, func: str, *args) -> tuple[dict, int]:
         t = self.start(func, *args)
         return t, int(self.line(t, "ID"))
 
-    def result(self, task: dict, timeout: float = 60.0) -> dict:
-        out = json.loads(self.line(task, "RESULT", timeout))
-        if "error" in out:
-            raise BenchError(f"task {task['task']}: {out['error']}")
-        return out
-
-    def reap(self, task: dict, timeout: float = 10.0) -> None:
+    def reap(self, task: dict, timeout: float = 15.0) -> None:
+        """Wait for the task's end; then its log goes, so that the next task given the
+        same number is not read from its predecessor's lines."""
         done = self.node.root({"op": "wait", "task": task["task"]}, timeout=timeout)
         if done.get("status") not in (0, None):
-            raise BenchError(f"task {task['task']} ended with status {done['status']}; "
-                             f"its log:\n{self._log(task)[-2000:]}")
+            raise BenchError(f"task {task['task']} ({task['func']}) ended with status "
+                             f"{done['status']}; its log:\n{self._log(task)[-2000:]}")
+        try:
+            os.unlink(task["log"])
+        except FileNotFoundError:
+            pass
 
 
-def kernel_rpc(bn: BenchNode, s: Settings) -> dict[str, dict]:
+def side_by_side(bn: BenchNode, rings: list[RelayRing], s: Settings, tmp: str) -> tuple[dict, dict]:
+    """Round trips: floors (each payload, each copy mode) and kernel tasks (cross-task
+    RPC with each payload, lthread RPC, page fault), repeat after repeat."""
+    steps = {name: os.path.join(tmp, name) for name in ("rpc", "local", "fault")}
+    for prefix in steps.values():
+        _fifos(prefix, [step_path(prefix, r) for r in range(s.repeats)])
     srv, sid = bn.server("rpc_server")
-    cli = bn.start("rpc_client", sid, s.rpc_n, s.repeats)
-    res = bn.result(cli, 120)
-    bn.reap(cli)
-    bn.reap(srv)
-    loc = bn.start("rpc_local", s.rpc_n, s.repeats)
-    local = bn.result(loc, 120)
-    bn.reap(loc)
-    return {"null_rpc": _stat(res["null"]), "rpc_512": _stat(res["str512"]),
-            "rpc_64k": _stat(res["str64k"]), "null_rpc_local": _stat(local["null"])}
-
-
-def kernel_fault(bn: BenchNode, s: Settings) -> dict:
     pager, pid = bn.server("fault_pager", s.fault_pages)
-    cli = bn.start("fault_client", pid, s.fault_pages, s.repeats)
-    res = bn.result(cli, 120)
-    bn.reap(cli)
-    bn.reap(pager)
-    return {**_stat(res["fault"]), "pages": s.fault_pages,
-            "flush_request_ns": round(min(res["flush_request"]), 1)}
+    tasks = {"rpc": bn.start("rpc_client", sid, s.rpc_n, steps["rpc"], s.repeats),
+             "local": bn.start("rpc_local", s.rpc_n, steps["local"], s.repeats),
+             "fault": bn.start("fault_client", pid, s.fault_pages, steps["fault"], s.repeats)}
+    for t in tasks.values():
+        bn.line(t, "READY")
+    floor = {f"relay_{p}": {ring.mode: [] for ring in rings} for p in PAYLOADS}
+    kern: dict[str, list[float]] = {k: [] for k in ("null_rpc", "rpc_512", "rpc_64k",
+                                                     "null_rpc_local", "page_fault")}
+    flush_requests = []
+    for r in range(s.repeats):
+        for ring in rings:
+            for p in PAYLOADS:
+                n = s.rpc_n if p != "64k" else max(1, s.rpc_n // 2)
+                floor[f"relay_{p}"][ring.mode].append(ring.sample(p, n))
+        got = {}
+        for name, t in tasks.items():
+            release(step_path(steps[name], r))
+            got[name] = json.loads(bn.line(t, f"STEP{r}", 120))
+        kern["null_rpc"].append(got["rpc"]["null"])
+        kern["rpc_512"].append(got["rpc"]["str512"])
+        kern["rpc_64k"].append(got["rpc"]["str64k"])
+        kern["null_rpc_local"].append(got["local"]["null"])
+        kern["page_fault"].append(got["fault"]["fault"])
+        flush_requests.append(got["fault"]["flush_request"])
+    for t in [*tasks.values(), srv, pager]:
+        bn.reap(t)
+    floors = {name: _pick({mode: _stat(v) for mode, v in modes.items()})
+              for name, modes in floor.items()}
+    figs = {name: _stat(v) for name, v in kern.items()}
+    figs["page_fault"].update(pages=s.fault_pages,
+                              flush_request_ns=round(min(flush_requests), 1))
+    return floors, figs
 
 
 def kernel_map(bn: BenchNode, s: Settings) -> tuple[dict[str, dict], dict]:
     c, cid = bn.server("map_c")
     b, bid = bn.server("map_b", cid)
     a = bn.start("map_a", bid, ",".join(map(str, MAP_SIZES)), s.map_repeats)
-    res = bn.result(a, 120)
+    res = json.loads(bn.line(a, "RESULT", 180))
     for t in (a, b, c):
         bn.reap(t)
     empty_call, empty_flush = min(res["empty_call"]), min(res["empty_flush"])
     figs, raw = {}, {"source": res["source"], "empty_call_ns": empty_call,
                      "empty_flush_ns": empty_flush, "sizes": {}}
+
+    def per(total: float, fixed: float, mappings: int) -> float:
+        return round(max(0.0, total - fixed) / mappings, 1)
     for n in MAP_SIZES:
-        r = res["sizes"][str(n)]
-        m, f = min(r["map"]), min(r["flush"])
-        mappings = 2 * n                                # B's and C's
-        figs[f"map_{n}"] = {"ns": round(max(0.0, m - empty_call) / mappings, 1),
-                            "median_ns": round(max(0.0, statistics.median(r["map"])
-                                                   - empty_call) / mappings, 1),
-                            "total_ns": m, "mappings": mappings}
-        figs[f"flush_{n}"] = {"ns": round(max(0.0, f - empty_flush) / mappings, 1),
-                              "median_ns": round(max(0.0, statistics.median(r["flush"])
-                                                     - empty_flush) / mappings, 1),
-                              "total_ns": f, "mappings": mappings}
+        r, mappings = res["sizes"][str(n)], 2 * n        # B's and C's
+        for kind, fixed in (("map", empty_call), ("flush", empty_flush)):
+            figs[f"{kind}_{n}"] = {"ns": per(min(r[kind]), fixed, mappings),
+                                   "median_ns": per(statistics.median(r[kind]), fixed, mappings),
+                                   "total_ns": min(r[kind]), "mappings": mappings}
         raw["sizes"][str(n)] = r
     return figs, raw
 
 
-def kernel_throughput(bn: BenchNode, s: Settings) -> dict[str, dict]:
-    """throughput_N: max(PAIRS) server and client tasks; N clients call at once."""
-    pairs, rounds = max(PAIRS), ",".join(map(str, PAIRS))
-    servers = [bn.server("rpc_server") for _ in range(pairs)]
-    go = os.path.join(bn.home, "go")
-    clients = [bn.start("tp_client", sid, go, s.tp_seconds, i, rounds)
+def throughput(bn: BenchNode, rings: list[RelayRing], s: Settings, tmp: str) -> tuple[dict, dict]:
+    """relay_tp_N and throughput_N, round after round: N clients at once."""
+    go = os.path.join(tmp, "go-kernel")
+    _fifos(go, [round_path(go, n, i) for n in PAIRS for i in range(n)])
+    servers = [bn.server("rpc_server") for _ in range(max(PAIRS))]
+    clients = [bn.start("tp_client", sid, go, s.tp_seconds, i, ",".join(map(str, PAIRS)))
                for i, (_, sid) in enumerate(servers)]
     for c in clients:
         bn.line(c, "READY")
-    out = {}
+    floors, figs = {}, {}
     for n in PAIRS:
-        open(f"{go}-{n}", "w").close()
-        out[f"throughput_{n}"] = _rate([json.loads(bn.line(c, f"ROUND{n}", 30 + s.tp_seconds))
-                                        for c in clients[:n]])
+        floors[f"relay_tp_{n}"] = _pick({ring.mode: ring.throughput(n) for ring in rings},
+                                        "rps", max)
+        for i in range(n):
+            release(round_path(go, n, i))
+        figs[f"throughput_{n}"] = _rate([json.loads(bn.line(c, f"ROUND{n}", 30 + s.tp_seconds))
+                                         for c in clients[:n]])
     for t in clients + [srv for srv, _ in servers]:
         bn.reap(t)
-    return out
+    return floors, figs
 
 
 # -- the run --------------------------------------------------------------------------------
 
 def run(settings: Settings | None = None, node_name: str = "bench",
-        progress: Callable[[str], None] = lambda s: None) -> dict:
+        progress: Callable[[str], None] = lambda text: None) -> dict:
     """Measure every floor and every kernel figure; returns the JSON-able report."""
     s = settings or Settings()
     load_before = os.getloadavg()[0]
@@ -486,42 +546,50 @@ def run(settings: Settings | None = None, node_name: str = "bench",
         last = now
 
     tmp = tempfile.mkdtemp(prefix="mkf", dir="/tmp")
+    rings: list[RelayRing] = []
     try:
-        progress("floors: pipe, direct ZeroMQ")
-        floors["pipe"] = floor_pipe(s)
-        floors["zmq_direct"] = floor_direct(s, tmp)
-        progress("floors: ZeroMQ relay, round trips and throughput")
-        floors.update(floor_relay(s, tmp))
-        phase("floors")
+        with _Peers() as peers:
+            progress("floors: starting the peers")
+            pipe, direct = PipeFloor(peers), DirectFloor(peers, tmp)
+            rings = [RelayRing(peers, tmp, copy, s) for copy in (True, False)]
+            for ring in rings:
+                ring.ready()
+            phase("peers")
+            progress("floors: pipe, direct ZeroMQ")
+            floors["pipe"] = pipe.measure(s)
+            floors["zmq_direct"] = direct.measure(s)
+            phase("floors")
+            progress(f"booting a {s.mem_mib} MiB node")
+            with BenchNode(node_name, s.mem_mib) as bn:
+                phase("boot")
+                progress("round trips, relay and kernel side by side")
+                f, k = side_by_side(bn, rings, s, tmp)
+                floors.update(f)
+                figs.update(k)
+                phase("round_trips")
+                progress("kernel: map and flush A -> B -> C")
+                f, raw_map = kernel_map(bn, s)
+                figs.update(f)
+                phase("map")
+                progress(f"throughput, relay and kernel, {', '.join(map(str, PAIRS))} pairs")
+                f, k = throughput(bn, rings, s, tmp)
+                floors.update(f)
+                figs.update(k)
+                phase("throughput")
+            for ring in rings:
+                ring.close()
+        phase("down")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    progress(f"booting a {s.mem_mib} MiB node")
-    with BenchNode(node_name, s.mem_mib) as bn:
-        phase("boot")
-        progress("kernel: RPC (null, 512 B, 64 KiB, lthreads)")
-        figs.update(kernel_rpc(bn, s))
-        phase("rpc")
-        progress("kernel: page fault")
-        figs["page_fault"] = kernel_fault(bn, s)
-        phase("page_fault")
-        progress("kernel: map and flush A -> B -> C")
-        map_figs, map_raw = kernel_map(bn, s)
-        figs.update(map_figs)
-        phase("map")
-        progress(f"kernel: throughput, {', '.join(map(str, PAIRS))} pairs")
-        figs.update(kernel_throughput(bn, s))
-        phase("throughput")
-    phase("down")
     for name, (label, floor, target) in FIGURES.items():
         f = figs[name]
-        base = floors.get(floor) or figs.get(floor)
-        f["label"], f["floor"], f["target"] = label, floor, target
-        f["floor_ns"] = base["ns"]
+        base = floors.get(floor) or figs[floor]
+        f.update(label=label, floor=floor, target=target, floor_ns=base["ns"])
         f["ratio"] = round(f["ns"] / base["ns"], 2) if base["ns"] else None
         f["met"] = None if target is None or f["ratio"] is None else f["ratio"] <= target
-    return {"python": platform.python_version(), "machine": platform.machine(),
-            "cpus": os.cpu_count(), "repeats": s.repeats, "settings": s.__dict__,
-            "floors": floors, "figures": figs, "map": map_raw,
+    return {"python": platform.python_version(), "zmq": zmq.zmq_version(),
+            "machine": platform.machine(), "cpus": os.cpu_count(), "repeats": s.repeats,
+            "settings": asdict(s), "floors": floors, "figures": figs, "map": raw_map,
             "seconds": round(time.monotonic() - t_start, 1), "phases": phases,
             "load": [round(load_before, 2), round(os.getloadavg()[0], 2)]}
 
@@ -532,44 +600,43 @@ def _us(ns: float) -> str:
 
 def format_table(out: dict) -> str:
     fl, fg = out["floors"], out["figures"]
-    lines = [f"mk bench ipc  (Python {out['python']}, {out['machine']}, {out['cpus']} CPUs, "
-             f"best of {out['repeats']}, {out['seconds']} s)", "",
-             "floors (no kernel)                       per round trip   median"]
-    names = {"pipe": "pipe, 8 B", "zmq_direct": "ZeroMQ direct, 8 B",
-             "relay_null": "ZeroMQ relay 4 hops, 8 B", "relay_512": "relay + 512 B",
-             "relay_64k": "relay + 64 KiB"}
+    lines = [f"mk bench ipc  (Python {out['python']}, ZeroMQ {out['zmq']}, {out['machine']}, "
+             f"{out['cpus']} CPUs, best of {out['repeats']}, {out['seconds']} s)", "",
+             f"{'floor (no kernel)':<40} {'value':>12} {'median':>12}  faster mode"]
+    names = {"pipe": "pipe round trip, 8 B", "zmq_direct": "ZeroMQ direct round trip, 8 B",
+             "relay_null": "ZeroMQ relay, 4 hops, 8 B", "relay_512": "relay, + 512 B",
+             "relay_64k": "relay, + 64 KiB"}
     for k, label in names.items():
-        mode = f"  ({fl[k]['mode']})" if "mode" in fl[k] else ""
-        lines.append(f"  {label:<38}{_us(fl[k]['ns'])}  {_us(fl[k]['median_ns'])}{mode}")
+        lines.append(f"  {label:<38} {_us(fl[k]['ns']):>12} {_us(fl[k]['median_ns']):>12}  "
+                     f"{fl[k].get('mode', '')}")
     for n in PAIRS:
         f = fl[f"relay_tp_{n}"]
-        lines.append(f"  {'relay throughput, ' + str(n) + ' pair(s)':<38}"
-                     f"{f['rps']:9.0f} /s  ({f['mode']})")
+        lines.append(f"  {'relay, ' + str(n) + ' pair(s) at once':<38} "
+                     f"{f['rps']:9.0f} /s {'':>12}  {f['mode']}")
     lines += ["", f"{'kernel figure':<40} {'value':>12} {'median':>12}  {'floor':<12}"
-                  f"{'floor val':>12} {'ratio':>6}  target"]
+                  f"{'floor value':>12} {'ratio':>6}  target"]
     for name, (label, floor, target) in FIGURES.items():
         f = fg[name]
         if "rps" in f:
-            val, med = f"{f['rps']:9.0f} /s", ""
-            base = fl.get(floor) or fg.get(floor)
-            fv = f"{base['rps']:9.0f} /s"
+            base = fl.get(floor) or fg[floor]
+            val, med, fv = f"{f['rps']:9.0f} /s", "", f"{base['rps']:9.0f} /s"
         else:
             val, med, fv = _us(f["ns"]), _us(f["median_ns"]), _us(f["floor_ns"])
-        tgt = "" if target is None else f"<= {target:<4} {'ok' if f['met'] else 'MISSED'}"
         ratio = "-" if f["ratio"] is None else f"{f['ratio']:.2f}"
+        tgt = "" if target is None else f"<= {target:<4} {'ok' if f['met'] else 'MISSED'}"
         lines.append(f"  {label:<38} {val:>12} {med:>12}  {floor:<12}{fv:>12} "
                      f"{ratio:>6}  {tgt}")
     m = out["map"]
     if out["load"][0] > 0.5 * (out["cpus"] or 1):
         lines += ["", f"WARNING: the host was busy (1-minute load {out['load'][0]} at the "
-                      f"start, {out['cpus']} CPUs): other processes share "
-                      "the CPUs, so the figures and ratios are unreliable; run again on an "
-                      "idle host"]
-    lines += ["", f"map: A's pages came from {m['source']}; fixed costs taken out per "
-                  f"mapping: empty chain call {_us(m['empty_call_ns']).strip()}, "
-                  f"empty flush {_us(m['empty_flush_ns']).strip()}",
-              "ratio: time / floor (for rates, floor rate / rate); map_N and flush_N are "
-              f"per mapping relative to N={MAP_SIZES[0]} (1.0 = linear)"]
+                      f"start, {out['cpus']} CPUs): other processes share the CPUs, so the "
+                      "figures are noisy; the ratios hold better, as each repeat of a floor "
+                      "sits next to one of its figure"]
+    lines += ["", f"map: A's pages came from {m['source']}; taken off per mapping: the "
+                  f"chain call without a map item ({_us(m['empty_call_ns']).strip()}), a "
+                  f"flush that finds nothing ({_us(m['empty_flush_ns']).strip()})",
+              "ratio: time / floor (for rates, floor rate / rate); map_N and flush_N are per "
+              f"mapping relative to N={MAP_SIZES[0]} (1.0 = linear)"]
     return "\n".join(lines)
 
 
@@ -583,8 +650,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--node", default="bench", help="name of the temporary node")
     ap.add_argument("--quick", action="store_true", help="tiny counts: checks paths only")
     a = ap.parse_args(argv)
-    out = run(Settings.quick() if a.quick else Settings(), a.node,
-              progress=lambda t: print(f"  {t}", file=sys.stderr, flush=True))
+    try:
+        out = run(Settings.quick() if a.quick else Settings(), a.node,
+                  progress=lambda t: print(f"  {t}", file=sys.stderr, flush=True))
+    except BenchError as e:
+        print(f"mk bench ipc: {e}", file=sys.stderr)
+        return 1
     print(json.dumps(out, indent=2) if a.json else format_table(out))
     return 0
 

@@ -1,13 +1,21 @@
 """Task code for `mk bench ipc`: each public function is a task's `main(rt, *args)`.
 
-These run as real L4 tasks in a booted node (started by root for the bench driver,
-bench/ipc.py), so every figure goes through the kernel process exactly as a user's
-task would: the runtime's socket, the kernel's dispatch and IPC path, and back.
-A task tells the driver what it needs to know by printing one line to its log:
+These run as real L4 tasks in a node booted for the run (root starts them for the
+driver, bench/ipc.py), so every figure goes through the kernel process exactly as a
+user's task would: the runtime's socket, the kernel's dispatch and IPC path, and back.
 
-    ID <raw thread id>        a server is ready and this is where to send
-    READY                     a throughput client warmed up and waits for the go file
-    RESULT <json>             the measurements, in nanoseconds per operation
+The driver and a task talk through the host, outside the system being measured:
+
+  * a task prints one line to its log for each thing the driver waits for:
+        ID <raw thread id>      a server is ready and this is where to send
+        READY                   a measuring task warmed up and waits for its first step
+        STEP<r> <json>          the times of step r, in ns per operation
+        ROUND<n> <json>         a throughput client's count in the round with n clients
+        RESULT <json>           the measurements of a task that is not stepped
+  * a task waits for a step (or a round) by opening a FIFO the driver made, which
+    blocks in the host kernel, using no CPU, until the driver opens it for writing.
+    So the driver can interleave the kernel's repeats with the floors' repeats, and
+    tasks that wait cost the measured ones nothing.
 
 Times are taken with `time.perf_counter_ns` inside the task that makes the calls.
 Only `microkernel.abi` is imported: task code sits above the kernel.
@@ -19,10 +27,11 @@ import os
 import threading
 import time
 
-from microkernel.abi import (SIGMA0_TASK, Fpage, IpcError, MapItem, Msg, ThreadId)
+from microkernel.abi import SIGMA0_TASK, Fpage, IpcError, MapItem, Msg, ThreadId
 
 __all__ = ["rpc_server", "rpc_client", "rpc_local", "fault_pager", "fault_client",
-           "map_a", "map_b", "map_c", "tp_client", "throughput_rounds"]
+           "map_a", "map_b", "map_c", "tp_client", "throughput_rounds", "wait_go",
+           "step_path", "round_path"]
 
 _now = time.perf_counter_ns
 QUIT = 0xFFFF_B0FF              # a client's last message: the server replies and ends
@@ -36,13 +45,39 @@ MAP_LOG2_MAX = 24               # up to 4,096 pages
 WARMUP = 20
 
 
+def _say(line: str) -> None:
+    print(line, flush=True)
+
+
 def _announce(rt) -> None:
-    print(f"ID {int(rt.myself())}", flush=True)
+    _say(f"ID {int(rt.myself())}")
 
 
-def _result(out: dict) -> None:
-    print("RESULT " + json.dumps(out), flush=True)
+def step_path(steps: str, r: int) -> str:
+    """The FIFO a stepped task opens before its step r (`steps` is a path prefix)."""
+    return f"{steps}-{r}"
 
+
+def round_path(go: str, n: int, index: int) -> str:
+    """The FIFO throughput client `index` opens before the round with `n` clients."""
+    return f"{go}-{n}-{index}"
+
+
+def wait_go(path: str) -> None:
+    """Block until the driver opens the FIFO `path` for writing, and closes it."""
+    with open(path, "rb") as f:
+        f.read()
+
+
+def _stepped(steps: str, repeats: int, measure) -> None:
+    """READY, then for each step r: wait for it, `measure()`, print STEP<r>."""
+    _say("READY")
+    for r in range(repeats):
+        wait_go(step_path(steps, r))
+        _say(f"STEP{r} " + json.dumps(measure()))
+
+
+# -- RPC ---------------------------------------------------------------------------------
 
 def _serve_echo(rt, announce: bool) -> None:
     """Reply to each message with its own words and strings, until QUIT."""
@@ -67,44 +102,41 @@ def rpc_server(rt) -> None:
     _serve_echo(rt, True)
 
 
-def _time_calls(rt, server: int, msg: Msg, n: int, repeats: int) -> list[float]:
-    """ns per `call` for each of `repeats` runs of `n` calls (after a warm-up)."""
+def _timer(rt, server: int, msg: Msg, n: int):
+    """A function that makes `n` calls and returns ns per call."""
     call = rt.call
-    for _ in range(WARMUP):
-        call(server, msg)
-    out = []
-    for _ in range(repeats):
+
+    def run() -> float:
         t0 = _now()
         for _ in range(n):
             call(server, msg)
-        out.append((_now() - t0) / n)
-    return out
+        return (_now() - t0) / n
+    return run
 
 
-def _payloads(n: int) -> list[tuple[str, Msg, int]]:
-    """(name, message, iterations): two words, and two words plus a 512 B / 64 KiB string.
-    The 64 KiB runs are shorter: each one moves 128 KiB through four sockets."""
-    return [("null", Msg(words=(1, 2)), n),
-            ("str512", Msg(words=(1, 2), strings=(os.urandom(512),)), n),
-            ("str64k", Msg(words=(1, 2), strings=(os.urandom(64 << 10),)), max(1, n // 2))]
-
-
-def rpc_client(rt, server: str, n: str, repeats: str) -> None:
-    """Cross-task RPC to `server`: null, 512 B and 64 KiB strings (echoed both ways)."""
-    server_id, n_, r = ThreadId(int(server)), int(n), int(repeats)
-    out = {name: _time_calls(rt, server_id, msg, k, r) for name, msg, k in _payloads(n_)}
+def rpc_client(rt, server: str, n: str, steps: str, repeats: str) -> None:
+    """Cross-task RPC to `server`, one sample per step of: null (two words), and two
+    words plus a 512 B / 64 KiB string, echoed back. The 64 KiB runs are half as long."""
+    server_id, k = ThreadId(int(server)), int(n)
+    payloads = {"null": (Msg(words=(1, 2)), k),
+                "str512": (Msg(words=(1, 2), strings=(os.urandom(512),)), k),
+                "str64k": (Msg(words=(1, 2), strings=(os.urandom(64 << 10),)), max(1, k // 2))}
+    timers = {name: _timer(rt, server_id, msg, cnt) for name, (msg, cnt) in payloads.items()}
+    for msg, _ in payloads.values():
+        _timer(rt, server_id, msg, WARMUP)()
+    _stepped(steps, int(repeats), lambda: {name: t() for name, t in timers.items()})
     rt.call(server_id, Msg(words=(QUIT,)), timeout=5.0)
-    _result(out)
 
 
-def rpc_local(rt, n: str, repeats: str) -> None:
+def rpc_local(rt, n: str, steps: str, repeats: str) -> None:
     """Null RPC between two lthreads of this task: lthread 1 serves, lthread 0 calls.
     Same process, two host threads, one GIL; still two trips through the kernel."""
     rt.lthread_ex_regs(1, lambda rt2: _serve_echo(rt2, False))
     server = rt.myself().lthread_id(1)
-    out = {"null": _time_calls(rt, server, Msg(words=(1, 2)), int(n), int(repeats))}
+    null = _timer(rt, server, Msg(words=(1, 2)), int(n))
+    _timer(rt, server, Msg(words=(1, 2)), WARMUP)()
+    _stepped(steps, int(repeats), lambda: {"null": null()})
     rt.call(server, Msg(words=(QUIT,)), timeout=5.0)
-    _result(out)
 
 
 # -- page faults -----------------------------------------------------------------------
@@ -141,41 +173,41 @@ def fault_pager(rt, npages: str) -> None:
             msg = rt.wait()
 
 
-def fault_client(rt, pager: str, npages: str, repeats: str) -> None:
+def fault_client(rt, pager: str, npages: str, steps: str, repeats: str) -> None:
     """lthread 1, whose pager is the bench pager task, reads one byte of each of
     `npages` fresh pages (one fault each, resolved by a map reply), then asks the
-    pager to flush them; the faults alone are timed. Also times the flush request."""
-    pager_id, k, r = ThreadId(int(pager)), int(npages), int(repeats)
-    out: dict = {}
+    pager to flush them; one step times one round of faults (the flush is outside)."""
+    pager_id, k = ThreadId(int(pager)), int(npages)
     finished = threading.Event()
+    error: list[str] = []
 
     def faulter(rt1) -> None:
         try:
             touch, flush = rt1.mem.touch, Msg(words=(FLUSH,))
-            faults, flushes = [], []
-            for i in range(r + 1):                 # the first round warms up
+
+            def round_() -> dict:
                 t0 = _now()
                 for p in range(FAULT_BASE, FAULT_BASE + k * PAGE, PAGE):
                     touch(p)
                 t1 = _now()
                 rt1.call(pager_id, flush)
-                t2 = _now()
-                if i:
-                    faults.append((t1 - t0) / k)
-                    flushes.append(t2 - t1)
-            out["fault"], out["flush_request"] = faults, flushes
+                return {"fault": (t1 - t0) / k, "flush_request": _now() - t1}
+            round_()                               # warm up
+            _stepped(steps, int(repeats), round_)
         except BaseException as e:                 # reported, not lost in a thread
-            out["error"] = f"{type(e).__name__}: {e}"
+            error.append(f"{type(e).__name__}: {e}")
+            _say("ERROR " + error[-1])
         finally:
             finished.set()
 
     rt.lthread_ex_regs(1, faulter, pager=int(pager_id))
-    finished.wait(120)
+    finished.wait()
     try:
         rt.call(pager_id, Msg(words=(QUIT,)), timeout=5.0)
     except IpcError:
         pass
-    _result(out)
+    if error:
+        raise SystemExit(1)
 
 
 # -- map and flush through three address spaces -------------------------------------------
@@ -269,7 +301,7 @@ def map_a(rt, b: str, sizes: str, repeats: str) -> None:
                 flushes.append(t2 - t1)
         out["sizes"][str(n)] = {"map": maps, "flush": flushes}
     call(b_id, Msg(words=(QUIT,)), timeout=5.0)
-    _result(out)
+    _say("RESULT " + json.dumps(out))
 
 
 # -- throughput ------------------------------------------------------------------------
@@ -278,19 +310,18 @@ def throughput_rounds(call, go: str, seconds: float, index: int, rounds: list[in
                       emit) -> None:
     """The client side of the throughput runs, shared with the floor's clients.
 
-    `call()` makes one null RPC. For each round N in `rounds`, client `index` takes part
-    if index < N: it waits for the file `go-N`, calls for `seconds`, and emits
-    `ROUND<N> {"count", "elapsed_ns"}`. The driver creates go-N when every client
-    of round N is idle, so N clients run at once and the others sleep."""
+    `call()` makes one null RPC. For each round n in `rounds`, client `index` takes
+    part if index < n: it waits for its FIFO `round_path(go, n, index)`, calls for
+    `seconds`, and emits `ROUND<n> {"count", "elapsed_ns"}`. The driver opens the
+    FIFOs of round n when every client of the round waits, so n clients run at once
+    and the others sleep."""
     for _ in range(WARMUP):
         call()
     emit("READY")
     for n in rounds:
         if index >= n:
             continue
-        path, deadline = f"{go}-{n}", time.monotonic() + 120
-        while not os.path.exists(path) and time.monotonic() < deadline:
-            time.sleep(0.002)
+        wait_go(round_path(go, n, index))
         count, t0 = 0, _now()
         end = t0 + int(seconds * 1e9)
         while True:
@@ -306,5 +337,5 @@ def tp_client(rt, server: str, go: str, seconds: str, index: str, rounds: str) -
     """A throughput client task: null RPCs to `server` in the rounds it takes part in."""
     server_id, msg, call = ThreadId(int(server)), Msg(words=(1, 2)), rt.call
     throughput_rounds(lambda: call(server_id, msg), go, float(seconds), int(index),
-                      [int(n) for n in rounds.split(",")], lambda line: print(line, flush=True))
+                      [int(n) for n in rounds.split(",")], _say)
     rt.call(server_id, Msg(words=(QUIT,)), timeout=5.0)

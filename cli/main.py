@@ -277,5 +277,20 @@ def bench_ipc(node_name: str, as_json: bool, quick: bool) -> None:
     click.echo(json.dumps(out, indent=2) if as_json else format_table(out))
 
 
+@bench_group.command("drivers")
+@json_option
+@click.option("--mib", default=4, show_default=True, help="MiB written and read")
+@click.option("--quick", is_flag=True, help="tiny sizes: checks every path, times nothing")
+def bench_drivers(as_json: bool, mib: int, quick: bool) -> None:
+    """Disk through the user-level ATA driver beside the same driver code with no IPC,
+    and interrupt latency beside a null RPC. Boots and stops its own node."""
+    from bench.drivers import BenchError, format_table, run
+    try:
+        out = run(1 if quick else mib, 10 if quick else 100, 1 if quick else 3)
+    except (BenchError, NodeError) as e:
+        raise click.ClickException(str(e))
+    click.echo(json.dumps(out, indent=2) if as_json else format_table(out))
+
+
 if __name__ == "__main__":
     main()

@@ -3,11 +3,12 @@
 One task, one thread, one request at a time (the channel does one command at a time).
 At start it resets the drive (SRST: a driver restarted in the middle of a transfer
 finds the drive ready again), reads IDENTIFY DEVICE for the LBA28 capacity (words
-60-61) and the largest READ/WRITE MULTIPLE block (word 47), and sets that block size.
+60-61) and the largest READ/WRITE MULTIPLE block (word 47), and sets the largest
+power-of-two block size the drive accepts.
 
 Why this shape:
-- Transfers use READ/WRITE MULTIPLE when the drive offers it (16 sectors per DRQ block
-  here), else READ/WRITE SECTORS (one per block). Every port access is a round trip to
+- Transfers use READ/WRITE MULTIPLE when the drive offers it (up to 128 sectors per
+  DRQ block), else READ/WRITE SECTORS (one per block). Every port access is a round trip to
   the kernel, so the cost that matters is accesses per sector: a block costs one status
   read and one `rep insw`/`rep outsw` of the whole block, and a command is issued with
   two accesses (a 32-bit write to 0x1F2-0x1F5 and a 16-bit one to 0x1F6-0x1F7, which the
@@ -88,12 +89,14 @@ class Ata:
         self.sectors = w[60] | w[61] << 16
         self.model = bytes(b for x in w[27:47] for b in (x >> 8, x & 0xFF)).decode(
             "ascii", "replace").strip()
-        most = w[47] & 0xFF
-        self.per = 1
-        if self.want_multiple and most > 1:
-            self.issue(CMD_SET_MULTIPLE, 0, most)
+        self.per, most = 1, w[47] & 0xFF if w[47] >> 8 == 0x80 else 0
+        size = 1 << (most.bit_length() - 1) if most > 1 and self.want_multiple else 0
+        while size > 1:                 # the largest power of two the drive takes
+            self.issue(CMD_SET_MULTIPLE, 0, size)
             if not self.wait() & (ERR | DF):
-                self.per = most
+                self.per = size
+                break
+            size //= 2
 
     def issue(self, cmd: int, lba: int, count: int) -> None:
         """Write the task file and the command: two port accesses (bus sizing)."""

@@ -11,11 +11,12 @@ gives the message layouts.
     char (comN)    WRITE + [bytes] -> (OK, written)
                    READ max -> (OK,) + [bytes]             blocks until >= 1 byte
                    READ_NB max -> (OK,) + [bytes]          never blocks (may be empty)
-    net (net0)     INFO -> (OK, mac hi16, mac lo32)
-                   SEND + [frame] -> (OK,)
+    net (net0)     INFO -> (OK, mac hi16, mac lo32, link, tx_frames, tx_dropped,
+                            rx_frames, rx_missed, rx_errors, tx_errors)
+                   SEND + [frame] -> (OK,) | (E_IO, card error)   3 = no carrier
                    RECV -> (OK,) + [frame]                 blocks until a frame comes
-    timer          NOW -> (OK, ms since the driver started, ticks)
-                   SLEEP ms -> (OK,) after ms milliseconds (PIT-driven)
+    timer          NOW -> (OK, ms since the driver started, ticks, lost ticks)
+                   SLEEP ms -> (OK,) after >= ms milliseconds (PIT-driven)
 """
 from __future__ import annotations
 

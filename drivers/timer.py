@@ -22,8 +22,9 @@ theorem joins them modulo 65535 * 65536 (one hour). The model truncates each cha
 count on its own, so the two residues may disagree by one clock, which moves the CRT
 answer by a multiple of 65536; channel 0's residue (mod 11932) picks the right one. So
 the clock is exact while readings are less than an hour apart (it is read on every
-NOW and SLEEP, on every tick while someone sleeps, and every 1000 ticks otherwise).
-Deadlines are in clocks, checked at each tick, so a lost tick delays no sleeper.
+NOW and SLEEP, every 1000 ticks when idle, and while someone sleeps every 5th tick and
+every tick once the earliest deadline is near). Deadlines are in clocks, so a sleeper
+wakes at the first tick past its deadline, or, when ticks were lost, within 5 ticks.
 """
 from __future__ import annotations
 
@@ -50,6 +51,8 @@ READBACK_STATUS_CH0 = 0xE2            # read-back: status only, channel 0
 READBACK_COUNTS = 0xDE               # read-back: counts only, channels 0, 1 and 2
 MAX_SLEEP_MS = 0x7FFFFFFF             # ~24.8 days; anything larger is E_INVAL
 OBSERVE_EVERY = 1000                  # ticks between clock readings when nobody asks
+RECHECK, NEAR = 5, 2                  # while someone sleeps: read every 5th tick, and
+                                      # every tick once a deadline is 2 ticks away
 
 
 class Pit:
@@ -106,20 +109,30 @@ class TimerService:
     def __init__(self, clock: Clock):
         self.clock = clock
         self.ticks = 0
+        self.read_tick = 0            # self.ticks when the clock was last read
         self.sleepers: list[tuple[int, int, int]] = []
         self._seq = itertools.count()
 
     def tick(self) -> list[int]:
         """One IRQ0: count it; returns the clients whose deadline has come, in order."""
         self.ticks += 1
+        since = self.ticks - self.read_tick
         if not self.sleepers:
-            if self.ticks % OBSERVE_EVERY == 0:
-                self.clock.read()
+            if since >= OBSERVE_EVERY:
+                self.now()
             return []
-        now, due = self.clock.read(), []
+        if (since < RECHECK and
+                self.clock.clocks + (since + NEAR) * DIVISOR < self.sleepers[0][0]):
+            return []                 # the guess from ticks: nobody is near due yet
+        now, due = self.now(), []
         while self.sleepers and self.sleepers[0][0] <= now:
             due.append(heapq.heappop(self.sleepers)[2])
         return due
+
+    def now(self) -> int:
+        """Read the clock (7 port accesses): clocks since the driver started."""
+        self.read_tick = self.ticks
+        return self.clock.read()
 
     def lost(self) -> int:
         """Ticks the clock says happened but no interrupt brought (merged edges)."""
@@ -129,14 +142,14 @@ class TimerService:
         """A request -> its reply now, or None when the client sleeps (reply comes later)."""
         op = words[0] if words else None
         if op == NOW and len(words) == 1:
-            ms = self.clock.read() * 1000 // FREQ
+            ms = self.now() * 1000 // FREQ
             return Msg(words=(OK, ms & 0xFFFFFFFF, self.ticks & 0xFFFFFFFF,
                               self.lost() & 0xFFFFFFFF))
         if op == SLEEP and len(words) == 2 and 0 <= words[1] <= MAX_SLEEP_MS:
             if words[1] == 0:
                 return Msg(words=(OK,))
             self.forget(client)
-            deadline = self.clock.read() + -(-words[1] * FREQ // 1000)
+            deadline = self.now() + -(-words[1] * FREQ // 1000)
             heapq.heappush(self.sleepers, (deadline, next(self._seq), client))
             return None
         return Msg(words=(E_INVAL,))

@@ -28,8 +28,8 @@ __all__ = ["ATADisk", "SECTOR", "LBA28_MAX"]
 
 SECTOR = 512
 LBA28_MAX = 0x0FFFFFFF          # IDENTIFY words 60-61 cap (Seagate ATA manual)
-MAX_MULTIPLE = 16               # sectors per block for READ/WRITE MULTIPLE
-MULTIPLE_SIZES = (0, 1, 2, 4, 8, 16)   # SET MULTIPLE MODE accepts these (0 = off)
+MAX_MULTIPLE = 128              # sectors per block for READ/WRITE MULTIPLE (word 47)
+MULTIPLE_SIZES = (0, 1, 2, 4, 8, 16, 32, 64, 128)   # SET MULTIPLE MODE accepts these (0 = off)
 HEADS, SPT = 16, 63             # default translated geometry, as QEMU guesses it
 
 # Status, error, device control and drive/head bits (reference §5.1).

@@ -5,8 +5,9 @@ control sockets, `kernel.pid`, `logs/`, and `ready` once the root task has start
 servers. sigma0 (task 2) is given all free physical memory, identity-mapped, and every
 I/O port the kernel does not keep for itself (the PIC's); every mapping tree is rooted
 there. The root task (task 4, pager sigma0) owns all other task numbers and is told which
-devices are plugged in, so it starts their drivers. COM1's far end is a pseudo-terminal
-(its path in the file `console`), which `mk console` connects to.
+devices are plugged in, so it starts their drivers. Each UART's far end is a host
+pseudo-terminal, its path in the file `comN.pty` (COM1's also in `console`, which
+`mk console` connects to).
 """
 from __future__ import annotations
 
@@ -43,9 +44,11 @@ def boot(rundir: str, mem_size: int = 16 << 20, site: int = 1, disk: str | None 
     cable = link or f"bind:ipc://{os.path.join(rundir, 'net0.cable')}"
     machine.attach(NIC("net0", mac=f"52:54:00:00:{site >> 8 & 0xFF:02x}:{site & 0xFF:02x}",
                        link=cable, pcap=os.path.join(rundir, "net0.pcap") if pcap else None))
-    console = machine.uarts[0].attach_pty()
-    with open(os.path.join(rundir, "console"), "w") as f:
-        f.write(console)
+    for uart in machine.uarts:
+        path = uart.attach_pty()
+        for name in (f"{uart.name}.pty",) + (("console",) if uart.name == "com1" else ()):
+            with open(os.path.join(rundir, name), "w") as f:
+                f.write(path)
     k = Kernel(machine, rundir, site)
     control = ControlPort(k)
     signal.signal(signal.SIGTERM, lambda *_: k.stop())
@@ -76,7 +79,7 @@ def shutdown(k: Kernel) -> None:
     k.close()
     k.machine.close()
     for name in ("ready", "kernel.sock", "control.sock", "kernel.pid", "console",
-                 "net0.cable"):
+                 "net0.cable", "com1.pty", "com2.pty"):
         try:
             os.unlink(os.path.join(k.rundir, name))
         except FileNotFoundError:

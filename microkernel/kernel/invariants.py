@@ -85,6 +85,7 @@ def counts(k: "Kernel") -> dict:
     except OSError:
         fds = -1
     pool = k.vm.pool
+    heap = getattr(k.clock, "_heap", ())
     return {
         "fds": fds,
         "tasks": len(k.tasks),
@@ -95,7 +96,8 @@ def counts(k: "Kernel") -> dict:
         "pidfds": sum(task.pidfd is not None for task in k.tasks.values()),
         "mappings": len(k.vm.db),
         "kernel_frames": pool.used,
-        "timers": len(getattr(k.clock, "_heap", ())),
+        "timers": sum(not e[-1].cancelled for e in heap),      # live ones
+        "timer_heap": len(heap),                                 # live and dead
         "irq_owners": sum(o is not None for o in k.irq.owner),
     }
 

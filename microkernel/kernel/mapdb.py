@@ -235,33 +235,38 @@ class MappingDB:
             for io, table in enumerate(tables):
                 for k, n in table.items():
                     indexed += 1
-                    where = (n.addr if io else n.addr >> _PAGE_SHIFT)
-                    _expect(n.live and n.space is space and n.io == bool(io) and where == k,
-                            f"index entry {space!r}[{k:#x}] holds {n!r}")
+                    where = n.addr if io else n.addr >> _PAGE_SHIFT
+                    if not (n.live and n.space is space and n.io == bool(io) and where == k):
+                        _fail(f"index entry {space!r}[{k:#x}] holds {n!r}")
                     self._check_links(n)
         reached = 0
         for io, roots in enumerate(self._roots):
             for key, r in roots.items():
-                _expect(r.parent is None and r.key == key and r.io == bool(io),
-                        f"root entry {key:#x} holds {r!r}")
+                if not (r.parent is None and r.key == key and r.io == bool(io)):
+                    _fail(f"root entry {key:#x} holds {r!r}")
                 for n in r.subtree():
                     reached += 1
-                    _expect(self.lookup(n.space, n.addr, n.io) is n,
-                            f"{n!r} is in a tree but not in its space's index")
-        _expect(reached == indexed, f"{indexed} indexed nodes but {reached} in trees "
-                                    "(an orphan or a cycle)")
+                    if self.lookup(n.space, n.addr, n.io) is not n:
+                        _fail(f"{n!r} is in a tree but not in its space's index")
+        if reached != indexed:
+            _fail(f"{indexed} indexed nodes but {reached} in trees (an orphan or a cycle)")
 
     def _check_links(self, n: Mapping) -> None:
         p = n.parent
         if p is None:
-            _expect(self._roots[n.io].get(n.key) is n, f"{n!r} has no parent, not a root")
-        else:
-            _expect(p.live, f"{n!r} hangs from dead {p!r}")
-            _expect(n in p.children, f"{n!r} missing from its parent's children")
-            _expect(p.key == n.key and p.io == n.io, f"{n!r} differs in key from {p!r}")
-            _expect(p.writable or not n.writable, f"{n!r} has more rights than {p!r}")
+            if self._roots[n.io].get(n.key) is not n:
+                _fail(f"{n!r} has no parent, not a root")
+        elif not p.live:
+            _fail(f"{n!r} hangs from dead {p!r}")
+        elif n not in p.children:
+            _fail(f"{n!r} missing from its parent's children")
+        elif p.key != n.key or p.io != n.io:
+            _fail(f"{n!r} differs in key from {p!r}")
+        elif n.writable and not p.writable:
+            _fail(f"{n!r} has more rights than {p!r}")
         for c in n.children:
-            _expect(c.parent is n, f"{c!r} is a child of {n!r} but points elsewhere")
+            if c.parent is not n:
+                _fail(f"{c!r} is a child of {n!r} but points elsewhere")
 
     # -- internals -----------------------------------------------------------------------
 
@@ -313,6 +318,5 @@ def _alive(node: Mapping) -> None:
         raise ValueError(f"{node!r} was removed")
 
 
-def _expect(ok: bool, what: str) -> None:
-    if not ok:
-        raise AssertionError(f"mapping database: {what}")
+def _fail(what: str) -> None:
+    raise AssertionError(f"mapping database: {what}")

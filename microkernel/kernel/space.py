@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import struct
 
-from hw.mmu import NENTRIES, PTE_A, PTE_D, PTE_FRAME, PTE_P, PTE_U, PTE_W
+from hw.mmu import PTE_A, PTE_D, PTE_FRAME, PTE_P, PTE_U, PTE_W
 from hw.ports import IOPermissionBitmap
 from microkernel.abi.errors import Fault, KernelError
 
@@ -35,7 +35,6 @@ from .kmem import FRAME_SIZE, FramePool
 __all__ = ["AddressSpace"]
 
 _PDE_BITS = PTE_P | PTE_W | PTE_U
-_TABLE = struct.Struct(f"<{NENTRIES}I")
 _KEEP = PTE_A | PTE_D
 
 
@@ -115,7 +114,7 @@ class AddressSpace:
         return True
 
     def protect_page(self, vaddr: int, shoot: bool = True) -> bool:
-        """Clear W on the page holding `vaddr`; True if it was writable. Bumps unless shoot=False."""
+        """Clear W at `vaddr`; True if the page had W. Bumps unless shoot=False."""
         table = self._tables.get(_pdx(vaddr))
         if table is None:
             return False
@@ -147,10 +146,11 @@ class AddressSpace:
         out: dict[int, tuple[int, bool]] = {}
         view = self.memory.view
         for pdx in sorted(self._tables):
-            base = pdx << 22
-            for i, pte in enumerate(_TABLE.unpack_from(view, self._tables[pdx])):
-                if pte & PTE_P:
-                    out[base | i << 12] = (pte & PTE_FRAME, bool(pte & PTE_W))
+            base, table = pdx << 22, self._tables[pdx]
+            used = len(bytes(view[table:table + FRAME_SIZE]).rstrip(b"\0"))
+            entries = struct.unpack_from(f"<{(used + 3) // 4}I", view, table)
+            out.update((base | i << 12, (pte & PTE_FRAME, bool(pte & PTE_W)))
+                       for i, pte in enumerate(entries) if pte & PTE_P)
         return out
 
     @property

@@ -110,7 +110,7 @@ class VM:
         self.sigma0 = space
         self._kernel_ports = frozenset(p for base, count in exclude_ports
                                        for p in range(base, base + count))
-        space.io.allow(0, _NPORTS)
+        space.io.bits[:] = bytes(len(space.io.bits))     # the IOPB: a clear bit allows
         for port in self._kernel_ports:
             space.io.deny(port)
         for node in self.db.roots(io=True):

@@ -102,13 +102,14 @@ def check_features(sb: Superblock, readonly: bool) -> None:
     if sb.blocks_per_group == 0 or sb.inodes_per_group == 0 or sb.inode_size < 128 \
             or sb.inode_size & (sb.inode_size - 1) or sb.inode_size > sb.block_size:
         raise FsError(errno.EINVAL, "corrupt superblock geometry")
+    problems = []
     if sb.feature_compat & COMPAT_HAS_JOURNAL:
-        raise FsError(errno.EINVAL, "has_journal: ext3/ext4 journals are not supported")
+        problems.append("has_journal (ext3/ext4 journals are not supported)")
     bad = sb.feature_incompat & ~INCOMPAT_OK
     if bad:
-        raise FsError(errno.EINVAL, f"unsupported incompatible features: "
-                                    f"{_names(bad, INCOMPAT_NAMES)}")
+        problems.append(f"incompatible features {_names(bad, INCOMPAT_NAMES)}")
     bad = sb.feature_ro_compat & ~RO_COMPAT_OK
     if bad and not readonly:
-        raise FsError(errno.EINVAL, f"features allow read-only use only: "
-                                    f"{_names(bad, RO_COMPAT_NAMES)}")
+        problems.append(f"features {_names(bad, RO_COMPAT_NAMES)} (read-only use only)")
+    if problems:
+        raise FsError(errno.EINVAL, "unsupported: " + "; ".join(problems))

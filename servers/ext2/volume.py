@@ -17,7 +17,8 @@ from .device import SECTOR
 from .errors import FsError
 from .group import DESC_SIZE, GroupDesc
 from .inode import Inode
-from .superblock import SB_OFFSET, SB_SIZE, STATE_VALID, Superblock, check_features
+from .superblock import (INCOMPAT_FILETYPE, SB_OFFSET, SB_SIZE, STATE_VALID, Superblock,
+                         check_features)
 
 __all__ = ["Volume"]
 
@@ -41,6 +42,7 @@ class Volume:
         self.spb = bs // SECTOR
         self.ptrs = bs // 4
         self.inode_size = sb.inode_size
+        self.filetype = bool(sb.feature_incompat & INCOMPAT_FILETYPE)
         self.ngroups = sb.group_count
         self.cache = BufferCache(dev, bs, cache_blocks)
         self.gdt_block = sb.first_data_block + 1

@@ -34,3 +34,14 @@ def test_bench_ipc_quick_reports_every_figure(mk_home):
         assert out["figures"][f"throughput_{n}"]["rps"] > 0
     assert set(out["map"]["sizes"]) == {str(n) for n in MAP_SIZES}
     assert out["map"]["source"]
+
+
+@pytest.mark.timeout(300)
+def test_bench_drivers_quick_reports_every_figure():
+    """The drivers bench runs end to end (tiny sizes) and reports each figure."""
+    from bench.drivers import run
+    out = run(mib=1, samples=5, repeats=1)
+    for key in ("user_write_ns", "user_read_ns", "kernel_write_ns", "kernel_read_ns",
+                "write_ratio", "read_ratio", "irq_ns_median", "null_rpc_ns"):
+        assert out[key] > 0, key
+    assert out["data_ok"] is True

@@ -122,7 +122,7 @@ def test_identify_fields(h, disk):
     assert raw.decode().rstrip() == "MK ATA DISK"
     assert w[0] == 0x0040 and w[49] & 0x0200
     assert w[60] | w[61] << 16 == SECTORS
-    assert w[47] & 0xFF == 16 and w[59] == 0
+    assert w[47] & 0xFF == 128 and w[59] == 0
     assert not b.inb(STATUS) & DRQ and not h.level()          # no interrupt after the block
 
 

@@ -6,18 +6,11 @@ import struct
 import threading
 import time
 
+from drivers.client import lookup, names_id
 from drivers.protocol import E_INVAL, INFO, NOW, OK, RECV, SEND, SLEEP
 from microkernel.abi import IpcError, Msg, ThreadId
-from servers.names import lookup
 
-NAMES_TASK, ROOT_TASK = 6, 4
 ETHERTYPE = 0x88B5                     # IEEE "local experimental"
-
-
-def names_id(rt) -> ThreadId:
-    """The name server: task 6, created once by root at boot (version 1, nest 1).
-    `mk run` does not pass its id to a task, so it is rebuilt here."""
-    return ThreadId.make(NAMES_TASK, 0, 1, rt.site, ROOT_TASK, 1)
 
 
 def find(rt, name: str, timeout: float = 10.0) -> ThreadId:
@@ -227,3 +220,12 @@ def nic_drain(rt, n):
           "in-order", seqs == list(range(len(seqs))))
     after = info(rt, net)
     print("rx_frames", after["rx_frames"] - before["rx_frames"])
+
+
+def nic_wait_down(rt):
+    """Wait until the carrier is gone (the far end went away)."""
+    net = find(rt, "net0")
+    deadline = time.monotonic() + 10
+    while info(rt, net)["link"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    print("link", info(rt, net)["link"])

@@ -1,0 +1,66 @@
+"""Task code for `mk bench drivers`: disk throughput through the user-level ATA driver,
+interrupt latency into a user-level driver, and a null RPC measured in the same task.
+Each prints one line `WORD json` that bench/drivers.py reads from the task's log."""
+import json
+import time
+
+from drivers.client import BlockDevice
+from drivers.driver import start
+from microkernel.abi import Msg, irq_id
+
+CHUNK = 256 * 512                     # the block protocol's largest request
+
+
+def disk_rw(rt, names_id, mib):
+    disk = BlockDevice(rt, int(names_id), "ata0")
+    total = int(mib) << 20
+    data = bytes(range(256)) * (CHUNK // 256)
+    t0 = time.perf_counter_ns()
+    for off in range(0, total, CHUNK):
+        disk.write(off // 512, data)
+    t1 = time.perf_counter_ns()
+    ok = True
+    for off in range(0, total, CHUNK):
+        ok &= disk.read(off // 512, CHUNK // 512) == data
+    t2 = time.perf_counter_ns()
+    print("DISK", json.dumps({"write_ns": t1 - t0, "read_ns": t2 - t1, "ok": ok}), flush=True)
+
+
+def _echo(rt):
+    msg = rt.wait()
+    while True:
+        msg = rt.reply_and_wait(msg.sender, Msg(words=msg.words))
+
+
+def irq_latency(rt, name, names_id):
+    """As the driver of COM2: one receive interrupt per byte the bench types."""
+    start(rt, name, names_id)
+    base, irq = 0x2F8, 3
+    rt.outb(base + 1, 0)                # IER off while setting up
+    rt.outb(base + 3, 0x80)             # DLAB
+    rt.outb(base + 0, 1)                # 115200
+    rt.outb(base + 1, 0)
+    rt.outb(base + 3, 0x03)             # 8N1
+    rt.outb(base + 2, 0x00)             # no FIFO: an interrupt per byte
+    rt.outb(base + 4, 0x0B)             # DTR, RTS, OUT2 (the PC's IRQ gate)
+    rt.outb(base + 1, 0x01)             # receive-data interrupts
+    rt.lthread_ex_regs(1, _echo)
+    me1 = rt.myself().lthread_id(1)
+    for _ in range(200):
+        rt.call(me1, Msg(words=(1, 2)))
+    t0 = time.perf_counter_ns()
+    for _ in range(1000):
+        rt.call(me1, Msg(words=(1, 2)))
+    null_ns = (time.perf_counter_ns() - t0) / 1000
+    print("READY", flush=True)
+    stamps = []
+    while True:
+        rt.receive(irq_id(irq))
+        now = time.monotonic_ns()
+        rt.inb(base + 2)
+        byte = rt.inb(base)
+        if byte == 0xFF:
+            break
+        stamps.append([byte, now])
+    print("IRQ", json.dumps({"null_rpc_ns": null_ns, "stamps": stamps}), flush=True)
+    rt.receive(0)

@@ -1,0 +1,144 @@
+"""The timer and net drivers on real nodes: the PIT time service (NOW, SLEEP, many
+sleepers, bad requests), and the mkNIC driver alone (no far end: INFO, SEND dropped
+promptly, bad requests) and between two nodes cabled together (`up(link=...)`, the
+same as `mk up --node b --link a`): ping-pong, and RX overflow with frames kept in
+the ring. Task code is in tasks/timer_nic_tasks.py."""
+import os
+import re
+import signal
+import time
+
+import pytest
+
+pytestmark = [pytest.mark.timeout(180), pytest.mark.slow]
+TASKS = "timer_nic_tasks.py"
+
+
+def run(node, func, *args):
+    status, out = node.run(TASKS, func, *args, timeout=60)
+    assert status == 0, out
+    return out
+
+
+# -- timer ---------------------------------------------------------------------------
+
+def test_timer_now_increases_with_real_time(node):
+    out = run(node, "timer_now")
+    assert "now increases True True" in out
+    m = re.search(r"now delta (\d+) host (\d+) ticks (\d+)", out)
+    delta, host, ticks = map(int, m.groups())
+    assert 290 <= delta <= host + 5, out          # ms from the PIT clock source
+    assert 10 <= ticks <= 60, out                 # IRQ0 interrupts at 100 Hz (some may merge)
+
+
+def test_timer_sleep_100ms(node):
+    out = run(node, "timer_sleep", 100, 5)
+    m = re.search(r"slept min ([\d.]+) mean ([\d.]+) max ([\d.]+)", out)
+    lo, mean, hi = map(float, m.groups())
+    assert lo >= 90, out
+    assert hi <= 1000, out                         # generous: the host may be loaded
+
+
+def test_timer_concurrent_sleepers_wake_in_deadline_order(node):
+    out = run(node, "timer_sleepers", 400, 100, 300, 200, 500, 160)
+    assert "woke [100, 160, 200, 300, 400, 500] ok True" in out
+    assert "late True" in out
+
+
+def test_timer_bad_requests_are_einval_and_it_keeps_serving(node):
+    out = run(node, "timer_bad")
+    assert out.count("bad ") == 7 and "False" not in out.split("sleep0")[0], out
+    assert "sleep0 True" in out
+    assert "gave up TIMEOUT" in out
+    assert "still serving True True True" in out
+
+
+# -- NIC, alone (the node's cable has no far end) ---------------------------------------
+
+def test_nic_info_gives_the_mac_and_no_link(node):
+    out = run(node, "nic_info")
+    assert "mac 52:54:00:00:00:01 link 0" in out   # site 1's MAC; nobody on the cable
+
+
+def test_nic_send_without_link_is_dropped_promptly(node):
+    out = run(node, "nic_send_nolink")
+    assert "send [5, 3] prompt True dropped 1" in out   # E_IO, card error NOCARRIER
+    assert "recv TIMEOUT receive" in out          # RECV blocks; the client gives up
+    assert "after 0" in out                       # and the driver still answers
+
+
+def test_nic_bad_requests_are_einval(node):
+    out = run(node, "nic_bad")
+    assert out.count("bad ") == 9 and "False" not in out, out
+    assert "still serving True" in out
+
+
+def _driver(node, name) -> dict:
+    return next(d for d in node.root({"op": "drivers"})["drivers"] if d["name"] == name)
+
+
+def test_timer_and_nic_drivers_come_back_after_a_crash(node):
+    """kill -9 both driver processes: root restarts them; the new NIC driver takes a
+    fresh DMA region from sigma0 and the PIT is programmed again."""
+    before = {n: _driver(node, n) for n in ("timer", "net0")}
+    pids = {row["task"]: row["pid"] for row in node.control({"op": "ps"})["tasks"]}
+    for d in before.values():
+        os.kill(pids[d["task"]], signal.SIGKILL)
+    node.wait_for(lambda: all(_driver(node, n)["restarts"] > before[n]["restarts"]
+                              and _driver(node, n)["state"] == "running" for n in before),
+                  timeout=20, what="drivers restarted")
+    time.sleep(0.2)
+    assert "mac 52:54:00:00:00:01 link 0" in run(node, "nic_info")
+    assert "now increases True True" in run(node, "timer_now")
+    assert "woke [100, 200] ok True" in run(node, "timer_sleepers", 200, 100)
+
+
+# -- NIC, two nodes on one cable ---------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def lan(node, mk_home):
+    """Nodes lana (site 3) and lanb (site 4), lanb's net0 cabled to lana's."""
+    a = type(node)("lana", mk_home)
+    a.up(site=3)
+    b = type(node)("lanb", mk_home)
+    try:
+        b.up(site=4, link="lana")
+    except Exception:
+        a.down()
+        raise
+    yield a, b
+    b.down()
+    a.down()
+
+
+MAC_A, MAC_B = "52:54:00:00:00:03", "52:54:00:00:00:04"
+
+
+def test_nic_two_nodes_see_the_link(lan):
+    a, b = lan
+    assert f"mac {MAC_A} link 1" in run(a, "nic_link")
+    assert f"mac {MAC_B} link 1" in run(b, "nic_link")
+
+
+def test_nic_ping_pong_between_two_nodes(lan):
+    a, b = lan
+    echo = b.start(TASKS, "nic_echo", 30)
+    out = run(a, "nic_ping", MAC_B, 30, 1514)     # full-size frames
+    assert b.wait(echo["task"], 60) == 0, b.output(echo["task"])
+    assert "pinged 30 of 30" in out
+    assert "echoed 30" in b.output(echo["task"])
+
+
+def test_nic_rx_overflow_keeps_the_ring_and_counts_the_rest(lan):
+    a, b = lan
+    assert "flooded 100" in run(a, "nic_flood", MAC_B, 100)
+    out = run(b, "nic_drain", 100)
+    assert "missed 37 kept 63 in-order True" in out   # 63 RX slots hold frames 0..62
+    assert "rx_frames 63" in out
+
+
+def test_nic_link_goes_down_with_the_peer(lan):
+    a, b = lan
+    b.down()
+    assert "link 0" in run(a, "nic_wait_down")
+    assert "send [5, 3] prompt True dropped 1" in run(a, "nic_send_nolink")
