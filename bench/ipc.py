@@ -182,6 +182,13 @@ def _peer(role: str, args: list[str]) -> None:
         frames = [server, BODY]
         send, recv = s.send_multipart, s.recv_multipart
 
+        while True:                    # the relay drops what it cannot route yet
+            send(frames)
+            if s.poll(200):
+                break
+        while s.poll(50):
+            s.recv_multipart()
+
         def call() -> None:
             send(frames, copy=copy)
             recv(copy=copy)

@@ -29,7 +29,7 @@ import time
 
 from microkernel.abi import IpcCode, IpcError, Msg, irq_id
 
-from .driver import start
+from .driver import next_request, start
 from .protocol import E_INVAL, E_IO, E_RANGE, FLUSH, INFO, OK, READ, SECTOR, WRITE
 
 __all__ = ["main", "Ata", "AtaError", "MAX_COUNT"]
@@ -216,13 +216,13 @@ def main(rt, name: str, names_id: str) -> None:
 
 def serve(rt, disk: Ata) -> None:
     """Requests one at a time; a stray interrupt in the open wait is dropped."""
-    msg = rt.wait()
+    msg = next_request(rt)
     while True:
         if msg.sender.is_irq:
-            msg = rt.wait()
+            msg = next_request(rt)
             continue
         reply = disk.request(msg)
         try:
             msg = rt.reply_and_wait(msg.sender, reply)
-        except IpcError:
-            msg = rt.wait()
+        except IpcError:                 # the client gave up; or a bad next message
+            msg = next_request(rt)

@@ -14,7 +14,7 @@ from microkernel.abi import Fpage, IpcCode, IpcError, Msg, ThreadId, irq_id
 
 from .protocol import DRIVER_HELLO, OK
 
-__all__ = ["Driver", "start", "NO_IRQ"]
+__all__ = ["Driver", "start", "next_request", "NO_IRQ"]
 
 NO_IRQ = 0xFFFFFFFF
 _REGISTER = 0x4E01          # servers.names.REGISTER (drivers do not import servers)
@@ -47,3 +47,14 @@ def start(rt, name: str, names_id: str | int) -> Driver:
     if not reply.words or reply.words[0] != OK:
         raise RuntimeError(f"could not register {name!r}")
     return Driver(name, irq, names, ports)
+
+
+def next_request(rt) -> Msg:
+    """A server loop's open wait that survives bad senders: a message the kernel could
+    not deliver (map items without a receive window, MSG_CUT) fails the sender's IPC
+    and the receiver's; the driver just waits for the next one."""
+    while True:
+        try:
+            return rt.wait()
+        except IpcError:
+            continue

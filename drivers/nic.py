@@ -29,7 +29,7 @@ from collections import deque
 
 from microkernel.abi import Fpage, IpcError, Msg, irq_id
 
-from .driver import start
+from .driver import next_request, start
 from .protocol import E_BUSY, E_INVAL, E_IO, INFO, OK, RECV, SEND
 
 __all__ = ["main", "Card", "Rings", "NetService", "VBASE", "REGION_LOG2", "TX_N", "RX_N",
@@ -284,7 +284,7 @@ def main(rt, name: str, names_id) -> None:
     irq = irq_id(drv.irq) if drv.irq is not None else None
     log.warning("%s: mkNIC at %#x irq %s mac %s, rings at phys %#x, link %s", name, base,
                 drv.irq, svc.mac.hex(":"), pa, "up" if svc.up else "down")
-    msg = rt.wait()
+    msg = next_request(rt)
     while True:
         reply = None
         if msg.sender.is_irq:
@@ -296,6 +296,6 @@ def main(rt, name: str, names_id) -> None:
             try:
                 msg = rt.reply_and_wait(msg.sender, reply)
                 continue
-            except IpcError:
+            except IpcError:                    # the client went, or a bad next sender
                 pass
-        msg = rt.wait()
+        msg = next_request(rt)

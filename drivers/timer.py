@@ -34,7 +34,7 @@ import logging
 
 from microkernel.abi import IpcCode, IpcError, Msg, irq_id
 
-from .driver import start
+from .driver import next_request, start
 from .protocol import E_INVAL, NOW, OK, SLEEP
 
 __all__ = ["main", "Pit", "Clock", "TimerService", "HZ", "FREQ", "DIVISOR", "MAX_SLEEP_MS"]
@@ -171,7 +171,7 @@ def main(rt, name: str, names_id) -> None:
     pit.program()
     svc = TimerService(Clock(pit.phases))
     irq = irq_id(drv.irq)
-    msg = rt.wait()
+    msg = next_request(rt)
     while True:
         reply = None
         if msg.sender == irq:
@@ -191,11 +191,12 @@ def _send(rt, client: int, reply: Msg) -> None:
 
 
 def _next(rt, sender, reply: Msg | None):
-    """Reply (if there is one) and wait for the next message."""
+    """Reply (if there is one) and wait for the next message; a failed reply or a
+    message the kernel could not deliver (MSG_CUT) only costs its sender."""
     if reply is not None:
         try:
             return rt.reply_and_wait(sender, reply)
         except IpcError as e:
             if e.code != IpcCode.TIMEOUT:
                 log.info("timer: reply to %s failed: %s", sender, e.code.name)
-    return rt.wait()
+    return next_request(rt)

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 from microkernel.abi import IpcError, Msg
 
-from .driver import start
+from .driver import next_request, start
 from .protocol import E_INVAL, INFO, OK, READ, READ_NB, WRITE
 
 __all__ = ["main", "Uart", "RING_SIZE", "MAX_WRITE", "BAUD"]
@@ -77,7 +77,7 @@ class Uart:
         self.writers: list[list] = []                       # [client, data, sent]
         self.finished: list[list] = []                      # writers owed a reply
         self.rx_stalled = False
-        self.trigger, self.fifo = 1, 1                 # 16450: no FIFOs
+        self.trigger, self.fifo = 1, 1                      # a 16450: no FIFOs
         self.irqs = self.rx_bytes = self.tx_bytes = self.overruns = self.breaks = 0
 
     # -- the chip -----------------------------------------------------------------
@@ -258,7 +258,7 @@ def main(rt, name: str, names_id: str) -> None:
 
 def serve(rt, uart: Uart) -> None:
     """The V2 server loop: interrupts and requests from one open wait."""
-    msg = rt.wait()
+    msg = next_request(rt)
     while True:
         reply = None
         if msg.sender.is_irq:
@@ -269,9 +269,9 @@ def serve(rt, uart: Uart) -> None:
         uart.reply_writers()
         uart.serve_readers()
         if reply is None:
-            msg = rt.wait()
+            msg = next_request(rt)
             continue
         try:
             msg = rt.reply_and_wait(msg.sender, reply)
-        except IpcError:
-            msg = rt.wait()
+        except IpcError:                 # the client gave up; or a bad next message
+            msg = next_request(rt)

@@ -36,6 +36,11 @@ XATTR_MAGIC = 0xEA020000
 MAX_SIZE = 1 << 40                      # also keeps i_blocks (512-byte units) in 32 bits
 
 
+def _check_ids(uid: int, gid: int) -> None:
+    if not (0 <= uid < 1 << 32 and 0 <= gid < 1 << 32):
+        raise FsError(errno.EINVAL, f"owner {uid}:{gid} is not 32-bit")
+
+
 @dataclass(frozen=True)
 class Stat:
     ino: int
@@ -122,6 +127,7 @@ class Ext2(Namespace):
     def _new_inode(self, parent: int, mode: int, uid: int, gid: int) -> Inode:
         """Allocate and fill in a new inode (links 0; the caller sets them and stores it)."""
         vol = self.vol
+        _check_ids(uid, gid)
         ino = alloc_inode(vol, parent, st.S_ISDIR(mode))
         inode = Inode(ino, bytearray(vol.inode_size))
         inode.mode, inode.uid, inode.gid = mode, uid, gid
@@ -203,6 +209,7 @@ class Ext2(Namespace):
     def chown(self, ino: int, uid: int, gid: int) -> None:
         """Set owner and group; -1 leaves one unchanged."""
         i = self._inode(ino)
+        _check_ids(0 if uid == -1 else uid, 0 if gid == -1 else gid)
         if uid != -1:
             i.uid = uid
         if gid != -1:
@@ -213,8 +220,8 @@ class Ext2(Namespace):
     def utimes(self, ino: int, atime: int | None = None, mtime: int | None = None) -> None:
         """Set access and modification times (None: now); ctime becomes now."""
         i, now = self._inode(ino), self.vol.now()
-        i.atime = now if atime is None else int(atime)
-        i.mtime = now if mtime is None else int(mtime)
+        i.atime = now if atime is None else int(atime) & 0xFFFFFFFF
+        i.mtime = now if mtime is None else int(mtime) & 0xFFFFFFFF
         i.ctime = now
         self.vol.put_inode(i)
 
@@ -279,8 +286,11 @@ class Ext2(Namespace):
                 self.vol.cache.put(pblk, buf, DATA)
 
     def _set_size(self, i: Inode, size: int) -> None:
-        if size >= 1 << 31 and not self.vol.sb.feature_ro_compat & RO_COMPAT_LARGE_FILE:
-            self.vol.sb.feature_ro_compat |= RO_COMPAT_LARGE_FILE
+        sb = self.vol.sb
+        if size >= 1 << 31 and not sb.feature_ro_compat & RO_COMPAT_LARGE_FILE:
+            if sb.rev_level == 0:               # features need revision 1, as Linux does
+                sb.rev_level, sb.first_ino_rev1, sb.inode_size_rev1 = 1, 11, 128
+            sb.feature_ro_compat |= RO_COMPAT_LARGE_FILE
         i.size = size
 
     def write(self, ino: int, offset: int, data: bytes) -> int:

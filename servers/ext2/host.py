@@ -9,7 +9,7 @@ import os
 import shutil
 import subprocess
 
-__all__ = ["MkfsError", "tool", "e2fsck", "debugfs"]
+__all__ = ["MkfsError", "tool", "e2fsck", "is_clean", "debugfs"]
 
 _DIRS = ("/sbin", "/usr/sbin", "/usr/local/sbin")
 
@@ -35,6 +35,13 @@ def e2fsck(path, fix: bool = False) -> tuple[int, str]:
     r = subprocess.run([tool("e2fsck"), "-f", "-y" if fix else "-n", os.fspath(path)],
                        capture_output=True, text=True, errors="replace")
     return r.returncode, r.stdout + r.stderr
+
+
+def is_clean(path) -> tuple[bool, str]:
+    """(e2fsck -fn found nothing at all, its output). Stricter than the exit status,
+    which stays 0 for some problems e2fsck declines to count (answered "no")."""
+    rc, out = e2fsck(path)
+    return rc == 0 and "? no" not in out, out
 
 
 def debugfs(path, request: str) -> str:

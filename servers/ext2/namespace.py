@@ -38,6 +38,7 @@ def _check_name(name) -> bytes:
 
 
 class Namespace:
+    """Path lookup and the operations that add, remove and move directory entries."""
 
     def _dir(self, ino: int):
         d = self._inode(ino)

@@ -73,6 +73,15 @@ def test_nic_bad_requests_are_einval(node):
     assert "still serving True" in out
 
 
+@pytest.mark.parametrize("name", ["timer", "net0"])
+def test_undeliverable_messages_cost_only_their_sender(node, name):
+    before = _driver(node, name)["restarts"]
+    out = run(node, "bad_senders", name)
+    assert "map item MSG_CUT send" in out
+    assert "still serving True" in out
+    assert _driver(node, name)["restarts"] == before
+
+
 def _driver(node, name) -> dict:
     return next(d for d in node.root({"op": "drivers"})["drivers"] if d["name"] == name)
 

@@ -97,6 +97,7 @@ def test_block_range_and_malformed_requests(node):
     for name in ("read-straddle", "read-end", "read-huge", "write-end", "write-straddle"):
         assert f"range {name} True" in out, out
     assert "invalid 16 of 16" in out, out
+    assert "map-item MSG_CUT" in out, out
     assert "client-range True" in out and "still-serving True" in out
 
 
@@ -155,4 +156,5 @@ def test_char_malformed_requests(node):
     status, out = node.run("driver_tasks.py", "char_errors")
     assert status == 0, out
     assert "invalid 13 of 13" in out, out
+    assert "map-item MSG_CUT" in out, out
     assert "still-serving True True" in out, out

@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.slow, pytest.mark.fuzz, pytest.mark.timeout(300)]
 
 SEED = int(os.environ.get("MK_FUZZ_SEED", "20251128"))
 TOTAL = int(os.environ.get("MK_FUZZ_REQUESTS", "100000"))
@@ -118,3 +118,12 @@ def test_refused_requests_change_nothing_and_wrong_types_are_refused(node):
     assert "schedule refused BAD_ARGUMENT" in out
     assert "prio unchanged True" in out
     assert not re.search(r"^accepted", out, re.M), out
+
+
+@pytest.mark.xfail(reason="a frame over the kernel socket's MAXMSGSIZE (64 MiB, far above the "
+                          "ABI's 4 MiB strings) is dropped by ZeroMQ: the kernel never sees the "
+                          "request, so it gets no reply (the kernel itself is unharmed)")
+def test_frame_over_64_mib_is_answered(node):
+    status, out = node.run("fuzz_tasks.py", "oversized")
+    assert status == 0, out
+    assert "oversized answered True then True" in out, out

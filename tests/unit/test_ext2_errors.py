@@ -59,6 +59,8 @@ def test_name_errors(img):
         assert code(fs.readlink, f) == errno.EINVAL
         assert code(fs.create, d, "dev", 0o20644) == errno.EINVAL
         assert code(fs.write, f, 1 << 45, b"x") == errno.EFBIG
+        assert code(fs.create, d, "neg", 0o644, -5, 0) == errno.EINVAL
+        assert code(fs.chown, f, 1 << 32, -1) == errno.EINVAL
     assert_clean(img)
 
 

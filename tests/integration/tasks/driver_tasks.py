@@ -6,7 +6,7 @@ import time
 from drivers.client import BlockDevice, CharDevice, DeviceError, lookup, names_id
 from drivers.protocol import (E_INVAL, E_RANGE, FLUSH, INFO, OK, READ, READ_NB, SECTOR,
                               SEND, WRITE)
-from microkernel.abi import IpcCode, IpcError, Msg
+from microkernel.abi import Fpage, IpcCode, IpcError, MapItem, Msg
 
 
 def pattern(lba: int) -> bytes:
@@ -40,6 +40,17 @@ def _status(rt, dest, words, strings=()):
         return e.code.name
 
 
+def _map_item(rt, dest):
+    """A map item to a driver (which gives no receive window) fails this IPC only."""
+    rt.mem.write(0x100000, b"page")
+    try:
+        r = rt.call(dest, Msg(words=(INFO,), items=(MapItem(Fpage.page(0x100000), 0),)),
+                    timeout=5)
+        return f"answered {r.words[:1]}"
+    except IpcError as e:
+        return e.code.name
+
+
 def block_errors(rt):
     """E_RANGE past the end, E_INVAL for malformed requests; the driver still serves."""
     ata = lookup(rt, names_id(rt), "ata0")
@@ -60,6 +71,7 @@ def block_errors(rt):
     results = [_status(rt, ata, w, s) for w, s in bad]
     print("invalid", sum(r == (E_INVAL,) for r in results), "of", len(bad), results,
           flush=True)
+    print("map-item", _map_item(rt, ata), flush=True)
     d = BlockDevice(rt, None, "ata0")
     try:
         d.read(sectors - 1, 2)
@@ -116,6 +128,7 @@ def char_errors(rt):
     results = [_status(rt, com, w, s) for w, s in bad]
     print("invalid", sum(r == (E_INVAL,) for r in results), "of", len(bad), results,
           flush=True)
+    print("map-item", _map_item(rt, com), flush=True)
     w = rt.call(com, Msg(words=(WRITE,), strings=(b"",)), timeout=10).words
     r = rt.call(com, Msg(words=(READ_NB, 10)), timeout=10)
     print("still-serving", w == (OK, 0), r.words == (OK,) and len(r.strings) == 1, flush=True)

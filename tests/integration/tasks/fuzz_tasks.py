@@ -1,8 +1,12 @@
 """A hostile task: it sends the kernel random and mutated requests on its own sockets.
 
-`fuzz(rt, seed, total, threads)` runs `threads` workers (lthread 0, 1, ...), each with
-its own seed, that together send `total` requests, one outstanding per thread (no
-pipelining: every request must be answered before the next goes). The mix:
+`fuzz(rt, seed, total, threads, partner, check_every)` runs `threads` workers (lthread
+0, 1, ...), each with its own seed, that together send `total` requests, one
+outstanding per thread (no pipelining: every request must be answered before the next
+goes). `partner` is the id of a `sink` task (in another address space, answering and
+mapping back) that most IPCs aim at; with `check_every`, lthread 0 stops the others and
+runs the kernel's self-check through the control port that often, while the fuzz and
+its partner are still live. The mix:
 
   * raw random bytes as the header frame, and valid msgpack of random structures;
   * mutations of valid requests of every operation: a field replaced by junk (wrong
@@ -26,8 +30,13 @@ cannot deadlock a page fault. Everything else goes out as generated.
 Every request must get exactly one reply within REPLY_TIMEOUT (EXIT gets none, by the
 ABI). A missing reply, an unsolicited one, a wrong answer to a checked request, or a
 task_new that succeeds is a failure: it is printed with the request, and the task exits
-with status 1. At the end the task prints a histogram of the replies by operation and
-result, then `fuzz done requests=N answered=N failures=F seconds=S`.
+with status 1, as does a broken kernel invariant found mid-run. At the end the task
+prints a histogram of the replies by operation and result, the results that took
+longest, `mid-run checks=C violations=V`, and
+`fuzz done requests=N answered=A failures=F seconds=S rate=R/s`.
+
+Also here: `sink` (the partner), `normal` (a task doing ordinary things, run before and
+after), and the reproducers of the kernel bugs the fuzz found (see test_fuzz.py).
 """
 from __future__ import annotations
 
@@ -46,7 +55,8 @@ from microkernel.abi import (ABI_VERSION, CodecError, Fault, IpcCode, Op, Thread
 REPLY_TIMEOUT_MS = 5000
 # A page fault whose pager does not exist leaves the thread marked as in a page fault
 # (kernel bug, see test_fuzz.py::test_failed_page_fault_leaves_no_stale_state): the
-# fuzz sets only pagers that exist, or none, until that is fixed.
+# fuzz sets only pagers that exist, or none, until that is fixed (MK_FUZZ_GHOST_PAGERS=1
+# in the environment of the node puts them back).
 GHOST_PAGERS = os.environ.get("MK_FUZZ_GHOST_PAGERS") == "1"
 _clock = time.perf_counter
 _pack = msgpack.Packer(use_bin_type=True, autoreset=True).pack
@@ -74,9 +84,7 @@ def _as_word(v):
         return int(v)
     if isinstance(v, int):
         return v if 0 <= v <= M32 else None
-    if isinstance(v, float) and v.is_integer() and 0 <= v <= M32:
-        return int(v)                         # the kernel's lru_cache may accept it
-    return None
+    return None                               # floats too: decode refuses them
 
 
 def _short(m: int, e: int, rnd) -> tuple[int, int]:
@@ -961,3 +969,16 @@ def refusals_change_nothing(rt):
         except KernelError as e:
             print("refused", name, e.fault.name)
     print("done", flush=True)
+
+
+def oversized(rt):
+    """A request with one frame over the kernel socket's MAXMSGSIZE (64 MiB; the ABI's
+    strings are at most 4 MiB each, and a message of 17 such strings is answered):
+    ZeroMQ drops it, so the kernel never sees it. Then the thread goes on."""
+    sock = rt._cpu.sock
+    sock.send_multipart([_pack([Op.ID_NEAREST, 0]), bytes(65 << 20)], copy=False)
+    answered = bool(sock.poll(3000))
+    if answered:
+        sock.recv_multipart()
+    print("oversized answered", answered, "then", rt.id_nearest(0)[1] == rt.myself(),
+          flush=True)

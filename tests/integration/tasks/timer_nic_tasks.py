@@ -229,3 +229,18 @@ def nic_wait_down(rt):
     while info(rt, net)["link"] and time.monotonic() < deadline:
         time.sleep(0.05)
     print("link", info(rt, net)["link"])
+
+
+def bad_senders(rt, name):
+    """Messages the kernel cannot deliver to a driver (a map item to a receiver with no
+    window): the sender gets the error, and the driver keeps serving."""
+    from microkernel.abi import Fpage, MapItem
+    drv = find(rt, name)
+    rt.mem.write(0x200000, b"page")
+    try:
+        rt.call(drv, Msg(words=(INFO,), items=(MapItem(Fpage(0x200000, 12), 0),)), timeout=5)
+        print("map item accepted")
+    except IpcError as e:
+        print("map item", e.code.name, e.phase.value)
+    op = NOW if name == "timer" else INFO
+    print("still serving", rt.call(drv, Msg(words=(op,)), timeout=5).words[0] == OK)
