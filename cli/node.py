@@ -72,8 +72,9 @@ class Node:
         os.makedirs(self.path("logs"), mode=0o700, exist_ok=True)
         disk = self.path("disk.img")
         if not os.path.exists(disk):
-            with open(disk, "wb") as f:
-                f.truncate(DISK_BYTES)
+            progress("making the root file system (ext2)")
+            from personalities.unix.image import build
+            build(disk, DISK_BYTES)
         progress(f"booting node {self.name}: kernel")
         pid = self._spawn_kernel(mem_mib, site, disk, self.cable(link), pcap)
         deadline = time.monotonic() + timeout
@@ -127,6 +128,10 @@ class Node:
         pid = self.pid()
         if pid is None:
             return False
+        try:
+            self.root({"op": "shutdown"}, timeout=15.0)    # orderly: fs writes back
+        except NodeError:
+            pass
         try:
             self.control({"op": "shutdown"}, timeout=2.0)
         except NodeError:

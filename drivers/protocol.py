@@ -4,13 +4,15 @@ Every request is `words[0] = opcode`, then arguments; every reply is `words[0] =
 (OK or an E_* code), then results. Bulk data travels as byte strings. docs/drivers.md
 gives the message layouts.
 
-    block (ata0)   INFO -> (OK, sectors, sector_size)
+    block (ata0)   INFO -> (OK, sectors, sector_size) + [model]
                    READ lba count -> (OK,) + [data]        count <= 256 sectors
                    WRITE lba count + [data] -> (OK,)
                    FLUSH -> (OK,)
     char (comN)    WRITE + [bytes] -> (OK, written)
                    READ max -> (OK,) + [bytes]             blocks until >= 1 byte
                    READ_NB max -> (OK,) + [bytes]          never blocks (may be empty)
+                   INFO -> (OK, irqs, rx_bytes, tx_bytes, overruns, buffered,
+                            readers, baud, breaks)
     net (net0)     INFO -> (OK, mac hi16, mac lo32, link, tx_frames, tx_dropped,
                             rx_frames, rx_missed, rx_errors, tx_errors)
                    SEND + [frame] -> (OK,) | (E_IO, card error)   3 = no carrier

@@ -1,5 +1,6 @@
 """The driver manager inside root: who drives which device, with which ports and IRQ,
-and the reincarnation of drivers that die (Minix 3 style).
+and the reincarnation of drivers that die (Minix 3 style). System servers that must
+come back after a crash (the file server) are kept the same way, with no ports.
 
 At boot root takes every I/O port from sigma0 and, RMGR-style, attaches every IRQ line
 with one holder thread per line (a V2 thread owns at most one line). Starting a driver
@@ -48,6 +49,7 @@ class Record:
     irq: int | None
     task: int = 0
     tid: int = 0
+    fixed: int = 0                    # a server's well-known task number (0: any driver slot)
     state: str = "stopped"            # starting, running, backoff, stopped
     restarts: int = 0
     crashes: list[float] = field(default_factory=list)
@@ -86,7 +88,7 @@ class DriverManager:
 
     # -- starting and stopping -----------------------------------------------------
 
-    def add(self, name: str, cls: str, entry: str, ports, irq) -> Record:
+    def add(self, name: str, cls: str, entry: str, ports, irq, fixed: int = 0) -> Record:
         with self.lock:
             if name in self.records:
                 raise ValueError(f"driver {name!r} exists")
@@ -95,18 +97,20 @@ class DriverManager:
                 raise ValueError(f"ports of {name!r} are already another driver's")
             if irq is not None and any(r.irq == irq for r in self.records.values()):
                 raise ValueError(f"IRQ {irq} is already another driver's")
-            rec = self.records[name] = Record(name, cls, entry, list(ports), irq)
+            rec = self.records[name] = Record(name, cls, entry, list(ports), irq, fixed=fixed)
             return rec
 
     def start(self, rec: Record) -> None:
         """Start (or restart) the driver task of `rec`."""
         with self.lock:
             used = {r.task for r in self.records.values() if r.task}
-            rec.task = next(n for n in DRIVER_TASKS if n not in used)
+            rec.task = rec.fixed or next(n for n in DRIVER_TASKS if n not in used)
             rec.state = "starting"
             self.by_task[rec.task] = rec
             rec.tid = int(self.rt.task_new(rec.task, rec.entry, self.pager,
                                            args=[rec.name, int(self.names)]))
+            if not rec.ports and rec.irq is None:
+                rec.state = "running"          # a server: no DRIVER_HELLO to wait for
 
     def stop(self, name: str) -> Record:
         """Delete the driver's task; its IRQ goes back to its holder."""

@@ -21,6 +21,8 @@ byte strings; a reply is `words[0] = errno` (0 = success) then results. 64-bit v
     CHOWN     ino, uid, gid                ->
     SYNC                                   ->
     STATFS                                 -> bsize, blocks, bfree, files, ffree
+    UMOUNT                                 ->   write back, mark clean, and stop (root,
+                                                at `mk down`)
 
 `FsClient(rt, fs_id)` wraps it; errors raise `OSError(errno)`. Given no id it looks
 "fs" up with the name server, and again once after the server was restarted.
@@ -35,13 +37,13 @@ from microkernel.abi import IpcCode, IpcError, Msg, ThreadId
 
 __all__ = ["RESOLVE", "LOOKUP", "STAT", "READ", "WRITE", "TRUNCATE", "CREATE", "MKDIR",
            "UNLINK", "RMDIR", "RENAME", "LINK", "READDIR", "CHMOD", "CHOWN", "SYNC",
-           "STATFS", "OPS", "MAX_IO", "MAX_ENTRIES", "ROOT_INO", "FS_TASK", "FS_NAME",
+           "STATFS", "UMOUNT", "OPS", "MAX_IO", "MAX_ENTRIES", "ROOT_INO", "FS_TASK", "FS_NAME",
            "Stat", "StatFs", "FsClient", "lo_hi", "join64"]
 
 (RESOLVE, LOOKUP, STAT, READ, WRITE, TRUNCATE, CREATE, MKDIR, UNLINK, RMDIR, RENAME,
- LINK, READDIR, CHMOD, CHOWN, SYNC, STATFS) = range(0x4601, 0x4612)
+ LINK, READDIR, CHMOD, CHOWN, SYNC, STATFS, UMOUNT) = range(0x4601, 0x4613)
 OPS = {v: k for k, v in dict(globals()).items()
-       if k.isupper() and isinstance(v, int) and 0x4601 <= v < 0x4612}
+       if k.isupper() and isinstance(v, int) and 0x4601 <= v < 0x4613}
 MAX_IO = 64 << 10               # bytes per READ or WRITE
 MAX_ENTRIES = 30                # directory entries per READDIR reply
 ROOT_INO = 2

@@ -24,6 +24,7 @@ from microkernel.abi import Fpage, IpcCode, IpcError, MapItem, Msg, ThreadId, pl
 from microkernel.abi.ops import TASK_EXIT_NOTICE
 
 from .devmgr import DEFAULT_DRIVERS, HOLDER_BASE, DriverManager, holder_loop
+from .fsproto import UMOUNT
 from .pager import FORGET
 
 __all__ = ["main", "PAGER_TASK", "FIRST_USER_TASK", "ALLOC_TASK"]
@@ -32,6 +33,7 @@ log = logging.getLogger("mk.root")
 PAGER_TASK = 5
 NAMES_TASK = 6
 CONSOLE_TASK = 7
+FS_TASK = 16
 FIRST_USER_TASK = 64
 DEVICE_DRIVER = {"pit": "timer"}   # device model name -> its driver's name
 FIRST_GIVEN_TASK = 1024          # numbers above this are handed to tasks that ask
@@ -54,6 +56,8 @@ def main(rt, devices=()) -> None:
         name = DEVICE_DRIVER.get(dev, dev)
         if name in DEFAULT_DRIVERS:
             mgr.start(mgr.add(name, *DEFAULT_DRIVERS[name]))
+    if "ata0" in devices:
+        mgr.start(mgr.add("fs", "server", "servers.fs:main", [], None, fixed=FS_TASK))
     if "com1" in devices:
         rt.task_new(CONSOLE_TASK, "servers.console:main", pager,
                     args=[int(names), os.path.basename(rt.rundir.rstrip("/"))])
@@ -164,10 +168,24 @@ class Operator:
                                req["irq"] if "irq" in req else irq)
             self.mgr.start(rec)
             return {"driver": rec.describe()}
+        if op == "shutdown":
+            return self.shutdown()
         if op == "driver_stop":
             self.mgr.remove(str(req["name"]))
             return {"stopped": req["name"]}
         return {"error": f"unknown request {op!r}"}
+
+    def shutdown(self) -> dict:
+        """Before the kernel stops the node: the file server writes back and unmounts."""
+        rec = self.mgr.records.get("fs")
+        if rec is None or not rec.tid:
+            return {"unmounted": False}
+        rec.state = "stopped"
+        try:
+            self.rt.call(ThreadId(rec.tid), Msg(words=(UMOUNT,)), timeout=10.0)
+        except IpcError as e:
+            return {"unmounted": False, "error": f"fs: {e}"}
+        return {"unmounted": True}
 
     def run(self, entry: str, args: list[str]) -> dict:
         no = next(n for n in range(FIRST_USER_TASK, FIRST_GIVEN_TASK)

@@ -86,4 +86,4 @@ class Memory(Pager):
 
     def stats(self) -> tuple[int, int]:
         """(pages in use, pages free) in the server's pool."""
-        return len(self.shares) - len(self.free), len(self.free)
+        return sum(1 for v in self.shares.values() if v > 0), len(self.free)
