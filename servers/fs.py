@@ -13,7 +13,8 @@ import errno
 import logging
 
 from drivers.client import BlockDevice, DeviceError
-from microkernel.abi import ROOT_TASK, IpcCode, IpcError, Msg
+from microkernel.abi import ROOT_TASK, Msg
+from microkernel.user.serve import serve
 
 from . import fsproto as P
 from .ext2 import Ext2
@@ -177,24 +178,13 @@ def main(rt, name, names_id) -> None:
     server = FsServer(fs)
     register(rt, names, P.FS_NAME)
     log.info("fs: ext2 mounted, %d sectors", disk.sectors)
-    msg = None
-    while True:
-        try:
-            msg = rt.wait(timeout=WRITE_BACK) if msg is None else msg
-        except IpcError as e:
-            if e.code == IpcCode.TIMEOUT and server.dirty:
-                server.sync()
-            msg = None
-            continue
+
+    def handle(msg: Msg) -> Msg | None:
         if msg.words[:1] == (P.UMOUNT,) and msg.sender.task == ROOT_TASK:
             fs.close()                              # written back and marked clean
             rt.send(msg.sender, Msg(words=(0,)), timeout=1.0)
             log.info("fs: unmounted")
-            return
-        reply = server.handle(msg)
-        try:
-            msg = rt.reply_and_wait(msg.sender, reply, timeout=WRITE_BACK)
-        except IpcError as e:
-            if e.code == IpcCode.TIMEOUT and server.dirty:
-                server.sync()
-            msg = None
+            raise SystemExit(0)
+        return server.handle(msg)
+    serve(rt, handle, timeout=WRITE_BACK,
+          on_idle=lambda: server.sync() if server.dirty else None)

@@ -25,12 +25,14 @@ byte strings; a reply is `words[0] = errno` (0 = success) then results. 64-bit v
                                                 at `mk down`)
 
 `FsClient(rt, fs_id)` wraps it; errors raise `OSError(errno)`. Given no id it looks
-"fs" up with the name server, and again once after the server was restarted.
+"fs" up with the name server, and again after the server was restarted (the request
+that met the dead server fails with EIO: see `call`).
 """
 from __future__ import annotations
 
 import errno
 import os
+import time
 from typing import NamedTuple
 
 from microkernel.abi import IpcCode, IpcError, Msg, ThreadId
@@ -92,27 +94,33 @@ class FsClient:
         self.names = names
         self.timeout = timeout
 
-    def _server(self) -> ThreadId:
+    def _server(self, patience: float = 10.0) -> ThreadId:
+        """The fs server's id; while it is not registered (booting, restarting) ask
+        the name server again for up to `patience` seconds."""
         if self.fs is None:
             from drivers.client import lookup, names_id
             names = names_id(self.rt) if self.names is None else self.names
-            self.fs = lookup(self.rt, names, FS_NAME)
-            if self.fs is None:
-                raise OSError(errno.ENODEV, "no fs server registered")
+            deadline = time.monotonic() + patience
+            while self.fs is None:
+                self.fs = lookup(self.rt, names, FS_NAME)
+                if self.fs is None:
+                    if time.monotonic() > deadline:
+                        raise OSError(errno.ENODEV, "no fs server registered")
+                    self.rt.sleep(0.05)
         return self.fs
 
     def call(self, words: tuple, strings: tuple = ()) -> Msg:
-        """One request; the reply when its errno is 0, else OSError."""
-        for attempt in (0, 1):
-            fs = self._server()
-            try:
-                r = self.rt.call(fs, Msg(words=words, strings=strings), timeout=self.timeout)
-                break
-            except IpcError as e:
-                if e.code in (IpcCode.NOT_EXISTENT, IpcCode.CANCELED) and attempt == 0:
-                    self.fs = None
-                    continue
-                raise OSError(errno.EIO, f"fs server: {e}") from None
+        """One request; the reply when its errno is 0, else OSError. If the server
+        died (it is restarted by root), this request fails with EIO and is NOT resent:
+        what the dead server had not yet written back is gone, and only the caller
+        can know what to do again. The next request goes to the new server."""
+        fs = self._server()
+        try:
+            r = self.rt.call(fs, Msg(words=words, strings=strings), timeout=self.timeout)
+        except IpcError as e:
+            if e.code in (IpcCode.NOT_EXISTENT, IpcCode.CANCELED):
+                self.fs = None
+            raise OSError(errno.EIO, f"fs server: {e}") from None
         if not r.words:
             raise OSError(errno.EIO, "empty reply from the fs server")
         if r.words[0]:

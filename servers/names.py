@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import logging
 
-from microkernel.abi import IpcError, KernelError, Msg, ThreadId
+from microkernel.abi import KernelError, Msg, ThreadId
+from microkernel.user.serve import serve
 
 __all__ = ["main", "Names", "REGISTER", "LOOKUP", "LIST", "REMOVE", "OK", "NO_NAME",
            "lookup", "register"]
@@ -71,14 +72,7 @@ def main(rt) -> None:
             return True
         except KernelError:
             return False
-    names = Names(alive)
-    msg = rt.wait()
-    while True:
-        reply = names.handle(msg)
-        try:
-            msg = rt.reply_and_wait(msg.sender, reply)
-        except IpcError:
-            msg = rt.wait()
+    serve(rt, Names(alive).handle)
 
 
 def lookup(rt, names: int, name: str, timeout: float | None = 5.0) -> ThreadId | None:

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import logging
 
-from microkernel.abi import Fpage, IpcError, MapItem, Msg, ThreadId
+from microkernel.abi import Fpage, MapItem, Msg, ThreadId
+from microkernel.user.serve import serve
 
 __all__ = ["main", "Pager", "COPY", "FORGET"]
 
@@ -95,14 +96,4 @@ class Pager:
 
 
 def main(rt, sigma0: int) -> None:
-    pager = Pager(rt, sigma0)
-    msg = rt.wait()
-    while True:
-        reply = pager.handle(msg)
-        if reply is None:
-            msg = rt.wait()
-            continue
-        try:
-            msg = rt.reply_and_wait(msg.sender, reply)
-        except IpcError:
-            msg = rt.wait()
+    serve(rt, Pager(rt, sigma0).handle)

@@ -13,8 +13,10 @@ ordinary tasks reach lthread 1 through an in-process socket.
 """
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
+import time
 
 import msgpack
 import zmq
@@ -25,6 +27,7 @@ from microkernel.abi.ops import TASK_EXIT_NOTICE
 
 from .devmgr import DEFAULT_DRIVERS, HOLDER_BASE, DriverManager, holder_loop
 from .fsproto import UMOUNT
+from .names import lookup
 from .pager import FORGET
 
 __all__ = ["main", "PAGER_TASK", "FIRST_USER_TASK", "ALLOC_TASK"]
@@ -34,6 +37,7 @@ PAGER_TASK = 5
 NAMES_TASK = 6
 CONSOLE_TASK = 7
 FS_TASK = 16
+UNIX_TASK = 18
 FIRST_USER_TASK = 64
 DEVICE_DRIVER = {"pit": "timer"}   # device model name -> its driver's name
 FIRST_GIVEN_TASK = 1024          # numbers above this are handed to tasks that ask
@@ -65,6 +69,16 @@ def main(rt, devices=()) -> None:
     events = ctx.socket(zmq.PAIR)
     events.bind(_EVENTS)
     rt.lthread_ex_regs(1, operator_loop, args=(pager, mgr))
+    wait_for_names(rt, names, ["fs"] if "ata0" in devices else [])
+    # -- the Unix personality (task 18), after fs and tty; kept alive like fs ---------
+    if importlib.util.find_spec("personalities.unix.server") is not None:
+        try:
+            mgr.start(mgr.add("unix", "server", "personalities.unix.server:main", [], None,
+                              fixed=UNIX_TASK))
+            wait_for_names(rt, names, ["unix"], patience=10.0)
+        except Exception as e:                   # noqa: BLE001 - boot goes on without it
+            log.warning("root: no Unix server: %s", e)
+    # -- end of the Unix personality block ----------------------------------------------
     open(os.path.join(rt.rundir, "ready"), "w").close()
     numbers = TaskNumbers(rt)
     msg = _wait(rt, mgr)
@@ -87,6 +101,14 @@ def main(rt, devices=()) -> None:
             msg = _reply(rt, msg, mgr.hello(msg))
             continue
         msg = _wait(rt, mgr)
+
+
+def wait_for_names(rt, names: ThreadId, wanted: list[str], patience: float = 20.0) -> None:
+    """Boot is ready when the servers that users need have registered their names."""
+    deadline = time.monotonic() + patience
+    for name in wanted:
+        while lookup(rt, names, name) is None and time.monotonic() < deadline:
+            rt.sleep(0.02)
 
 
 def _wait(rt, mgr: DriverManager) -> Msg | None:

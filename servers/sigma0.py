@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import logging
 
-from microkernel.abi import Fpage, IpcError, KernelError, MapItem, Msg
+from microkernel.abi import Fpage, KernelError, MapItem, Msg
+from microkernel.user.serve import serve
 
 __all__ = ["main", "Sigma0"]
 
@@ -104,14 +105,11 @@ def main(rt, mem_size: int, pool_start: int, pool_end: int) -> None:
         except KernelError:
             return False
     s0 = Sigma0(mem_size, pool_start, pool_end, alive)
-    msg = rt.wait()
-    while True:
+
+    def handle(msg: Msg) -> Msg:
         try:
-            reply = s0.handle(msg)
+            return s0.handle(msg)
         except (ValueError, IndexError) as e:
             log.warning("sigma0: malformed request from %s: %s", msg.sender, e)
-            reply = Msg()
-        try:
-            msg = rt.reply_and_wait(msg.sender, reply)
-        except IpcError:                    # the client went away: wait for the next
-            msg = rt.wait()
+            return Msg()
+    serve(rt, handle)

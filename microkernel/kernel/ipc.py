@@ -190,6 +190,7 @@ def deliver_pending(k: "Kernel", t: Thread) -> None:
     t.state = RUNNING
     if t.irq is not None and k.irq.pending[t.irq]:
         k.irq.pending[t.irq] -= 1
+        k.irq.delivered[t.irq] += 1
         k.send(t.ident, k.encode([0, t.irq + 1, [], [], None]))
         return
     sender, words = t.pending.pop(0)

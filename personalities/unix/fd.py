@@ -184,6 +184,7 @@ class Capture(Description):
         super().__init__(os.O_WRONLY)
         self.data = bytearray()
         self.closed = False
+        self.on_close = None
 
     def write(self, srv, call, data):
         self.data += data
@@ -191,6 +192,8 @@ class Capture(Description):
 
     def close(self):
         self.closed = True
+        if self.on_close is not None:
+            self.on_close()
 
 
 class Source(Description):

@@ -21,9 +21,14 @@ from microkernel.abi import Msg, ThreadId
 from .fd import FdTable
 from .proto import SIG_DFL
 
-__all__ = ["Call", "Proc", "ProcTable", "INIT_PID"]
+__all__ = ["Call", "Proc", "ProcTable", "INIT_PID", "ok"]
 
 INIT_PID = 1
+
+
+def ok(*words: int, strings: tuple = ()) -> Msg:
+    """A success reply: errno 0, then `words` (signed values wrap to 32 bits)."""
+    return Msg(words=(0, *(w & 0xFFFFFFFF for w in words)), strings=tuple(strings))
 
 
 class Call:

@@ -47,8 +47,12 @@ class TestNode(Node):
                 yield int(name[5:-4]), os.path.join(logs, name)
 
     def output(self, task: int) -> str:
-        with open(self.path("logs", f"task-{task}.log"), "rb") as f:
-            return f.read().decode(errors="replace")
+        """What the task printed so far ("" before its process has started)."""
+        try:
+            with open(self.path("logs", f"task-{task}.log"), "rb") as f:
+                return f.read().decode(errors="replace")
+        except FileNotFoundError:
+            return ""
 
     def wait_for(self, cond, timeout: float = 10.0, what: str = "condition"):
         deadline = time.monotonic() + timeout

@@ -1,0 +1,98 @@
+"""Program start-up: the entry of every process the Unix server creates.
+
+`start` is a program's: exec mapped its text at TEXT_BASE, so crt0 reads it through
+the MMU (`rt.mem.read`, faulting the pages in from the Unix server, its pager),
+compiles it, and calls its `main(argv, envp)`. `start_module` runs a Python function
+instead (SPAWN_MODULE: the first process of a test, or init). Before that: libc is
+bound to the server, sys.stdin/stdout/stderr become fds 0, 1, 2 (through libc), the
+host's SIGCHLD is ignored so host children of fork are reaped. What main returns is
+the exit status (None is 0); an exception prints its traceback on fd 2 and is 1.
+"""
+from __future__ import annotations
+
+import io
+import signal
+import sys
+import traceback
+
+from microkernel.user.task import load_entry
+
+from . import libc
+from .proto import TEXT_BASE
+
+__all__ = ["start", "start_module", "FdIO", "stdio"]
+
+
+class FdIO(io.RawIOBase):
+    """A file descriptor as a raw Python stream, through libc."""
+
+    def __init__(self, fd: int, mode: str):
+        super().__init__()
+        self.fd, self.mode = fd, mode
+
+    def readable(self) -> bool:
+        return "r" in self.mode
+
+    def writable(self) -> bool:
+        return "w" in self.mode
+
+    def readinto(self, b) -> int:
+        data = libc.read(self.fd, len(b))
+        b[:len(data)] = data
+        return len(data)
+
+    def write(self, b) -> int:
+        return libc.write(self.fd, bytes(b))
+
+    def isatty(self) -> bool:
+        try:
+            return libc.isatty(self.fd)
+        except OSError:
+            return False
+
+
+def stdio() -> None:
+    """sys.stdin, stdout, stderr over fds 0, 1, 2."""
+    tty = FdIO(1, "w").isatty()
+    sys.stdin = io.TextIOWrapper(io.BufferedReader(FdIO(0, "r")), encoding="utf-8",
+                                 errors="replace")
+    sys.stdout = io.TextIOWrapper(io.BufferedWriter(FdIO(1, "w")), encoding="utf-8",
+                                  errors="replace", line_buffering=tty)
+    sys.stderr = io.TextIOWrapper(io.BufferedWriter(FdIO(2, "w")), encoding="utf-8",
+                                  errors="replace", write_through=True)
+
+
+def start(rt, pid: int, text_len: int, argv: list, envp: list) -> None:
+    """A program exec'd from a file: its text is at TEXT_BASE."""
+    def program():
+        text = rt.mem.read(TEXT_BASE, text_len)
+        space = {"__name__": "__mkprog__", "__file__": argv[0] if argv else "?"}
+        exec(compile(text, space["__file__"], "exec"), space)
+        return space["main"]
+    _run(rt, pid, argv, envp, program)
+
+
+def start_module(rt, pid: int, entry: str, argv: list, envp: list) -> None:
+    """A Python function `entry` ("module:func" or "/file.py:func") as the program."""
+    _run(rt, pid, argv, envp, lambda: load_entry(entry))
+
+
+def _run(rt, pid: int, argv: list, envp: list, get_main) -> None:
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    libc._init(rt, pid)
+    libc.environ.clear()
+    libc.environ.update(e.split("=", 1) for e in envp if "=" in e)
+    stdio()
+    status = 1
+    try:
+        status = get_main()(list(argv), libc.environ)
+        status = 0 if status is None else int(status)
+    except SystemExit as e:
+        status = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    except BaseException:                      # noqa: BLE001 - the program's crash
+        try:
+            traceback.print_exc()
+        except Exception:                      # noqa: BLE001 - fd 2 may be gone
+            pass
+        status = 1
+    libc.exit(status)

@@ -1,0 +1,112 @@
+"""Signals: dispositions, default actions, and delivery to a process's handlers.
+
+The server does the default actions itself: terminate (the task is deleted and the
+wait status records the signal) or ignore. SIGKILL can be neither caught nor ignored.
+Stopping is not modelled: SIGTSTP, SIGSTOP and SIGCONT are ignored by default.
+
+A process with a handler (libc.signal told the server SIG_HANDLE) gets the signal in
+its main thread, by one of two paths:
+- its main thread waits in a blocking call (read of a pipe or tty, wait, sleep,
+  pause): that call is answered (EINTR, sig) and libc runs the handler, then restarts
+  the call (Python's PEP 475 behaviour);
+- otherwise its signal thread (lthread 1, waiting in SIGWAIT) is answered with the
+  signal and raises it in the main thread with the host's own machinery
+  (`_thread.interrupt_main`), so the handler runs between two Python bytecodes.
+A signal that finds neither waiting stays pending until one of them asks.
+"""
+from __future__ import annotations
+
+import errno
+import signal as _host
+
+from .proto import SIG_DFL, SIG_HANDLE, SIG_IGN
+
+__all__ = ["SIGNALS", "IGNORED_BY_DEFAULT", "post", "handle_kill", "handle_sigaction",
+           "handle_sigwait", "handle_pause", "pending_for_main"]
+
+SIGNALS = {int(s): s.name for s in _host.Signals if 0 < s < 32}
+IGNORED_BY_DEFAULT = {_host.SIGCHLD, _host.SIGWINCH, _host.SIGURG, _host.SIGCONT,
+                      _host.SIGTSTP, _host.SIGSTOP, _host.SIGTTIN, _host.SIGTTOU}
+UNCATCHABLE = {_host.SIGKILL, _host.SIGSTOP}
+
+
+def post(srv, proc, sig: int) -> None:
+    """Send `sig` to `proc`: default action, ignore, or deliver to its handler."""
+    if sig == 0 or proc.state != "running":
+        return
+    disp = SIG_DFL if sig in UNCATCHABLE else proc.disposition(sig)
+    if disp == SIG_IGN or (disp == SIG_DFL and sig in IGNORED_BY_DEFAULT):
+        return
+    if disp == SIG_DFL:
+        srv.terminate(proc, sig)
+        return
+    proc.pending.append(sig)
+    deliver(proc)
+
+
+def deliver(proc) -> None:
+    """Hand pending signals to whichever of the process's threads waits for them."""
+    while proc.pending:
+        if proc.blocked is not None:
+            proc.blocked.interrupt(proc.pending.pop(0))
+        elif proc.sigwait is not None:
+            proc.sigwait.reply(0, proc.pending.pop(0))
+        else:
+            return
+
+
+def pending_for_main(proc) -> int:
+    """A pending handled signal to answer a new blocking call with at once (or 0)."""
+    return proc.pending.pop(0) if proc.pending else 0
+
+
+def targets(srv, proc, pid: int) -> list:
+    """kill's pid: > 0 one process, 0 my group, -1 every process but init, < -1 a group."""
+    table = srv.procs
+    if pid > 0:
+        p = table.by_pid.get(pid)
+        return [p] if p is not None and p.state == "running" else []
+    if pid == 0:
+        return table.group(proc.pgrp) if proc is not None else []
+    if pid == -1:
+        return [p for p in table.by_pid.values() if p.state == "running" and p is not proc]
+    return table.group(-pid)
+
+
+def handle_kill(srv, proc, pid: int, sig: int) -> tuple:
+    if sig not in SIGNALS and sig != 0:
+        return (errno.EINVAL,)
+    victims = targets(srv, proc, pid)
+    if not victims:
+        return (errno.ESRCH,)
+    for p in victims:
+        post(srv, p, sig)
+    return (0,)
+
+
+def handle_sigaction(srv, proc, sig: int, disp: int) -> tuple:
+    if sig not in SIGNALS or sig in UNCATCHABLE or disp not in (SIG_DFL, SIG_IGN, SIG_HANDLE):
+        return (errno.EINVAL,)
+    old = proc.disposition(sig)
+    proc.disp[sig] = disp
+    if disp != SIG_HANDLE:
+        proc.pending = [s for s in proc.pending if s != sig]
+    return (0, old)
+
+
+def handle_sigwait(srv, proc, call) -> tuple | None:
+    """The signal thread asks for the next signal: now, or when one comes."""
+    if proc.pending and proc.blocked is None:
+        return (0, proc.pending.pop(0))
+    if proc.sigwait is not None:
+        proc.sigwait.drop()
+    proc.sigwait = call
+    return None
+
+
+def handle_pause(srv, proc, call) -> tuple | None:
+    sig = pending_for_main(proc)
+    if sig:
+        return (errno.EINTR, sig)
+    proc.blocked = call
+    return None

@@ -1,0 +1,270 @@
+"""Code for the Unix personality's tests.
+
+`drive` is an ordinary task (started by root, as `mk run` does): it asks the Unix
+server to SPAWN one of the `p_*` functions below as a process (SPAWN_MODULE), waits
+for it, and prints one JSON line with its wait status and captured output. The `p_*`
+functions run as Unix processes: main(argv, envp), libc only, output on fd 1.
+"""
+import json
+import os
+import signal
+import time
+
+from personalities.unix import libc
+
+HERE = __file__
+
+
+def drive(rt, func, *argv):
+    from personalities.unix.client import UnixClient
+    c = UnixClient(rt)
+    t0 = time.monotonic()
+    pid = c.spawn(f"{HERE}:{func}", [func, *argv], module=True)
+    status, out = c.wait(pid, timeout=40)
+    print(json.dumps({"pid": pid, "status": status, "out": out.decode(errors="replace"),
+                      "seconds": round(time.monotonic() - t0, 3)}), flush=True)
+
+
+def say(*parts) -> None:
+    libc.write(1, (" ".join(str(p) for p in parts) + "\n").encode())
+
+
+# -- processes -----------------------------------------------------------------------
+
+def p_hello(argv, envp):
+    say("hello", argv[1:], libc.getpid() > 1, libc.getppid(), envp.get("PATH"))
+    print("print works too")
+    return 3
+
+
+def p_fork_wait(argv, envp):
+    me = libc.getpid()
+    pid = libc.fork()
+    if pid == 0:
+        say("child", libc.getpid() == me, libc.getppid() == me)
+        libc.exit(7)
+    wpid, status = libc.waitpid(pid)
+    say("parent", wpid == pid, os.WIFEXITED(status), os.WEXITSTATUS(status))
+    try:
+        libc.wait()
+    except OSError as e:
+        say("no more children", e.errno == 10)
+    return 0
+
+
+def p_many_children(argv, envp):
+    n = int(argv[1])
+    pids = set()
+    for i in range(n):
+        pid = libc.fork()
+        if pid == 0:
+            libc.exit(i + 1)
+        pids.add(pid)
+    codes = set()
+    for _ in range(n):
+        pid, status = libc.wait()
+        pids.discard(pid)
+        codes.add(os.WEXITSTATUS(status))
+    say("all reaped", not pids, sorted(codes) == list(range(1, n + 1)))
+    return 0
+
+
+def p_orphan(argv, envp):
+    r, w = libc.pipe()
+    pid = libc.fork()
+    if pid == 0:
+        if libc.fork() == 0:                      # the grandchild outlives its parent
+            libc.close(r)
+            while libc.getppid() != 1:
+                libc.sleep(0.01)
+            libc.write(w, b"adopted by init\n")
+            libc.exit(0)
+        libc.exit(0)
+    libc.close(w)
+    libc.waitpid(pid)
+    say(libc.read(r, 100).decode().strip())
+    return 0
+
+
+def p_crash(argv, envp):
+    raise RuntimeError("boom")
+
+
+# -- signals -------------------------------------------------------------------------
+
+def p_kill_default(argv, envp):
+    sig = int(argv[1])
+    pid = libc.fork()
+    if pid == 0:
+        while True:
+            libc.sleep(1)
+    libc.kill(pid, sig)
+    wpid, status = libc.waitpid(pid)
+    say("signalled", os.WIFSIGNALED(status), os.WTERMSIG(status) == sig)
+    return 0
+
+
+def p_handler(argv, envp):
+    got = []
+    libc.signal(signal.SIGTERM, lambda s, f: got.append(s))
+    libc.signal(signal.SIGINT, signal.SIG_IGN)
+    libc.kill(libc.getpid(), signal.SIGINT)               # ignored
+    libc.kill(libc.getpid(), signal.SIGTERM)              # handled
+    deadline = time.monotonic() + 5
+    while not got and time.monotonic() < deadline:
+        sum(range(1000))                                  # running Python: signal thread
+    say("handled while running", got == [signal.SIGTERM])
+    r, w = libc.pipe()
+    pid = libc.fork()
+    if pid == 0:
+        libc.sleep(0.2)
+        libc.kill(libc.getppid(), signal.SIGTERM)
+        libc.sleep(0.2)
+        libc.write(w, b"x")
+        libc.exit(0)
+    data = libc.read(r, 1)                                # blocked: EINTR, handler, restart
+    say("handled while blocked", got == [signal.SIGTERM] * 2, data)
+    libc.waitpid(pid)
+    return 0
+
+
+def p_pause(argv, envp):
+    got = []
+    libc.signal(signal.SIGUSR1, lambda s, f: got.append(s))
+    pid = libc.fork()
+    if pid == 0:
+        libc.sleep(0.1)
+        libc.kill(libc.getppid(), signal.SIGUSR1)
+        libc.exit(0)
+    libc.pause()
+    say("pause returned", got)
+    libc.waitpid(pid)
+    return 0
+
+
+def p_sigchld(argv, envp):
+    got = []
+    libc.signal(signal.SIGCHLD, lambda s, f: got.append(s))
+    pid = libc.fork()
+    if pid == 0:
+        libc.exit(0)
+    libc.waitpid(pid)
+    deadline = time.monotonic() + 5
+    while not got and time.monotonic() < deadline:
+        libc.sleep(0.01)
+    say("sigchld", got == [signal.SIGCHLD])
+    libc.signal(signal.SIGCHLD, signal.SIG_IGN)           # no zombies from now on
+    pid = libc.fork()
+    if pid == 0:
+        libc.exit(0)
+    try:
+        libc.waitpid(pid)
+        say("zombie left")
+    except OSError as e:
+        say("auto-reaped", e.errno == 10)
+    return 0
+
+
+# -- pipes and descriptors -----------------------------------------------------------
+
+def p_pipe(argv, envp):
+    r, w = libc.pipe()
+    pid = libc.fork()
+    if pid == 0:
+        libc.close(r)
+        for i in range(3):
+            libc.write(w, b"line %d\n" % i)
+        libc.exit(0)
+    libc.close(w)
+    data = b""
+    while True:
+        chunk = libc.read(r, 4096)
+        if not chunk:
+            break
+        data += chunk
+    libc.waitpid(pid)
+    say("got", data.decode().split("\n")[:3], "eof")
+    return 0
+
+
+def p_big_pipe(argv, envp):
+    """More than the pipe holds: the writer blocks until the reader takes."""
+    r, w = libc.pipe()
+    blob = bytes(range(256)) * 1024                       # 256 KiB
+    pid = libc.fork()
+    if pid == 0:
+        libc.close(r)
+        n = libc.write(w, blob)
+        libc.exit(0 if n == len(blob) else 1)
+    libc.close(w)
+    got = bytearray()
+    while chunk := libc.read(r, 65536):
+        got += chunk
+    _, status = libc.waitpid(pid)
+    say("big", got == blob, os.WEXITSTATUS(status))
+    return 0
+
+
+def p_epipe(argv, envp):
+    r, w = libc.pipe()
+    libc.close(r)
+    libc.signal(signal.SIGPIPE, signal.SIG_IGN)
+    try:
+        libc.write(w, b"x")
+    except OSError as e:
+        say("epipe", e.errno == 32)
+    libc.signal(signal.SIGPIPE, signal.SIG_DFL)
+    pid = libc.fork()
+    if pid == 0:
+        libc.write(w, b"x")                               # SIGPIPE kills it
+        libc.exit(0)
+    _, status = libc.waitpid(pid)
+    say("sigpipe", os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGPIPE)
+    return 0
+
+
+def p_dup(argv, envp):
+    r, w = libc.pipe()
+    saved = libc.dup(1)
+    libc.dup2(w, 1)                                       # fd 1 is now the pipe
+    libc.write(1, b"through fd 1\n")
+    libc.dup2(saved, 1)
+    libc.close(saved)
+    libc.close(w)
+    say("read back", libc.read(r, 100))
+    say("eof after last writer closed", libc.read(r, 100) == b"")
+    try:
+        libc.close(w)
+    except OSError as e:
+        say("ebadf", e.errno == 9)
+    return 0
+
+
+def p_shared_fd(argv, envp):
+    """Parent and child share one pipe end through fork; the reader sees both."""
+    r, w = libc.pipe()
+    pid = libc.fork()
+    if pid == 0:
+        libc.write(w, b"c")
+        libc.exit(0)
+    libc.waitpid(pid)
+    libc.write(w, b"p")
+    libc.close(w)
+    say("both", sorted(libc.read(r, 10).decode()), libc.read(r, 10))
+    return 0
+
+
+def p_cow(argv, envp):
+    """fork copies the address space copy-on-write."""
+    addr = libc.mmap(8192)
+    libc.poke(addr, b"parent data")
+    r, w = libc.pipe()
+    pid = libc.fork()
+    if pid == 0:
+        before = libc.peek(addr, 11)
+        libc.poke(addr, b"child wrote")
+        libc.write(w, before + b"|" + libc.peek(addr, 11))
+        libc.exit(0)
+    libc.waitpid(pid)
+    say("child saw", libc.read(r, 100).decode(), "parent has", libc.peek(addr, 11).decode())
+    return 0
