@@ -37,6 +37,7 @@ PAGER_TASK = 5
 NAMES_TASK = 6
 CONSOLE_TASK = 7
 FS_TASK = 16
+TTY_TASK = 17
 UNIX_TASK = 18
 FIRST_USER_TASK = 64
 DEVICE_DRIVER = {"pit": "timer"}   # device model name -> its driver's name
@@ -62,6 +63,7 @@ def main(rt, devices=()) -> None:
             mgr.start(mgr.add(name, *DEFAULT_DRIVERS[name]))
     if "ata0" in devices:
         mgr.start(mgr.add("fs", "server", "servers.fs:main", [], None, fixed=FS_TASK))
+    mgr.start(mgr.add("tty", "server", "servers.tty:main", [], None, fixed=TTY_TASK))
     if "com1" in devices:
         rt.task_new(CONSOLE_TASK, "servers.console:main", pager,
                     args=[int(names), os.path.basename(rt.rundir.rstrip("/"))])
@@ -69,7 +71,7 @@ def main(rt, devices=()) -> None:
     events = ctx.socket(zmq.PAIR)
     events.bind(_EVENTS)
     rt.lthread_ex_regs(1, operator_loop, args=(pager, mgr))
-    wait_for_names(rt, names, ["fs"] if "ata0" in devices else [])
+    wait_for_names(rt, names, ["tty"] + (["fs"] if "ata0" in devices else []))
     # -- the Unix personality (task 18), after fs and tty; kept alive like fs ---------
     if importlib.util.find_spec("personalities.unix.server") is not None:
         try:

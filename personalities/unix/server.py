@@ -31,7 +31,7 @@ from servers.names import register
 from . import calls, exec as exec_, files
 from .memory import Memory
 from .proc import INIT_PID, Call, ProcTable, ok
-from .proto import NAMES, PF_MARK, UNIX_NAME, WORKER_DONE, wait_status_exit, \
+from .proto import NAMES, PF_MARK, SIG_IGN, UNIX_NAME, WORKER_DONE, wait_status_exit, \
     wait_status_signal
 from .signals import post
 
@@ -40,6 +40,7 @@ __all__ = ["main", "Server", "ok"]
 log = logging.getLogger("mk.unix")
 FIRST_WORKER, MAX_WORKERS = 2, 32          # lthreads 2.. do slow calls
 ALLOC_TASK = 0xFFFF_7A5C                   # servers.root.ALLOC_TASK
+SIGCHLD = 17
 KILLED = 0xFFFFFFFF                        # a notice's status: deleted, or unknown
 
 
@@ -221,11 +222,10 @@ class Server:
             else:
                 self.after(1.0, lambda: self.spawn_done(proc.pid))
         for parent in parents:
-            if parent.disposition(17) == 1:       # SIGCHLD ignored: no zombies
+            if parent.disposition(SIGCHLD) == SIG_IGN:      # POSIX: no zombies then
                 self.procs.reap(proc)
-            else:
-                post(self, parent, 17)
-                self.procs.answer_waits(parent)
+            self.procs.answer_waits(parent)
+            post(self, parent, SIGCHLD)
         if proc.ppid == INIT_PID:
             self.procs.reap(proc)
 

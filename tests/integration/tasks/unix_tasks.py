@@ -41,7 +41,7 @@ def p_fork_wait(argv, envp):
     me = libc.getpid()
     pid = libc.fork()
     if pid == 0:
-        say("child", libc.getpid() == me, libc.getppid() == me)
+        say("child", libc.getpid() != me, libc.getppid() == me)
         libc.exit(7)
     wpid, status = libc.waitpid(pid)
     say("parent", wpid == pid, os.WIFEXITED(status), os.WEXITSTATUS(status))
