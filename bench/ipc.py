@@ -58,6 +58,7 @@ __all__ = ["run", "main", "format_table", "Settings", "BenchError", "FIGURES", "
 
 _now = time.perf_counter_ns
 TASKS = "bench.ipc_tasks"
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))   # the project
 MAP_SIZES = (256, 1024, 4096)
 PAIRS = (1, 2, 4)
 BODY = b"\1\0\0\0\2\0\0\0"                       # two words
@@ -554,7 +555,9 @@ def run(settings: Settings | None = None, node_name: str = "bench",
 
     tmp = tempfile.mkdtemp(prefix="mkf", dir="/tmp")
     rings: list[RelayRing] = []
-    try:
+    cwd = os.getcwd()
+    os.chdir(ROOT)      # `python -m` puts the cwd first on sys.path: a stray bench.py
+    try:                # there would shadow this package in the peers and the tasks
         with _Peers() as peers:
             progress("floors: starting the peers")
             pipe, direct = PipeFloor(peers), DirectFloor(peers, tmp)
@@ -587,6 +590,7 @@ def run(settings: Settings | None = None, node_name: str = "bench",
                 ring.close()
         phase("down")
     finally:
+        os.chdir(cwd)
         shutil.rmtree(tmp, ignore_errors=True)
     for name, (label, floor, target) in FIGURES.items():
         f = figs[name]

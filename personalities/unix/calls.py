@@ -17,7 +17,8 @@ from .signals import (handle_kill, handle_pause, handle_sigaction, handle_sigwai
 __all__ = ["HANDLERS", "FOREIGN", "UNAME"]
 
 HANDLERS: dict = {}
-FOREIGN = {P.KILL, P.PS}                 # also accepted from tasks that are no process
+TTY_SIGNAL = 0x5410                      # servers.ttyproto.SIGNAL: ^C and friends
+FOREIGN = {P.KILL, P.PS, TTY_SIGNAL}     # also accepted from tasks that are no process
 UNAME = (b"mk", b"mk", b"0.1", b"L4 V2 Unix personality", b"i486")
 
 
@@ -68,6 +69,15 @@ def kill(srv, proc, msg, call):
     return Msg(words=handle_kill(srv, proc, signed(msg.words[1]), msg.words[2]))
 
 
+@_op(TTY_SIGNAL)
+def tty_signal(srv, proc, msg, call):
+    """The tty server saw ^C (^\\, ^Z) on a line: signal its foreground group. It
+    sent this without waiting for an answer, so none goes back."""
+    if proc is None and len(msg.words) >= 4 and msg.words[2] > 1:
+        handle_kill(srv, None, -msg.words[2], msg.words[3])
+    return None
+
+
 @_op(P.SIGACTION)
 def sigaction(srv, proc, msg, call):
     return Msg(words=handle_sigaction(srv, proc, msg.words[1], msg.words[2]))
@@ -116,8 +126,14 @@ def tcsetpgrp(srv, proc, msg, call):
     desc = proc.fds.get(msg.words[1])
     if not desc.isatty:
         return Msg(words=(errno.ENOTTY,))
-    srv.tty.setpgrp(desc.line, msg.words[2])
-    return ok()
+
+    def done(result):
+        if isinstance(result, BaseException):
+            call.reply(getattr(result, "errno", None) or errno.EIO)
+        else:
+            call.reply(0)
+    srv.slow(lambda: srv.tty.setpgrp(desc.line, msg.words[2]), done)  # never block lthread 0
+    return None
 
 
 @_op(P.UNAME)

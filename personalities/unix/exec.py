@@ -155,6 +155,9 @@ def _spawn(srv, msg: Msg, module: bool) -> Msg:
         proc.fds.install(desc, lowest=fd)
     if capture is not None:
         capture.on_close = lambda: srv.spawn_done(pid)
+    if isinstance(fds[0], Tty):                   # its group is the line's foreground
+        line = fds[0].line
+        srv.slow(lambda: srv.tty.setpgrp(line, pid), lambda result: None)
     srv.spawned[pid] = [None, capture, []]
     while len(srv.spawned) > KEEP_SPAWNED:
         del srv.spawned[next(iter(srv.spawned))]

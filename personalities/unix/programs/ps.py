@@ -1,0 +1,11 @@
+#!mk
+"""ps: every process of the Unix server: pid, parent, group, state, name."""
+from personalities.unix import libc
+
+
+def main(argv, envp):
+    rows = ["  PID  PPID  PGRP STATE    CMD"]
+    for p in libc.ps():
+        rows.append(f"{p['pid']:5} {p['ppid']:5} {p['pgrp']:5} {p['state']:8} {p['name']}")
+    libc.write(1, ("\n".join(rows) + "\n").encode())
+    return 0

@@ -1,0 +1,39 @@
+#!mk
+"""wc [-lwc] [FILE...]: count lines, words and bytes (of standard input without files)."""
+import sys
+
+from personalities.unix import libc
+
+
+def main(argv, envp):
+    flags = "".join(a[1:] for a in argv[1:] if a.startswith("-") and len(a) > 1) or "lwc"
+    paths = [a for a in argv[1:] if not (a.startswith("-") and len(a) > 1)]
+    status, totals, rows = 0, [0, 0, 0], []
+    for path in paths or ["-"]:
+        try:
+            data = read_all(path)
+        except OSError as e:
+            print(f"wc: {path}: {e.strerror}", file=sys.stderr)
+            status = 1
+            continue
+        counts = [data.count(b"\n"), len(data.split()), len(data)]
+        totals = [a + b for a, b in zip(totals, counts)]
+        rows.append((counts, "" if path == "-" else path))
+    if len(rows) > 1:
+        rows.append((totals, "total"))
+    for counts, name in rows:
+        cols = [f"{c:7}" for c, k in zip(counts, "lwc") if k in flags]
+        print(" ".join(cols + ([name] if name else [])))
+    return status
+
+
+def read_all(path):
+    fd = 0 if path == "-" else libc.open(path)
+    out = bytearray()
+    try:
+        while chunk := libc.read(fd, 65536):
+            out += chunk
+    finally:
+        if fd:
+            libc.close(fd)
+    return bytes(out)
