@@ -20,15 +20,20 @@ __all__ = ["Clock", "RealClock", "VirtualClock", "Timer"]
 class Timer:
     """A pending callback; `cancel()` stops it from firing."""
 
-    __slots__ = ("when", "fn", "cancelled")
+    __slots__ = ("when", "fn", "cancelled", "clock")
 
-    def __init__(self, when: float, fn: Callable[[], None]):
+    def __init__(self, when: float, fn: Callable[[], None], clock: "Clock | None" = None):
         self.when = when
         self.fn = fn
         self.cancelled = False
+        self.clock = clock
 
     def cancel(self) -> None:
-        self.cancelled = True
+        if not self.cancelled:
+            self.cancelled = True
+            self.fn = None
+            if self.clock is not None:
+                self.clock._cancelled += 1
 
 
 class Clock:
@@ -37,14 +42,20 @@ class Clock:
     def __init__(self) -> None:
         self._heap: list[tuple[float, int, Timer]] = []
         self._seq = itertools.count()
+        self._cancelled = 0                  # dead entries still in the heap
 
     def now(self) -> float:
         raise NotImplementedError
 
     def call_at(self, when: float, fn: Callable[[], None]) -> Timer:
         """Call `fn()` once the clock reaches `when` (seconds, same scale as `now()`)."""
-        t = Timer(when, fn)
-        heapq.heappush(self._heap, (when, next(self._seq), t))
+        t = Timer(when, fn, self)
+        heap = self._heap
+        if self._cancelled > 64 and self._cancelled * 2 > len(heap):
+            heap[:] = [e for e in heap if not e[2].cancelled]   # drop the dead, once
+            heapq.heapify(heap)
+            self._cancelled = 0
+        heapq.heappush(heap, (when, next(self._seq), t))
         return t
 
     def call_later(self, delay: float, fn: Callable[[], None]) -> Timer:
@@ -55,6 +66,7 @@ class Clock:
         heap = self._heap
         while heap and heap[0][2].cancelled:
             heapq.heappop(heap)
+            self._cancelled = max(0, self._cancelled - 1)
         return heap[0][0] if heap else None
 
     def run_due(self, now: float | None = None) -> int:
@@ -63,9 +75,12 @@ class Clock:
         heap, fired = self._heap, 0
         while heap and heap[0][0] <= now:
             _, _, t = heapq.heappop(heap)
-            if not t.cancelled:
+            if t.cancelled:
+                self._cancelled = max(0, self._cancelled - 1)
+            else:
                 t.cancelled = True
-                t.fn()
+                fn, t.fn = t.fn, None
+                fn()
                 fired += 1
         return fired
 

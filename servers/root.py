@@ -70,18 +70,17 @@ def main(rt, devices=()) -> None:
     ctx = zmq.Context.instance()
     events = ctx.socket(zmq.PAIR)
     events.bind(_EVENTS)
-    rt.lthread_ex_regs(1, operator_loop, args=(pager, mgr))
-    wait_for_names(rt, names, ["tty"] + (["fs"] if "ata0" in devices else []))
+    wanted = ["tty"] + (["fs"] if "ata0" in devices else [])
     # -- the Unix personality (task 18), after fs and tty; kept alive like fs ---------
     if importlib.util.find_spec("personalities.unix.server") is not None:
         try:
             mgr.start(mgr.add("unix", "server", "personalities.unix.server:main", [], None,
                               fixed=UNIX_TASK))
-            wait_for_names(rt, names, ["unix"], patience=10.0)
+            wanted.append("unix")
         except Exception as e:                   # noqa: BLE001 - boot goes on without it
             log.warning("root: no Unix server: %s", e)
     # -- end of the Unix personality block ----------------------------------------------
-    open(os.path.join(rt.rundir, "ready"), "w").close()
+    rt.lthread_ex_regs(1, operator_loop, args=(pager, mgr, names, wanted))
     numbers = TaskNumbers(rt)
     msg = _wait(rt, mgr)
     while True:
@@ -123,8 +122,13 @@ def _wait(rt, mgr: DriverManager) -> Msg | None:
         raise
 
 
-def operator_loop(rt, pager: ThreadId, mgr: DriverManager) -> None:
-    """lthread 1: the operator's requests, and the exits lthread 0 passes on."""
+def operator_loop(rt, pager: ThreadId, mgr: DriverManager, names: ThreadId,
+                  wanted: list[str]) -> None:
+    """lthread 1: says the node is ready once the servers users need have registered
+    (lthread 0 meanwhile answers drivers), then serves the operator's requests and the
+    exits lthread 0 passes on."""
+    wait_for_names(rt, names, wanted)
+    open(os.path.join(rt.rundir, "ready"), "w").close()
     ctx = zmq.Context.instance()
     events = ctx.socket(zmq.PAIR)
     events.connect(_EVENTS)

@@ -23,9 +23,9 @@ def encode_one(seconds: float | None) -> tuple[int, int]:
         return 0, 0
     if seconds < 0 or seconds != seconds:
         raise ValueError(f"timeout {seconds!r} must be >= 0, or NEVER")
-    us = math.ceil(seconds * 1e6)
-    if us == 0:
+    if seconds == 0:
         return 0, 1
+    us = max(1, math.ceil(round(seconds * 1e6, 3)))   # no float noise past a nanosecond
     if us > _MAX_US:
         raise ValueError(f"timeout {seconds}s is longer than V2 can express (~19 h)")
     for e in range(15, 0, -1):             # smallest unit first, for precision

@@ -38,7 +38,8 @@ class ControlPort:
         os.chmod(path, 0o600)
         k.extra_sources[self.sock] = self.serve
         self.handlers = {"status": self.status, "ps": self.ps, "shutdown": self.shutdown,
-                         "irqs": self.irqs, "check": self.check}
+                         "irqs": self.irqs, "check": self.check, "plug": self.plug,
+                         "unplug": self.unplug}
 
     def serve(self) -> None:
         try:

@@ -12,7 +12,9 @@ import socket
 import subprocess
 import sys
 
-from microkernel.abi.codec import recv_framed, send_framed
+import msgpack
+
+from microkernel.abi.codec import send_framed
 
 __all__ = ["Factory"]
 
@@ -26,27 +28,43 @@ class Factory:
             pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL)
         theirs.close()
         self.exits: list[tuple[int, int]] = []
+        self._buf = bytearray()
 
     def spawn(self, record: dict, log_path: str) -> int:
-        """Fork a task process running `record`; its pid."""
+        """Fork a task process running `record`; its pid. Exit reports that arrive
+        meanwhile are kept for `read_exits`."""
         send_framed(self.sock, {"record": record, "log": log_path})
         while True:
-            msg = recv_framed(self.sock)
-            if msg is None:
-                raise OSError("the task factory is gone")
+            msg = self._next(block=True)
             if msg[0] == "pid":
                 return msg[1]
             self.exits.append((msg[1], msg[2]))
 
     def read_exits(self) -> list[tuple[int, int]]:
-        """Exit reports waiting on the socket (call when it is readable)."""
-        msg = recv_framed(self.sock)
-        if msg is None:
-            raise OSError("the task factory is gone")
-        if msg[0] == "exit":
-            self.exits.append((msg[1], msg[2]))
+        """Every exit report received so far; never blocks (the loop calls this when
+        the socket polls readable, which it may be with nothing new: see spawn)."""
+        while (msg := self._next(block=False)) is not None:
+            if msg[0] == "exit":
+                self.exits.append((msg[1], msg[2]))
         out, self.exits = self.exits, []
         return out
+
+    def _next(self, block: bool):
+        """The next whole message from the factory, or None if none is complete yet."""
+        while True:
+            if len(self._buf) >= 4:
+                n = int.from_bytes(self._buf[:4], "little")
+                if len(self._buf) >= 4 + n:
+                    body = bytes(self._buf[4:4 + n])
+                    del self._buf[:4 + n]
+                    return msgpack.unpackb(body, raw=False)
+            try:
+                chunk = self.sock.recv(65536, 0 if block else socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                return None
+            if not chunk:
+                raise OSError("the task factory is gone")
+            self._buf += chunk
 
     def fileno(self) -> int:
         return self.sock.fileno()

@@ -37,6 +37,8 @@ _decode_timeouts = _timeouts.decode
 def sys_ipc(k: "Kernel", t: Thread, h: list, frames: list) -> None:
     """[IPC, dest|None, words, items, timeouts, rcv_mode, rcv_from, window, limits, deceit]."""
     _, dest, words, items, tword, rmode, rfrom, window, limits, deceit = h
+    if type(tword) is not int or type(rmode) is not int or type(window) is not int:
+        raise KernelError(Fault.BAD_REQUEST, "timeouts, receive mode, window are ints")
     snd_to, rcv_to, _, _ = _decode_timeouts(tword)
     if rmode:
         if rmode != OPEN and rmode != CLOSED:
@@ -61,7 +63,7 @@ def sys_ipc(k: "Kernel", t: Thread, h: list, frames: list) -> None:
     if len(frames) > MAX_STRINGS:
         raise KernelError(Fault.BAD_REQUEST, f"more than {MAX_STRINGS} strings")
     for it in items:
-        if type(it) is not list or len(it) != 3:
+        if type(it) is not list or len(it) != 3 or it[2] not in (0, 1):
             raise KernelError(Fault.BAD_REQUEST, "an item is [fpage, snd_base, grant]")
         Fpage.decode(it[0])
     send_phase(k, t, dest, (words, items, frames, deceit), snd_to)
@@ -256,6 +258,8 @@ def _enqueue(queue: list, t: Thread) -> None:
 def _limits(limits) -> tuple[int, int] | None:
     if limits is None:
         return None
+    if type(limits) is not list or len(limits) != 2:
+        raise KernelError(Fault.BAD_REQUEST, f"string limits {limits!r}")
     count, size = limits
     if type(count) is not int or type(size) is not int or not (
             0 <= count <= MAX_STRINGS and 0 <= size <= MAX_STRING):

@@ -174,9 +174,14 @@ class Kernel:
         self.send(ident, encode_header([REPLY_FAULT, int(fault), text]))
 
     def ipc_error(self, t: Thread, code: int, phase_bit: int = 0) -> None:
-        """End `t`'s IPC with a V2 error (phase_bit 0x10 = send phase)."""
+        """End `t`'s IPC with a V2 error (phase_bit 0x10 = send phase); a page-fault
+        call that fails is refused as the fault it was (the access does not retry)."""
         t.state = ThreadState.RUNNING
         t.snd = None
+        if t.pf:
+            t.pf = False
+            self.fault(t.ident, Fault.NOT_EXISTENT, f"the pager did not answer ({code:#x})")
+            return
         if code != IpcCode.NOT_EXISTENT:
             code |= phase_bit
         self.send(t.ident, encode_header([int(code), 0, [], [], None]))

@@ -49,7 +49,7 @@ def sys_id_nearest(k: "Kernel", t: "Thread", h: list, frames) -> None:
 def sys_fpage_unmap(k: "Kernel", t: "Thread", h: list, frames) -> None:
     """[FPAGE_UNMAP, fpage, flush, own]: revoke what was derived from the caller's pages."""
     _, word, flush, own = h
-    k.vm.unmap(t.task.space, Fpage.decode(word), bool(flush), bool(own))
+    k.vm.unmap(t.task.space, Fpage.decode(word), _flag(flush), _flag(own))
     k.send(t.ident, k.ok_header)
 
 
@@ -69,12 +69,12 @@ def sys_thread_schedule(k: "Kernel", t: "Thread", h: list, frames) -> None:
     mcp = t.task.mcp
     if d.prio > mcp or (prio is not None and _int(prio, 0, 255, "priority") > mcp):
         raise KernelError(Fault.NO_PERMISSION, f"priority above the caller's MCP {mcp}")
+    if slice_ is not None and (type(slice_) not in (int, float) or not 0 < slice_ <= 10):
+        raise KernelError(Fault.BAD_ARGUMENT, f"time slice {slice_!r}")
     old = [0, d.prio, d.timeslice, d.state.value, d.partner, d.cpu]
     if prio is not None:
         d.prio = prio
     if slice_ is not None:
-        if not isinstance(slice_, (int, float)) or not 0 < slice_ <= 10:
-            raise KernelError(Fault.BAD_ARGUMENT, f"time slice {slice_!r}")
         d.timeslice = float(slice_)
     k.send(t.ident, k.encode(old))
 
@@ -131,13 +131,20 @@ def sys_page_fault(k: "Kernel", t: "Thread", h: list, frames) -> None:
     """[PAGE_FAULT, addr, write, present]: the CPU trapped; call the pager (V2 §5)."""
     _, addr, write, present = h
     addr = _int(addr, 0, 0xFFFFFFFF, "address")
+    write, present = _flag(write), _flag(present)
     if t.task.no == 2:                      # sigma0's faults: idempotent mapping
         k.vm.sigma0_identity(t.task.space, addr, bool(write))
         k.send(t.ident, k.ok_header)
         return
-    if not t.pager:
-        raise KernelError(Fault.NOT_EXISTENT, "the thread has no pager")
+    if not t.pager or k.thread_of(t.pager) is None:
+        raise KernelError(Fault.NOT_EXISTENT, "the thread's pager does not exist")
     ipc.page_fault_call(k, t, (addr & ~3) | (2 if write else 0) | (1 if present else 0))
+
+
+def _flag(v) -> bool:
+    if v not in (0, 1):                       # False, True, 0, 1 only
+        raise KernelError(Fault.BAD_REQUEST, f"flag {v!r} is not a boolean")
+    return bool(v)
 
 
 def _io_check(t: "Thread", port, size: int) -> int:

@@ -89,7 +89,11 @@ class Task:
 
 def spawn_process(task: Task, record: dict, log_path: str, factory=None) -> None:
     """Start the task's host process: forked by the task factory if there is one (it
-    reports the exit), else a fresh interpreter reading `record` from its stdin."""
+    reports the exit), else a fresh interpreter reading `record` from its stdin. The
+    log of the previous incarnation of this task number is kept as `.prev.log` (the
+    traceback of a driver that crashed and was restarted stays readable)."""
+    if os.path.exists(log_path) and os.path.getsize(log_path):
+        os.replace(log_path, log_path[:-4] + ".prev.log")
     if factory is not None:
         task.host_pid = factory.spawn(record, log_path)
         task.log_path = log_path

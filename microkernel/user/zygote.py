@@ -27,6 +27,7 @@ __all__ = ["main"]
 
 def _child(sock: socket.socket, wake: int, record: dict, log_path: str) -> None:
     """In the forked child: cut the factory's ties, log to the task's file, run."""
+    _task._die_with_parent()                  # not inherited across fork: set it again
     sock.close()
     os.close(wake)
     signal.set_wakeup_fd(-1)

@@ -145,11 +145,11 @@ def uname(srv, proc, msg, call):
 def ps(srv, proc, msg, call):
     """Every process: "pid ppid pgrp state name" (paged: from words[1] = first pid)."""
     start = msg.words[1] if len(msg.words) > 1 else 0
-    rows = [p for pid, p in sorted(srv.procs.by_pid.items()) if pid >= start]
-    page = rows[:30]
-    nxt = rows[30].pid if len(rows) > 30 else 0
-    return ok(nxt, strings=tuple(
-        f"{p.pid} {p.ppid} {p.pgrp} {p.state} {p.name}".encode() for p in page))
+    rows = [(1, 0, 1, "running", "init")] if start <= 1 else []     # the server itself
+    rows += [(p.pid, p.ppid, p.pgrp, p.state, p.name)
+             for pid, p in sorted(srv.procs.by_pid.items()) if pid >= start]
+    nxt = rows[30][0] if len(rows) > 30 else 0
+    return ok(nxt, strings=tuple(" ".join(map(str, r)).encode() for r in rows[:30]))
 
 
 @_op(P.MMAP)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import errno
 import os
 import stat as S
+from collections import deque
 
 from .pipe import Pipe
 
@@ -23,6 +24,7 @@ __all__ = ["Description", "File", "PipeEnd", "Tty", "Capture", "Source", "Null",
            "FdTable", "MAX_FDS", "BadFd"]
 
 MAX_FDS = 64
+TTY_READ = 4096                 # what one tty READ asks for
 O_ACCMODE = 3
 
 
@@ -137,35 +139,50 @@ class PipeEnd(Description):
 
 class Tty(Description):
     """A line of the tty server. Its calls block, so they run on a worker lthread of
-    the Unix server (srv.slow) and the caller is answered when the line answers."""
+    the Unix server (srv.slow) and the caller is answered when the line answers. A
+    read whose caller went away (killed by ^C, say) is not wasted: its line goes to the
+    next reader of the description."""
     isatty = True
 
     def __init__(self, line: int, name: str):
         super().__init__(os.O_RDWR)
         self.line, self.name = line, name
-        self.early = bytearray()        # what came for a read that was interrupted
+        self.results: deque = deque()   # lines read for nobody yet (b"" = end of file)
+        self.readers: deque = deque()   # (call, count) waiting for a line
+        self.inflight = 0               # tty READs running on workers
 
     def read(self, srv, call, count):
-        if self.early:
-            data = bytes(self.early[:count])
-            del self.early[:count]
-            return data
-        state = {"live": True}
-
-        def done(result):
-            if isinstance(result, BaseException):
-                if state["live"]:
-                    call.reply(getattr(result, "errno", None) or errno.EIO)
-            elif state["live"]:
-                call.reply(0, strings=(result,))
-            else:
-                self.early += result
-
-        def cancel():
-            state["live"] = False
-        call.on_cancel = cancel
-        srv.slow(lambda: srv.tty.read(self.line, count), done)
+        if self.results:
+            return self._take(count)
+        entry = (call, count)
+        self.readers.append(entry)
+        call.on_cancel = lambda: self._drop(entry)
+        if self.inflight < len(self.readers):
+            self.inflight += 1
+            srv.slow(lambda: srv.tty.read(self.line, TTY_READ), self._done)
         return None
+
+    def _take(self, count: int) -> bytes:
+        chunk = self.results[0]
+        if len(chunk) <= count:
+            return self.results.popleft()
+        self.results[0] = chunk[count:]
+        return chunk[:count]
+
+    def _drop(self, entry) -> None:
+        self.readers = deque(e for e in self.readers if e is not entry)
+
+    def _done(self, result) -> None:
+        self.inflight -= 1
+        if isinstance(result, BaseException):
+            if self.readers:
+                call, _ = self.readers.popleft()
+                call.reply(getattr(result, "errno", None) or errno.EIO)
+            return
+        self.results.append(bytes(result))
+        while self.readers and self.results:
+            call, count = self.readers.popleft()
+            call.reply(0, strings=(self._take(count),))
 
     def write(self, srv, call, data):
         def done(result):

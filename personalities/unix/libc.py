@@ -17,6 +17,7 @@ import errno
 import os
 import signal as _signal
 import sys
+import time
 from collections import deque
 
 from microkernel.abi import Msg, ThreadId
@@ -43,6 +44,7 @@ class _State:
     handlers: dict = {}
     sigthread = False
     queue: deque = deque()
+    depth = 0                         # > 0 while the main thread is in a kernel call
 
 
 _s = _State()
@@ -65,7 +67,7 @@ def _call(*words: int, strings: tuple = ()) -> Msg:
         w += (0,)                        # never two words: that is a page fault
     msg = Msg(words=w, strings=strings)
     while True:
-        r = _s.rt.call(_s.unix, msg)
+        r = _ipc(_s.rt.call, _s.unix, msg)
         err = r.words[0] if r.words else errno.EIO
         if err == errno.EINTR and len(r.words) > 1:
             _run_handler(r.words[1])
@@ -73,6 +75,18 @@ def _call(*words: int, strings: tuple = ()) -> Msg:
         if err:
             raise OSError(err, os.strerror(err))
         return r
+
+
+def _ipc(fn, *args):
+    """Run one kernel call with handlers held back: a handler that raises must not cut
+    a request from its reply on this thread's socket. Held ones run right after."""
+    _s.depth += 1
+    try:
+        return fn(*args)
+    finally:
+        _s.depth -= 1
+        if _s.queue and not _s.depth:
+            _carrier(CARRIER, None)
 
 
 def _b(s) -> bytes:
@@ -150,24 +164,11 @@ def mkdir(path, mode: int = 0o777) -> None:
     _call(P.MKDIR, mode, strings=(_b(path),))
 
 
-def rmdir(path) -> None:
-    _call(P.RMDIR, strings=(_b(path),))
-
-
-def unlink(path) -> None:
-    _call(P.UNLINK, strings=(_b(path),))
-
-
-def rename(old, new) -> None:
-    _call(P.RENAME, strings=(_b(old), _b(new)))
-
-
-def link(old, new) -> None:
-    _call(P.LINK, strings=(_b(old), _b(new)))
-
-
-def chdir(path) -> None:
-    _call(P.CHDIR, strings=(_b(path),))
+def rmdir(path) -> None: _call(P.RMDIR, strings=(_b(path),))
+def unlink(path) -> None: _call(P.UNLINK, strings=(_b(path),))
+def rename(old, new) -> None: _call(P.RENAME, strings=(_b(old), _b(new)))
+def link(old, new) -> None: _call(P.LINK, strings=(_b(old), _b(new)))
+def chdir(path) -> None: _call(P.CHDIR, strings=(_b(path),))
 
 
 def getcwd() -> str:
@@ -185,12 +186,8 @@ def statfs() -> dict:
 
 # -- descriptors ---------------------------------------------------------------------
 
-def dup(fd: int) -> int:
-    return _call(P.DUP, fd).words[1]
-
-
-def dup2(fd: int, fd2: int) -> int:
-    return _call(P.DUP2, fd, fd2).words[1]
+def dup(fd: int) -> int: return _call(P.DUP, fd).words[1]
+def dup2(fd: int, fd2: int) -> int: return _call(P.DUP2, fd, fd2).words[1]
 
 
 def pipe() -> tuple[int, int]:
@@ -198,16 +195,9 @@ def pipe() -> tuple[int, int]:
     return w[1], w[2]
 
 
-def set_cloexec(fd: int, on: bool = True) -> None:
-    _call(P.CLOEXEC, fd, int(on))
-
-
-def isatty(fd: int) -> bool:
-    return bool(_call(P.ISATTY, fd).words[1])
-
-
-def tcsetpgrp(fd: int, pgrp: int) -> None:
-    _call(P.TCSETPGRP, fd, pgrp)
+def set_cloexec(fd: int, on: bool = True) -> None: _call(P.CLOEXEC, fd, int(on))
+def isatty(fd: int) -> bool: return bool(_call(P.ISATTY, fd).words[1])
+def tcsetpgrp(fd: int, pgrp: int) -> None: _call(P.TCSETPGRP, fd, pgrp)
 
 
 # -- processes -----------------------------------------------------------------------
@@ -294,7 +284,7 @@ def getpid() -> int:
 
 
 def getppid() -> int:
-    return _call(P.GETPID).words[2]
+    return _call(P.GETPID).words[2]      # it changes when the parent dies: ask
 
 
 def getpgrp() -> int:
@@ -310,7 +300,7 @@ def kill(pid: int, sig: int) -> None:
 
 
 def sleep(seconds: float) -> None:
-    import time
+    """Sleep in the server (a handled signal runs its handler, then sleeping goes on)."""
     end = time.monotonic() + seconds
     while (left := end - time.monotonic()) > 0:
         _call(P.SLEEP, max(1, int(left * 1000)))
@@ -318,7 +308,7 @@ def sleep(seconds: float) -> None:
 
 def pause() -> None:
     """Wait for a signal; returns after its handler ran."""
-    r = _s.rt.call(_s.unix, Msg(words=(P.PAUSE, 0, 0)))
+    r = _ipc(_s.rt.call, _s.unix, Msg(words=(P.PAUSE, 0, 0)))
     err = r.words[0] if r.words else errno.EIO
     if err == errno.EINTR and len(r.words) > 1:
         _run_handler(r.words[1])
@@ -349,11 +339,11 @@ def mmap(length: int) -> int:
 
 
 def peek(addr: int, n: int) -> bytes:
-    return _s.rt.mem.read(addr, n)
+    return _ipc(_s.rt.mem.read, addr, n)
 
 
 def poke(addr: int, data: bytes) -> None:
-    _s.rt.mem.write(addr, data)
+    _ipc(_s.rt.mem.write, addr, data)
 
 
 # -- signals -------------------------------------------------------------------------
@@ -386,7 +376,7 @@ def _run_handler(sig: int) -> None:
 
 def _carrier(signum, frame) -> None:
     """The host's handler of the carrier signal, in the main thread."""
-    while _s.queue:
+    while _s.queue and not _s.depth:
         _run_handler(_s.queue.popleft())
 
 

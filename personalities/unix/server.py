@@ -99,9 +99,10 @@ class Server:
 
     def handle(self, msg: Msg) -> Msg | None:
         w = msg.words
-        if msg.redirected:                       # a process aimed elsewhere: no way out
+        if msg.redirected:
+            self.refuse(msg)
             return None
-        if len(w) == 2 and w[1] == PF_MARK:
+        if len(w) == 2 and w[1] == PF_MARK and msg.sender.task in self.tasks:
             return self.memory.fault(msg.sender.task, w[0], bool(w[0] & 2))
         if len(w) == 2 and w[0] == TASK_EXIT_NOTICE:
             self.died(msg.sender, w[1])
@@ -124,6 +125,15 @@ class Server:
         except (IndexError, ValueError, UnicodeError) as e:
             log.info("unix: bad %s from %s: %s", NAMES.get(op, op), msg.sender, e)
             return Msg(words=(errno.EINVAL,))
+
+    def refuse(self, msg: Msg) -> None:
+        """A process sent IPC past the Unix server (its chief): it reaches nobody. Its
+        call gets EPERM in the name of the thread it aimed at (a chief may deceive)."""
+        try:
+            self.rt.send(msg.sender, Msg(words=(errno.EPERM,)), timeout=0,
+                         deceit=msg.intended)
+        except IpcError:
+            pass
 
     def send_later(self, tid: ThreadId, msg: Msg) -> None:
         """Answer a call that waited: send timeout 0; a caller gone is no error."""

@@ -43,7 +43,7 @@ class TestNode(Node):
     def _given_logs(self):
         logs = self.path("logs")
         for name in os.listdir(logs):
-            if name.startswith("task-") and int(name[5:-4]) >= 1024:
+            if name.startswith("task-") and name[5:-4].isdigit() and int(name[5:-4]) >= 1024:
                 yield int(name[5:-4]), os.path.join(logs, name)
 
     def output(self, task: int) -> str:

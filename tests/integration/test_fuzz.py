@@ -3,9 +3,10 @@
 Every one must be answered (an error reply for what is malformed), the kernel must still
 serve afterwards, its tables must pass its own self-check (control port `check`, see
 microkernel/kernel/invariants.py), both mid-run and after, and once the hostile tasks
-are gone the node's counts (open fds, tasks, threads, mappings, kernel frames, timers,
-IRQ owners) must be back where they were: nothing leaked. See tasks/fuzz_tasks.py for
-what is sent.
+are gone the node's counts must be back where they were: open fds, tasks, threads,
+sockets bound to threads, pidfds and IRQ owners exactly; mappings, kernel frames and
+live timers within a small slack for the servers' own lazy growth. Nothing leaked. See
+tasks/fuzz_tasks.py for what is sent.
 
 MK_FUZZ_SEED and MK_FUZZ_REQUESTS change the run (the seed is printed on failure).
 The tests marked xfail reproduce kernel bugs the fuzz found; each one passes once its
@@ -24,25 +25,30 @@ pytestmark = [pytest.mark.slow, pytest.mark.fuzz, pytest.mark.timeout(300)]
 SEED = int(os.environ.get("MK_FUZZ_SEED", "20251128"))
 TOTAL = int(os.environ.get("MK_FUZZ_REQUESTS", "100000"))
 THREADS = 2
-# What must be back to its value from before the hostile tasks ran.
-COUNTS = ("tasks", "threads", "live_threads", "blocked_threads", "by_ident", "pidfds",
-          "fds", "mappings", "kernel_frames", "timers", "irq_owners")
+# What must be back to its value from before the hostile tasks ran...
+EXACT = ("tasks", "threads", "live_threads", "by_ident", "pidfds", "fds", "irq_owners")
+# ...and what the node's own servers also change as they go (the pager, the file
+# server and the others grow their memory lazily, sleep with timeouts): these may only
+# have moved a little. That a dead task holds no mapping and no kernel frame is the
+# self-check's part (`check`: only live spaces hold nodes, frames used == the live
+# spaces' directories and tables).
+SLACK = {"mappings": 1024, "kernel_frames": 8, "timers": 8}
 
 
-def _snapshot(node) -> tuple[dict, list]:
+def _snapshot(node) -> tuple[dict, list, dict]:
     counts = node.control({"op": "status"})["counts"]
     tasks = sorted((t["task"], t["entry"]) for t in node.control({"op": "ps"})["tasks"])
-    return {k: counts[k] for k in COUNTS}, tasks
+    return {k: counts[k] for k in EXACT}, tasks, {k: counts[k] for k in SLACK}
 
 
-def _settle(node, want=None, timeout: float = 20.0) -> tuple[dict, list]:
-    """Poll until the counts stop moving (or equal `want`); the last snapshot."""
+def _settle(node, want=None, timeout: float = 20.0) -> tuple[dict, list, dict]:
+    """Poll until the exact counts stop moving (or equal `want`'s); the last snapshot."""
     deadline = time.monotonic() + timeout
     last = _snapshot(node)
     while time.monotonic() < deadline:
         time.sleep(0.3)
         now = _snapshot(node)
-        if (want is None and now == last) or now == want:
+        if now[:2] == (last if want is None else want)[:2]:
             return now
         last = now
     return last
@@ -82,15 +88,14 @@ def test_fuzz_every_request_answered_nothing_broken_nothing_leaked(fresh_node):
     check = node.control({"op": "check"}, timeout=60)
     assert check["violations"] == [], check
     after = _settle(node, want=before)
-    assert after == before, f"before {before}\nafter  {after}"
+    assert after[:2] == before[:2], f"before {before}\nafter  {after}"
+    for key, slack in SLACK.items():
+        assert after[2][key] <= before[2][key] + slack, f"before {before}\nafter  {after}"
 
     status, out = node.run("fuzz_tasks.py", "normal")      # and a normal task still runs
     assert status == 0 and "normal hello [42]" in out, out
 
 
-@pytest.mark.xfail(reason="kernel bug: a page fault whose pager does not exist is answered "
-                          "with an IPC result, and the thread keeps pf set, so the next "
-                          "message sent to it is swallowed (it gets [0])")
 def test_failed_page_fault_leaves_no_stale_state(node):
     status, out = node.run("fuzz_tasks.py", "failed_page_fault")
     assert status == 0, out
@@ -99,9 +104,6 @@ def test_failed_page_fault_leaves_no_stale_state(node):
     assert "received [7]" in out
 
 
-@pytest.mark.xfail(reason="kernel bug: cancelled timers stay in the clock's heap until "
-                          "the earliest live timer fires (up to ~19 h): one dead entry per "
-                          "IPC with a timeout while any thread sleeps long")
 def test_timer_heap_does_not_grow_with_cancelled_timeouts(node):
     status, out = node.run("fuzz_tasks.py", "timer_heap", 3000)
     assert status == 0, out
@@ -109,9 +111,6 @@ def test_timer_heap_does_not_grow_with_cancelled_timeouts(node):
     assert after - before < 100, out
 
 
-@pytest.mark.xfail(reason="kernel: thread_schedule sets the priority before it refuses a bad "
-                          "time slice; IPC takes True as a timeout word, 1.0 as a receive "
-                          "mode, bytes as string limits, [] as no window")
 def test_refused_requests_change_nothing_and_wrong_types_are_refused(node):
     status, out = node.run("fuzz_tasks.py", "refusals_change_nothing")
     assert status == 0, out

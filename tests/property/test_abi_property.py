@@ -247,9 +247,6 @@ def test_timeout_out_of_range_is_refused(bad):
         T.encode_one(bad)
 
 
-@pytest.mark.xfail(reason="timeouts.encode_one: ceil(seconds * 1e6) rounds the longest "
-                          "timeout V2 can express (255 * 4**14 us) up by one us, then "
-                          "refuses it")
 def test_longest_timeout_is_expressible():
     assert T.decode_one(*T.encode_one(T._MAX_US / 1e6)) == T._MAX_US / 1e6
 

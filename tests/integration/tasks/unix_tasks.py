@@ -25,6 +25,27 @@ def drive(rt, func, *argv):
                       "seconds": round(time.monotonic() - t0, 3)}), flush=True)
 
 
+def shell(rt, cmd, stdin=""):
+    """Run `sh -c CMD` from /bin (a program file on the ext2 image)."""
+    from personalities.unix.client import UnixClient
+    c = UnixClient(rt)
+    t0 = time.monotonic()
+    pid = c.spawn("/bin/sh", ["sh", "-c", cmd], stdin=stdin.encode())
+    status, out = c.wait(pid, timeout=40)
+    print(json.dumps({"pid": pid, "status": status, "out": out.decode(errors="replace"),
+                      "seconds": round(time.monotonic() - t0, 3)}), flush=True)
+
+
+def tty_shell(rt, line):
+    """Run an interactive /bin/sh on tty line `line` until it exits."""
+    from personalities.unix.client import UnixClient
+    c = UnixClient(rt)
+    pid = c.spawn("/bin/sh", ["sh"], stdio=f"tty:{line}")
+    print("shell", pid, flush=True)
+    status, _ = c.wait(pid, timeout=100)
+    print(json.dumps({"pid": pid, "status": status}), flush=True)
+
+
 def say(*parts) -> None:
     libc.write(1, (" ".join(str(p) for p in parts) + "\n").encode())
 
