@@ -1,21 +1,25 @@
-"""`python -m bench [hw|ipc] [options]`: run one benchmark, or (no name) both, as tables.
+"""`python -m bench [NAME] [options]`: run one benchmark, or (no name) all of them.
 
-    python -m bench              bench.hw, then bench.ipc
-    python -m bench hw --json    the hardware hot paths (see bench/hw.py)
-    python -m bench ipc --json   the IPC figures beside their floors (see bench/ipc.py)
+    python -m bench                  bench.hw, bench.ipc, bench.drivers, as tables
+    python -m bench hw --json        the hardware hot paths (bench/hw.py)
+    python -m bench ipc --json       the IPC figures beside their floors (bench/ipc.py)
+    python -m bench drivers --json   the user-level drivers (bench/drivers.py)
 """
 from __future__ import annotations
 
+import importlib
 import sys
 
-from . import hw, ipc
+SUITES = ("hw", "ipc", "drivers")
 
-SUITES = {"hw": hw.main, "ipc": ipc.main}
+
+def _main_of(name: str):
+    return importlib.import_module(f"bench.{name}").main
 
 
 def main(argv: list[str]) -> int:
     if argv and argv[0] in SUITES:
-        return SUITES[argv[0]](argv[1:])
+        return _main_of(argv[0])(argv[1:]) or 0
     if argv and not argv[0].startswith("-"):
         print(f"unknown benchmark {argv[0]!r}; one of: {', '.join(SUITES)}", file=sys.stderr)
         return 2
@@ -23,8 +27,8 @@ def main(argv: list[str]) -> int:
         print("without a benchmark name, only --json is understood", file=sys.stderr)
         return 2
     status = 0
-    for name, fn in SUITES.items():
-        status = fn(list(argv)) or status
+    for name in SUITES:
+        status = _main_of(name)(list(argv)) or status
         print()
     return status
 

@@ -401,10 +401,23 @@ class BenchNode:
             shutil.rmtree(self.home, ignore_errors=True)
 
     def start(self, func: str, *args) -> dict:
-        t = self.node.root({"op": "run", "entry": f"{TASKS}:{func}",
-                            "args": [str(a) for a in args]})
+        from cli.node import NodeError
+        try:
+            t = self.node.root({"op": "run", "entry": f"{TASKS}:{func}",
+                                "args": [str(a) for a in args]}, timeout=30.0)
+        except NodeError as e:
+            raise BenchError(f"root would not start {func}: {e}; the kernel's log:\n"
+                             f"{self._tail('kernel.log')}\nroot's log:\n"
+                             f"{self._tail('task-4.log')}") from None
         t["func"], t["seen"] = func, 0
         return t
+
+    def _tail(self, name: str, n: int = 2000) -> str:
+        try:
+            with open(self.node.path("logs", name), "rb") as f:
+                return f.read().decode(errors="replace")[-n:]
+        except FileNotFoundError:
+            return "(none)"
 
     @staticmethod
     def _log(task: dict) -> str:

@@ -112,8 +112,6 @@ def test_timer_and_nic_drivers_come_back_after_a_crash(node):
     _works_again(node)
 
 
-@pytest.mark.skip(reason="kernel hangs: Factory.read_exits blocks in recv when spawn() "
-                         "already took the exit report (reported to the lead)")
 def test_drivers_killed_together_come_back(fresh_node):
     for _ in range(3):
         _kill_and_wait(fresh_node, ["timer", "net0"])

@@ -1,5 +1,5 @@
 #!mk
-"""grep [-ivcnl] PATTERN [FILE...]: print lines that match a regular expression.
+"""grep [-ivcnlq] PATTERN [FILE...]: print lines that match a regular expression.
 Exit status 0 when something matched, 1 when nothing did, 2 on an error."""
 import re
 import sys
@@ -16,7 +16,7 @@ def main(argv, envp):
             break
         flags += args.pop(0)[1:]
     if not args:
-        print("usage: grep [-ivcnl] PATTERN [FILE...]", file=sys.stderr)
+        print("usage: grep [-ivcnlq] PATTERN [FILE...]", file=sys.stderr)
         return 2
     try:
         rx = re.compile(args[0], re.IGNORECASE if "i" in flags else 0)
@@ -37,9 +37,11 @@ def main(argv, envp):
         for no, text in enumerate(data.decode(errors="replace").splitlines(), 1):
             if bool(rx.search(text)) != ("v" in flags):
                 count += 1
-                if "c" not in flags and "l" not in flags:
+                if not set("clq") & set(flags):
                     print(prefix + (f"{no}:" if "n" in flags else "") + text)
         found = found or count > 0
+        if "q" in flags:
+            continue
         if "c" in flags:
             print(f"{prefix}{count}")
         elif "l" in flags and count:

@@ -9,11 +9,9 @@ from microkernel.abi import (Fpage, IpcCode, IpcError, KernelError, Msg, Phase,
 
 def echo_server(rt):
     """lthread 1: reply to each message with its words + 1 and its strings reversed."""
-    msg = rt.wait()
-    while True:
-        reply = Msg(words=tuple((w + 1) & 0xFFFFFFFF for w in msg.words),
-                    strings=tuple(s[::-1] for s in msg.strings))
-        msg = rt.reply_and_wait(msg.sender, reply)
+    from microkernel.user.serve import serve
+    serve(rt, lambda msg: Msg(words=tuple((w + 1) & 0xFFFFFFFF for w in msg.words),
+                              strings=tuple(s[::-1] for s in msg.strings)))
 
 
 def rpc(rt):

@@ -289,3 +289,70 @@ def p_cow(argv, envp):
     libc.waitpid(pid)
     say("child saw", libc.read(r, 100).decode(), "parent has", libc.peek(addr, 11).decode())
     return 0
+
+
+# -- files through libc (needs the fs server) ------------------------------------------
+
+def p_files(argv, envp):
+    import errno
+    import stat
+    d = "/tmp/pf"
+    libc.mkdir(d, 0o755)
+    libc.chdir(d)
+    say("cwd", libc.getcwd())
+    fd = libc.open("f", os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o640)
+    say("wrote", libc.write(fd, b"0123456789"))
+    say("seek", libc.lseek(fd, 2, os.SEEK_SET), libc.read(fd, 3), libc.lseek(fd, 0, os.SEEK_CUR),
+        libc.lseek(fd, -1, os.SEEK_END), libc.read(fd, 10), libc.read(fd, 10))
+    st = libc.fstat(fd)
+    say("fstat", stat.S_ISREG(st.st_mode), oct(st.st_mode & 0o777), st.st_size)
+    libc.close(fd)
+    fd = libc.open("f", os.O_WRONLY | os.O_APPEND)
+    libc.write(fd, b"AB")
+    libc.close(fd)
+    libc.link("f", "g")
+    libc.rename("g", "h")
+    say("stat", libc.stat("h").st_nlink, libc.stat(f"{d}/f").st_size, sorted(libc.listdir(".")))
+    names = {n: t for n, _, t in libc.readdir(d)}
+    say("readdir", sorted(names), names["f"])
+    for what, fn in (("enoent", lambda: libc.open("nope")),
+                     ("eexist", lambda: libc.open("f", os.O_CREAT | os.O_EXCL | os.O_WRONLY)),
+                     ("eisdir", lambda: libc.open(d, os.O_WRONLY)),
+                     ("enotdir", lambda: libc.chdir("f")),
+                     ("enotempty", lambda: libc.rmdir(d)),
+                     ("ebadf", lambda: libc.read(42, 1))):
+        try:
+            fn()
+            say(what, "no error")
+        except OSError as e:
+            say(what, errno.errorcode[e.errno])
+    libc.unlink("f")
+    libc.unlink("h")
+    libc.chdir("/")
+    libc.rmdir(d)
+    say("gone", "pf" not in libc.listdir("/tmp"))
+    libc.sync()
+    return 0
+
+
+def p_exec(argv, envp):
+    """execve keeps the pid and fds without close-on-exec."""
+    r, w = libc.pipe()
+    keep = libc.dup(w)
+    libc.set_cloexec(w)
+    pid = libc.fork()
+    if pid == 0:
+        libc.dup2(keep, 1)
+        libc.execve("/bin/sh", ["sh", "-c", f"echo $$; echo x >&{w}"], {"PATH": "/bin"})
+    libc.close(w)
+    libc.close(keep)
+    out = b""
+    while chunk := libc.read(r, 100):
+        out += chunk
+    _, status = libc.waitpid(pid)
+    say("exec", out.decode() == f"{pid}\n", os.WEXITSTATUS(status))
+    try:
+        libc.execve("/etc/motd", ["motd"], {})
+    except OSError as e:
+        say("enoexec", e.errno == 8)
+    return 0
