@@ -76,7 +76,7 @@ class Kernel:
     def run(self) -> None:
         """Serve until `stop()`; every source is polled, nothing blocks."""
         self.running = True
-        clock, sock = self.clock, self.sock
+        clock, sock, factory = self.clock, self.sock, self.factory
         while self.running:
             poller = zmq.Poller()
             poller.register(sock, zmq.POLLIN)
@@ -95,6 +95,8 @@ class Kernel:
                 clock.run_due()
                 if self.machine.pic.intr:
                     self.irq.service()
+                if factory is not None and factory.exits:   # reports a spawn() read
+                    self.factory_exits()
 
     def sources(self) -> dict:
         """Everything besides the kernel socket that the loop polls."""

@@ -163,3 +163,11 @@ def test_file_calls_of_libc(node):
 def test_execve_keeps_pid_and_fds(node):
     """The exec'd shell has the parent's pid, the dup'd fd, not the close-on-exec one."""
     assert spawn(node, "p_exec") == ["sh: Bad file descriptor", "exec True 1", "enoexec True"]
+
+
+def test_a_session_task_ends_with_the_shells_status(node):
+    """What `mk sh -c` can start through root: the shell's status is the task's."""
+    t = node.root({"op": "run", "entry": "personalities.unix.session:main",
+                   "args": ["capture", "-", "-c", "echo hi from $0; exit 3"]})
+    assert node.wait(t["task"], timeout=30) == 3
+    assert node.output(t["task"]) == "hi from sh\n"
