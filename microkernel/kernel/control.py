@@ -112,6 +112,9 @@ class ControlPort:
         except Exception:
             dev.close()
             raise
+        if kind == "uart":                          # its far end: a pty, like COM1/COM2
+            with open(os.path.join(self.k.rundir, f"{name}.pty"), "w") as f:
+                f.write(dev.attach_pty())
         self.k.sources_changed()
         return {"plugged": dev.describe()}
 
@@ -119,6 +122,10 @@ class ControlPort:
         """Take a card out; its ports float and its IRQ line is free again."""
         dev = self.k.machine.detach(str(req["name"]))
         dev.close()
+        try:
+            os.unlink(os.path.join(self.k.rundir, f"{dev.name}.pty"))
+        except FileNotFoundError:
+            pass
         self.k.sources_changed()
         return {"unplugged": dev.describe()}
 
