@@ -4,7 +4,10 @@ Disk: 4 MiB written and read through the user-level ATA driver (a client task, t
 block protocol over IPC, the driver's port I/O and IRQ14 through the kernel), beside the
 same driver code (`drivers.ata.Ata`) driving the same device model directly on a
 machine in this process, with no IPC at all: the "integrated driver" baseline of the
-paper's claim that user-level drivers perform as well (target: ratio <= 1.5).
+paper's claim that user-level drivers perform as well (target: ratio <= 1.5). It is
+measured twice: with the disk moving data at ATA PIO mode 4 speed (16.6 MB/s, the
+device the claim is about: the driver's overhead against real transfer time), and with
+an instant disk (the whole cost of the IPC path, with nothing to hide behind).
 
 Interrupt latency: the bench types bytes into COM2's pseudo-terminal; a user-level
 driver for COM2 takes one receive interrupt per byte; latency is from the byte's write
@@ -33,26 +36,35 @@ CHUNK = 256 * 512
 
 
 class DirectIO:
-    """The port instructions of `rt`, done directly on a machine: no kernel, no IPC."""
+    """The port instructions of `rt`, done directly on a machine: no kernel, no IPC.
+    Waiting for the disk's interrupt runs the machine's clock until the line rises."""
 
     def __init__(self, machine: Machine):
         p = machine.ports
+        self.machine = machine
         self.inb, self.inw, self.inl = p.inb, p.inw, p.inl
         self.outb, self.outw, self.outl = p.outb, p.outw, p.outl
         self.insw, self.outsw = p.insw, p.outsw
 
     def receive(self, src, timeout=None):
-        return None                         # the model completes at once: never waited
+        clock = self.machine.clock
+        deadline = clock.next_deadline()
+        if deadline is not None:
+            time.sleep(max(0.0, deadline - clock.now()))
+            clock.run_due()
+        return None
 
     def sleep(self, seconds: float) -> None:
         time.sleep(seconds)
+        self.machine.clock.run_due()
 
 
-def in_kernel(image: str, mib: int) -> dict:
+def in_kernel(image: str, mib: int, rate: float = 0.0) -> dict:
     """The same driver code on a machine of our own: write then read `mib` MiB."""
     m = Machine(mem_size=4 << 20, disk=image)
+    m.ata.rate = rate
     try:
-        disk = Ata(DirectIO(m), irq=None)
+        disk = Ata(DirectIO(m))
         disk.setup()
         data = bytes(range(256)) * (CHUNK // 256)
         total = mib << 20
@@ -80,6 +92,22 @@ def _names_id(bn: BenchNode) -> int:
     return int(ThreadId.make(6, 0, int(ver), int(site), 4, 1))
 
 
+def _report(log: str, word: str, timeout: float):
+    """The JSON after `word` on a complete line of the log, or None within `timeout`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with open(log, "rb") as f:
+                text = f.read().decode(errors="replace")
+        except FileNotFoundError:
+            text = ""
+        for ln in text.split("\n")[:-1]:            # only lines already ended
+            if ln.startswith(word + " "):
+                return json.loads(ln[len(word) + 1:])
+        time.sleep(0.01)
+    return None
+
+
 def irq_latency(bn: BenchNode, samples: int) -> dict:
     """Type `samples` bytes into COM2, one at a time; the driver stamps each IRQ."""
     node = bn.node
@@ -100,13 +128,12 @@ def irq_latency(bn: BenchNode, samples: int) -> dict:
         got = None
         for _ in range(50):                   # the end marker, until the driver reports
             os.write(fd, b"\xff")
-            try:
-                got = json.loads(bn.line(task, "IRQ", timeout=0.5))
+            got = _report(task["log"], "IRQ", 0.5)
+            if got is not None:
                 break
-            except BenchError:
-                continue
         if got is None:
-            raise BenchError("the COM2 bench driver never reported")
+            raise BenchError("the COM2 bench driver never reported; its log:\n"
+                             + BenchNode._log(task)[-2000:])
     finally:
         os.close(fd)
         node.root({"op": "driver_stop", "name": "benchcom2"})
@@ -118,42 +145,59 @@ def irq_latency(bn: BenchNode, samples: int) -> dict:
             "null_rpc_ns": got["null_rpc_ns"], "samples": len(lat)}
 
 
-def run(mib: int = 4, samples: int = 100, repeats: int = 3) -> dict:
-    """Both disk paths and the interrupt latency, in one run."""
-    with BenchNode("benchdrv", 16) as bn:
-        user = []
-        for _ in range(repeats):
-            t = _start(bn, "disk_rw", _names_id(bn), mib)
-            user.append(json.loads(bn.line(t, "DISK", timeout=300)))
-            bn.reap(t)
-        tmp = tempfile.mkdtemp(prefix="mkbd")
-        try:
-            image = os.path.join(tmp, "disk.img")
-            shutil.copyfile(bn.node.path("disk.img"), image)
-            kern = [in_kernel(image, mib) for _ in range(repeats)]
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-        irq = irq_latency(bn, samples)
+PIO4 = 16.6e6                 # bytes/s: ATA PIO mode 4, the fastest PIO an IDE disk had
+
+
+def disk_pair(bn: BenchNode, mib: int, repeats: int, rate: float) -> dict:
+    """User-level driver and in-process driver on a disk moving `rate` bytes/s."""
+    bn.node.control({"op": "tune", "name": "ata0", "attr": "rate", "value": rate})
+    user = []
+    for _ in range(repeats):
+        t = _start(bn, "disk_rw", _names_id(bn), mib)
+        user.append(json.loads(bn.line(t, "DISK", timeout=300)))
+        bn.reap(t)
+    tmp = tempfile.mkdtemp(prefix="mkbd")
+    try:
+        image = os.path.join(tmp, "disk.img")
+        shutil.copyfile(bn.node.path("disk.img"), image)
+        kern = [in_kernel(image, mib, rate) for _ in range(repeats)]
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     best = lambda runs, k: min(r[k] for r in runs)
-    out = {"mib": mib,
-           "user_write_ns": best(user, "write_ns"), "user_read_ns": best(user, "read_ns"),
+    out = {"user_write_ns": best(user, "write_ns"), "user_read_ns": best(user, "read_ns"),
            "kernel_write_ns": best(kern, "write_ns"), "kernel_read_ns": best(kern, "read_ns"),
-           "data_ok": all(r["ok"] for r in user + kern), **irq}
+           "data_ok": all(r["ok"] for r in user + kern)}
     out["write_ratio"] = out["user_write_ns"] / out["kernel_write_ns"]
     out["read_ratio"] = out["user_read_ns"] / out["kernel_read_ns"]
+    return out
+
+
+def run(mib: int = 4, samples: int = 100, repeats: int = 3) -> dict:
+    """Both disk paths (a disk at PIO mode 4 speed, and an instant one) and the
+    interrupt latency, in one run."""
+    with BenchNode("benchdrv", 16) as bn:
+        pio = disk_pair(bn, mib, repeats, PIO4)
+        instant = disk_pair(bn, mib, repeats, 0.0)
+        irq = irq_latency(bn, samples)
+    out = {"mib": mib, **pio, "data_ok": pio["data_ok"] and instant["data_ok"],
+           "instant": instant, **irq}
     out["irq_over_null_rpc"] = out["irq_ns_median"] / out["null_rpc_ns"]
     return out
 
 
 def format_table(o: dict) -> str:
-    mb = o["mib"]
+    mb, i = o["mib"], o["instant"]
     rate = lambda ns: f"{mb / (ns / 1e9):7.2f} MiB/s"
     return "\n".join([
-        f"{'figure':<34} {'measured':>14} {'floor':>14} {'ratio':>7}",
-        f"{f'disk write {mb} MiB (user driver)':<34} {rate(o['user_write_ns']):>14} "
+        f"{'figure':<40} {'measured':>14} {'floor':>14} {'ratio':>7}",
+        f"{f'disk write {mb} MiB, PIO-4 disk':<40} {rate(o['user_write_ns']):>14} "
         f"{rate(o['kernel_write_ns']):>14} {o['write_ratio']:7.2f}",
-        f"{f'disk read {mb} MiB (user driver)':<34} {rate(o['user_read_ns']):>14} "
+        f"{f'disk read {mb} MiB, PIO-4 disk':<40} {rate(o['user_read_ns']):>14} "
         f"{rate(o['kernel_read_ns']):>14} {o['read_ratio']:7.2f}",
+        f"{f'disk write {mb} MiB, instant disk':<40} {rate(i['user_write_ns']):>14} "
+        f"{rate(i['kernel_write_ns']):>14} {i['write_ratio']:7.2f}",
+        f"{f'disk read {mb} MiB, instant disk':<40} {rate(i['user_read_ns']):>14} "
+        f"{rate(i['kernel_read_ns']):>14} {i['read_ratio']:7.2f}",
         f"{'interrupt latency (median)':<34} {o['irq_ns_median'] / 1e3:11.1f} us "
         f"{o['null_rpc_ns'] / 1e3:11.1f} us {o['irq_over_null_rpc']:7.2f}",
         f"(floors: the same driver code in-process with no IPC; a null RPC; "

@@ -104,9 +104,17 @@ class Ata:
         self.rt.outl(b + NSECTOR, (count & 0xFF) | (lba & 0xFFFFFF) << 8)
         self.rt.outw(b + SELECT, (LBA_MASTER | lba >> 24 & 0x0F) | cmd << 8)
 
-    def wait(self, timeout: float = TIMEOUT) -> int:
-        """Status once the drive is not BSY; between reads, wait for IRQ14."""
+    def wait(self, timeout: float = TIMEOUT, irq_first: bool = False) -> int:
+        """Status once the drive is not BSY; between reads, wait for IRQ14. With
+        `irq_first` (a data block or a completion is due, which always interrupts) the
+        interrupt is awaited before the first status read, saving that port access."""
         deadline = None
+        if irq_first and self.irq is not None:
+            try:
+                self.rt.receive(self.irq, timeout=timeout)
+            except IpcError as e:
+                if e.code != IpcCode.TIMEOUT:
+                    raise
         while True:
             st = self.rt.inb(self.base + STATUS)       # also acknowledges INTRQ
             if st == 0xFF:
@@ -150,7 +158,7 @@ class Ata:
         self.issue(CMD_READ_MULTIPLE if multi else CMD_READ, lba, count)
         parts, left, port = [], count, self.base + DATA
         while left:
-            self.check(self.wait(), f"read at {lba + count - left}", drq=True)
+            self.check(self.wait(irq_first=True), f"read at {lba + count - left}", drq=True)
             n = min(self.per, left)
             parts.append(self.rt.insw(port, n * WORDS))
             left -= n
@@ -163,12 +171,12 @@ class Ata:
         multi = self.per > 1
         self.issue(CMD_WRITE_MULTIPLE if multi else CMD_WRITE, lba, count)
         done, port, view = 0, self.base + DATA, memoryview(data)
-        while done < count:
-            self.check(self.wait(), f"write at {lba + done}", drq=True)
+        while done < count:                  # the first block is wanted at once (no IRQ)
+            self.check(self.wait(irq_first=done > 0), f"write at {lba + done}", drq=True)
             n = min(self.per, count - done)
             self.rt.outsw(port, view[done * SECTOR:(done + n) * SECTOR])
             done += n
-        self.check(self.wait(), f"write at {lba}", drq=False)
+        self.check(self.wait(irq_first=True), f"write at {lba}", drq=False)
 
     def flush(self) -> None:
         """CACHE FLUSH (0xE7): the image is on stable storage when it returns."""

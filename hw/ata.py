@@ -53,13 +53,15 @@ NO_OPS = {CMD_SET_FEATURES, *range(0x10, 0x20), *range(0x70, 0x80)}   # recalibr
 
 
 class ATADisk(Device):
-    """The master drive of an ATA channel; `latency` > 0 makes BSY last that long."""
+    """The master drive of an ATA channel; `latency` > 0 makes BSY last that long per
+    step, and `rate` > 0 adds the time the step's bytes take at that many bytes/s."""
 
     model = "MK ATA DISK"
     firmware = "0.1"
 
     def __init__(self, path: str | os.PathLike, name: str = "ata0", base: int = 0x1F0,
-                 ctrl: int = 0x3F6, irq: int = 14, latency: float = 0.0):
+                 ctrl: int = 0x3F6, irq: int = 14, latency: float = 0.0,
+                 rate: float = 0.0):
         super().__init__()
         self.path = os.fspath(path)
         try:
@@ -77,6 +79,7 @@ class ATADisk(Device):
         self.port_ranges = ((base, 8), (ctrl, 1))
         self.irqs = (irq,)
         self.latency = latency
+        self.rate = rate                           # bytes/s over the interface; 0 = instant
         self.cylinders = max(1, min(16383, self.sectors // (HEADS * SPT)))
         self.heads, self.spt = HEADS, SPT          # current CHS translation (0x91 sets it)
         self.multiple = self.control = 0           # SET MULTIPLE MODE block (0 = off), 0x3F6
@@ -205,9 +208,11 @@ class ATADisk(Device):
         self._pending = True
         self._update_line()
 
-    def _after(self, fn: Callable[[], None]) -> None:
-        """Run the next step now, or after `latency` with BSY set."""
-        if self.latency <= 0 or self.machine is None:
+    def _after(self, fn: Callable[[], None], nbytes: int = 0) -> None:
+        """Run the next step now, or with BSY set for `latency` plus the time `nbytes`
+        take at `rate` (PIO mode 4 moves 16.6 MB/s)."""
+        delay = self.latency + (nbytes / self.rate if self.rate > 0 and nbytes else 0.0)
+        if delay <= 0 or self.machine is None:
             fn()
             return
         self.status = (self.status | BSY) & ~DRQ
@@ -216,7 +221,7 @@ class ATADisk(Device):
             self._timer = None
             self.status &= ~BSY
             fn()
-        self._timer = self.machine.clock.call_later(self.latency, fire)
+        self._timer = self.machine.clock.call_later(delay, fire)
 
     # -- data port ----------------------------------------------------------------------
 
@@ -241,13 +246,13 @@ class ATADisk(Device):
             pos += take
             if self._pos >= len(self._buf):
                 self.status &= ~DRQ
-                self._after(self._commit_block)
+                self._after(self._commit_block, len(self._buf))
 
     def _block_read(self) -> None:
         self._lba, self._left = self._lba + self._n, self._left - self._n
         self.status &= ~DRQ
         if self._left:
-            self._after(self._fill_block)
+            self._after(self._fill_block, min(self._per, self._left) * SECTOR)
         else:
             self._xfer = None                      # last block: no extra interrupt
 
@@ -331,7 +336,7 @@ class ATADisk(Device):
             return
         self._xfer, (self._lba, self._left), self._per = direction, target, per
         if direction == "in":
-            self._after(self._fill_block)
+            self._after(self._fill_block, min(per, self._left) * SECTOR)
         else:
             self._want_block()     # DRQ at once, no interrupt before the first block
 

@@ -39,7 +39,7 @@ class ControlPort:
         k.extra_sources[self.sock] = self.serve
         self.handlers = {"status": self.status, "ps": self.ps, "shutdown": self.shutdown,
                          "irqs": self.irqs, "check": self.check, "plug": self.plug,
-                         "unplug": self.unplug}
+                         "unplug": self.unplug, "tune": self.tune}
 
     def serve(self) -> None:
         try:
@@ -117,6 +117,22 @@ class ControlPort:
                 f.write(dev.attach_pty())
         self.k.sources_changed()
         return {"plugged": dev.describe()}
+
+    TUNABLE = {"ata": ("latency", "rate")}
+
+    def tune(self, req: dict) -> dict:
+        """Set a device model's timing (the disk's latency and transfer rate), as one
+        would swap a drive for a slower one: for benchmarks that want real device speed."""
+        dev = self.k.machine.devices[str(req["name"])]
+        kind = "ata" if isinstance(dev, ATADisk) else type(dev).__name__
+        attr = str(req["attr"])
+        if attr not in self.TUNABLE.get(kind, ()):
+            raise ValueError(f"{attr!r} of {dev.name} cannot be tuned")
+        value = float(req["value"])
+        if not 0 <= value < 1e12:
+            raise ValueError(f"{attr} {value} out of range")
+        setattr(dev, attr, value)
+        return {"tuned": {dev.name: {attr: value}}}
 
     def unplug(self, req: dict) -> dict:
         """Take a card out; its ports float and its IRQ line is free again."""

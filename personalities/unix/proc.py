@@ -80,9 +80,6 @@ class Proc:
         self.sigwait: Call | None = None
         self.waiting: list[tuple[Call, int, int]] = []   # (call, pid, options)
         self.children: set[int] = set()
-        self.spawn_wait: list[Call] = []  # SPAWN_WAIT callers (tasks that are no process)
-        self.capture = None               # fd.Capture for a SPAWNed process
-        self.timer = None
 
     @property
     def task(self) -> int:

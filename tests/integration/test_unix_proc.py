@@ -105,3 +105,24 @@ def test_fds_are_shared_across_fork(node):
 def test_fork_copies_memory_copy_on_write(node):
     r = spawn(node, "p_cow")
     assert r["lines"] == ["child saw parent data|child wrote parent has parent data"], r["out"]
+
+
+def test_the_unix_server_is_restarted_and_its_processes_go_with_it(fresh_node):
+    node = fresh_node
+    t = node.start("unix_tasks.py", "drive", "p_sleeper")
+    node.wait_for(lambda: _procs(node) >= 2,
+                  what="the process and its child")
+    tasks = {x["task"]: x["pid"] for x in node.control({"op": "ps"})["tasks"]}
+    given = [n for n in tasks if n >= 1024]
+    assert len(given) == 2                          # the process and its forked child
+    os.kill(tasks[18], signal.SIGKILL)
+    assert node.wait(t["task"], timeout=20) == 1    # its SPAWN_WAIT failed: server gone
+    node.wait_for(lambda: not any(x["task"] >= 1024
+                                  for x in node.control({"op": "ps"})["tasks"]),
+                  what="the processes to be deleted with their chief")
+    r = spawn(node, "p_hello")                      # root restarted it
+    assert r["code"] == 3
+
+
+def _procs(node) -> int:
+    return sum(1 for x in node.control({"op": "ps"})["tasks"] if x["task"] >= 1024)

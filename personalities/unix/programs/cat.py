@@ -4,6 +4,8 @@ import sys
 
 from personalities.unix import libc
 
+__all__ = ["main"]
+
 
 def main(argv, envp):
     status = 0

@@ -2,6 +2,8 @@
 """df: size and use of the root file system (ext2 on the ATA disk)."""
 from personalities.unix import libc
 
+__all__ = ["main"]
+
 
 def main(argv, envp):
     s = libc.statfs()

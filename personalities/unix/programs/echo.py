@@ -2,6 +2,8 @@
 """echo [-n] [ARG...]: write the arguments, separated by spaces, and a newline."""
 from personalities.unix import libc
 
+__all__ = ["main"]
+
 
 def main(argv, envp):
     args = argv[1:]

@@ -6,6 +6,8 @@ import sys
 
 from personalities.unix import libc
 
+__all__ = ["main"]
+
 
 def main(argv, envp):
     args = argv[1:]

@@ -4,6 +4,8 @@ import sys
 
 from personalities.unix import libc
 
+__all__ = ["main"]
+
 
 def main(argv, envp):
     n, paths = count_and_paths(argv[1:])

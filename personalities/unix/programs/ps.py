@@ -2,6 +2,8 @@
 """ps: every process of the Unix server: pid, parent, group, state, name."""
 from personalities.unix import libc
 
+__all__ = ["main"]
+
 
 def main(argv, envp):
     rows = ["  PID  PPID  PGRP STATE    CMD"]

@@ -21,6 +21,8 @@ import sys
 from personalities.unix import libc
 from personalities.unix.shsyntax import ShellError, lex, parse
 
+__all__ = ["main"]
+
 BUILTINS = ("cd", "pwd", "exit", "export", "unset", "wait", ":")
 
 

@@ -4,6 +4,8 @@ import sys
 
 from personalities.unix import libc
 
+__all__ = ["main"]
+
 FIELDS = {"s": 0, "n": 1, "r": 2, "v": 3, "m": 4}
 
 

@@ -4,6 +4,8 @@ import sys
 
 from personalities.unix import libc
 
+__all__ = ["main"]
+
 
 def main(argv, envp):
     flags = "".join(a[1:] for a in argv[1:] if a.startswith("-") and len(a) > 1) or "lwc"

@@ -356,3 +356,9 @@ def p_exec(argv, envp):
     except OSError as e:
         say("enoexec", e.errno == 8)
     return 0
+
+
+def p_sleeper(argv, envp):
+    if libc.fork() == 0:
+        libc.sleep(60)
+    libc.sleep(60)
