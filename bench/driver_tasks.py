@@ -53,14 +53,15 @@ def irq_latency(rt, name, names_id):
         rt.call(me1, Msg(words=(1, 2)))
     null_ns = (time.perf_counter_ns() - t0) / 1000
     print("READY", flush=True)
-    stamps = []
-    while True:
+    stamps, done = [], False
+    while not done:
         rt.receive(irq_id(irq))
         now = time.monotonic_ns()
-        rt.inb(base + 2)
-        byte = rt.inb(base)
-        if byte == 0xFF:
-            break
-        stamps.append([byte, now])
+        while not rt.inb(base + 2) & 1:          # IIR: drain until no cause is left, so
+            byte = rt.inb(base)                  # the line falls and the next byte is a
+            if byte == 0xFF:                     # fresh edge for the (edge) PIC
+                done = True
+            else:
+                stamps.append([byte, now])
     print("IRQ", json.dumps({"null_rpc_ns": null_ns, "stamps": stamps}), flush=True)
     rt.receive(0)

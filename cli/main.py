@@ -161,6 +161,21 @@ def console(node_name: str) -> None:
     click.echo("", err=True)
 
 
+@main.command(context_settings={"ignore_unknown_options": True})
+@node_option
+@click.option("-c", "command", default=None, help="run this command line and exit with its status")
+def sh(node_name: str, command: str | None) -> None:
+    """A Unix shell on the node: interactive on a serial line (COM2, or a UART plugged in
+    for the session), or `-c CMD` to run one command line and print its output."""
+    from .sessions import interactive, one_command
+    node = _node(node_name)
+    try:
+        status = one_command(node, command) if command is not None else interactive(node)
+    except NodeError as e:
+        raise click.ClickException(str(e))
+    sys.exit(status)
+
+
 @main.group()
 def driver() -> None:
     """User-level drivers: list them, plug a device in with its driver, take it out."""
@@ -210,24 +225,29 @@ def driver_attach(node_name: str, name: str, port: str | None, irq: int | None) 
     irq = irq if irq is not None else (default[3] if default else None)
     if base is None or irq is None:
         raise click.UsageError(f"{name} has no default: give --port and --irq")
+    try:
+        plug(node, name, kind, base, irq)
+    except NodeError as e:
+        raise click.ClickException(str(e))
+    click.echo(f"{name}: plugged in at {base:#x}, IRQ {irq}; driver started")
+
+
+def plug(node: Node, name: str, kind: str, base: int, irq: int) -> None:
+    """Plug device `name` into the running machine and start its driver."""
     ports = [(base, 32 if kind == "nic" else 8)] + ([(base + 0x206, 1)] if kind == "ata" else [])
     entry = {"uart": "drivers.uart:main", "ata": "drivers.ata:main", "nic": "drivers.nic:main"}[kind]
     cls = {"uart": "char", "ata": "block", "nic": "net"}[kind]
     if kind == "ata" and not os.path.exists(node.path(f"{name}.img")):
         with open(node.path(f"{name}.img"), "wb") as f:
             f.truncate(8 << 20)
+    node.control({"op": "plug", "kind": kind, "name": name, "port": base, "irq": irq,
+                  "disk": node.path(f"{name}.img")})
     try:
-        node.control({"op": "plug", "kind": kind, "name": name, "port": base, "irq": irq,
-                      "disk": node.path(f"{name}.img")})
-        try:
-            node.root({"op": "driver_start", "name": name, "class": cls, "entry": entry,
-                       "ports": ports, "irq": irq})
-        except NodeError:
-            node.control({"op": "unplug", "name": name})
-            raise
-    except NodeError as e:
-        raise click.ClickException(str(e))
-    click.echo(f"{name}: plugged in at {base:#x}, IRQ {irq}; driver started")
+        node.root({"op": "driver_start", "name": name, "class": cls, "entry": entry,
+                   "ports": ports, "irq": irq})
+    except NodeError:
+        node.control({"op": "unplug", "name": name})
+        raise
 
 
 @driver.command("detach")

@@ -16,8 +16,10 @@ __all__ = ["relay", "ESCAPE"]
 ESCAPE = b"\x1d"          # Ctrl-]
 
 
-def relay(pty_path: str, stdin: int | None = None, stdout: int | None = None) -> None:
-    """Copy stdin -> the line and the line -> stdout until Ctrl-] or hang-up."""
+def relay(pty_path: str, stdin: int | None = None, stdout: int | None = None,
+          stop_fd: int | None = None) -> None:
+    """Copy stdin -> the line and the line -> stdout until Ctrl-], hang-up, or
+    `stop_fd` becomes readable (the session behind the line ended)."""
     fin = sys.stdin.fileno() if stdin is None else stdin
     fout = sys.stdout.fileno() if stdout is None else stdout
     line = os.open(pty_path, os.O_RDWR | os.O_NOCTTY)
@@ -25,8 +27,12 @@ def relay(pty_path: str, stdin: int | None = None, stdout: int | None = None) ->
     try:
         if saved is not None:
             tty.setraw(fin)
+        watch = [fin, line] + ([stop_fd] if stop_fd is not None else [])
         while True:
-            ready, _, _ = select.select([fin, line], [], [])
+            ready, _, _ = select.select(watch, [], [])
+            if stop_fd is not None and stop_fd in ready:
+                _drain(line, fout)
+                return
             if fin in ready:
                 data = os.read(fin, 1024)
                 if not data or ESCAPE in data:
@@ -45,3 +51,15 @@ def relay(pty_path: str, stdin: int | None = None, stdout: int | None = None) ->
         if saved is not None:
             termios.tcsetattr(fin, termios.TCSADRAIN, saved)
         os.close(line)
+
+
+def _drain(line: int, fout: int) -> None:
+    """Copy what the line still has to say (the shell's last words) without waiting."""
+    while select.select([line], [], [], 0.05)[0]:
+        try:
+            data = os.read(line, 4096)
+        except OSError:
+            return
+        if not data:
+            return
+        os.write(fout, data)

@@ -23,8 +23,10 @@ def main(argv, envp):
         rows.append((counts, "" if path == "-" else path))
     if len(rows) > 1:
         rows.append((totals, "total"))
+    # GNU wc: one count of standard input alone is printed bare; else columns
+    width = 0 if len(rows) == 1 and not rows[0][1] and len(flags) == 1 else 7
     for counts, name in rows:
-        cols = [f"{c:7}" for c, k in zip(counts, "lwc") if k in flags]
+        cols = [f"{c:{width}}" for c, k in zip(counts, "lwc") if k in flags]
         print(" ".join(cols + ([name] if name else [])))
     return status
 
