@@ -135,6 +135,50 @@ def release(path: str, timeout: float = 60.0) -> None:
 
 
 # -- floor peers (each a process: `python -m bench.ipc peer ROLE ...`) --------------------
+#
+# The floor is the least a round trip can cost, so the peers move frames one by one:
+# pyzmq's send_multipart/recv_multipart add several microseconds per message of Python
+# and getsockopt(RCVMORE) calls that a kernel need not pay either.
+
+def _framewise(sock, copy: bool):
+    """(recv_parts, send_parts) for one multipart message, frame by frame."""
+    recv, send, getsockopt, MORE, RCVMORE = (sock.recv, sock.send, sock.getsockopt,
+                                             zmq.SNDMORE, zmq.RCVMORE)
+    if copy:
+        def recv_parts() -> list:
+            parts = [recv()]
+            while getsockopt(RCVMORE):
+                parts.append(recv())
+            return parts
+    else:
+        def recv_parts() -> list:
+            f = recv(copy=False)
+            parts = [f]
+            while f.more:
+                f = recv(copy=False)
+                parts.append(f)
+            return parts
+
+    def send_parts(parts: list) -> None:
+        for p in parts[:-1]:
+            send(p, MORE, copy=copy)
+        send(parts[-1], copy=copy)
+    return recv_parts, send_parts
+
+
+def _caller(sock, frames: list, copy: bool):
+    """A function that makes one round trip with `frames`; the reply has as many."""
+    recv, send, MORE = sock.recv, sock.send, zmq.SNDMORE
+    head, last, k = frames[:-1], frames[-1], len(frames)
+
+    def call() -> None:
+        for f in head:
+            send(f, MORE, copy=copy)
+        send(last, copy=copy)
+        for _ in range(k):
+            recv(copy=copy)
+    return call
+
 
 def _peer(role: str, args: list[str]) -> None:
     if role == "pipe":                                 # RFD WFD
@@ -149,31 +193,38 @@ def _peer(role: str, args: list[str]) -> None:
         s = ctx.socket(zmq.DEALER)
         s.bind(args[0])
         print("UP", flush=True)
-        recv, send = s.recv_multipart, s.send_multipart
+        recv_parts, send_parts = _framewise(s, copy)
         while True:
-            send(recv(copy=copy), copy=copy)
-    elif role == "relay":                              # ENDPOINT COPY
-        copy = args[1] == "1"
+            send_parts(recv_parts())
+    elif role == "relay":                              # ENDPOINT
+        # Frame by frame, zero-copy, no getsockopt: the cheapest forward pyzmq allows.
         r = ctx.socket(zmq.ROUTER)
         r.bind(args[0])
         print("UP", flush=True)
-        recv, send = r.recv_multipart, r.send_multipart
+        recv, send, MORE = r.recv, r.send, zmq.SNDMORE
         while True:
-            f = recv(copy=copy)
-            if len(f) < 3:                             # a server's hello
+            src = recv(copy=False)
+            dst = recv(copy=False)
+            if not dst.more:                           # a server's hello: [src, b"hello"]
                 print("HELLO", flush=True)
                 continue
-            f[0], f[1] = f[1], f[0]                    # [src, dst, ...] -> [dst, src, ...]
-            send(f, copy=copy)
+            send(dst, MORE, copy=False)                # [src, dst, ...] -> [dst, src, ...]
+            send(src, MORE, copy=False)
+            while True:
+                part = recv(copy=False)
+                more = part.more
+                send(part, MORE if more else 0, copy=False)
+                if not more:
+                    break
     elif role == "server":                             # ENDPOINT IDENT COPY
         copy = args[2] == "1"
         s = ctx.socket(zmq.DEALER)
         s.setsockopt(zmq.ROUTING_ID, args[1].encode())
         s.connect(args[0])
         s.send(b"hello")
-        recv, send = s.recv_multipart, s.send_multipart
+        recv_parts, send_parts = _framewise(s, copy)
         while True:
-            send(recv(copy=copy), copy=copy)           # [client, body...] back to client
+            send_parts(recv_parts())                   # [client, body...] back to client
     elif role == "tp":                         # ENDPOINT SERVER GO SECONDS COPY INDEX ROUNDS
         from .ipc_tasks import throughput_rounds
         ep, server, go, secs, copy = args[0], args[1].encode(), args[2], float(args[3]), \
@@ -181,18 +232,13 @@ def _peer(role: str, args: list[str]) -> None:
         s = ctx.socket(zmq.DEALER)
         s.connect(ep)
         frames = [server, BODY]
-        send, recv = s.send_multipart, s.recv_multipart
-
         while True:                    # the relay drops what it cannot route yet
-            send(frames)
+            s.send_multipart(frames)
             if s.poll(200):
                 break
         while s.poll(50):
             s.recv_multipart()
-
-        def call() -> None:
-            send(frames, copy=copy)
-            recv(copy=copy)
+        call = _caller(s, frames, copy)
         throughput_rounds(call, go, secs, int(args[5]), [int(n) for n in args[6].split(",")],
                           lambda line: print(line, flush=True))
     else:
@@ -328,7 +374,7 @@ class RelayRing:
         self.go = os.path.join(tmp, f"go{int(copy)}")
         _fifos(self.go, [round_path(self.go, n, i) for n in PAIRS for i in range(n)])
         c = str(int(copy))
-        self.relay = peers.start("relay", self.ep, c)
+        self.relay = peers.start("relay", self.ep)
         for i in range(max(PAIRS)):
             peers.start("server", self.ep, f"S{i}", c)
         self.clients = [peers.start("tp", self.ep, f"S{i}", self.go, str(s.tp_seconds), c,
@@ -337,8 +383,8 @@ class RelayRing:
         self.sock = zmq.Context.instance().socket(zmq.DEALER)
         self.sock.setsockopt(zmq.LINGER, 0)
         self.sock.connect(self.ep)
-        self.frames = {p: [b"S0", BODY] + ([os.urandom(size)] if size else [])
-                       for p, size in PAYLOADS.items()}
+        self.calls = {p: _caller(self.sock, [b"S0", BODY] + ([os.urandom(size)] if size else []),
+                                 copy) for p, size in PAYLOADS.items()}
 
     def ready(self) -> None:
         self.peers.expect(self.relay, "UP")
@@ -351,15 +397,12 @@ class RelayRing:
 
     def sample(self, payload: str, n: int) -> float:
         """ns per round trip over `n` round trips with this payload."""
-        send, recv, frames, copy = (self.sock.send_multipart, self.sock.recv_multipart,
-                                    self.frames[payload], self.copy)
+        call = self.calls[payload]
         for _ in range(5):
-            send(frames, copy=copy)
-            recv(copy=copy)
+            call()
         t0 = _now()
         for _ in range(n):
-            send(frames, copy=copy)
-            recv(copy=copy)
+            call()
         return (_now() - t0) / n
 
     def throughput(self, n: int) -> dict:

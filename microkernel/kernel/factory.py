@@ -37,6 +37,8 @@ class Factory:
         while True:
             msg = self._next(block=True)
             if msg[0] == "pid":
+                while (more := self._parse()) is not None:     # read along with the pid
+                    self.exits.append((more[1], more[2]))
                 return msg[1]
             self.exits.append((msg[1], msg[2]))
 
@@ -49,15 +51,21 @@ class Factory:
         out, self.exits = self.exits, []
         return out
 
+    def _parse(self):
+        """A whole message already in the buffer, or None."""
+        if len(self._buf) >= 4:
+            n = int.from_bytes(self._buf[:4], "little")
+            if len(self._buf) >= 4 + n:
+                body = bytes(self._buf[4:4 + n])
+                del self._buf[:4 + n]
+                return msgpack.unpackb(body, raw=False)
+        return None
+
     def _next(self, block: bool):
         """The next whole message from the factory, or None if none is complete yet."""
         while True:
-            if len(self._buf) >= 4:
-                n = int.from_bytes(self._buf[:4], "little")
-                if len(self._buf) >= 4 + n:
-                    body = bytes(self._buf[4:4 + n])
-                    del self._buf[:4 + n]
-                    return msgpack.unpackb(body, raw=False)
+            if (msg := self._parse()) is not None:
+                return msg
             try:
                 chunk = self.sock.recv(65536, 0 if block else socket.MSG_DONTWAIT)
             except BlockingIOError:
