@@ -7,9 +7,9 @@ Floors (plain host processes, no kernel):
     relay_*       the least a kernel-mediated round trip can cost: client DEALER ->
                   relay ROUTER -> server DEALER -> relay -> client, four hops; the relay
                   only swaps the first two frames ([src, dst, ...] in, [dst, src, ...]
-                  out), no decoding, no checking. Payload: 8 bytes, + 512 B, + 64 KiB
-                  (echoed both ways). Measured with copy=True and copy=False; the faster
-                  is the floor.
+                  out), frame by frame, zero-copy, no decoding, no checking. Payload:
+                  8 bytes, + 512 B, + 64 KiB (echoed both ways). The ends are measured
+                  with copy=True and copy=False; the faster is the floor.
     relay_tp_N    null round trips per second through one relay with N client/server
                   pairs (separate processes) running at once
 

@@ -312,5 +312,20 @@ def bench_drivers(as_json: bool, mib: int, quick: bool) -> None:
     click.echo(json.dumps(out, indent=2) if as_json else format_table(out))
 
 
+@bench_group.command("unix")
+@json_option
+@click.option("--quick", is_flag=True, help="tiny counts: checks every path, times nothing")
+def bench_unix(as_json: bool, quick: bool) -> None:
+    """The Unix personality: getpid, a cached 4 KiB read, fork+exec+wait, a pipeline and
+    boot to a shell, beside floors from the same run. Boots and stops its own nodes."""
+    from bench.unix import BenchError, Settings, format_table, run
+    try:
+        out = run(Settings.quick() if quick else Settings(),
+                  progress=lambda text: click.echo(f"  {text}", err=True))
+    except (BenchError, NodeError) as e:
+        raise click.ClickException(str(e))
+    click.echo(json.dumps(out, indent=2) if as_json else format_table(out))
+
+
 if __name__ == "__main__":
     main()

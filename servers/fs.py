@@ -6,6 +6,9 @@ number. The ext2 buffer cache (servers/ext2/cache.py) is written back in order o
 SYNC, every few seconds when idle, and when the server stops; so data a program synced
 survives a crash of this server or of the disk driver (root restarts both; the client
 library retries). One request at a time: ext2 here has no locking.
+
+It is also a pager: MAP maps a page of its page cache (servers/fscache.py) holding a
+file page into the client's window; WRITE and TRUNCATE keep those pages up to date.
 """
 from __future__ import annotations
 
@@ -13,12 +16,13 @@ import errno
 import logging
 
 from drivers.client import BlockDevice, DeviceError
-from microkernel.abi import ROOT_TASK, Msg
+from microkernel.abi import ROOT_TASK, Fpage, MapItem, Msg
 from microkernel.user.serve import serve
 
 from . import fsproto as P
 from .ext2 import Ext2
 from .ext2.errors import FsError
+from .fscache import PageCache
 from .names import register
 
 __all__ = ["main", "FsServer", "DriverDisk"]
@@ -59,8 +63,9 @@ def _w(*values: int) -> tuple:
 class FsServer:
     """One request in, one reply out; every failure is an errno reply."""
 
-    def __init__(self, fs: Ext2):
+    def __init__(self, fs: Ext2, cache: PageCache | None = None):
         self.fs = fs
+        self.cache = cache
         self.dirty = False
         self.handlers = {
             P.RESOLVE: self.resolve, P.LOOKUP: self.lookup, P.STAT: self.stat,
@@ -68,7 +73,8 @@ class FsServer:
             P.CREATE: self.create, P.MKDIR: self.mkdir, P.UNLINK: self.unlink,
             P.RMDIR: self.rmdir, P.RENAME: self.rename, P.LINK: self.link,
             P.READDIR: self.readdir, P.CHMOD: self.chmod, P.CHOWN: self.chown,
-            P.SYNC: self.sync, P.STATFS: self.statfs}
+            P.SYNC: self.sync, P.STATFS: self.statfs, P.UTIMES: self.utimes,
+            P.MAP: self.map, P.MAPINFO: self.mapinfo}
 
     def handle(self, msg: Msg) -> Msg:
         w = msg.words
@@ -76,7 +82,7 @@ class FsServer:
         if handler is None:
             return Msg(words=(errno.EINVAL,))
         try:
-            words, strings = handler(w[1:], [bytes(s) for s in msg.strings])
+            words, strings, *items = handler(w[1:], [bytes(s) for s in msg.strings])
         except FsError as e:
             return Msg(words=(e.errno or errno.EIO,))
         except OSError as e:                     # the disk driver failed
@@ -85,7 +91,8 @@ class FsServer:
             return Msg(words=(errno.EIO,))
         except (ValueError, IndexError, TypeError, UnicodeError):
             return Msg(words=(errno.EINVAL,))
-        return Msg(words=(0, *_w(*words)), strings=tuple(strings))
+        return Msg(words=(0, *_w(*words)), strings=tuple(strings),
+                   items=tuple(items[0]) if items else ())
 
     def _node(self, ino: int) -> tuple:
         s = self.fs.stat(ino)
@@ -109,11 +116,17 @@ class FsServer:
     def write(self, a, s):
         data = s[0][:P.MAX_IO]
         self.dirty = True
-        return (self.fs.write(a[0], P.join64(a[1], a[2]), data),), ()
+        offset = P.join64(a[1], a[2])
+        n = self.fs.write(a[0], offset, data)
+        if self.cache is not None:
+            self.cache.written(a[0], offset, n)
+        return (n,), ()
 
     def truncate(self, a, s):
         self.dirty = True
         self.fs.truncate(a[0], P.join64(a[1], a[2]))
+        if self.cache is not None:
+            self.cache.resized(a[0])
         return (), ()
 
     def create(self, a, s):
@@ -127,17 +140,25 @@ class FsServer:
     def unlink(self, a, s):
         self.dirty = True
         self.fs.unlink(a[0], s[0])
+        self._gone()
         return (), ()
 
     def rmdir(self, a, s):
         self.dirty = True
         self.fs.rmdir(a[0], s[0])
+        self._gone()
         return (), ()
 
     def rename(self, a, s):
         self.dirty = True
         self.fs.rename(a[0], s[0], a[1], s[1])
+        self._gone()
         return (), ()
+
+    def _gone(self) -> None:
+        """A name went: cached pages of an inode that went with it are dropped."""
+        if self.cache is not None:
+            self.cache.check_inodes()
 
     def link(self, a, s):
         self.dirty = True
@@ -170,12 +191,32 @@ class FsServer:
         f = self.fs.statfs()
         return (f.block_size, f.blocks, f.bfree, f.files, f.ffree), ()
 
+    def utimes(self, a, s):
+        self.dirty = True
+        now = bool(a[1] & 1)
+        self.fs.utimes(a[0], None if now else a[2], None if now else a[3])
+        return (), ()
+
+    def map(self, a, s):
+        """MAP ino, page: a read-only map item of the cached page (the client's window
+        says where it lands), and the file's size."""
+        if self.cache is None:
+            raise FsError(errno.ENODEV, "this fs server maps no files")
+        addr = self.cache.map(a[0], a[1])
+        size = self.fs.stat(a[0]).size
+        return (size, size >> 32), (), (MapItem(Fpage(addr, 12, False), 0),)
+
+    def mapinfo(self, a, s):
+        if self.cache is None:
+            return (0, 0, 0, 0, 0), ()
+        return self.cache.info(), ()
+
 
 def main(rt, name, names_id) -> None:
     names = int(names_id)
     disk = DriverDisk(BlockDevice(rt, names, "ata0", retry_for=30.0))
     fs = Ext2(disk)
-    server = FsServer(fs)
+    server = FsServer(fs, PageCache(rt, fs))
     register(rt, names, P.FS_NAME)
     log.info("fs: ext2 mounted, %d sectors", disk.sectors)
 

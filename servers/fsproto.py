@@ -23,8 +23,16 @@ byte strings; a reply is `words[0] = errno` (0 = success) then results. 64-bit v
     STATFS                                 -> bsize, blocks, bfree, files, ffree
     UMOUNT                                 ->   write back, mark clean, and stop (root,
                                                 at `mk down`)
+    UTIMES    ino, now, atime, mtime       ->   (now = 1: both times become now)
+    MAP       ino, page                    -> size lo, hi + a read-only map item of the
+                                              page cache's page holding file bytes
+                                              [page*4096, +4096) (zeros past the end),
+                                              into the caller's receive window
+    MAPINFO                                -> maps, loads, cached, capacity, flushes
 
-`FsClient(rt, fs_id)` wraps it; errors raise `OSError(errno)`. Given no id it looks
+MAP makes the fs server a pager (servers/fscache.py): every client mapping a file page
+gets the same frame, which WRITE and TRUNCATE update in place (docs/unix.md, "mmap of
+files"). `FsClient(rt, fs_id)` wraps it; errors raise `OSError(errno)`. Given no id it looks
 "fs" up with the name server, and again after the server was restarted (the request
 that met the dead server fails with EIO: see `call`).
 """
@@ -35,17 +43,17 @@ import os
 import time
 from typing import NamedTuple
 
-from microkernel.abi import IpcCode, IpcError, Msg, ThreadId
+from microkernel.abi import Fpage, IpcCode, IpcError, Msg, ThreadId
 
 __all__ = ["RESOLVE", "LOOKUP", "STAT", "READ", "WRITE", "TRUNCATE", "CREATE", "MKDIR",
            "UNLINK", "RMDIR", "RENAME", "LINK", "READDIR", "CHMOD", "CHOWN", "SYNC",
-           "STATFS", "UMOUNT", "OPS", "MAX_IO", "MAX_ENTRIES", "ROOT_INO", "FS_TASK", "FS_NAME",
+           "STATFS", "UMOUNT", "UTIMES", "MAP", "MAPINFO", "OPS", "MAX_IO", "MAX_ENTRIES", "ROOT_INO", "FS_TASK", "FS_NAME",
            "Stat", "StatFs", "FsClient", "lo_hi", "join64"]
 
 (RESOLVE, LOOKUP, STAT, READ, WRITE, TRUNCATE, CREATE, MKDIR, UNLINK, RMDIR, RENAME,
- LINK, READDIR, CHMOD, CHOWN, SYNC, STATFS, UMOUNT) = range(0x4601, 0x4613)
+ LINK, READDIR, CHMOD, CHOWN, SYNC, STATFS, UMOUNT, UTIMES, MAP, MAPINFO) = range(0x4601, 0x4616)
 OPS = {v: k for k, v in dict(globals()).items()
-       if k.isupper() and isinstance(v, int) and 0x4601 <= v < 0x4613}
+       if k.isupper() and isinstance(v, int) and 0x4601 <= v < 0x4616}
 MAX_IO = 64 << 10               # bytes per READ or WRITE
 MAX_ENTRIES = 30                # directory entries per READDIR reply
 ROOT_INO = 2
@@ -109,14 +117,15 @@ class FsClient:
                     self.rt.sleep(0.05)
         return self.fs
 
-    def call(self, words: tuple, strings: tuple = ()) -> Msg:
+    def call(self, words: tuple, strings: tuple = (), window: Fpage | None = None) -> Msg:
         """One request; the reply when its errno is 0, else OSError. If the server
         died (it is restarted by root), this request fails with EIO and is NOT resent:
         what the dead server had not yet written back is gone, and only the caller
         can know what to do again. The next request goes to the new server."""
         fs = self._server()
         try:
-            r = self.rt.call(fs, Msg(words=words, strings=strings), timeout=self.timeout)
+            r = self.rt.call(fs, Msg(words=words, strings=strings), timeout=self.timeout,
+                             window=window)
         except IpcError as e:
             if e.code in (IpcCode.NOT_EXISTENT, IpcCode.CANCELED):
                 self.fs = None
@@ -214,6 +223,24 @@ class FsClient:
 
     def statfs(self) -> StatFs:
         return StatFs(*self.call((STATFS,)).words[1:6])
+
+    def utimes(self, ino: int, times: tuple[int, int] | None = None) -> None:
+        """Set (atime, mtime) of `ino`; None: both now."""
+        a, m = (0, 0) if times is None else times
+        self.call((UTIMES, ino, int(times is None), int(a) & 0xFFFFFFFF, int(m) & 0xFFFFFFFF))
+
+    def map(self, ino: int, page: int, window: Fpage) -> int:
+        """Have page `page` of file `ino` mapped (read-only) into `window` of my space
+        from the fs server's page cache; returns the file's size."""
+        r = self.call((MAP, ino, page), window=window)
+        if not r.fpage_received:
+            raise OSError(errno.EIO, "MAP answered without a mapping")
+        return join64(r.words[1], r.words[2])
+
+    def mapinfo(self) -> dict:
+        """The page cache's counters: maps served, pages loaded, cached, capacity, flushes."""
+        w = self.call((MAPINFO,)).words
+        return dict(zip(("maps", "loads", "cached", "capacity", "flushes"), w[1:6]))
 
 
 def _b(s) -> bytes:

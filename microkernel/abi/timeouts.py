@@ -25,7 +25,8 @@ def encode_one(seconds: float | None) -> tuple[int, int]:
         raise ValueError(f"timeout {seconds!r} must be >= 0, or NEVER")
     if seconds == 0:
         return 0, 1
-    us = max(1, math.ceil(round(seconds * 1e6, 3)))   # no float noise past a nanosecond
+    x = seconds * 1e6
+    us = max(1, math.ceil(x - x * 1e-12))      # float noise (1e-12 relative) is no longer
     if us > _MAX_US:
         raise ValueError(f"timeout {seconds}s is longer than V2 can express (~19 h)")
     for e in range(15, 0, -1):             # smallest unit first, for precision

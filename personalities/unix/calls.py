@@ -1,14 +1,17 @@
 """System calls about processes and signals: getpid, exit, wait, kill, signal
 dispositions, the signal thread's SIGWAIT, pause, sleep, process groups, uname, ps,
-and anonymous memory. Each handler is `(srv, proc, msg, call) -> Msg | None`; None
-means the reply comes later (`call` was parked)."""
+and memory (anonymous or a mapped file: memory.py). Each handler is
+`(srv, proc, msg, call) -> Msg | None`; None means the reply comes later (`call` was
+parked)."""
 from __future__ import annotations
 
 import errno
+import stat as S
 
 from microkernel.abi import Msg
 
 from . import proto as P
+from .fd import File
 from .proc import ok
 from .proto import signed
 from .signals import (handle_kill, handle_pause, handle_sigaction, handle_sigwait,
@@ -20,6 +23,7 @@ HANDLERS: dict = {}
 TTY_SIGNAL = 0x5410                      # servers.ttyproto.SIGNAL: ^C and friends
 FOREIGN = {P.KILL, P.PS, TTY_SIGNAL}     # also accepted from tasks that are no process
 UNAME = (b"mk", b"mk", b"0.1", b"L4 V2 Unix personality", b"i486")
+PAGE = 0x1000
 
 
 def _op(code):
@@ -154,8 +158,30 @@ def ps(srv, proc, msg, call):
 
 @_op(P.MMAP)
 def mmap(srv, proc, msg, call):
+    """Anonymous memory, or (words[2] = 1) the file open on fd words[3] from offset
+    words[4..5]: EBADF, ENODEV (no regular file), EACCES (not open for reading),
+    EINVAL (offset not page-aligned, length 0 or over 64 MiB)."""
     length = msg.words[1]
     if not 0 < length <= 64 << 20:
         return Msg(words=(errno.EINVAL,))
-    return ok(srv.memory.mmap(proc.task, length))
+    if len(msg.words) < 6 or not msg.words[2]:
+        return ok(srv.memory.mmap(proc.task, length))
+    desc = proc.fds.get(msg.words[3])
+    offset = msg.words[4] | msg.words[5] << 32
+    if not isinstance(desc, File) or not S.S_ISREG(desc.mode):
+        return Msg(words=(errno.ENODEV,))
+    if not desc.readable():
+        return Msg(words=(errno.EACCES,))
+    if offset % PAGE:
+        return Msg(words=(errno.EINVAL,))
+    return ok(srv.memory.mmap_file(proc.task, length, desc.ino, offset))
+
+
+@_op(P.MUNMAP)
+def munmap(srv, proc, msg, call):
+    addr, length = msg.words[1], msg.words[2]
+    if addr % PAGE or not 0 < length <= 1 << 31:
+        return Msg(words=(errno.EINVAL,))
+    srv.memory.munmap(proc.task, addr, length)
+    return ok()
 

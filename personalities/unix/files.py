@@ -1,6 +1,6 @@
 """System calls about file descriptors and files: open, close, read, write, lseek,
-dup, dup2, pipe, stat, fstat, readdir, mkdir, rmdir, unlink, rename, link, chdir,
-getcwd, sync, statfs, isatty, close-on-exec.
+dup, dup2, pipe, stat, fstat, utime, readdir, mkdir, rmdir, unlink, rename, link,
+chdir, getcwd, sync, statfs, isatty, close-on-exec.
 
 Paths go to the fs server (servers/fsproto.py) relative to the process's cwd inode;
 the server keeps the cwd's path too, for getcwd. /dev/null is the server's own. A read
@@ -191,6 +191,17 @@ def stat(srv, proc, msg, call):
         return ok(*_stat_words(Null().stat(srv)))
     ino, _, _ = srv.fs.resolve(proc.cwd[0], path, bool(msg.words[1]))
     return ok(*_stat_words(tuple(srv.fs.stat(ino))))
+
+
+@_op(P.UTIME)
+def utime(srv, proc, msg, call):
+    """Set atime and mtime of a path (words: now, atime, mtime; now = 1: both now)."""
+    path = _path(msg)
+    if join_path(proc.cwd[1], path) == DEV_NULL:
+        return ok()
+    ino, _, _ = srv.fs.resolve(proc.cwd[0], path, True)
+    srv.fs.utimes(ino, None if msg.words[1] & 1 else (msg.words[2], msg.words[3]))
+    return ok()
 
 
 @_op(P.READDIR)

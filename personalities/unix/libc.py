@@ -30,7 +30,7 @@ __all__ = ["open", "read", "write", "close", "lseek", "stat", "lstat", "fstat", 
            "dup", "dup2", "pipe", "fork", "execve", "execv", "execvp", "wait", "waitpid",
            "exit", "getpid", "getppid", "getpgrp", "setpgid", "kill", "signal", "pause",
            "sleep", "sync", "uname", "isatty", "tcsetpgrp", "ps", "statfs", "mmap",
-           "peek", "poke", "set_cloexec", "flush", "environ", "SIG_DFL", "SIG_IGN", "MAX_IO"]
+           "mmap_file", "munmap", "utime", "peek", "poke", "set_cloexec", "flush", "environ", "SIG_DFL", "SIG_IGN", "MAX_IO"]
 
 MAX_IO = 64 << 10
 CARRIER = _signal.SIGUSR2             # the host signal that carries ours to main
@@ -169,14 +169,14 @@ def unlink(path) -> None: _call(P.UNLINK, strings=(_b(path),))
 def rename(old, new) -> None: _call(P.RENAME, strings=(_b(old), _b(new)))
 def link(old, new) -> None: _call(P.LINK, strings=(_b(old), _b(new)))
 def chdir(path) -> None: _call(P.CHDIR, strings=(_b(path),))
+def getcwd() -> str: return os.fsdecode(bytes(_call(P.GETCWD).strings[0]))
+def sync() -> None: _call(P.SYNC)
 
 
-def getcwd() -> str:
-    return os.fsdecode(bytes(_call(P.GETCWD).strings[0]))
-
-
-def sync() -> None:
-    _call(P.SYNC)
+def utime(path, times: tuple[int, int] | None = None) -> None:
+    """Set (atime, mtime) of `path`, in seconds; None: both now (as os.utime)."""
+    a, m = (0, 0) if times is None else times
+    _call(P.UTIME, int(times is None), int(a), int(m), strings=(_b(path),))
 
 
 def statfs() -> dict:
@@ -241,8 +241,7 @@ def execve(path, argv, envp) -> None:
     _call(P.EXECVE, len(argv), strings=(_b(path), *map(_b, argv), *map(_b, env)))
 
 
-def execv(path, argv) -> None:
-    execve(path, argv, environ)
+def execv(path, argv) -> None: execve(path, argv, environ)
 
 
 def execvp(name: str, argv, envp=None) -> None:
@@ -279,24 +278,11 @@ def exit(status: int = 0) -> None:
         os._exit(status & 0xFF)
 
 
-def getpid() -> int:
-    return _s.pid
-
-
-def getppid() -> int:
-    return _call(P.GETPID).words[2]      # it changes when the parent dies: ask
-
-
-def getpgrp() -> int:
-    return _call(P.GETPID).words[3]
-
-
-def setpgid(pid: int, pgid: int) -> None:
-    _call(P.SETPGID, pid, pgid)
-
-
-def kill(pid: int, sig: int) -> None:
-    _call(P.KILL, pid, int(sig))
+def getpid() -> int: return _s.pid
+def getppid() -> int: return _call(P.GETPID).words[2]    # changes when the parent dies
+def getpgrp() -> int: return _call(P.GETPID).words[3]
+def setpgid(pid: int, pgid: int) -> None: _call(P.SETPGID, pid, pgid)
+def kill(pid: int, sig: int) -> None: _call(P.KILL, pid, int(sig))
 
 
 def sleep(seconds: float) -> None:
@@ -333,17 +319,21 @@ def ps() -> list[dict]:
             return out
 
 
-def mmap(length: int) -> int:
-    """Fresh zero-filled memory in this process's address space; its address."""
-    return _call(P.MMAP, length).words[1]
+def mmap(length: int, fd: int = -1, offset: int = 0) -> int:
+    """`length` bytes of memory in this process's space; their address. fd -1: fresh,
+    zero-filled. Else the regular file open for reading on `fd`, from `offset` (a
+    multiple of 4096), paged by the fs server: reads see the file and later writes to
+    it, zeros past its end; the first write to a page makes it a private copy (the file
+    does not change). EBADF, ENODEV (no regular file), EACCES, EINVAL."""
+    if fd < 0:
+        return _call(P.MMAP, length, 0).words[1]
+    return _call(P.MMAP, length, 1, fd, offset & 0xFFFFFFFF, offset >> 32).words[1]
 
 
-def peek(addr: int, n: int) -> bytes:
-    return _ipc(_s.rt.mem.read, addr, n)
-
-
-def poke(addr: int, data: bytes) -> None:
-    _ipc(_s.rt.mem.write, addr, data)
+def mmap_file(fd: int, length: int, offset: int = 0) -> int: return mmap(length, fd, offset)
+def munmap(addr: int, length: int) -> None: _call(P.MUNMAP, addr, length)
+def peek(addr: int, n: int) -> bytes: return _ipc(_s.rt.mem.read, addr, n)
+def poke(addr: int, data: bytes) -> None: _ipc(_s.rt.mem.write, addr, data)
 
 
 # -- signals -------------------------------------------------------------------------

@@ -29,7 +29,10 @@ ever exactly two words: libc pads those to three.
     GETCWD -> | path;  PIPE -> rfd, wfd;  SETPGID pid, pgid;  TCSETPGRP fd, pgrp
     CLOEXEC fd, on;  SYNC;  UNAME -> | sysname, nodename, release, version, machine
     PS -> | "pid ppid pgrp state name" ...;  STATFS -> bsize, blocks, bfree, files, ffree
-    ISATTY fd -> 0/1;  MMAP length -> address (anonymous, zero-filled)
+    ISATTY fd -> 0/1;  MMAP length [, 0] -> address (anonymous, zero-filled)
+    MMAP        length, 1, fd, off lo, hi -> address (the file, from the fs server)
+    MUNMAP      address, length     ->
+    UTIME       now, atime, mtime | path ->   (now = 1: both times become now)
     SPAWN / SPAWN_MODULE  nargv, nenv | entry, stdio, stdin data, argv.., envp.. -> pid
     SPAWN_WAIT  pid                 -> wait status | captured output  (blocks)
 
@@ -47,7 +50,7 @@ __all__ = ["OPS", "NAMES", "TEXT_BASE", "TEXT_MAX", "MMAP_BASE", "PF_MARK", "UNI
 _OPS = """GETPID FORK FORK_ABORT EXECVE EXIT WAIT KILL SIGACTION SIGWAIT PAUSE SLEEP OPEN
 CLOSE DUP DUP2 READ WRITE LSEEK STAT FSTAT READDIR MKDIR RMDIR UNLINK RENAME LINK CHDIR
 GETCWD PIPE SETPGID TCSETPGRP CLOEXEC SYNC UNAME PS STATFS ISATTY MMAP SPAWN SPAWN_MODULE
-SPAWN_WAIT""".split()
+SPAWN_WAIT MUNMAP UTIME""".split()
 OPS: dict[str, int] = {name: 0x5501 + i for i, name in enumerate(_OPS)}
 NAMES: dict[int, str] = {v: k for k, v in OPS.items()}
 globals().update(OPS)

@@ -50,9 +50,9 @@ class Server:
         self.rt = rt
         self.me = rt.myself()
         self.names = names_id(rt) if names is None else ThreadId(int(names))
-        self.memory = Memory(rt, rt.sigma0)
-        self.procs = ProcTable()
         self.fs = FsClient(rt, names=self.names)
+        self.memory = Memory(rt, rt.sigma0, self.fs)
+        self.procs = ProcTable()
         self._tty = None
         self.timers: list = []
         self._seq = itertools.count()

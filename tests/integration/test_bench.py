@@ -45,3 +45,26 @@ def test_bench_drivers_quick_reports_every_figure():
                 "write_ratio", "read_ratio", "irq_ns_median", "null_rpc_ns"):
         assert out[key] > 0, key
     assert out["data_ok"] is True
+
+
+@pytest.mark.timeout(300)
+def test_bench_unix_quick_reports_every_figure():
+    """`mk bench unix --quick`: every figure of the Unix personality, each floor and the
+    boot time are produced, with their ratios (the processes check their own results:
+    the data read, /bin/true's status, the pipeline's count). No timing is asserted."""
+    from bench.unix import FIGURES, FLOORS
+    res = CliRunner().invoke(main, ["bench", "unix", "--quick", "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert set(out["floors"]) == set(FLOORS)
+    for name in FLOORS:
+        assert _number(out["floors"][name]["ns"]) and out["floors"][name]["ns"] > 0, name
+    assert set(out["figures"]) == set(FIGURES)
+    for name, (label, floor, target) in FIGURES.items():
+        f = out["figures"][name]
+        assert f["label"] == label and f["floor"] == floor and f["target"] == target
+        assert _number(f["ns"]) and _number(f["floor_ns"]) and _number(f["ratio"]), name
+    assert out["figures"]["read_4k"]["rpcs"] == 2
+    boot = out["boot"]
+    assert boot["seconds"] > 0 and boot["target_s"] == 3.0 and boot["runs"]
+    assert out["pipeline_lines"] > 0

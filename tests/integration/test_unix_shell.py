@@ -52,8 +52,8 @@ def test_redirections(node):
 
 
 def test_pipelines(node):
-    assert sh(node, "echo a b c | wc -w") == (0, "      3\n")
-    assert sh(node, "cat /etc/passwd | grep user | wc -l") == (0, "      1\n")
+    assert sh(node, "echo a b c | wc -w") == (0, "3\n")
+    assert sh(node, "cat /etc/passwd | grep user | wc -l") == (0, "1\n")
     assert sh(node, "ls /bin | head -n 2 | tail -n 1") == (0, "cp\n")
     assert sh(node, "echo x | false") == (1, "")
     assert sh(node, "false | echo y") == (0, "y\n")
@@ -99,7 +99,7 @@ def test_background_jobs_wait_and_kill(node):
 
 
 def test_stdin_of_the_session(node):
-    assert sh(node, "cat; wc -l", stdin="typed\nlines\n") == (0, "typed\nlines\n      0\n")
+    assert sh(node, "cat; wc -l", stdin="typed\nlines\n") == (0, "typed\nlines\n0\n")
     assert sh(node, "head -n 1", stdin="first\nsecond\n") == (0, "first\n")
 
 

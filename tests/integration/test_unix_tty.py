@@ -27,7 +27,7 @@ def test_an_interactive_shell_on_a_serial_line(node):
         t = node.start("unix_tasks.py", "tty_shell", "com2")
         assert read_until(fd, b"$ ").endswith(b"$ ")
         os.write(fd, b"echo a b c | wc -w\r")
-        assert read_until(fd, b"$ ") == b"echo a b c | wc -w\r\n      3\r\n$ "
+        assert read_until(fd, b"$ ") == b"echo a b c | wc -w\r\n3\r\n$ "
         os.write(fd, b"sleep 20\r")
         read_until(fd, b"sleep 20\r\n")
         time.sleep(0.5)

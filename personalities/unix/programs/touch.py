@@ -1,6 +1,7 @@
 #!mk
-"""touch FILE...: create each file that does not exist (the fs protocol has no
-utimes, so an existing file is left as it is)."""
+"""touch FILE...: set each file's access and modification times to now, creating
+the files that do not exist."""
+import errno
 import os
 import sys
 
@@ -16,7 +17,12 @@ def main(argv, envp):
     status = 0
     for path in argv[1:]:
         try:
-            libc.close(libc.open(path, os.O_WRONLY | os.O_CREAT, 0o644))
+            try:
+                libc.utime(path)
+            except OSError as e:
+                if e.errno != errno.ENOENT:
+                    raise
+                libc.close(libc.open(path, os.O_WRONLY | os.O_CREAT, 0o644))
         except OSError as e:
             print(f"touch: {path}: {e.strerror}", file=sys.stderr)
             status = 1

@@ -1,0 +1,195 @@
+"""Code for tests/integration/test_unix_mmap.py: files mapped with mmap (the fs server
+as their pager), and utime / touch.
+
+`drive` is an ordinary task, like unix_tasks.drive, which also reads the fs server's
+page-cache counters (MAPINFO) before and after the process ran: a mapped file must
+have been paged by the fs server, not copied by the Unix server.
+"""
+import errno
+import json
+import os
+import time
+
+from personalities.unix import libc
+
+HERE = __file__
+PAGE = 4096
+
+
+def drive(rt, func, *argv):
+    from personalities.unix.client import UnixClient
+    from servers.fsproto import FsClient
+    fs = FsClient(rt)
+    c = UnixClient(rt)
+    before = fs.mapinfo()
+    pid = c.spawn(f"{HERE}:{func}", [func, *argv], module=True)
+    status, out = c.wait(pid, timeout=50)
+    print(json.dumps({"pid": pid, "status": status, "out": out.decode(errors="replace"),
+                      "before": before, "after": fs.mapinfo()}), flush=True)
+
+
+def say(*parts) -> None:
+    libc.write(1, (" ".join(str(p) for p in parts) + "\n").encode())
+
+
+def _put(path, data: bytes) -> None:
+    fd = libc.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    libc.write(fd, data)
+    libc.close(fd)
+
+
+def _get(path) -> bytes:
+    fd = libc.open(path)
+    out = b""
+    while chunk := libc.read(fd, 65536):
+        out += chunk
+    libc.close(fd)
+    return out
+
+
+def _err(fn) -> str:
+    try:
+        fn()
+        return "no error"
+    except OSError as e:
+        return errno.errorcode[e.errno]
+
+
+# -- mapping files ---------------------------------------------------------------------
+
+def p_map_file(argv, envp):
+    """Map the file `argv[1]` with one page to spare: memory equals the file, then
+    zeros; with an offset of a page, the file from there."""
+    path = argv[1]
+    data = _get(path)
+    fd = libc.open(path)
+    length = (len(data) + PAGE - 1) // PAGE * PAGE + PAGE
+    addr = libc.mmap_file(fd, length)
+    say("size", len(data))
+    say("same", libc.peek(addr, len(data)) == data)
+    say("zeros", libc.peek(addr + len(data), length - len(data)) == bytes(length - len(data)))
+    if len(data) > PAGE:
+        at = libc.mmap(PAGE * 2, fd, PAGE)
+        say("offset", libc.peek(at, len(data) - PAGE) == data[PAGE:])
+    libc.close(fd)                        # the mapping outlives the descriptor
+    say("after close", libc.peek(addr, 16) == data[:16])
+    return 0
+
+
+def p_write_file(argv, envp):
+    """Write `argv[2]` bytes of a pattern to `argv[1]` through libc."""
+    n = int(argv[2])
+    _put(argv[1], bytes((i * 7 + i // 251) & 0xFF for i in range(n)))
+    return 0
+
+
+def p_shared(argv, envp):
+    """Two processes map one file: both see a later write(2) to it, at once; a write
+    through memory stays private to the process that made it."""
+    path = "/tmp/shared"
+    _put(path, b"A" * 5000)
+    fd = libc.open(path)
+    addr = libc.mmap_file(fd, 2 * PAGE)
+    say("parent first", libc.peek(addr, 2).decode())
+    up_r, up_w = libc.pipe()
+    down_r, down_w = libc.pipe()
+    pid = libc.fork()
+    if pid == 0:
+        mine = libc.mmap_file(libc.open(path), 2 * PAGE)
+        before = libc.peek(mine, 4)
+        libc.write(up_w, b"ready")
+        libc.read(down_r, 2)
+        seen = libc.peek(mine, 4) + libc.peek(mine + 4094, 4) + libc.peek(mine + 6000, 4)
+        inherited = libc.peek(addr, 4)
+        libc.poke(mine, b"priv")                          # a private copy of page 0
+        libc.write(up_w, before + seen + inherited + libc.peek(mine, 4))
+        libc.exit(0)
+    libc.read(up_r, 5)
+    w = libc.open(path, os.O_WRONLY)
+    libc.write(w, b"NEW!")
+    libc.lseek(w, 4094, os.SEEK_SET)
+    libc.write(w, b"XYZW")                                # across the page boundary
+    libc.lseek(w, 6000, os.SEEK_SET)
+    libc.write(w, b"TAIL")                                # the file grows into page 1
+    libc.close(w)
+    libc.write(down_w, b"go")
+    got = libc.read(up_r, 100)
+    libc.waitpid(pid)
+    say("child", got.decode())
+    say("parent", (libc.peek(addr, 4) + libc.peek(addr + 4094, 4)
+                   + libc.peek(addr + 6000, 4)).decode())
+    say("file", _get(path)[:4].decode())
+    return 0
+
+
+def p_errors(argv, envp):
+    fd = libc.open("/tmp/err", os.O_WRONLY | os.O_CREAT, 0o644)
+    libc.write(fd, b"x" * 100)
+    r, _ = libc.pipe()
+    ro = libc.open("/tmp/err")
+    for what, fn in (("badfd", lambda: libc.mmap_file(42, PAGE)),
+                     ("dir", lambda: libc.mmap_file(libc.open("/tmp"), PAGE)),
+                     ("wronly", lambda: libc.mmap_file(fd, PAGE)),
+                     ("pipe", lambda: libc.mmap_file(r, PAGE)),
+                     ("offset", lambda: libc.mmap_file(ro, PAGE, 100)),
+                     ("length", lambda: libc.mmap_file(ro, 0))):
+        say(what, _err(fn))
+    return 0
+
+
+def p_big(argv, envp):
+    """A file of more pages than the fs server caches: every page right, the first
+    one again after it was evicted (flushed from this process, then faulted back)."""
+    n = int(argv[1])
+    path = "/tmp/big"
+    fd = libc.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    for i in range(0, n, 16):
+        libc.write(fd, b"".join(b"page%06d" % j + bytes(PAGE - 10)
+                                for j in range(i, min(n, i + 16))))
+    libc.close(fd)
+    addr = libc.mmap_file(libc.open(path), n * PAGE)
+    bad = [i for i in range(n) if libc.peek(addr + i * PAGE, 10) != b"page%06d" % i]
+    say("bad", bad)
+    say("again", libc.peek(addr, 10).decode())
+    libc.munmap(addr, n * PAGE)
+    say("unmapped", libc.peek(addr, 10) == bytes(10))
+    return 0
+
+
+def p_unlinked(argv, envp):
+    """A file removed while mapped: the fs server drops its pages, and the next access
+    is a MemoryFault (a limit: POSIX would keep the pages)."""
+    from microkernel.user.vmem import MemoryFault
+    _put("/tmp/gone", b"old contents")
+    addr = libc.mmap_file(libc.open("/tmp/gone"), PAGE)
+    say("before", libc.peek(addr, 12).decode())
+    libc.unlink("/tmp/gone")
+    try:
+        say("after", libc.peek(addr, 12))
+    except MemoryFault:
+        say("after", "MemoryFault")
+    return 0
+
+
+# -- utime and touch -------------------------------------------------------------------
+
+def p_touch(argv, envp):
+    path = "/tmp/touched"
+    _put(path, b"x")
+    libc.utime(path, (1000, 2000))
+    st = libc.stat(path)
+    say("set", st.st_atime, st.st_mtime)
+    t0 = int(time.time())
+    pid = libc.fork()
+    if pid == 0:
+        libc.execve("/bin/touch", ["touch", path, "/tmp/touch-new"], {"PATH": "/bin"})
+    _, status = libc.waitpid(pid)
+    st = libc.stat(path)
+    say("touched", os.WEXITSTATUS(status), st.st_atime >= t0 - 1, st.st_mtime >= t0 - 1)
+    say("created", libc.stat("/tmp/touch-new").st_size)
+    libc.utime(path, (5, 6))
+    libc.utime(path)
+    st = libc.stat(path)
+    say("now", st.st_atime >= t0 - 1, st.st_mtime >= t0 - 1)
+    say("enoent", _err(lambda: libc.utime("/tmp/nope")))
+    return 0
