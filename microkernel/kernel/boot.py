@@ -65,7 +65,12 @@ def boot(rundir: str, mem_size: int = 16 << 20, site: int = 1, disk: str | None 
         with open(os.path.join(rundir, "kernel.pid"), "w") as f:
             f.write(str(os.getpid()))
         log.info("node up: %d MiB, site %d", mem_size >> 20, site)
-        k.run()
+        if os.environ.get("MK_PROFILE"):          # cProfile of the loop, for `mk bench` work
+            import cProfile
+            cProfile.runctx("k.run()", globals(), {"k": k},
+                            os.path.join(rundir, "kernel.prof"))
+        else:
+            k.run()
     finally:
         shutdown(k)
         control.close()

@@ -168,7 +168,9 @@ class Kernel:
         if ident is None:
             return
         try:
-            self._send([ident, header, *frames], copy=False)
+            # copy=True: ident and header are small bytes (a zero-copy send of those costs
+            # more than the copy); string frames are zmq.Frames, sent without a copy
+            self._send([ident, header, *frames])
         except zmq.ZMQError:            # EHOSTUNREACH: the thread's socket is gone
             pass
 

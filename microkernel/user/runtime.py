@@ -28,6 +28,7 @@ __all__ = ["Runtime"]
 _pack = msgpack.Packer(use_bin_type=True, autoreset=True).pack
 _unpackb = msgpack.unpackb
 OPEN, CLOSED = 2, 1
+ZERO_COPY_FROM = 1 << 16        # strings this large go out without a copy (pyzmq's own cut)
 
 
 class _Cpu(threading.local):
@@ -80,7 +81,8 @@ class Runtime:
         if sock is None:
             raise KernelError(Fault.BAD_IDENTITY, "this host thread is not an L4 thread")
         if frames:
-            sock.send_multipart([_pack(header), *frames], copy=False)
+            big = sum(len(f) for f in frames) >= ZERO_COPY_FROM
+            sock.send_multipart([_pack(header), *frames], copy=not big)
         else:
             sock.send(_pack(header))
         parts = sock.recv_multipart()

@@ -76,3 +76,12 @@ def test_synced_data_survives_a_crash_of_the_server_or_driver(fresh_node, victim
     if fsck(image).returncode != 0:                     # what was in flight: repairable
         subprocess.run(["e2fsck", "-fy", image], capture_output=True, timeout=60)
     assert fsck(image).returncode == 0
+
+
+def test_utimes_and_map(node):
+    status, out = node.run("fs_tasks.py", "pager")
+    assert status == 0, out
+    assert "utimes 1000 2000" in out
+    assert "map 12 b'mapped page\\n'" in out
+    assert "no window EIO" in out
+    assert "still serving 12 True" in out

@@ -64,3 +64,24 @@ def check(rt, *numbers):
         ino, _, size = fs.resolve(2, f"/s{i}")
         bad += fs.read(ino, 0, size) != f"synced {i}\n".encode() * 200
     print("checked", len(numbers), "bad", bad)
+
+
+def pager(rt):
+    """UTIMES, and MAP: into a window, and without one (the fs server survives)."""
+    from microkernel.abi import Fpage
+    from servers.fsproto import MAP
+    fs = FsClient(rt)
+    ino = fs.create(2, "mapped", 0o644)
+    fs.write(ino, 0, b"mapped page\n")
+    fs.utimes(ino, (1000, 2000))
+    st = fs.stat(ino)
+    print("utimes", st.atime, st.mtime, flush=True)
+    size = fs.map(ino, 0, Fpage(0x5000_0000, 12))
+    print("map", size, rt.mem.read(0x5000_0000, 12), flush=True)
+    try:
+        fs.call((MAP, ino, 0))
+        print("no window: no error")
+    except OSError as e:
+        print("no window", errno.errorcode[e.errno])
+    print("still serving", fs.stat(ino).size, fs.mapinfo()["maps"] >= 2, flush=True)
+    fs.unlink(2, "mapped")
