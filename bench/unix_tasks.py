@@ -40,7 +40,7 @@ def big_data(size: int = 1 << 20) -> bytes:
     """`size` bytes of text lines; every third line holds an 'x' (grep's pattern)."""
     out, i = bytearray(), 0
     while len(out) < size:
-        out += b"line %06d %s\n" % (i, b"x marks it" if i % 3 == 0 else b"plain text")
+        out += b"line %06d %s\n" % (i, b"x marks it" if i % 3 == 0 else b"nothing here")
         i += 1
     del out[size:]
     out[-1:] = b"\n"
