@@ -16,7 +16,9 @@ import zmq
 __all__ = ["Node", "NodeError"]
 
 MAX_SOCKET_PATH = 100
-DISK_BYTES = 32 << 20          # the node's disk image, made on first `mk up`          # AF_UNIX sun_path holds 108 bytes with the NUL
+DISK_BYTES = 32 << 20          # the node's disk image, made on first `mk up`
+# modules the task factory imports once for every task it forks (the Unix programs')
+PRELOAD = "personalities.unix.crt0,personalities.unix.libc,personalities.unix.proto"          # AF_UNIX sun_path holds 108 bytes with the NUL
 
 
 def _alive(pid: int) -> bool:
@@ -116,7 +118,7 @@ class Node:
                 [sys.executable, "-m", "microkernel.kernel", self.dir, "--mem", str(mem_mib),
                  "--site", str(site), "--disk", disk]
                 + (["--link", link] if link else []) + (["--pcap"] if pcap else []),
-                os.environ,
+                {**os.environ, "MK_PRELOAD": PRELOAD},
                 file_actions=[(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
                               (os.POSIX_SPAWN_DUP2, fd, 1), (os.POSIX_SPAWN_DUP2, fd, 2)],
                 setsid=True)

@@ -12,6 +12,7 @@ No ZeroMQ context exists here before a fork: each child makes its own.
 """
 from __future__ import annotations
 
+import importlib
 import os
 import select
 import signal
@@ -48,8 +49,19 @@ def _child(sock: socket.socket, wake: int, record: dict, log_path: str) -> None:
         os._exit(code if isinstance(code, int) else 1)
 
 
+def _preload() -> None:
+    """Import what most tasks import (MK_PRELOAD, comma-separated: the Unix
+    personality's crt0 and libc), once here rather than in every forked task."""
+    for name in filter(None, os.environ.get("MK_PRELOAD", "").split(",")):
+        try:
+            importlib.import_module(name)
+        except Exception:                     # a preload is an optimisation only
+            pass
+
+
 def main() -> None:
     _task._die_with_parent()
+    _preload()
     sock = socket.socket(fileno=int(sys.argv[1]))
     rfd, wfd = os.pipe()
     os.set_blocking(wfd, False)
@@ -59,9 +71,15 @@ def main() -> None:
         ready, _, _ = select.select([sock, rfd], [], [])
         if rfd in ready:
             os.read(rfd, 512)
-        _reap(sock)
+        try:
+            _reap(sock)
+        except OSError:                       # the kernel went away (mk down)
+            return
         if sock in ready:
-            req = recv_msg(sock)
+            try:
+                req = recv_msg(sock)
+            except OSError:                   # the kernel went away (mk down)
+                return
             if req is None:
                 return
             pid = os.fork()
