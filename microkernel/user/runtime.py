@@ -28,6 +28,7 @@ __all__ = ["Runtime"]
 _pack = msgpack.Packer(use_bin_type=True, autoreset=True).pack
 _unpackb = msgpack.unpackb
 OPEN, CLOSED = 2, 1
+_FLAGS = tuple(ResultFlag(i) for i in range(16))   # the result's low nibble, made once
 ZERO_COPY_FROM = 1 << 16        # strings this large go out without a copy (pyzmq's own cut)
 
 
@@ -122,7 +123,7 @@ class Runtime:
         items = tuple((GrantItem if g else MapItem)(Fpage.decode(f), b) for f, b, g in reply[3])
         sender = reply[1]
         return Msg(tuple(reply[2]), tuple(reply[5]) if len(reply) > 5 else (), items,
-                   ThreadId(sender), ResultFlag(code & 0x0F),
+                   ThreadId(sender), _FLAGS[code & 0x0F],
                    None if reply[4] is None else ThreadId(reply[4]))
 
     def call(self, dest: int, msg: Msg, timeout=NEVER, window: Fpage | None = None,
