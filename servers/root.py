@@ -1,14 +1,16 @@
-"""The root task (task 4): boots the servers and starts tasks for the operator.
+"""The root task (task 4): boots the system and starts tasks for the operator.
 
 It owns every task number but sigma0's and its own (V2: task numbers are handed down
-like capabilities). At boot it takes every I/O port from sigma0, starts the default pager, the name
-server, a driver for each plugged device (servers/devmgr.py) and the console monitor on
-COM1; then lthread 0 waits for
-IPC: the death notices of its clan, and, as the chief of every task it started, each
-message that enters or leaves its clan (the pager's requests to sigma0 above all),
-which it forwards in the sender's name. lthread 1 serves the operator's
-socket `root.sock` in the node folder: `mk run` asks it to start a task, to wait for
-one to end, or to delete one; `mk driver` to list, start or stop drivers. Notices of
+like capabilities). At boot it takes every I/O port from sigma0, starts the default
+pager, the name server, a driver for each plugged device and the fs, tty and Unix
+servers (all kept alive by servers/devmgr.py), and the console monitor on COM1.
+
+lthread 0 then waits for IPC: the death notices of its clan; DRIVER_HELLO and task-number
+requests; and, as the chief of every task it started, each message that enters or
+leaves its clan (the pager's requests to sigma0 above all), which it forwards in the
+sender's name. lthread 1 says when the node is ready and serves the operator's socket
+`root.sock` in the node folder: `mk run` starts, waits for or deletes a task; `mk driver`
+lists, starts or stops drivers; `mk down` unmounts the file system first. Notices of
 ordinary tasks reach lthread 1 through an in-process socket.
 """
 from __future__ import annotations
@@ -39,6 +41,7 @@ CONSOLE_TASK = 7
 FS_TASK = 16
 TTY_TASK = 17
 UNIX_TASK = 18
+UNIX_ENTRY = "personalities.unix.server:main"     # named, not imported: it sits above us
 FIRST_USER_TASK = 64
 DEVICE_DRIVER = {"pit": "timer"}   # device model name -> its driver's name
 FIRST_GIVEN_TASK = 1024          # numbers above this are handed to tasks that ask
@@ -49,37 +52,10 @@ FORWARD_TIMEOUT = 2.0
 
 
 def main(rt, devices=()) -> None:
-    sigma0 = rt.pager
-    rt.call(sigma0, Msg(words=(Fpage.ports(0, 16).encode(),)), window=WHOLE)  # all ports
-    pager = rt.task_new(PAGER_TASK, "servers.pager:main", sigma0, args=[int(sigma0)])
-    names = rt.task_new(NAMES_TASK, "servers.names:main", pager)
-    mgr = DriverManager(rt, names, pager)
-    for irq in range(16):
-        if irq != 2:
-            rt.lthread_ex_regs(HOLDER_BASE + irq, holder_loop, args=(irq,))
-    for dev in devices:
-        name = DEVICE_DRIVER.get(dev, dev)
-        if name in DEFAULT_DRIVERS:
-            mgr.start(mgr.add(name, *DEFAULT_DRIVERS[name]))
-    if "ata0" in devices:
-        mgr.start(mgr.add("fs", "server", "servers.fs:main", [], None, fixed=FS_TASK))
-    mgr.start(mgr.add("tty", "server", "servers.tty:main", [], None, fixed=TTY_TASK))
-    if "com1" in devices:
-        rt.task_new(CONSOLE_TASK, "servers.console:main", pager,
-                    args=[int(names), os.path.basename(rt.rundir.rstrip("/"))])
+    pager, names, mgr, wanted = boot(rt, devices)
     ctx = zmq.Context.instance()
     events = ctx.socket(zmq.PAIR)
     events.bind(_EVENTS)
-    wanted = ["tty"] + (["fs"] if "ata0" in devices else [])
-    # -- the Unix personality (task 18), after fs and tty; kept alive like fs ---------
-    if importlib.util.find_spec("personalities.unix.server") is not None:
-        try:
-            mgr.start(mgr.add("unix", "server", "personalities.unix.server:main", [], None,
-                              fixed=UNIX_TASK))
-            wanted.append("unix")
-        except Exception as e:                   # noqa: BLE001 - boot goes on without it
-            log.warning("root: no Unix server: %s", e)
-    # -- end of the Unix personality block ----------------------------------------------
     rt.lthread_ex_regs(1, operator_loop, args=(pager, mgr, names, wanted))
     numbers = TaskNumbers(rt)
     msg = _wait(rt, mgr)
@@ -233,6 +209,34 @@ class Operator:
         except IpcError:
             pass
         return self.waiters.pop(task, [])
+
+
+def boot(rt, devices) -> tuple[ThreadId, ThreadId, DriverManager, list[str]]:
+    """Start the system's tasks; (pager, names, driver manager, the names users need)."""
+    sigma0 = rt.pager
+    rt.call(sigma0, Msg(words=(Fpage.ports(0, 16).encode(),)), window=WHOLE)  # all ports
+    pager = rt.task_new(PAGER_TASK, "servers.pager:main", sigma0, args=[int(sigma0)])
+    names = rt.task_new(NAMES_TASK, "servers.names:main", pager)
+    mgr = DriverManager(rt, names, pager)
+    for irq in range(16):
+        if irq != 2:
+            rt.lthread_ex_regs(HOLDER_BASE + irq, holder_loop, args=(irq,))
+    for dev in devices:
+        name = DEVICE_DRIVER.get(dev, dev)
+        if name in DEFAULT_DRIVERS:
+            mgr.start(mgr.add(name, *DEFAULT_DRIVERS[name]))
+    wanted = ["tty"]
+    if "ata0" in devices:
+        mgr.start(mgr.add("fs", "server", "servers.fs:main", [], None, fixed=FS_TASK))
+        wanted.append("fs")
+    mgr.start(mgr.add("tty", "server", "servers.tty:main", [], None, fixed=TTY_TASK))
+    if "com1" in devices:
+        rt.task_new(CONSOLE_TASK, "servers.console:main", pager,
+                    args=[int(names), os.path.basename(rt.rundir.rstrip("/"))])
+    if importlib.util.find_spec(UNIX_ENTRY.split(":")[0]) is not None:
+        mgr.start(mgr.add("unix", "server", UNIX_ENTRY, [], None, fixed=UNIX_TASK))
+        wanted.append("unix")
+    return pager, names, mgr, wanted
 
 
 class TaskNumbers:
