@@ -115,7 +115,7 @@ class Node:
         try:
             return os.posix_spawn(
                 sys.executable,
-                [sys.executable, "-m", "microkernel.kernel", self.dir, "--mem", str(mem_mib),
+                [sys.executable, "-P", "-m", "microkernel.kernel", self.dir, "--mem", str(mem_mib),
                  "--site", str(site), "--disk", disk]
                 + (["--link", link] if link else []) + (["--pcap"] if pcap else []),
                 {**os.environ, "MK_PRELOAD": PRELOAD},

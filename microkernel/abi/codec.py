@@ -37,9 +37,8 @@ def decode_header(data: bytes | memoryview) -> list:
     if len(data) > MAX_HEADER:
         raise CodecError(f"header of {len(data)} bytes; at most {MAX_HEADER}")
     try:
-        out = msgpack.unpackb(data, raw=False, strict_map_key=True,
-                              max_bin_len=MAX_HEADER, max_str_len=MAX_HEADER,
-                              max_array_len=4096, max_map_len=256, max_ext_len=0)
+        # msgpack 1.x bounds every length by the buffer, which MAX_HEADER bounds
+        out = msgpack.unpackb(data)
     except Exception as e:          # msgpack raises several unrelated types
         raise CodecError(f"undecodable header: {e}") from None
     if type(out) is not list or not out:

@@ -24,7 +24,7 @@ class Factory:
         ours, theirs = socket.socketpair()
         self.sock = ours
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "microkernel.user.zygote", str(theirs.fileno())],
+            [sys.executable, "-P", "-m", "microkernel.user.zygote", str(theirs.fileno())],
             pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL)
         theirs.close()
         self.exits: list[tuple[int, int]] = []

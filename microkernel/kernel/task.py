@@ -107,7 +107,7 @@ def spawn_process(task: Task, record: dict, log_path: str, factory=None) -> None
     log = open(log_path, "wb", buffering=0)
     try:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "microkernel.user.task"],
+            [sys.executable, "-P", "-m", "microkernel.user.task"],
             stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT,
             close_fds=True, start_new_session=False,
             env={**os.environ, "PYTHONUNBUFFERED": "1"})
