@@ -64,7 +64,7 @@ class Kernel:
         self.endpoint = f"ipc://{rundir}/kernel.sock"
         self.sock.bind(self.endpoint)
         os.chmod(f"{rundir}/kernel.sock", 0o600)
-        self._send = self.sock.send_multipart
+        self._snd = self.sock.send
         self.running = False
         self.extra_sources: dict[object, Callable[[], None]] = {}
         from .syscalls import TABLE
@@ -125,18 +125,22 @@ class Kernel:
         self.running = False
 
     def drain(self) -> None:
-        """Handle what waits on the kernel socket (bounded, to stay fair)."""
-        recv = self.sock.recv_multipart
+        """Handle what waits on the kernel socket (bounded, to stay fair). Frame by
+        frame: the routing id as bytes, the rest as zmq.Frames (strings pass on uncopied);
+        cheaper than recv_multipart, and no failing recv once the socket is empty."""
+        sock, recv, dispatch = self.sock, self.sock.recv, self.dispatch
+        events, pollin = zmq.EVENTS, zmq.POLLIN
         for _ in range(_BATCH):
-            try:
-                frames = recv(zmq.NOBLOCK, copy=False)
-            except zmq.Again:
+            if not sock.getsockopt(events) & pollin:
                 return
-            self.dispatch(frames)
+            frames = [recv()]                      # the ROUTER's routing id
+            while sock.getsockopt(zmq.RCVMORE):
+                frames.append(recv(copy=False))
+            dispatch(frames)
 
     def dispatch(self, frames: list) -> None:
         """One request: find the thread, decode, call the handler, refuse bad input."""
-        ident = frames[0].bytes
+        ident = frames[0]
         if len(frames) < 2:
             return self.fault(ident, Fault.BAD_REQUEST, "no header frame")
         t = self.by_ident.get(ident)
@@ -168,9 +172,17 @@ class Kernel:
         if ident is None:
             return
         try:
-            # copy=True: ident and header are small bytes (a zero-copy send of those costs
-            # more than the copy); string frames are zmq.Frames, sent without a copy
-            self._send([ident, header, *frames])
+            # part by part (cheaper than send_multipart): ident and header are small
+            # bytes, copied; string frames are the sender's zmq.Frames, not copied
+            send, more = self._snd, zmq.SNDMORE
+            send(ident, more)
+            if frames:
+                send(header, more)
+                last = len(frames) - 1
+                for i, f in enumerate(frames):
+                    send(f, 0 if i == last else more, copy=False)
+            else:
+                send(header)
         except zmq.ZMQError:            # EHOSTUNREACH: the thread's socket is gone
             pass
 

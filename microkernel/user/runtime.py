@@ -86,12 +86,14 @@ class Runtime:
             sock.send_multipart([_pack(header), *frames], copy=not big)
         else:
             sock.send(_pack(header))
-        parts = sock.recv_multipart()
-        reply = _unpackb(parts[0])
+        reply = _unpackb(sock.recv())
         if reply[0] == REPLY_FAULT:
             raise KernelError(Fault(reply[1]), reply[2])
-        if len(parts) > 1:
-            reply.append(parts[1:])
+        if sock.getsockopt(zmq.RCVMORE):          # the message's byte strings follow
+            strings = []
+            while sock.getsockopt(zmq.RCVMORE):
+                strings.append(sock.recv())
+            reply.append(strings)
         return reply
 
     # -- ipc ------------------------------------------------------------------------
