@@ -35,11 +35,17 @@ def now(rt, timer) -> tuple[int, int]:
 
 def timer_now(rt):
     timer = find(rt, "timer")
-    (ms1, t1), h1 = now(rt, timer), time.monotonic()
+    h0 = time.monotonic()
+    ms1, t1 = now(rt, timer)
+    h1 = time.monotonic()
     time.sleep(0.3)
-    (ms2, t2), h2 = now(rt, timer), time.monotonic()
+    h2 = time.monotonic()
+    ms2, t2 = now(rt, timer)
+    h3 = time.monotonic()
     print("now increases", ms2 > ms1, t2 > t1)
-    print(f"now delta {ms2 - ms1} host {round((h2 - h1) * 1000)} ticks {t2 - t1}")
+    # the two readings happened somewhere inside [h0, h1] and [h2, h3]
+    print(f"now delta {ms2 - ms1} host {round((h2 - h1) * 1000)} "
+          f"to {round((h3 - h0) * 1000)} ticks {t2 - t1}")
 
 
 def timer_sleep(rt, ms, n):
