@@ -126,3 +126,10 @@ def test_the_unix_server_is_restarted_and_its_processes_go_with_it(fresh_node):
 
 def _procs(node) -> int:
     return sum(1 for x in node.control({"op": "ps"})["tasks"] if x["task"] >= 1024)
+
+
+def test_hostile_system_calls_get_errnos_and_the_server_goes_on(node):
+    r = spawn(node, "p_hostile", "11")
+    assert r["code"] == 0, r
+    assert "hostile answered 2000 refused True pid True" in r["lines"]
+    assert spawn(node, "p_hello", "x")["code"] == 3           # and it still serves
