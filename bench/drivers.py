@@ -54,6 +54,13 @@ class DirectIO:
             clock.run_due()
         return None
 
+    def port_batch(self, *ops: tuple) -> list:
+        """The same instructions, one after another (no trap to save here)."""
+        out = []
+        for name, port, *arg in ops:
+            out.append(getattr(self, name)(port, *arg))
+        return out
+
     def sleep(self, seconds: float) -> None:
         time.sleep(seconds)
         self.machine.clock.run_due()

@@ -3,7 +3,9 @@
 1..7 are the seven V2 system calls in their V2 order (int 0x30..0x36). The numbers from
 16 on are not system calls: they are what the simulated CPU does that must reach the
 machine the kernel owns — a page fault trap, and the port I/O instructions (IN, OUT,
-REP INSW/OUTSW), which the kernel checks against the task's I/O bitmap. HELLO binds a
+REP INSW/OUTSW, and PORT_BATCH: a short run of those in one trap, as a CPU runs
+several IN/OUT instructions without the kernel between them), which the kernel checks
+against the task's I/O bitmap. HELLO binds a
 socket to a thread once; EXIT says a thread's host code returned.
 """
 from __future__ import annotations
@@ -31,6 +33,7 @@ class Op(enum.IntEnum):
     PORT_INS = 19
     PORT_OUTS = 20
     EXIT = 21
+    PORT_BATCH = 22
 
 
 class RcvMode(enum.IntEnum):

@@ -188,6 +188,54 @@ def sys_port_outs(k: "Kernel", t: "Thread", h: list, frames) -> None:
     k.after_io()
 
 
+MAX_BATCH = 16
+_WIDTH = {"inb": 1, "inw": 2, "inl": 4, "outb": 1, "outw": 2, "outl": 4}
+
+
+def sys_port_batch(k: "Kernel", t: "Thread", h: list, frames) -> None:
+    """[PORT_BATCH, [[op, port, arg], ...]] + one data frame per "outsw": run the port
+    instructions in order -> [0, [results]] + one data frame per "insw". Every port is
+    checked before any instruction runs, so a refused batch touches no device."""
+    ops = h[1]
+    if type(ops) is not list or not 0 < len(ops) <= MAX_BATCH:
+        raise KernelError(Fault.BAD_REQUEST, f"a batch is 1..{MAX_BATCH} instructions")
+    data = iter(frames)
+    plan = []
+    for op in ops:
+        if type(op) is not list or len(op) != 3 or type(op[0]) is not str:
+            raise KernelError(Fault.BAD_REQUEST, "an instruction is [op, port, arg]")
+        name, port, arg = op
+        width = 2 if name in ("insw", "outsw") else _WIDTH.get(name)
+        if width is None:
+            raise KernelError(Fault.BAD_REQUEST, f"unknown port instruction {name!r}")
+        _io_check(t, port, width)
+        if name == "outsw":
+            arg = next(data, None)
+            if arg is None:
+                raise KernelError(Fault.BAD_REQUEST, "outsw needs its data frame")
+            arg = arg.bytes
+        elif name == "insw":
+            _int(arg, 0, 0x10000, "count")
+        elif name.startswith("out"):
+            _int(arg, 0, (1 << 8 * width) - 1, "value")
+        plan.append((name, port, width, arg))
+    ports, results, out = k.machine.ports, [], []
+    for name, port, width, arg in plan:
+        if name == "insw":
+            out.append(ports.insw(port, arg))
+            results.append(None)
+        elif name == "outsw":
+            ports.outsw(port, arg)
+            results.append(None)
+        elif name.startswith("in"):
+            results.append(ports.read(port, width))
+        else:
+            ports.write(port, width, arg)
+            results.append(None)
+    k.send(t.ident, k.encode([0, results]), out)
+    k.after_io()
+
+
 def sys_exit(k: "Kernel", t: "Thread", h: list, frames) -> None:
     """[EXIT]: the thread's host code returned; it becomes inactive (restartable)."""
     if t.ident is not None:
@@ -209,5 +257,6 @@ TABLE: dict[int, Callable] = {
     Op.PORT_OUT: sys_port_out,
     Op.PORT_INS: sys_port_ins,
     Op.PORT_OUTS: sys_port_outs,
+    Op.PORT_BATCH: sys_port_batch,
     Op.EXIT: sys_exit,
 }

@@ -257,6 +257,22 @@ class Runtime:
     def outsw(self, port: int, data: bytes) -> None:
         self._syscall([Op.PORT_OUTS, port], (bytes(data),))
 
+    def port_batch(self, *ops: tuple) -> list:
+        """Run up to 16 port instructions in one trap: ("inb", port), ("outw", port, v),
+        ("insw", port, count), ("outsw", port, data)... Returns one result per
+        instruction: the value read, the bytes of an insw, None for an output."""
+        header, frames = [], []
+        for op in ops:
+            name, port, *arg = op
+            if name == "outsw":
+                frames.append(bytes(arg[0]))
+                header.append([name, port, 0])
+            else:
+                header.append([name, port, arg[0] if arg else 0])
+        reply = self._syscall([Op.PORT_BATCH, header], tuple(frames))
+        data = iter(reply[2] if len(reply) > 2 else ())
+        return [next(data) if op[0] == "insw" else v for op, v in zip(ops, reply[1])]
+
     # -- page faults (called by VirtualMemory) ----------------------------------------
 
     def _page_fault(self, addr: int, write: bool, present: bool) -> None:

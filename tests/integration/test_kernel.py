@@ -89,6 +89,7 @@ def test_interrupts_as_ipc_and_io_fpages(node):
     assert "ports [(64, 4)] irq 0" in out
     assert "second ['NOT_EXISTENT']" in out
     assert "irqs True rate_ok True" in out
+    assert "batch refused NO_PERMISSION still ticking True" in out
     assert "not granted NO_PERMISSION" in out
 
 

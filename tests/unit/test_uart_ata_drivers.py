@@ -45,6 +45,9 @@ class PortRt:
     def insw(self, p, n): return self.bus.insw(p, n)
     def outsw(self, p, data): self.bus.outsw(p, bytes(data))
 
+    def port_batch(self, *ops):
+        return [getattr(self, name)(port, *arg) for name, port, *arg in ops]
+
     def send(self, dest, msg, timeout=0):
         if dest in self.gone:
             raise IpcError(IpcCode.TIMEOUT, Phase.SEND)
