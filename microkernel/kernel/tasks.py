@@ -90,11 +90,7 @@ def destroy(k: "Kernel", task: Task, status: int | None) -> None:
         if t.ident is not None:
             k.by_ident.pop(t.ident, None)
         t.state = ThreadState.DEAD
-        for s in t.senders:
-            s.cancel_timer()
-            s.snd = None
-            abort_ipc_now(k, s, IpcCode.NOT_EXISTENT)
-        t.senders.clear()
+        t.senders.clear()                 # those senders fail in _fail_partners
     _fail_partners(k, task)
     k.vm.delete_space(task.space)
     if task.chief is not None:
@@ -105,23 +101,12 @@ def destroy(k: "Kernel", task: Task, status: int | None) -> None:
     log.info("task %d ended (status %s)", task.no, status)
 
 
-def abort_ipc_now(k: "Kernel", t, code) -> None:
-    """Fail a thread that was queued to a dead partner (already off its queue)."""
-    t.state = ThreadState.SENDING
-    t.partner = 0
-    abort_ipc(k, t, code)
-
-
 def _fail_partners(k: "Kernel", dead: Task) -> None:
     """Threads receiving from (or queued at) the dead task get NOT_EXISTENT."""
     for task in k.tasks.values():
         for t in task.threads.values():
-            if t.state is ThreadState.RECEIVING and t.partner and (
-                    (t.partner >> 17) & 0x7FF) == dead.no:
+            if t.blocked and t.partner and ((t.partner >> 17) & 0x7FF) == dead.no:
                 abort_ipc(k, t, IpcCode.NOT_EXISTENT)
-            elif t.state is ThreadState.SENDING and ((t.partner >> 17) & 0x7FF) == dead.no:
-                t.cancel_timer()
-                abort_ipc_now(k, t, IpcCode.NOT_EXISTENT)
 
 
 def _notify(k: "Kernel", chief: Task, dead_tid: int, status: int | None) -> None:

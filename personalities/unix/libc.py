@@ -105,6 +105,19 @@ def read(fd: int, n: int) -> bytes:
     return bytes(r.strings[0]) if r.strings else b""
 
 
+def read_all(path: str) -> bytes:
+    """The whole of file `path` ("-": standard input)."""
+    fd = 0 if path == "-" else open(path)
+    out = bytearray()
+    try:
+        while chunk := read(fd, 65536):
+            out += chunk
+    finally:
+        if fd:
+            close(fd)
+    return bytes(out)
+
+
 def write(fd: int, data) -> int:
     data = bytes(data)
     done = 0

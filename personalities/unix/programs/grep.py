@@ -29,7 +29,7 @@ def main(argv, envp):
     status, found = 0, False
     for path in paths:
         try:
-            data = read_all(path)
+            data = libc.read_all(path)
         except OSError as e:
             print(f"grep: {path}: {e.strerror}", file=sys.stderr)
             status = 2
@@ -50,14 +50,3 @@ def main(argv, envp):
             print(path)
     return status if status else (0 if found else 1)
 
-
-def read_all(path):
-    fd = 0 if path == "-" else libc.open(path)
-    out = bytearray()
-    try:
-        while chunk := libc.read(fd, 65536):
-            out += chunk
-    finally:
-        if fd:
-            libc.close(fd)
-    return bytes(out)

@@ -13,7 +13,7 @@ def main(argv, envp):
     status, totals, rows = 0, [0, 0, 0], []
     for path in paths or ["-"]:
         try:
-            data = read_all(path)
+            data = libc.read_all(path)
         except OSError as e:
             print(f"wc: {path}: {e.strerror}", file=sys.stderr)
             status = 1
@@ -30,14 +30,3 @@ def main(argv, envp):
         print(" ".join(cols + ([name] if name else [])))
     return status
 
-
-def read_all(path):
-    fd = 0 if path == "-" else libc.open(path)
-    out = bytearray()
-    try:
-        while chunk := libc.read(fd, 65536):
-            out += chunk
-    finally:
-        if fd:
-            libc.close(fd)
-    return bytes(out)
