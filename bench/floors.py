@@ -33,8 +33,8 @@ PAYLOADS = {"null": 0, "512": 512, "64k": 64 << 10}
 class Settings:
     """Iteration counts. `quick()` is for checking that every path works, not timing."""
 
-    repeats: int = 9
-    rpc_n: int = 300             # calls per repeat (64 KiB runs do half)
+    repeats: int = 15
+    rpc_n: int = 200             # calls per repeat (64 KiB runs do half)
     pipe_n: int = 3000
     fault_pages: int = 256
     map_repeats: int = 5

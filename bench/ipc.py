@@ -25,9 +25,9 @@ Kernel figures (real tasks in a node booted for the run, bench/ipc_tasks.py):
                     net of the same call without a map item / a flush of nothing
     throughput_N    null RPCs per second, N client/server task pairs at once
 
-Floors and figures are measured side by side: repeat r of every round-trip floor is
-followed by repeat r of every kernel round trip, and the throughput rounds alternate
-the same way, so a busy host disturbs both sides alike. Every time is the best of the
+Floors and figures are measured side by side: in repeat r each RPC figure is sampled
+right after its relay floor, then the lthread RPC and the page fault; the throughput
+rounds alternate the same way, so a busy host disturbs both sides alike. Every time is the best of the
 repeats (the median is beside it), in ns per operation. ratio = figure / floor (for a
 rate: floor rate / figure rate): 1.0 is "as fast as the floor", larger is slower.
 See docs/bench.md.
@@ -172,8 +172,9 @@ def side_by_side(bn: BenchNode, rings: list[RelayRing], s: Settings, tmp: str) -
     """Round trips: floors (each payload, each copy mode) and kernel tasks (cross-task
     RPC with each payload, lthread RPC, page fault), repeat after repeat."""
     steps = {name: os.path.join(tmp, name) for name in ("rpc", "local", "fault")}
-    for prefix in steps.values():
-        _fifos(prefix, [step_path(prefix, r) for r in range(s.repeats)])
+    for name, prefix in steps.items():
+        count = s.repeats * (len(PAYLOADS) if name == "rpc" else 1)
+        _fifos(prefix, [step_path(prefix, k) for k in range(count)])
     srv, sid = bn.server("rpc_server")
     pager, pid = bn.server("fault_pager", s.fault_pages)
     tasks = {"rpc": bn.start("rpc_client", sid, s.rpc_n, steps["rpc"], s.repeats),
@@ -185,21 +186,23 @@ def side_by_side(bn: BenchNode, rings: list[RelayRing], s: Settings, tmp: str) -
     kern: dict[str, list[float]] = {k: [] for k in ("null_rpc", "rpc_512", "rpc_64k",
                                                      "null_rpc_local", "page_fault")}
     flush_requests = []
+    def step(name: str, k: int) -> dict:
+        release(step_path(steps[name], k))
+        return json.loads(bn.line(tasks[name], f"STEP{k}", 120))
+
+    rpc_figure = {"null": ("null_rpc", "null"), "512": ("rpc_512", "str512"),
+                  "64k": ("rpc_64k", "str64k")}
     for r in range(s.repeats):
-        for ring in rings:
-            for p in PAYLOADS:
-                n = s.rpc_n if p != "64k" else max(1, s.rpc_n // 2)
+        for i, p in enumerate(PAYLOADS):       # each kernel sample right after its floor
+            n = s.rpc_n if p != "64k" else max(1, s.rpc_n // 2)
+            for ring in rings:
                 floor[f"relay_{p}"][ring.mode].append(ring.sample(p, n))
-        got = {}
-        for name, t in tasks.items():
-            release(step_path(steps[name], r))
-            got[name] = json.loads(bn.line(t, f"STEP{r}", 120))
-        kern["null_rpc"].append(got["rpc"]["null"])
-        kern["rpc_512"].append(got["rpc"]["str512"])
-        kern["rpc_64k"].append(got["rpc"]["str64k"])
-        kern["null_rpc_local"].append(got["local"]["null"])
-        kern["page_fault"].append(got["fault"]["fault"])
-        flush_requests.append(got["fault"]["flush_request"])
+            figure, key = rpc_figure[p]
+            kern[figure].append(step("rpc", r * len(PAYLOADS) + i)[key])
+        kern["null_rpc_local"].append(step("local", r)["null"])
+        fault = step("fault", r)
+        kern["page_fault"].append(fault["fault"])
+        flush_requests.append(fault["flush_request"])
     for t in [*tasks.values(), srv, pager]:
         bn.reap(t)
     floors = {name: _pick({mode: _stat(v) for mode, v in modes.items()})

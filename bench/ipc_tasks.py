@@ -22,6 +22,7 @@ Only `microkernel.abi` is imported: task code sits above the kernel.
 """
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import threading
@@ -115,16 +116,22 @@ def _timer(rt, server: int, msg: Msg, n: int):
 
 
 def rpc_client(rt, server: str, n: str, steps: str, repeats: str) -> None:
-    """Cross-task RPC to `server`, one sample per step of: null (two words), and two
-    words plus a 512 B / 64 KiB string, echoed back. The 64 KiB runs are half as long."""
+    """Cross-task RPC to `server`; step 3r + i samples payload i of repeat r: null (two
+    words), and two words plus a 512 B / 64 KiB string, echoed back (so the bench can
+    take each right after its floor). The 64 KiB runs are half as long."""
     server_id, k = ThreadId(int(server)), int(n)
     payloads = {"null": (Msg(words=(1, 2)), k),
                 "str512": (Msg(words=(1, 2), strings=(os.urandom(512),)), k),
                 "str64k": (Msg(words=(1, 2), strings=(os.urandom(64 << 10),)), max(1, k // 2))}
-    timers = {name: _timer(rt, server_id, msg, cnt) for name, (msg, cnt) in payloads.items()}
+    timers = [(name, _timer(rt, server_id, msg, cnt)) for name, (msg, cnt) in payloads.items()]
     for msg, _ in payloads.values():
         _timer(rt, server_id, msg, WARMUP)()
-    _stepped(steps, int(repeats), lambda: {name: t() for name, t in timers.items()})
+    order = itertools.cycle(timers)            # one payload per step, in turn
+
+    def measure() -> dict:
+        name, timer = next(order)
+        return {name: timer()}
+    _stepped(steps, int(repeats) * len(timers), measure)
     rt.call(server_id, Msg(words=(QUIT,)), timeout=5.0)
 
 

@@ -14,7 +14,7 @@ from microkernel.abi import Fpage, IpcCode, IpcError, Msg, ThreadId, irq_id
 
 from .protocol import DRIVER_HELLO, OK
 
-__all__ = ["Driver", "start", "next_request", "NO_IRQ"]
+__all__ = ["Driver", "start", "attach_irq", "next_request", "NO_IRQ"]
 
 NO_IRQ = 0xFFFFFFFF
 _REGISTER = 0x4E01          # servers.names.REGISTER (drivers do not import servers)
@@ -28,25 +28,32 @@ class Driver:
     ports: list[tuple[int, int]]
 
 
-def start(rt, name: str, names_id: str | int) -> Driver:
-    """Take the resources root holds for driver `name`; returns what was granted."""
+def start(rt, name: str, names_id: str | int, attach: bool = True) -> Driver:
+    """Take the resources root holds for driver `name`; returns what was granted.
+    With attach=False the driver attaches its IRQ itself, from another thread."""
     r = rt.call(rt.chief(), Msg(words=(DRIVER_HELLO,), strings=(name.encode(),)),
                 window=Fpage.whole(), timeout=10)
     if not r.words or r.words[0] != OK:
         raise RuntimeError(f"root refused driver {name!r}: {r.words}")
     irq = None if r.words[1] == NO_IRQ else r.words[1]
     ports = [(it.fpage.base, it.fpage.size) for it in r.items]
-    if irq is not None:
-        try:
-            rt.receive(irq_id(irq), timeout=0)
-        except IpcError as e:
-            if e.code != IpcCode.TIMEOUT:
-                raise RuntimeError(f"IRQ {irq} is not free: {e}") from None
+    if irq is not None and attach:
+        attach_irq(rt, irq)
     names = ThreadId(int(names_id))
     reply = rt.call(names, Msg(words=(_REGISTER,), strings=(name.encode(),)), timeout=5)
     if not reply.words or reply.words[0] != OK:
         raise RuntimeError(f"could not register {name!r}")
     return Driver(name, irq, names, ports)
+
+
+def attach_irq(rt, irq: int) -> None:
+    """Attach the calling thread to IRQ `irq` (V2: a closed receive from irq_id(n) with
+    timeout 0, whose "timeout" means the line is now ours)."""
+    try:
+        rt.receive(irq_id(irq), timeout=0)
+    except IpcError as e:
+        if e.code != IpcCode.TIMEOUT:
+            raise RuntimeError(f"IRQ {irq} is not free: {e}") from None
 
 
 def next_request(rt) -> Msg:

@@ -8,6 +8,12 @@ in its call's receive phase while the driver keeps (deadline, seq, client) in a 
 and gets its reply by `rt.send(client, reply, timeout=0)` at the first tick at or past
 its deadline. One thread serves everyone, so any number of clients sleep at once.
 
+Tickless when idle: lthread 0 serves requests; lthread 1 owns IRQ0 and listens to it
+only while someone sleeps. With nobody asleep it waits for lthread 0 instead, so the
+kernel keeps the line masked and no tick costs an IPC (an idle node spent 7% of a CPU
+on them, and a tick that lands in a kernel serving RPCs delays them). V2 delivers an
+interrupt to its owner's open wait too, which is why the ticker is a thread of its own.
+
 Why 100 Hz and mode 2: each tick is an IPC from the kernel to this task, far dearer
 than an interrupt on a 486, so 1 kHz would cost ten times the CPU for a resolution no
 caller sees through IPC latency; 100 Hz (Linux's classic HZ) gives 10 ms granularity.
@@ -21,23 +27,26 @@ reading modulo 65535 and 65536, and since 65536 = 1 (mod 65535) the Chinese rema
 theorem joins them modulo 65535 * 65536 (one hour). The model truncates each channel's
 count on its own, so the two residues may disagree by one clock, which moves the CRT
 answer by a multiple of 65536; channel 0's residue (mod 11932) picks the right one. So
-the clock is exact while readings are less than an hour apart (it is read on every
-NOW and SLEEP, every 1000 ticks when idle, and while someone sleeps every 5th tick and
-every tick once the earliest deadline is near). Deadlines are in clocks, so a sleeper
-wakes at the first tick past its deadline, or, when ticks were lost, within 5 ticks.
+the clock is exact while readings are less than an hour apart: it is read on every
+request, every IDLE_READ_S when no request comes, and while someone sleeps every 5th
+tick and every tick once the earliest deadline is near. Deadlines are in clocks, so a
+sleeper wakes at the first tick past its deadline, or, when ticks were lost, within 5
+ticks.
 """
 from __future__ import annotations
 
 import heapq
 import itertools
 import logging
+import threading
 
-from microkernel.abi import IpcCode, IpcError, Msg, irq_id
+from microkernel.abi import IpcCode, IpcError, Msg, Phase, irq_id
 
-from .driver import next_request, start
+from .driver import attach_irq, start
 from .protocol import E_INVAL, NOW, OK, SLEEP
 
-__all__ = ["main", "Pit", "Clock", "TimerService", "HZ", "FREQ", "DIVISOR", "MAX_SLEEP_MS"]
+__all__ = ["main", "Pit", "Clock", "TimerService", "Ticker", "HZ", "FREQ", "DIVISOR",
+           "MAX_SLEEP_MS"]
 
 log = logging.getLogger("mk.timer")
 
@@ -50,7 +59,9 @@ MODE2_LOHI = 0x34                     # channel 0, LSB then MSB, mode 2, binary
 READBACK_STATUS_CH0 = 0xE2            # read-back: status only, channel 0
 READBACK_COUNTS = 0xDE               # read-back: counts only, channels 0, 1 and 2
 MAX_SLEEP_MS = 0x7FFFFFFF             # ~24.8 days; anything larger is E_INVAL
-OBSERVE_EVERY = 1000                  # ticks between clock readings when nobody asks
+IDLE_READ_S = 600                     # with no request for this long, read the clock
+GO = 0x6001                           # lthread 0 -> the ticker: someone sleeps now
+DUE = 0x6002                          # the ticker -> lthread 0: sleepers to wake
 RECHECK, NEAR = 5, 2                  # while someone sleeps: read every 5th tick, and
                                       # every tick once a deadline is 2 ticks away
 
@@ -104,29 +115,33 @@ def _off(r: int) -> int:
 
 
 class TimerService:
-    """Ticks, the clock, the sleepers' heap, and the requests; knows nothing of IPC."""
+    """Ticks, the clock, the sleepers' heap, and the requests; knows nothing of IPC.
+    `listening` says whether the tick should run: from the first sleeper on until a
+    tick finds nobody asleep."""
 
     def __init__(self, clock: Clock):
         self.clock = clock
-        self.ticks = 0
+        self.ticks = 0                # IRQ0 interrupts counted
         self.read_tick = 0            # self.ticks when the clock was last read
         self.sleepers: list[tuple[int, int, int]] = []
         self._seq = itertools.count()
+        self.listening = False
+        self.listened = 0             # clocks spent listening before the current span
+        self.listen_from = 0          # the clock when the current span began
 
     def tick(self) -> list[int]:
         """One IRQ0: count it; returns the clients whose deadline has come, in order."""
         self.ticks += 1
         since = self.ticks - self.read_tick
-        if not self.sleepers:
-            if since >= OBSERVE_EVERY:
-                self.now()
-            return []
-        if (since < RECHECK and
+        if (self.sleepers and since < RECHECK and
                 self.clock.clocks + (since + NEAR) * DIVISOR < self.sleepers[0][0]):
             return []                 # the guess from ticks: nobody is near due yet
         now, due = self.now(), []
         while self.sleepers and self.sleepers[0][0] <= now:
             due.append(heapq.heappop(self.sleepers)[2])
+        if not self.sleepers and self.listening:      # nobody left: the tick may stop
+            self.listened += now - self.listen_from
+            self.listening = False
         return due
 
     def now(self) -> int:
@@ -135,22 +150,27 @@ class TimerService:
         return self.clock.read()
 
     def lost(self) -> int:
-        """Ticks the clock says happened but no interrupt brought (merged edges)."""
-        return max(0, self.clock.clocks // DIVISOR - self.ticks)
+        """Ticks the clock says happened while the tick ran but no interrupt brought
+        (merged edges)."""
+        span = self.listened + (self.clock.clocks - self.listen_from if self.listening else 0)
+        return max(0, span // DIVISOR - self.ticks)
 
     def handle(self, words: tuple, client: int) -> Msg | None:
-        """A request -> its reply now, or None when the client sleeps (reply comes later)."""
+        """A request -> its reply now, or None when the client sleeps (reply comes later).
+        Every request reads the clock, so readings are never far apart."""
+        now = self.now()
         op = words[0] if words else None
         if op == NOW and len(words) == 1:
-            ms = self.now() * 1000 // FREQ
-            return Msg(words=(OK, ms & 0xFFFFFFFF, self.ticks & 0xFFFFFFFF,
-                              self.lost() & 0xFFFFFFFF))
+            return Msg(words=(OK, now * 1000 // FREQ & 0xFFFFFFFF,
+                              now // DIVISOR & 0xFFFFFFFF, self.lost() & 0xFFFFFFFF))
         if op == SLEEP and len(words) == 2 and 0 <= words[1] <= MAX_SLEEP_MS:
             if words[1] == 0:
                 return Msg(words=(OK,))
             self.forget(client)
-            deadline = self.now() + -(-words[1] * FREQ // 1000)
+            deadline = now + -(-words[1] * FREQ // 1000)
             heapq.heappush(self.sleepers, (deadline, next(self._seq), client))
+            if not self.listening:
+                self.listening, self.listen_from = True, now
             return None
         return Msg(words=(E_INVAL,))
 
@@ -162,24 +182,103 @@ class TimerService:
             self.sleepers = kept
 
 
+class Ticker:
+    """lthread 1: owns IRQ0 and receives from it while `svc.listening`; otherwise it is
+    parked in a closed receive from lthread 0, which sends GO when the first sleeper
+    comes. Due sleepers are handed to lthread 0 (DUE), which replies. `lock` guards
+    `svc` and the flags (a clock reading is 7 port accesses that must not interleave)."""
+
+    def __init__(self, rt, svc: TimerService, irq: int):
+        self.svc, self.irq = svc, irq
+        self.lock = threading.Lock()
+        self.parked = True
+        self.due: list[int] = []
+        self.server = rt.myself()
+        self.tid = self.server.lthread_id(1)
+        self._attached = threading.Event()
+        self._error: Exception | None = None
+        rt.lthread_ex_regs(1, self._run)
+        if not self._attached.wait(10) or self._error is not None:
+            raise RuntimeError(f"the ticker could not take IRQ {irq}: {self._error}")
+
+    def wake_if_needed(self, rt) -> None:
+        """After a request (lthread 0): start the ticker if a sleeper now waits for it."""
+        with self.lock:
+            go = self.svc.listening and self.parked
+            if go:
+                self.parked = False
+        if go:                   # a rendezvous: the ticker is in, or about to be in, its receive
+            try:
+                rt.send(self.tid, Msg(words=(GO,)), timeout=5)
+            except IpcError as e:
+                log.warning("timer: the ticker did not take GO: %s", e.code.name)
+
+    def _run(self, rt1) -> None:
+        try:
+            attach_irq(rt1, self.irq)
+        except Exception as e:   # told to lthread 0, which fails the driver
+            self._error = e
+        self._attached.set()
+        if self._error is not None:
+            return
+        irq = irq_id(self.irq)
+        while True:
+            try:
+                rt1.receive(self.server)                 # parked until GO
+            except IpcError:
+                continue
+            while not self._one_tick(rt1, irq):
+                pass
+
+    def _one_tick(self, rt1, irq) -> bool:
+        """Take one interrupt; clients now due go to `due` and lthread 0 is told, for
+        their replies must come from the thread they called. True: park now."""
+        try:
+            rt1.receive(irq)
+        except IpcError:
+            return False
+        with self.lock:
+            self.due += self.svc.tick()
+            tell = bool(self.due)
+        if tell:
+            try:
+                rt1.send(self.server, Msg(words=(DUE,)), timeout=5)
+            except IpcError as e:
+                log.warning("timer: lthread 0 did not take DUE: %s", e.code.name)
+        with self.lock:             # parked only after DUE went: lthread 0 never waits on us
+            self.parked = park = not self.svc.listening
+        return park
+
+    def take_due(self) -> list[int]:
+        """The clients whose sleep is over (lthread 0, on DUE)."""
+        with self.lock:
+            due, self.due = self.due, []
+        return due
+
+
 def main(rt, name: str, names_id) -> None:
     """Serve the timer class protocol on the PIT until the task is deleted."""
-    drv = start(rt, name, names_id)
+    drv = start(rt, name, names_id, attach=False)
     if drv.irq is None:
         raise RuntimeError("the timer needs IRQ 0")
     pit = Pit(rt)
     pit.program()
     svc = TimerService(Clock(pit.phases))
-    irq = irq_id(drv.irq)
-    msg = next_request(rt)
+    ticker = Ticker(rt, svc, drv.irq)
+    msg = _next(rt, None, None)
     while True:
         reply = None
-        if msg.sender == irq:
-            for client in svc.tick():
+        if msg is None:                          # idle for IDLE_READ_S: keep the clock fresh
+            with ticker.lock:
+                svc.now()
+        elif msg.sender == ticker.tid:
+            for client in ticker.take_due():
                 _send(rt, client, Msg(words=(OK,)))
         elif not msg.sender.is_irq:
-            reply = svc.handle(msg.words, int(msg.sender))
-        msg = _next(rt, msg.sender, reply)
+            with ticker.lock:
+                reply = svc.handle(msg.words, int(msg.sender))
+            ticker.wake_if_needed(rt)
+        msg = _next(rt, msg.sender if msg is not None else None, reply)
 
 
 def _send(rt, client: int, reply: Msg) -> None:
@@ -190,13 +289,18 @@ def _send(rt, client: int, reply: Msg) -> None:
         log.info("timer: sleeper %s did not wait for its reply: %s", client, e.code.name)
 
 
-def _next(rt, sender, reply: Msg | None):
-    """Reply (if there is one) and wait for the next message; a failed reply or a
-    message the kernel could not deliver (MSG_CUT) only costs its sender."""
-    if reply is not None:
+def _next(rt, sender, reply: Msg | None) -> Msg | None:
+    """Reply (if there is one) and wait for the next message, at most IDLE_READ_S (None
+    then); a failed reply or a message the kernel could not deliver (MSG_CUT) only
+    costs its sender."""
+    while True:
         try:
-            return rt.reply_and_wait(sender, reply)
+            if reply is not None:
+                return rt.reply_and_wait(sender, reply, timeout=IDLE_READ_S)
+            return rt.wait(timeout=IDLE_READ_S)
         except IpcError as e:
-            if e.code != IpcCode.TIMEOUT:
-                log.info("timer: reply to %s failed: %s", sender, e.code.name)
-    return next_request(rt)
+            if e.code == IpcCode.TIMEOUT and e.phase is Phase.RECEIVE:
+                return None                      # nothing came: idle
+            if e.code != IpcCode.TIMEOUT:        # a send timeout: the client left
+                log.info("timer: IPC with %s failed: %s", sender, e)
+            reply = None

@@ -269,6 +269,10 @@ class NIC(Device):
         for i, d in chain:
             self._complete("tx", i, d[2], d[1] if error in (ERR_NONE, ERR_NOCARRIER) else 0,
                            total, error)
+        if self.cable is not None:
+            # a send may take the cable socket's "frames arrived" signal (ZeroMQ's FD is
+            # edge-like, and the owner may watch it): look for them now
+            self.poll_link()
 
     # -- receive ------------------------------------------------------------------------
 

@@ -47,6 +47,7 @@ def _pf_decode(p: int) -> float | None:
     return None if p == 0 else (0.0 if p == 15 else 4 ** (15 - p) / 1e6)
 
 
+@functools.lru_cache(maxsize=512)
 def encode(snd: float | None = NEVER, rcv: float | None = NEVER) -> int:
     """The V2 timeout word for a send and a receive timeout (page-fault timeouts never)."""
     sm, se = encode_one(snd)

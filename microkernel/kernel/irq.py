@@ -100,7 +100,7 @@ class IrqControl:
             t.cancel_timer()
             t.state = ThreadState.RUNNING
             self.delivered[n] += 1
-            self.k.send(t.ident, self.k.encode([0, n + 1, [], [], None]))
+            self.k.deliver(t.ident, 0, n + 1, ())
         else:
             self.pending[n] += 1
 
@@ -125,7 +125,7 @@ class IrqControl:
             self.pending[n] -= 1
             self.delivered[n] += 1
             t.state = ThreadState.RUNNING
-            k.send(t.ident, k.encode([0, n + 1, [], [], None]))
+            k.deliver(t.ident, 0, n + 1, ())
             return
         self.unmask(n)
         block_receive(k, t)

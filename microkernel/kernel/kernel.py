@@ -2,10 +2,12 @@
 
 One ZeroMQ ROUTER socket carries every thread's system calls; the routing id of a
 message is the thread's identity once HELLO bound it, so nothing a task writes in a
-message can make it another thread. The loop is a plain `zmq.Poller` with the
-machine's timer heap: it drains the kernel socket, the operator's control socket, the
-pidfds of task processes, the host-side sources of devices (a pty, a NIC cable), fires
-due timers (IPC timeouts, the PIT, the RTC) and turns PIC interrupts into IPC.
+message can make it another thread. The loop blocks in `recv` on that socket, with
+the machine's timer heap giving the timeout: it serves one request at a time, fires
+due timers (IPC timeouts, the PIT, the RTC) and turns PIC interrupts into IPC. The
+other sources (the operator's control socket, the pidfds of task processes, the
+host side of devices: a pty, a NIC cable) are watched by a helper thread that reports
+them on the same socket (sources.py), so the hot path waits on one descriptor.
 
 Handlers live in syscalls.py (the table) and ipc.py; a handler refuses bad input by
 raising KernelError, which becomes a fault reply; the kernel never dies of a request.
@@ -24,10 +26,12 @@ from hw.device import BadAccess
 from microkernel.abi import (ABI_VERSION, REPLY_FAULT, CodecError, Fault, Fpage,
                              IpcCode, KernelError, Op, ResultFlag, decode_header,
                              encode_header)
+from microkernel.abi.message import MAX_STRINGS
 from microkernel.abi.ops import NEAREST_INNER, NEAREST_OUTER, NEAREST_SAME
 
 from .factory import Factory
 from .irq import IrqControl
+from .sources import Sources
 from .task import Task
 from .tasks import adopt, task_exited
 from .thread import Thread, ThreadState
@@ -35,8 +39,9 @@ from .vm import VM
 
 __all__ = ["Kernel"]
 
+_DEAD = ThreadState.DEAD
 log = logging.getLogger("mk.kernel")
-_BATCH = 256                       # messages drained per wake-up before other sources
+RCVTIMEO, SNDMORE = int(zmq.RCVTIMEO), int(zmq.SNDMORE)
 
 
 class Kernel:
@@ -63,6 +68,8 @@ class Kernel:
         self.sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
         self.endpoint = f"ipc://{rundir}/kernel.sock"
         self.sock.bind(self.endpoint)
+        inproc = f"inproc://mk-kernel-{id(self):x}"
+        self.sock.bind(inproc)
         os.chmod(f"{rundir}/kernel.sock", 0o600)
         self._snd = self.sock.send
         self.running = False
@@ -70,36 +77,64 @@ class Kernel:
         from .syscalls import TABLE
         self.table = TABLE
         self.factory = Factory() if factory else None
+        self.sources = Sources(self.ctx, inproc)
 
     # -- the loop ---------------------------------------------------------------
 
     def run(self) -> None:
-        """Serve until `stop()`; every source is polled, nothing blocks."""
+        """Serve until `stop()`. The wait is a blocking `recv` on the kernel socket with
+        the timer heap's next deadline as its timeout; the other sources arrive on the
+        same socket as reports from their watcher (sources.py)."""
         self.running = True
-        clock, sock, factory = self.clock, self.sock, self.factory
+        sock, clock, pic, factory = self.sock, self.clock, self.machine.pic, self.factory
+        recv, setsockopt = sock.recv, sock.setsockopt
+        dispatch, now = self.dispatch, clock.now
+        armed = -1
+        self._sources_changed = True
         while self.running:
-            poller = zmq.Poller()
-            poller.register(sock, zmq.POLLIN)
-            sources = self.sources()
-            for s in sources:
-                poller.register(s, zmq.POLLIN)
-            self._sources_changed = False
-            while self.running and not self._sources_changed:
-                deadline = clock.next_deadline()
-                wait = None if deadline is None else max(0, int((deadline - clock.now()) * 1000) + 1)
-                for s, _ in poller.poll(wait):
-                    if s is sock:
-                        self.drain()
-                    else:
-                        sources[s]()
+            if self._sources_changed:
+                self._sources_changed = False
+                self.sources.update(self.watched())
+            deadline = clock.next_deadline()
+            if deadline is None:
+                wait = -1
+            else:
+                ms = (deadline - now()) * 1000
+                wait = 0 if ms <= 0 else int(ms) + 1
+            if wait != armed:
+                setsockopt(RCVTIMEO, wait)
+                armed = wait
+            try:
+                ident = recv()
+            except zmq.Again:
+                ident = None
+            if ident is not None:
+                # a Frame tells `more` itself: cheaper than getsockopt(RCVMORE)
+                header = recv(copy=False)
+                dispatch(ident, header.bytes, self._strings() if header.more else ())
+            if deadline is not None and now() >= deadline:
                 clock.run_due()
-                if self.machine.pic.intr:
-                    self.irq.service()
-                if factory is not None and factory.exits:   # reports a spawn() read
-                    self.factory_exits()
+            if pic.intr:
+                self.irq.service()
+            if factory is not None and factory.exits:   # reports a spawn() read
+                self.factory_exits()
 
-    def sources(self) -> dict:
-        """Everything besides the kernel socket that the loop polls."""
+    def _strings(self) -> list:
+        """The string frames after a header, uncopied; past MAX_STRINGS + 1 they are
+        read and dropped (the handler refuses the request), so a flood costs no memory."""
+        recv = self.sock.recv
+        out = [recv(copy=False)]
+        while out[-1].more:
+            f = recv(copy=False)
+            if len(out) <= MAX_STRINGS:
+                out.append(f)
+            elif not f.more:
+                break
+        return out
+
+    def watched(self) -> dict:
+        """Every source besides the kernel socket: the operator's port, pidfds of task
+        processes, the task factory, the host side of devices (a pty, a NIC cable)."""
         out: dict = dict(self.extra_sources)
         for task in self.tasks.values():
             if task.pidfd is not None and task.watch_pidfd:
@@ -122,30 +157,17 @@ class Kernel:
         self._sources_changed = True
 
     def stop(self) -> None:
+        """End `run()` (safe from a signal handler: the watcher wakes the loop)."""
         self.running = False
+        self.sources.wake()
 
-    def drain(self) -> None:
-        """Handle what waits on the kernel socket (bounded, to stay fair). Frame by
-        frame: the routing id as bytes, the rest as zmq.Frames (strings pass on uncopied);
-        cheaper than recv_multipart, and no failing recv once the socket is empty."""
-        sock, recv, dispatch = self.sock, self.sock.recv, self.dispatch
-        events, pollin = zmq.EVENTS, zmq.POLLIN
-        for _ in range(_BATCH):
-            if not sock.getsockopt(events) & pollin:
-                return
-            frames = [recv()]                      # the ROUTER's routing id
-            while sock.getsockopt(zmq.RCVMORE):
-                frames.append(recv(copy=False))
-            dispatch(frames)
-
-    def dispatch(self, frames: list) -> None:
+    def dispatch(self, ident: bytes, header: bytes, strings) -> None:
         """One request: find the thread, decode, call the handler, refuse bad input."""
-        ident = frames[0]
-        if len(frames) < 2:
-            return self.fault(ident, Fault.BAD_REQUEST, "no header frame")
         t = self.by_ident.get(ident)
+        if t is None and ident == self.sources.ident:
+            return self.sources.ready(header)
         try:
-            h = decode_header(frames[1].buffer)
+            h = decode_header(header)
             op = h[0]
             if t is None:
                 if op != Op.HELLO:
@@ -156,7 +178,7 @@ class Kernel:
             handler = self.table.get(op) if type(op) is int else None
             if handler is None:
                 raise KernelError(Fault.BAD_REQUEST, f"unknown operation {op!r}")
-            handler(self, t, h, frames[2:])
+            handler(self, t, h, strings)
         except KernelError as e:
             self.fault(ident, e.fault, e.text)
         except (CodecError, BadAccess) as e:
@@ -174,7 +196,7 @@ class Kernel:
         try:
             # part by part (cheaper than send_multipart): ident and header are small
             # bytes, copied; string frames are the sender's zmq.Frames, not copied
-            send, more = self._snd, zmq.SNDMORE
+            send, more = self._snd, SNDMORE
             send(ident, more)
             if frames:
                 send(header, more)
@@ -185,6 +207,13 @@ class Kernel:
                 send(header)
         except zmq.ZMQError:            # EHOSTUNREACH: the thread's socket is gone
             pass
+
+    def deliver(self, ident: bytes | None, result: int, sender: int, words, items=(),
+                intended: int | None = None, frames=()) -> None:
+        """An IPC's receive side ends: the V2 result, what was received, and how many
+        string frames follow (so the receiver reads exactly those, asking no socket)."""
+        self.send(ident, self.encode([result, sender, words, items, intended, len(frames)]),
+                  frames)
 
     def fault(self, ident: bytes | None, fault: Fault, text: str = "") -> None:
         self.send(ident, encode_header([REPLY_FAULT, int(fault), text]))
@@ -200,7 +229,7 @@ class Kernel:
             return
         if code != IpcCode.NOT_EXISTENT:
             code |= phase_bit
-        self.send(t.ident, encode_header([int(code), 0, [], [], None]))
+        self.deliver(t.ident, int(code), 0, ())
 
     # -- HELLO ------------------------------------------------------------------
 
@@ -233,12 +262,10 @@ class Kernel:
     def thread_of(self, tid: int) -> Thread | None:
         """The live thread with exactly this id (version included), or None."""
         task = self.tasks.get((tid >> 17) & 0x7FF)
-        if task is None or task.tid(0) != tid & ~(0x7F << 10):
+        if task is None or task.base != tid & ~(0x7F << 10):
             return None
-        t = task.threads.get((tid >> 10) & 0x7F)
-        if t is None:
-            t = task.thread((tid >> 10) & 0x7F)
-        return None if t.state is ThreadState.DEAD else t
+        t = task.threads.get((tid >> 10) & 0x7F) or task.thread((tid >> 10) & 0x7F)
+        return None if t.state is _DEAD else t
 
     def exists(self, tid: int) -> bool:
         return 1 <= tid <= 16 or self.thread_of(tid) is not None
@@ -299,6 +326,7 @@ class Kernel:
             self.irq.service()
 
     def close(self) -> None:
+        self.sources.close()
         self.sock.close(0)
         if self.factory is not None:
             self.factory.close()

@@ -47,7 +47,9 @@ class Task:
         self.site = site
         self.nest = 0 if chief is None else min(chief.nest + 1, 15)
         self.threads: dict[int, Thread] = {}
-        self._tid0: int | None = None
+        # the raw id of lthread 0, fixed for the task's life (thread_of compares it)
+        self.base = int(ThreadId.make(no, 0, version, site, chief.no if chief else 0,
+                                      self.nest))
         self.secret = secrets.token_bytes(16)
         self.entry = ""
         self.proc: subprocess.Popen | None = None
@@ -61,12 +63,7 @@ class Task:
 
     def tid(self, lthread: int = 0) -> int:
         """The raw V2 id of one of this task's threads (lthread in bits 10..16)."""
-        base = self._tid0
-        if base is None:                  # fixed for the task's life: computed once
-            base = self._tid0 = int(ThreadId.make(self.no, 0, self.version, self.site,
-                                                  self.chief.no if self.chief else 0,
-                                                  self.nest))
-        return base | (lthread & 0x7F) << 10
+        return self.base | (lthread & 0x7F) << 10
 
     def thread(self, lthread: int) -> Thread:
         """The TCB of lthread (created on first use)."""

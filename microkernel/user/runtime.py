@@ -27,9 +27,17 @@ __all__ = ["Runtime"]
 
 _pack = msgpack.Packer(use_bin_type=True, autoreset=True).pack
 _unpackb = msgpack.unpackb
+_encode_timeouts = _timeouts.encode
+_IPC = int(Op.IPC)
+_RCVMORE = int(zmq.RCVMORE)
 OPEN, CLOSED = 2, 1
 _FLAGS = tuple(ResultFlag(i) for i in range(16))   # the result's low nibble, made once
 ZERO_COPY_FROM = 1 << 16        # strings this large go out without a copy (pyzmq's own cut)
+
+
+def _unpack_tuples(data: bytes):
+    """A delivery's header with arrays as tuples (a Msg's words are a tuple)."""
+    return _unpackb(data, use_list=False)
 
 
 class _Cpu(threading.local):
@@ -76,8 +84,8 @@ class Runtime:
             sock.close(linger=100)
             self._cpu.sock = None
 
-    def _syscall(self, header: list, frames: tuple = ()) -> list:
-        """One request, one reply; a refusal raises KernelError."""
+    def _request(self, header: list, frames: tuple = (), unpack=_unpackb):
+        """Send one request; (socket, the reply's header). A refusal raises KernelError."""
         sock = self._cpu.sock
         if sock is None:
             raise KernelError(Fault.BAD_IDENTITY, "this host thread is not an L4 thread")
@@ -86,12 +94,17 @@ class Runtime:
             sock.send_multipart([_pack(header), *frames], copy=not big)
         else:
             sock.send(_pack(header))
-        reply = _unpackb(sock.recv())
+        reply = unpack(sock.recv())
         if reply[0] == REPLY_FAULT:
             raise KernelError(Fault(reply[1]), reply[2])
-        if sock.getsockopt(zmq.RCVMORE):          # the message's byte strings follow
+        return sock, reply
+
+    def _syscall(self, header: list, frames: tuple = ()) -> list:
+        """One request, one reply; byte strings that follow are appended as a list."""
+        sock, reply = self._request(header, frames)
+        if sock.getsockopt(_RCVMORE):
             strings = []
-            while sock.getsockopt(zmq.RCVMORE):
+            while sock.getsockopt(_RCVMORE):
                 strings.append(sock.recv())
             reply.append(strings)
         return reply
@@ -107,25 +120,28 @@ class Runtime:
             words, items, strings = msg.words, msg.items, msg.strings
             if items:
                 items = [[it.fpage.encode(), it.snd_base, it.grant] for it in items]
-            else:
-                items = []
         else:
-            words, items, strings = (), [], ()
-        header = [Op.IPC, dest, list(words), items,
-                  _timeouts.encode(snd_timeout, rcv_timeout), rcv, src,
+            words, items, strings = (), (), ()
+        header = [_IPC, dest, words, items,            # tuples pack as msgpack arrays
+                  _encode_timeouts(snd_timeout, rcv_timeout), rcv, src,
                   window.encode() if window is not None else 0,
                   None if limits is None else [limits.count, limits.size], deceit]
-        reply = self._syscall(header, strings)
+        sock, reply = self._request(header, strings, _unpack_tuples)
+        if len(reply) > 5 and reply[5]:        # a delivery says how many strings follow
+            recv = sock.recv
+            strings = tuple(recv() for _ in range(reply[5]))
+        else:
+            strings = ()
         code = reply[0]
         if code & 0xF0:
             c, phase = split_result(code)
             raise IpcError(c, phase)
         if not rcv:
             return None
-        items = tuple((GrantItem if g else MapItem)(Fpage.decode(f), b) for f, b, g in reply[3])
-        sender = reply[1]
-        return Msg(tuple(reply[2]), tuple(reply[5]) if len(reply) > 5 else (), items,
-                   ThreadId(sender), _FLAGS[code & 0x0F],
+        items = tuple((GrantItem if g else MapItem)(Fpage.decode(f), b)
+                      for f, b, g in reply[3]) if reply[3] else ()
+        return Msg(reply[2], strings, items,
+                   ThreadId(reply[1]), _FLAGS[code & 0x0F],
                    None if reply[4] is None else ThreadId(reply[4]))
 
     def call(self, dest: int, msg: Msg, timeout=NEVER, window: Fpage | None = None,

@@ -72,7 +72,7 @@ def test_info_and_send_without_carrier():
 def test_send_with_carrier_uses_every_slot_in_turn():
     sent = []
     cable = SimpleNamespace(send=lambda f: sent.append(f) or True, carrier=True,
-                            close=lambda: None)
+                            close=lambda: None, recv_ready=lambda: [])
     nic, rt, svc = rig(cable)
     frames = [eth(BCAST, MAC, bytes([i]) * 100) for i in range(40)]
     for f in frames:

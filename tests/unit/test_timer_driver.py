@@ -88,6 +88,24 @@ def test_lost_ticks_are_found_by_the_clock():
         clock.advance(DIVISOR / FREQ)
         woke, n = svc.tick(), n + 1
     assert woke == [1] and n <= RECHECK         # at most RECHECK ticks late
+    assert not svc.listening                    # the last sleeper woke: the tick may stop
     r = svc.handle((NOW,), 2)
-    assert r.words[0] == OK and r.words[2] == n
+    assert r.words[0] == OK and r.words[2] == svc.clock.clocks // DIVISOR >= 10
     assert r.words[1] >= 100 and r.words[3] >= 8    # ticks the clock says were lost
+    assert svc.ticks == n
+
+
+def test_the_tick_runs_only_while_someone_sleeps():
+    clock, p = rig()
+    svc = TimerService(Clock(p.phases))
+    assert not svc.listening
+    assert svc.handle((NOW,), 1).words[0] == OK and not svc.listening
+    svc.handle((SLEEP, 30), 1)
+    assert svc.listening
+    woke = []
+    while not woke:
+        clock.advance(DIVISOR / FREQ)
+        woke = svc.tick()
+    assert woke == [1] and not svc.listening
+    clock.advance(1.0)                          # a second with no tick: nothing was lost
+    assert svc.handle((NOW,), 1).words[3] == 0
