@@ -10,6 +10,7 @@ larger, naturally aligned, around the sender's hot spot `snd_base`.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 __all__ = ["Fpage", "MapItem", "GrantItem", "place", "PAGE_SHIFT", "PAGE_SIZE",
@@ -80,15 +81,21 @@ class Fpage:
         base = 0 if self.log2size >= WHOLE_SPACE else self.base
         return base | self.log2size << 2 | (2 if self.writable else 0)
 
-    @classmethod
-    def decode(cls, word: int) -> "Fpage":
-        """Parse a V2 fpage word; raises ValueError when it is not a valid fpage."""
+    @staticmethod
+    def decode(word: int) -> "Fpage":
+        """Parse a V2 fpage word; raises ValueError when it is not a valid fpage.
+        Fpages are immutable, so the decoded ones of recent words are shared."""
         if not isinstance(word, int) or not 0 <= word < (1 << 32):
             raise ValueError(f"fpage word {word!r} is not a 32-bit value")
-        size = (word >> 2) & 0x3F
-        if word & _IO_MARK == _IO_MARK and size <= 16:
-            return cls((word >> 12) & 0xFFFF, size, True, io=True)
-        return cls(word & 0xFFFFF000 if size < WHOLE_SPACE else 0, size, bool(word & 2))
+        return _decode(int(word))
+
+
+@functools.lru_cache(maxsize=4096)
+def _decode(word: int) -> Fpage:
+    size = (word >> 2) & 0x3F
+    if word & _IO_MARK == _IO_MARK and size <= 16:
+        return Fpage((word >> 12) & 0xFFFF, size, True, io=True)
+    return Fpage(word & 0xFFFFF000 if size < WHOLE_SPACE else 0, size, bool(word & 2))
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,9 @@ __all__ = ["sys_ipc", "fast_send", "deliver_pending", "abort_ipc", "page_fault_c
 RUNNING, SENDING, RECEIVING = ThreadState.RUNNING, ThreadState.SENDING, ThreadState.RECEIVING
 OPEN, CLOSED = 2, 1
 _SE = 0x10                    # the send-phase bit of a result byte
+# result flags as plain ints: IntFlag arithmetic goes through the enum machinery
+_DECEITED, _FPAGE_RECEIVED = int(ResultFlag.DECEITED), int(ResultFlag.FPAGE_RECEIVED)
+_WHOLE = Fpage.whole()        # a page fault's receive window (fpages are immutable)
 if _u32("I").itemsize != 4:   # "I" is a C unsigned int: 32 bits on every host we run on
     raise ImportError("array('I') is not 32-bit on this host")
 _decode_timeouts = _timeouts.decode
@@ -70,27 +73,29 @@ def sys_ipc(k: "Kernel", t: Thread, h: list, frames: list) -> None:
         if type(it) is not list or len(it) != 3 or it[2] not in (0, 1):
             raise KernelError(Fault.BAD_REQUEST, "an item is [fpage, snd_base, grant]")
         Fpage.decode(it[0])
-    if not items and not frames and deceit is None and not t.pf and fast_send(k, t, dest, words):
+    if not items and deceit is None and not t.pf and fast_send(k, t, dest, words, frames):
         return
     send_phase(k, t, dest, (words, items, frames, deceit), snd_to)
 
 
-def fast_send(k: "Kernel", t: Thread, dest, words: list) -> bool:
-    """L4's IPC fast path: words only, to a thread of the same clan that already waits
-    for `t`. The steps of send_phase + transfer + after_send for that case, with fewer
-    calls and checks; False (nothing done) sends the general way."""
+def fast_send(k: "Kernel", t: Thread, dest, words: list, frames) -> bool:
+    """L4's IPC fast path: words and strings within the receiver's limits, no items, to
+    a thread of the same clan that already waits for `t`. The steps of send_phase +
+    transfer + after_send for that case, with fewer calls and checks; False (nothing
+    done) sends the general way."""
     r = k.thread_of(dest) if type(dest) is int else None
     if (r is None or r.state is not RECEIVING or r.pf or r.task.chief is not t.task.chief
             or (r.rcv_mode != OPEN and r.rcv_from != t.tid)):
         return False
+    lim = r.rcv_limits
+    if frames and lim is not None and (len(frames) > lim[0] or
+                                       any(len(f) > lim[1] for f in frames)):
+        return False                                       # MSG_CUT: the general way
     if r.timer is not None:
         r.cancel_timer()
     r.state = RUNNING
-    k.deliver(r.ident, 0, t.tid, words)
-    if t.rcv_mode == CLOSED and t.rcv_from == r.tid and not t.senders:
-        block_receive(k, t)                    # a call: its partner exists, no one queued
-    else:
-        after_send(k, t)
+    k.deliver(r.ident, 0, t.tid, words, (), None, frames)
+    after_send(k, t, r)
     return True
 
 
@@ -106,11 +111,11 @@ def send_phase(k: "Kernel", t: Thread, dest: int, msg: tuple, snd_to) -> None:
     seen = t.tid
     deceit = msg[3]
     if deceit is not None and k.may_deceive(t, deceit, r):
-        seen, flags = deceit, flags | ResultFlag.DECEITED
+        seen, flags = deceit, flags | _DECEITED
     t.snd = (msg[0], msg[1], msg[2], seen, flags, intended)
     if r.state is RECEIVING and (r.rcv_mode == OPEN or r.rcv_from == seen):
         if transfer(k, t, r):
-            after_send(k, t)
+            after_send(k, t, r)
         return
     if snd_to == 0:
         t.snd = None
@@ -122,9 +127,12 @@ def send_phase(k: "Kernel", t: Thread, dest: int, msg: tuple, snd_to) -> None:
         t.timer = k.clock.call_later(snd_to, lambda: timed_out(k, t, SENDING))
 
 
-def after_send(k: "Kernel", t: Thread) -> None:
-    """The send phase is done: go on to the receive phase, or return to the sender."""
-    if t.rcv_mode:
+def after_send(k: "Kernel", t: Thread, r: Thread | None = None) -> None:
+    """The send phase is done (`r` took the message): go on to the receive phase, or
+    return to the sender."""
+    if t.rcv_mode == CLOSED and r is not None and t.rcv_from == r.tid and not t.senders:
+        block_receive(k, t)                    # a call: its partner exists, no one queued
+    elif t.rcv_mode:
         receive_phase(k, t)
     else:
         t.state = RUNNING
@@ -178,7 +186,7 @@ def _take(k: "Kernel", s: Thread, r: Thread) -> None:
     """Receiver `r` takes queued sender `s`; `s` goes on with its own receive phase."""
     s.cancel_timer()
     if transfer(k, s, r):
-        after_send(k, s)
+        after_send(k, s, r)
 
 
 def transfer(k: "Kernel", s: Thread, r: Thread) -> bool:
@@ -194,7 +202,7 @@ def transfer(k: "Kernel", s: Thread, r: Thread) -> bool:
     if items:
         try:
             if k.map_items(s, r, items):
-                flags |= ResultFlag.FPAGE_RECEIVED
+                flags |= _FPAGE_RECEIVED
         except KernelError as e:
             code = IpcCode.MAP_FAILED if e.fault == Fault.NO_MEMORY else IpcCode.MSG_CUT
     r.cancel_timer()
@@ -258,7 +266,16 @@ def page_fault_call(k: "Kernel", t: Thread, word: int) -> None:
     """V2 §5: call the pager on `t`'s behalf; its map reply lands in the whole space."""
     t.pf = True
     t.rcv_mode, t.rcv_from, t.rcv_timeout = CLOSED, t.pager, None
-    t.rcv_window, t.rcv_limits = Fpage.whole(), (0, 0)
+    t.rcv_window, t.rcv_limits = _WHOLE, (0, 0)
+    r = k.thread_of(t.pager)
+    if r is not None and r.state is RECEIVING and not r.pf and not t.senders and (
+            r.rcv_mode == OPEN or r.rcv_from == t.tid):    # the pager waits: fast path
+        if r.timer is not None:
+            r.cancel_timer()
+        r.state = RUNNING
+        k.deliver(r.ident, 0, t.tid, [word, 0xFFFFFFFF])
+        block_receive(k, t)
+        return
     send_phase(k, t, t.pager, ([word, 0xFFFFFFFF], [], [], None), None)
 
 

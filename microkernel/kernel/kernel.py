@@ -40,6 +40,7 @@ from .vm import VM
 __all__ = ["Kernel"]
 
 _DEAD = ThreadState.DEAD
+_REDIRECTED, _SRC_INSIDE = int(ResultFlag.REDIRECTED), int(ResultFlag.SRC_INSIDE)
 log = logging.getLogger("mk.kernel")
 RCVTIMEO, SNDMORE = int(zmq.RCVTIMEO), int(zmq.SNDMORE)
 
@@ -293,8 +294,8 @@ class Kernel:
         rel, task = self.nearest(t.task, d.task)
         if rel == NEAREST_SAME:
             return d, 0, None
-        flags = ResultFlag.REDIRECTED | (ResultFlag.SRC_INSIDE if rel == NEAREST_OUTER else 0)
-        return task.thread(0), int(flags), dest
+        flags = _REDIRECTED | (_SRC_INSIDE if rel == NEAREST_OUTER else 0)
+        return task.thread(0), flags, dest
 
     def may_deceive(self, t: Thread, virtual: int, r: Thread) -> bool:
         """Deceit is allowed only direction-preserving: `t` is a chief above one end."""

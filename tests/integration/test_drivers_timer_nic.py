@@ -31,6 +31,18 @@ def test_timer_now_increases_with_real_time(node):
     assert 10 <= ticks <= 60, out                 # IRQ0 interrupts at 100 Hz (some may merge)
 
 
+def test_the_timer_ticks_only_while_someone_sleeps(node):
+    def delivered():
+        return node.control({"op": "irqs"})["irqs"][0]["delivered"]
+    run(node, "timer_sleep", 50, 2)
+    busy = delivered()
+    time.sleep(0.5)                     # a window with nobody asleep: no tick is delivered
+    idle = delivered()
+    assert idle - busy <= 1             # (at most one edge the ticker had already taken)
+    run(node, "timer_sleep", 100, 1)
+    assert delivered() - idle >= 5      # a 100 ms sleep brings the 100 Hz tick back
+
+
 def test_timer_sleep_100ms(node):
     out = run(node, "timer_sleep", 100, 5)
     m = re.search(r"slept min ([\d.]+) mean ([\d.]+) max ([\d.]+)", out)
