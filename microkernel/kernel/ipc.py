@@ -27,7 +27,7 @@ from .thread import Thread, ThreadState
 if TYPE_CHECKING:
     from .kernel import Kernel
 
-__all__ = ["sys_ipc", "fast_send", "deliver_pending", "abort_ipc", "page_fault_call"]
+__all__ = ["sys_ipc", "fast_send", "receive_now", "deliver_pending", "abort_ipc", "page_fault_call"]
 
 RUNNING, SENDING, RECEIVING = ThreadState.RUNNING, ThreadState.SENDING, ThreadState.RECEIVING
 OPEN, CLOSED = 2, 1
@@ -87,16 +87,19 @@ def fast_send(k: "Kernel", t: Thread, dest, words: list, frames) -> bool:
     if (r is None or r.state is not RECEIVING or r.pf or r.task.chief is not t.task.chief
             or (r.rcv_mode != OPEN and r.rcv_from != t.tid)):
         return False
-    lim = r.rcv_limits
-    if frames and lim is not None and (len(frames) > lim[0] or
-                                       any(len(f) > lim[1] for f in frames)):
+    if frames and _over_limits(frames, r.rcv_limits):
         return False                                       # MSG_CUT: the general way
+    receive_now(k, r, t.tid, words, frames)
+    after_send(k, t, r)
+    return True
+
+
+def receive_now(k: "Kernel", r: Thread, sender: int, words, frames=()) -> None:
+    """End `r`'s waiting receive with a plain message (no items, no flags)."""
     if r.timer is not None:
         r.cancel_timer()
     r.state = RUNNING
-    k.deliver(r.ident, 0, t.tid, words, (), None, frames)
-    after_send(k, t, r)
-    return True
+    k.deliver(r.ident, 0, sender, words, (), None, frames)
 
 
 def send_phase(k: "Kernel", t: Thread, dest: int, msg: tuple, snd_to) -> None:
@@ -195,8 +198,7 @@ def transfer(k: "Kernel", s: Thread, r: Thread) -> bool:
     s.snd = None
     code = 0
     lim = r.rcv_limits
-    if lim is not None and frames and (len(frames) > lim[0] or
-                                       any(len(f) > lim[1] for f in frames)):
+    if frames and _over_limits(frames, lim):
         frames = [f.bytes[:lim[1]] for f in frames[:lim[0]]]
         code = IpcCode.MSG_CUT
     if items:
@@ -270,10 +272,7 @@ def page_fault_call(k: "Kernel", t: Thread, word: int) -> None:
     r = k.thread_of(t.pager)
     if r is not None and r.state is RECEIVING and not r.pf and not t.senders and (
             r.rcv_mode == OPEN or r.rcv_from == t.tid):    # the pager waits: fast path
-        if r.timer is not None:
-            r.cancel_timer()
-        r.state = RUNNING
-        k.deliver(r.ident, 0, t.tid, [word, 0xFFFFFFFF])
+        receive_now(k, r, t.tid, [word, 0xFFFFFFFF])
         block_receive(k, t)
         return
     send_phase(k, t, t.pager, ([word, 0xFFFFFFFF], [], [], None), None)
@@ -295,6 +294,11 @@ def _enqueue(queue: list, t: Thread) -> None:
         if other.prio < t.prio:
             queue.insert(i, t)
             return
+
+
+def _over_limits(frames, lim: tuple[int, int] | None) -> bool:
+    """More strings, or a longer one, than the receiver's StringLimits allow."""
+    return lim is not None and (len(frames) > lim[0] or any(len(f) > lim[1] for f in frames))
 
 
 def _limits(limits) -> tuple[int, int] | None:

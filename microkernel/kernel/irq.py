@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from microkernel.abi import IpcCode
 
+from .ipc import block_receive, receive_now
 from .thread import Thread, ThreadState
 
 if TYPE_CHECKING:
@@ -97,10 +98,8 @@ class IrqControl:
             return
         if t.state is ThreadState.RECEIVING and not t.pf and (
                 t.rcv_mode == 2 or t.rcv_from == n + 1):
-            t.cancel_timer()
-            t.state = ThreadState.RUNNING
             self.delivered[n] += 1
-            self.k.deliver(t.ident, 0, n + 1, ())
+            receive_now(self.k, t, n + 1, ())
         else:
             self.pending[n] += 1
 
@@ -108,7 +107,6 @@ class IrqControl:
 
     def receive(self, t: Thread, n: int) -> None:
         """A closed receive from irq_id(n): attach, take a pending one, or wait."""
-        from .ipc import block_receive
         k = self.k
         owner = self.owner[n]
         if owner is None and t.rcv_timeout == 0 and n != CASCADE:

@@ -34,8 +34,12 @@ _WAKE = -1                          # a report that only wakes the main thread
 
 
 def _fileno(src: Any) -> int:
-    return src if type(src) is int else src.fileno() if not isinstance(
-        src, zmq.Socket) else src.getsockopt(zmq.FD)
+    """The descriptor to watch: a raw fd, a ZeroMQ socket's ZMQ_FD, or `fileno()`."""
+    if type(src) is int:
+        return src
+    if isinstance(src, zmq.Socket):
+        return src.getsockopt(zmq.FD)
+    return src.fileno()
 
 
 def _readable(fd: int) -> bool:

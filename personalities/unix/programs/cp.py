@@ -5,36 +5,23 @@ import stat
 import sys
 
 from personalities.unix import libc
+from personalities.unix.progargs import targets
 
 __all__ = ["main"]
 
 
 def main(argv, envp):
-    args = argv[1:]
-    if len(args) < 2:
-        print("usage: cp SRC DST | cp SRC... DIR", file=sys.stderr)
-        return 1
-    *srcs, dst = args
-    into = is_dir(dst)
-    if len(srcs) > 1 and not into:
-        print(f"cp: {dst}: not a directory", file=sys.stderr)
+    pairs = targets("cp", argv[1:])
+    if pairs is None:
         return 1
     status = 0
-    for src in srcs:
-        target = dst.rstrip("/") + "/" + src.rstrip("/").split("/")[-1] if into else dst
+    for src, target in pairs:
         try:
             copy(src, target)
         except OSError as e:
             print(f"cp: {src}: {e.strerror}", file=sys.stderr)
             status = 1
     return status
-
-
-def is_dir(path):
-    try:
-        return stat.S_ISDIR(libc.stat(path).st_mode)
-    except OSError:
-        return False
 
 
 def copy(src, dst):

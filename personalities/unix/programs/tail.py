@@ -3,6 +3,7 @@
 import sys
 
 from personalities.unix import libc
+from personalities.unix.progargs import count_and_paths
 
 __all__ = ["main"]
 
@@ -30,21 +31,3 @@ def main(argv, envp):
         lines = bytes(data).splitlines(keepends=True)
         libc.write(1, b"".join(lines[-n:] if n else []))
     return status
-
-
-def count_and_paths(args):
-    n, paths = 10, []
-    it = iter(args)
-    for a in it:
-        try:
-            if a == "-n":
-                n = int(next(it))
-            elif a.startswith("-n"):
-                n = int(a[2:])
-            elif a.startswith("-") and a[1:].isdigit():
-                n = int(a[1:])
-            else:
-                paths.append(a)
-        except (StopIteration, ValueError):
-            return None, []
-    return n, paths
