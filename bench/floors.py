@@ -20,7 +20,7 @@ from typing import Callable
 
 import zmq
 
-from .ipc_tasks import round_path
+from .ipc_tasks import relay_caller, round_path
 
 _now = time.perf_counter_ns
 MAP_SIZES = (256, 1024, 4096)
@@ -114,20 +114,6 @@ def _framewise(sock, copy: bool):
     return recv_parts, send_parts
 
 
-def _caller(sock, frames: list, copy: bool):
-    """A function that makes one round trip with `frames`; the reply has as many."""
-    recv, send, MORE = sock.recv, sock.send, zmq.SNDMORE
-    head, last, k = frames[:-1], frames[-1], len(frames)
-
-    def call() -> None:
-        for f in head:
-            send(f, MORE, copy=copy)
-        send(last, copy=copy)
-        for _ in range(k):
-            recv(copy=copy)
-    return call
-
-
 def _peer(role: str, args: list[str]) -> None:
     if role == "pipe":                                 # RFD WFD
         rfd, wfd = int(args[0]), int(args[1])
@@ -186,7 +172,7 @@ def _peer(role: str, args: list[str]) -> None:
                 break
         while s.poll(50):
             s.recv_multipart()
-        call = _caller(s, frames, copy)
+        call = relay_caller(s, frames, copy)
         throughput_rounds(call, go, secs, int(args[5]), [int(n) for n in args[6].split(",")],
                           lambda line: print(line, flush=True))
     else:
@@ -311,8 +297,9 @@ class DirectFloor:
 
 class RelayRing:
     """One relay, max(PAIRS) servers and max(PAIRS) throughput clients, for one copy
-    mode. The round-trip floors are timed from this process to server S0; the clients
-    wait on their FIFOs (using no CPU) until their throughput round."""
+    mode. The RPC client task times the round-trip floors against server S0, call by
+    call beside its kernel calls; the throughput clients wait on their FIFOs (using no
+    CPU) until their round."""
 
     def __init__(self, peers: _Peers, tmp: str, copy: bool, s: Settings):
         """Start the processes (they come up in parallel; `ready()` waits for them)."""
@@ -328,11 +315,6 @@ class RelayRing:
         self.clients = [peers.start("tp", self.ep, f"S{i}", self.go, str(s.tp_seconds), c,
                                     str(i), ",".join(map(str, PAIRS)))
                         for i in range(max(PAIRS))]
-        self.sock = zmq.Context.instance().socket(zmq.DEALER)
-        self.sock.setsockopt(zmq.LINGER, 0)
-        self.sock.connect(self.ep)
-        self.calls = {p: _caller(self.sock, [b"S0", BODY] + ([os.urandom(size)] if size else []),
-                                 copy) for p, size in PAYLOADS.items()}
 
     def ready(self) -> None:
         self.peers.expect(self.relay, "UP")
@@ -340,27 +322,12 @@ class RelayRing:
             self.peers.expect(self.relay, "HELLO")
         for c in self.clients:
             self.peers.expect(c, "READY")
-        for p in PAYLOADS:
-            self.sample(p, 20)
-
-    def sample(self, payload: str, n: int) -> float:
-        """ns per round trip over `n` round trips with this payload."""
-        call = self.calls[payload]
-        for _ in range(5):
-            call()
-        t0 = _now()
-        for _ in range(n):
-            call()
-        return (_now() - t0) / n
 
     def throughput(self, n: int) -> dict:
         for i in range(n):
             release(round_path(self.go, n, i))
         return _rate([json.loads(self.peers.expect(c, f"ROUND{n}", 30 + self.s.tp_seconds))
                       for c in self.clients[:n]])
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 # -- the kernel side ----------------------------------------------------------------------------

@@ -25,9 +25,10 @@ Kernel figures (real tasks in a node booted for the run, bench/ipc_tasks.py):
                     net of the same call without a map item / a flush of nothing
     throughput_N    null RPCs per second, N client/server task pairs at once
 
-Floors and figures are measured side by side: in repeat r each RPC figure is sampled
-right after its relay floor, then the lthread RPC and the page fault; the throughput
-rounds alternate the same way, so a busy host disturbs both sides alike. Every time is the best of the
+Floors and figures are measured side by side: the RPC client task makes each kernel
+call right after one round trip through each relay floor, and times all of them; then
+come the lthread RPC and the page fault, repeat after repeat; the throughput rounds
+alternate the same way, so a busy host disturbs both sides alike. Every time is the best of the
 repeats (the median is beside it), in ns per operation. ratio = figure / floor (for a
 rate: floor rate / figure rate): 1.0 is "as fast as the floor", larger is slower.
 See docs/bench.md.
@@ -177,7 +178,8 @@ def side_by_side(bn: BenchNode, rings: list[RelayRing], s: Settings, tmp: str) -
         _fifos(prefix, [step_path(prefix, k) for k in range(count)])
     srv, sid = bn.server("rpc_server")
     pager, pid = bn.server("fault_pager", s.fault_pages)
-    tasks = {"rpc": bn.start("rpc_client", sid, s.rpc_n, steps["rpc"], s.repeats),
+    relays = ",".join(f"{ring.mode}@{ring.ep}" for ring in rings)
+    tasks = {"rpc": bn.start("rpc_client", sid, s.rpc_n, steps["rpc"], s.repeats, relays),
              "local": bn.start("rpc_local", s.rpc_n, steps["local"], s.repeats),
              "fault": bn.start("fault_client", pid, s.fault_pages, steps["fault"], s.repeats)}
     for t in tasks.values():
@@ -193,12 +195,12 @@ def side_by_side(bn: BenchNode, rings: list[RelayRing], s: Settings, tmp: str) -
     rpc_figure = {"null": ("null_rpc", "null"), "512": ("rpc_512", "str512"),
                   "64k": ("rpc_64k", "str64k")}
     for r in range(s.repeats):
-        for i, p in enumerate(PAYLOADS):       # each kernel sample right after its floor
-            n = s.rpc_n if p != "64k" else max(1, s.rpc_n // 2)
-            for ring in rings:
-                floor[f"relay_{p}"][ring.mode].append(ring.sample(p, n))
+        for i, p in enumerate(PAYLOADS):       # the task times figure and floors call by call
             figure, key = rpc_figure[p]
-            kern[figure].append(step("rpc", r * len(PAYLOADS) + i)[key])
+            times = step("rpc", r * len(PAYLOADS) + i)[key]
+            kern[figure].append(times["kernel"])
+            for ring in rings:
+                floor[f"relay_{p}"][ring.mode].append(times[ring.mode])
         kern["null_rpc_local"].append(step("local", r)["null"])
         fault = step("fault", r)
         kern["page_fault"].append(fault["fault"])
@@ -316,8 +318,6 @@ def run(settings: Settings | None = None, node_name: str = "bench",
                 floors.update(f)
                 figs.update(k)
                 phase("throughput")
-            for ring in rings:
-                ring.close()
         phase("down")
     finally:
         os.chdir(cwd)

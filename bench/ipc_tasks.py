@@ -30,7 +30,7 @@ import time
 
 from microkernel.abi import SIGMA0_TASK, Fpage, IpcError, MapItem, Msg, ThreadId
 
-__all__ = ["rpc_server", "rpc_client", "rpc_local", "fault_pager", "fault_client",
+__all__ = ["rpc_server", "rpc_client", "relay_caller", "rpc_local", "fault_pager", "fault_client",
            "map_a", "map_b", "map_c", "tp_client", "throughput_rounds", "wait_go",
            "step_path", "round_path"]
 
@@ -115,17 +115,70 @@ def _timer(rt, server: int, msg: Msg, n: int):
     return run
 
 
-def rpc_client(rt, server: str, n: str, steps: str, repeats: str) -> None:
+def relay_caller(sock, frames: list, copy: bool):
+    """A function that makes one round trip through a floor relay with `frames`
+    ([server, body, ...]); the reply has as many ([server, body, ...] back)."""
+    recv, send, MORE = sock.recv, sock.send, 2          # 2 = zmq.SNDMORE
+    head, last, k = frames[:-1], frames[-1], len(frames)
+
+    def call() -> None:
+        for f in head:
+            send(f, MORE, copy=copy)
+        send(last, copy=copy)
+        for _ in range(k):
+            recv(copy=copy)
+    return call
+
+
+BLOCK = 10                      # calls per block in the paired RPC rounds
+
+
+def _paired(rt, server: int, msg: Msg, floors: dict, n: int):
+    """A function that makes `n` calls through each floor relay and `n` kernel calls,
+    in alternating blocks of BLOCK, and returns ns per call of each ({"kernel": ..,
+    mode: ..}). A block starts with one untimed call, so each side is timed warm, as
+    in a loop of its own, yet the two sides share the host's moments."""
+    def kernel() -> None:
+        rt.call(server, msg)
+    sides = {**floors, "kernel": kernel}
+
+    def run() -> dict:
+        total = dict.fromkeys(sides, 0)
+        for _ in range(max(1, n // BLOCK)):
+            for name, f in sides.items():
+                f()
+                t0 = _now()
+                for _ in range(BLOCK):
+                    f()
+                total[name] += _now() - t0
+        return {name: t / (max(1, n // BLOCK) * BLOCK) for name, t in total.items()}
+    return run
+
+
+def rpc_client(rt, server: str, n: str, steps: str, repeats: str, relays: str = "") -> None:
     """Cross-task RPC to `server`; step 3r + i samples payload i of repeat r: null (two
-    words), and two words plus a 512 B / 64 KiB string, echoed back (so the bench can
-    take each right after its floor). The 64 KiB runs are half as long."""
+    words), and two words plus a 512 B / 64 KiB string, echoed back. The 64 KiB runs are
+    half as long. `relays` ("MODE=ENDPOINT,...") are the floor relays: each kernel call
+    comes right after one round trip through each, to its server S0, timed alike, so a
+    busy host weighs on the figure and its floor at the same moments."""
+    import zmq                       # only for the floors: the kernel calls go through rt
     server_id, k = ThreadId(int(server)), int(n)
-    payloads = {"null": (Msg(words=(1, 2)), k),
-                "str512": (Msg(words=(1, 2), strings=(os.urandom(512),)), k),
-                "str64k": (Msg(words=(1, 2), strings=(os.urandom(64 << 10),)), max(1, k // 2))}
-    timers = [(name, _timer(rt, server_id, msg, cnt)) for name, (msg, cnt) in payloads.items()]
-    for msg, _ in payloads.values():
-        _timer(rt, server_id, msg, WARMUP)()
+    socks = {}
+    for spec in filter(None, relays.split(",")):          # "copy=True@ipc://..."
+        mode, ep = spec.split("@", 1)
+        socks[mode] = zmq.Context.instance().socket(zmq.DEALER)
+        socks[mode].setsockopt(zmq.LINGER, 0)
+        socks[mode].connect(ep)
+    body = b"\1\0\0\0\2\0\0\0"                                  # two words
+    payloads = {"null": (), "str512": (os.urandom(512),), "str64k": (os.urandom(64 << 10),)}
+    timers = []
+    for name, strings in payloads.items():
+        floors = {mode: relay_caller(sock, [b"S0", body, *strings], mode == "copy=True")
+                  for mode, sock in socks.items()}
+        msg = Msg(words=(1, 2), strings=strings)
+        _paired(rt, server_id, msg, floors, WARMUP)()
+        timers.append((name, _paired(rt, server_id, msg, floors,
+                                     k if name != "str64k" else max(1, k // 2))))
     order = itertools.cycle(timers)            # one payload per step, in turn
 
     def measure() -> dict:
@@ -133,6 +186,8 @@ def rpc_client(rt, server: str, n: str, steps: str, repeats: str) -> None:
         return {name: timer()}
     _stepped(steps, int(repeats) * len(timers), measure)
     rt.call(server_id, Msg(words=(QUIT,)), timeout=5.0)
+    for sock in socks.values():
+        sock.close()
 
 
 def rpc_local(rt, n: str, steps: str, repeats: str) -> None:

@@ -215,7 +215,8 @@ class PICPair(Device):
     @property
     def intr(self) -> bool:
         """The master's INT output: an interrupt is waiting for `inta()`."""
-        return self.master.pending() >= 0
+        m = self.master
+        return bool(m.irr & ~m.imr) and m.pending() >= 0   # the kernel asks once a message
 
     def inta(self) -> int:
         """The interrupt-acknowledge cycle: returns the vector; IRR moves to ISR."""

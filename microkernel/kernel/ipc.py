@@ -27,7 +27,8 @@ from .thread import Thread, ThreadState
 if TYPE_CHECKING:
     from .kernel import Kernel
 
-__all__ = ["sys_ipc", "fast_send", "receive_now", "deliver_pending", "abort_ipc", "page_fault_call"]
+__all__ = ["sys_ipc", "fast_send", "receive_now", "deliver_pending", "abort_ipc", "page_fault_call",
+           "over_limits"]
 
 RUNNING, SENDING, RECEIVING = ThreadState.RUNNING, ThreadState.SENDING, ThreadState.RECEIVING
 OPEN, CLOSED = 2, 1
@@ -87,7 +88,7 @@ def fast_send(k: "Kernel", t: Thread, dest, words: list, frames) -> bool:
     if (r is None or r.state is not RECEIVING or r.pf or r.task.chief is not t.task.chief
             or (r.rcv_mode != OPEN and r.rcv_from != t.tid)):
         return False
-    if frames and _over_limits(frames, r.rcv_limits):
+    if frames and over_limits(frames, r.rcv_limits):
         return False                                       # MSG_CUT: the general way
     receive_now(k, r, t.tid, words, frames)
     after_send(k, t, r)
@@ -198,7 +199,7 @@ def transfer(k: "Kernel", s: Thread, r: Thread) -> bool:
     s.snd = None
     code = 0
     lim = r.rcv_limits
-    if frames and _over_limits(frames, lim):
+    if frames and over_limits(frames, lim):
         frames = [f.bytes[:lim[1]] for f in frames[:lim[0]]]
         code = IpcCode.MSG_CUT
     if items:
@@ -296,7 +297,7 @@ def _enqueue(queue: list, t: Thread) -> None:
             return
 
 
-def _over_limits(frames, lim: tuple[int, int] | None) -> bool:
+def over_limits(frames, lim: tuple[int, int] | None) -> bool:
     """More strings, or a longer one, than the receiver's StringLimits allow."""
     return lim is not None and (len(frames) > lim[0] or any(len(f) > lim[1] for f in frames))
 

@@ -72,7 +72,9 @@ class Kernel:
         inproc = f"inproc://mk-kernel-{id(self):x}"
         self.sock.bind(inproc)
         os.chmod(f"{rundir}/kernel.sock", 0o600)
-        self._snd = self.sock.send
+        # pyzmq's Socket.send is a Python wrapper (for routing_id and group, unused
+        # here) around the compiled send; the hot path calls the compiled one
+        self._snd = zmq.backend.Socket.send.__get__(self.sock)
         self.running = False
         self.extra_sources: dict[object, Callable[[], None]] = {}
         from .syscalls import TABLE
@@ -201,9 +203,10 @@ class Kernel:
             send(ident, more)
             if frames:
                 send(header, more)
-                last = len(frames) - 1
-                for i, f in enumerate(frames):
-                    send(f, 0 if i == last else more, copy=False)
+                *head, last = frames
+                for f in head:
+                    send(f, more, False)
+                send(last, 0, False)
             else:
                 send(header)
         except zmq.ZMQError:            # EHOSTUNREACH: the thread's socket is gone

@@ -26,6 +26,16 @@ def test_error_codes_and_phases(node):
     assert "bad-word BAD_REQUEST" in out
 
 
+def test_fast_path_refuses_what_the_general_path_refuses(node):
+    status, out = node.run("ipc_tasks.py", "fastpath_refusals")
+    assert status == 0, out
+    assert "first [1]" in out
+    for name in ("rmode-bool", "window-false", "items-map", "tword-float", "rfrom-str",
+                 "word-float", "limits-str"):
+        assert f"{name} BAD_REQUEST" in out, out
+    assert "after [2] got [[7], [9]]" in out
+
+
 def test_lthread_ex_regs_cancels_ipc(node):
     status, out = node.run("ipc_tasks.py", "cancel")
     assert status == 0, out

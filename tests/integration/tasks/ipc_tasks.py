@@ -125,3 +125,33 @@ def deceit(rt):
     m = got[0]
     print("seen-as-self", m.sender == rt.myself(), "deceited", m.deceited)
     _ = server, threading
+
+
+def fastpath_refusals(rt):
+    """A server waits; a call to it, as the runtime would send it, except for one field
+    of a wrong type, is refused as the general path refuses it (the fast path must not
+    take it), and the server receives none of them. Then a good call goes through."""
+    from microkernel.abi import NEVER, timeouts
+    got = []
+
+    def server(rt1):
+        msg = rt1.wait()
+        while True:
+            got.append(list(msg.words))
+            msg = rt1.reply_and_wait(msg.sender, Msg(words=(len(got),)))
+    rt.lthread_ex_regs(1, server)
+    s = int(rt.myself().lthread_id(1))
+    print("first", list(rt.call(s, Msg(words=(7,))).words))
+    call = [1, s, [8], [], timeouts.encode(NEVER, NEVER), 1, s, 0, None, None]
+    for name, index, value in (("rmode-bool", 5, True), ("window-false", 7, False),
+                               ("items-map", 3, {}), ("tword-float", 4, 0.0),
+                               ("rfrom-str", 6, "x"), ("word-float", 2, [8.0]),
+                               ("limits-str", 8, "x")):
+        h = list(call)
+        h[index] = value
+        try:
+            rt._syscall(h)
+            print(name, "taken")
+        except KernelError as e:
+            print(name, e.fault.name)
+    print("after", list(rt.call(s, Msg(words=(9,))).words), "got", got)
