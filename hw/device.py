@@ -31,12 +31,13 @@ class IrqLine:
     ISA lines are edge-triggered: the PIC latches a request on a low-to-high change.
     """
 
-    __slots__ = ("irq", "level", "_sink")
+    __slots__ = ("irq", "level", "_sink", "_pic")
 
-    def __init__(self, irq: int, sink: Callable[[int, bool], None]):
+    def __init__(self, irq: int, sink: Callable[[int, bool], None], pic: Any = None):
         self.irq = irq
         self.level = False
         self._sink = sink
+        self._pic = pic                      # the controller, asked by `held()`
 
     def set(self, level: bool) -> None:
         level = bool(level)
@@ -54,6 +55,16 @@ class IrqLine:
         """Raise then lower: one edge, as a timer output or a one-shot event does."""
         self.set(True)
         self.set(False)
+
+    def held(self) -> bool:
+        """The controller has latched a request on this line and masks it: another edge
+        would change nothing until software unmasks the line."""
+        return self._pic is not None and self._pic.held(self.irq)
+
+    def when_unmasked(self, callback: Callable[[], None]) -> None:
+        """Call `callback()` once, the next time software unmasks this line."""
+        if self._pic is not None:
+            self._pic.when_unmasked(self.irq, callback)
 
 
 class Device:

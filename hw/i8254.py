@@ -18,7 +18,10 @@ the load time, so there is no drift. If the owner's loop falls behind (a `RealCl
 while the host was busy) the missed edges are coalesced: one pulse is delivered and the
 next deadline is the first one still in the future. The PIC would merge a burst into
 one IRR bit anyway; `missed` counts the edges dropped. On a `VirtualClock` every edge
-fires at its own deadline.
+fires at its own deadline. While IRQ0 holds a latched request that the PIC masks (a
+tickless kernel leaves it so), a new edge could change nothing, so none is scheduled:
+the channel sleeps until software unmasks the line, then goes on from its load time
+(the edges in between count as `missed`), and an idle machine has no timer running.
 
 Left out: gate inputs (channel 2's gate at port 0x61 belongs to another model; all gates
 read as high), the one-clock delay between writing a count and loading it, and the
@@ -255,17 +258,29 @@ class PIT(Device):
         line = self.irq_lines.get(0)
         if line is not None:
             line.pulse()
-        ch = self.channels[0]
-        if ch.load_time is None or self.machine is None:
+        self._catch_up(self._edge + 1)
+        if line is not None and line.held():
+            # IRQ0 is latched and masked: the edges to come would only merge into that
+            # IRR bit, so none is scheduled until software unmasks the line
+            line.when_unmasked(self._unmasked)
             return
-        if ch.mode in (2, 3):
-            # Edges due by now (from the load time, never from the last firing).
-            due = int((self.machine.clock.now() - ch.load_time) * FREQ / ch.count)
-            if due > self._edge:
-                self.missed += due - self._edge
-                self._edge = due
-        self._edge += 1
         self._arm()
+
+    def _unmasked(self) -> None:
+        self._catch_up(self._edge)
+        self._arm()
+
+    def _catch_up(self, first: int) -> None:
+        """The next edge is the first still to come from edge `first` on; the ones due by
+        now (from the load time, never from the last firing) count as `missed`."""
+        self._edge = first
+        ch = self.channels[0]
+        if ch.load_time is None or self.machine is None or ch.mode not in (2, 3):
+            return
+        due = int((self.machine.clock.now() - ch.load_time) * FREQ / ch.count)
+        if due >= first:
+            self.missed += due - first + 1
+            self._edge = due + 1
 
     def describe(self) -> dict:
         d = super().describe()

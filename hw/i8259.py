@@ -190,6 +190,7 @@ class PICPair(Device):
         self.on_intr: Callable[[], None] | None = None
         self.spurious = 0                    # spurious acknowledges so far (IR7/IR15)
         self._intr = False
+        self._on_unmask: dict[int, Callable[[], None]] = {}
 
     # -- device side ------------------------------------------------------------------
 
@@ -209,6 +210,17 @@ class PICPair(Device):
         if irq == CASCADE_IR:
             raise BadAccess("IRQ 2 is the cascade input; an ISA card's IRQ 2 is IRQ 9 on an AT")
         return self.master if irq < 8 else self.slave
+
+    def held(self, irq: int) -> bool:
+        """Input `irq` has a request latched in IRR and masked in IMR (edge mode): a new
+        edge would change nothing, since IRR latches edges whatever the IMR says."""
+        chip, bit = self._chip_of(irq), 1 << (irq & 7)
+        return bool(chip.irr & chip.imr & bit) and not chip.level_mode
+
+    def when_unmasked(self, irq: int, callback: Callable[[], None]) -> None:
+        """Call `callback()` once, when a write clears `irq`'s IMR bit (OCW1 or ICW1)."""
+        self._chip_of(irq)
+        self._on_unmask[irq] = callback
 
     # -- CPU side ---------------------------------------------------------------------
 
@@ -286,11 +298,16 @@ class PICPair(Device):
 
     def io_write(self, port: int, size: int, value: int) -> None:
         chip = self._decode(port, size)
+        masked = self.imr
         if port & 1:
             chip.write_data(value & 0xFF)
         else:
             chip.write_cmd(value & 0xFF)
         self._update()
+        unmasked = masked & ~self.imr
+        if unmasked and self._on_unmask:
+            for irq in [i for i in self._on_unmask if unmasked & (1 << i)]:
+                self._on_unmask.pop(irq)()
 
     def _decode(self, port: int, size: int) -> PIC8259:
         if size != 1:

@@ -63,7 +63,7 @@ class Machine:
         wired = {}
         if lines:
             for irq in device.irqs:
-                wired[irq] = self._lines[irq] = IrqLine(irq, self.pic.set_irq)
+                wired[irq] = self._lines[irq] = IrqLine(irq, self.pic.set_irq, self.pic)
         self.devices[device.name] = device
         device.plugged(self, wired)
         return device

@@ -25,7 +25,7 @@ class Rig:
         for d in [self.pit] + ([self.pic] if pic else []):
             for base, count in d.port_ranges:
                 self.bus.register(d, base, count)
-        self.line = IrqLine(0, self._sink)
+        self.line = IrqLine(0, self._sink, self.pic)
         self.pit.plugged(FakeMachine(self.clock), {0: self.line})
 
     def _sink(self, irq, level):
@@ -84,6 +84,26 @@ def test_timer_irq_reaches_the_pic_as_vector_0x20():
     r.bus.outb(0x20, 0x20)
     r.clock.advance(0.001)
     assert r.pic.inta() == 0x20
+
+
+def test_a_masked_latched_irq0_sleeps_until_it_is_unmasked():
+    r = Rig(pic=True)
+    for port, v in [(0x20, 0x11), (0x21, 0x20), (0x21, 4), (0x21, 1),
+                    (0xA0, 0x11), (0xA1, 0x28), (0xA1, 2), (0xA1, 1), (0x21, 0xFF)]:
+        r.bus.outb(port, v)                  # IRQ0 masked
+    r.program(0x34, 11932)                   # 100 Hz
+    r.clock.advance(0.015)
+    assert len(r.edges) == 1 and r.pic.irr & 1 and not r.pic.intr
+    assert r.clock.next_deadline() is None   # the latch holds: nothing to schedule
+    r.clock.advance(1.0)                     # now 1.015 s: edges 2..101 merge into IRR0
+    assert len(r.edges) == 1 and r.pic.irr & 1
+    r.bus.outb(0x21, 0xFE)                   # unmask: the latched request is delivered
+    assert r.pic.intr and r.pic.inta() == 0x20
+    r.bus.outb(0x20, 0x20)
+    assert r.pit.missed == 100
+    assert r.clock.next_deadline() == pytest.approx(102 * 11932 / FREQ)
+    r.clock.advance(0.01)
+    assert r.edges[1] == pytest.approx(102 * 11932 / FREQ) and r.pic.intr
 
 
 def test_mode2_count_counts_down_from_the_divisor():
