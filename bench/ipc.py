@@ -187,7 +187,7 @@ def side_by_side(bn: BenchNode, rings: list[RelayRing], s: Settings, tmp: str) -
     floor = {f"relay_{p}": {ring.mode: [] for ring in rings} for p in PAYLOADS}
     kern: dict[str, list[float]] = {k: [] for k in ("null_rpc", "rpc_512", "rpc_64k",
                                                      "null_rpc_local", "page_fault")}
-    flush_requests = []
+    flush_requests, fault_nulls = [], []
     def step(name: str, k: int) -> dict:
         release(step_path(steps[name], k))
         return json.loads(bn.line(tasks[name], f"STEP{k}", 120))
@@ -204,6 +204,7 @@ def side_by_side(bn: BenchNode, rings: list[RelayRing], s: Settings, tmp: str) -
         kern["null_rpc_local"].append(step("local", r)["null"])
         fault = step("fault", r)
         kern["page_fault"].append(fault["fault"])
+        fault_nulls.append(fault["null"])
         flush_requests.append(fault["flush_request"])
     for t in [*tasks.values(), srv, pager]:
         bn.reap(t)
@@ -211,12 +212,14 @@ def side_by_side(bn: BenchNode, rings: list[RelayRing], s: Settings, tmp: str) -
               for name, modes in floor.items()}
     figs = {name: _stat(v) for name, v in kern.items()}
     figs["page_fault"].update(pages=s.fault_pages,
-                              flush_request_ns=round(min(flush_requests), 1))
+                              flush_request_ns=round(min(flush_requests), 1),
+                              paired_null_ns=round(min(fault_nulls), 1))
     # the median of the per-repeat ratios: each repeat of a figure against the floor
     # measured right before it (the faster mode at that repeat)
     per_repeat = {name: [min(x) for x in zip(*modes.values())] for name, modes in floor.items()}
     for name, samples in kern.items():
-        base = kern["null_rpc"] if name == "page_fault" else per_repeat[FIGURES[name][1]]
+        # a fault against the null RPCs its own thread made to its pager, block by block
+        base = fault_nulls if name == "page_fault" else per_repeat[FIGURES[name][1]]
         figs[name]["paired_ratio"] = round(statistics.median(
             k / f for k, f in zip(samples, base)), 2)
     return floors, figs
@@ -378,7 +381,8 @@ def format_table(out: dict) -> str:
                   f"chain call without a map item ({_us(m['empty_call_ns']).strip()}), a "
                   f"flush that finds nothing ({_us(m['empty_flush_ns']).strip()})",
               "ratio: best / best floor (for rates, floor rate / rate); paired: the median of "
-              "the ratios of each repeat to the floor repeat beside it",
+              "the ratios of each repeat to the floor timed beside it (for the page fault: "
+              "the null RPCs its thread makes to the same pager)",
               f"map_N and flush_N: per mapping, relative to N={MAP_SIZES[0]} (1.0 = linear)"]
     return "\n".join(lines)
 

@@ -18,7 +18,8 @@ The driver and a task talk through the host, outside the system being measured:
     tasks that wait cost the measured ones nothing.
 
 Times are taken with `time.perf_counter_ns` inside the task that makes the calls.
-Only `microkernel.abi` is imported: task code sits above the kernel.
+Only `microkernel.abi` is imported: task code sits above the kernel. The RPC client
+also opens plain ZeroMQ sockets to the relay floors, to time them beside its calls.
 """
 from __future__ import annotations
 
@@ -142,25 +143,27 @@ def _paired(rt, server: int, msg: Msg, floors: dict, n: int):
         rt.call(server, msg)
     sides = {**floors, "kernel": kernel}
 
+    blocks = max(1, n // BLOCK)
+
     def run() -> dict:
         total = dict.fromkeys(sides, 0)
-        for _ in range(max(1, n // BLOCK)):
+        for _ in range(blocks):
             for name, f in sides.items():
                 f()
                 t0 = _now()
                 for _ in range(BLOCK):
                     f()
                 total[name] += _now() - t0
-        return {name: t / (max(1, n // BLOCK) * BLOCK) for name, t in total.items()}
+        return {name: t / (blocks * BLOCK) for name, t in total.items()}
     return run
 
 
 def rpc_client(rt, server: str, n: str, steps: str, repeats: str, relays: str = "") -> None:
     """Cross-task RPC to `server`; step 3r + i samples payload i of repeat r: null (two
     words), and two words plus a 512 B / 64 KiB string, echoed back. The 64 KiB runs are
-    half as long. `relays` ("MODE=ENDPOINT,...") are the floor relays: each kernel call
-    comes right after one round trip through each, to its server S0, timed alike, so a
-    busy host weighs on the figure and its floor at the same moments."""
+    half as long. `relays` ("MODE@ENDPOINT,...") are the floor relays: the same payload
+    makes round trips to their server S0 in blocks beside the kernel's (`_paired`), so
+    a busy host weighs on the figure and its floor at the same moments."""
     import zmq                       # only for the floors: the kernel calls go through rt
     server_id, k = ThreadId(int(server)), int(n)
     socks = {}
@@ -227,8 +230,8 @@ def fault_pager(rt, npages: str) -> None:
         elif w[:1] == (QUIT,):
             rt.send(msg.sender, done, timeout=0)
             return
-        else:
-            reply = Msg(words=(0xFFFFFFFF,))
+        else:                                      # a null RPC: its words back
+            reply = Msg(words=w)
         try:
             msg = rt.reply_and_wait(msg.sender, reply)
         except IpcError:
@@ -238,22 +241,34 @@ def fault_pager(rt, npages: str) -> None:
 def fault_client(rt, pager: str, npages: str, steps: str, repeats: str) -> None:
     """lthread 1, whose pager is the bench pager task, reads one byte of each of
     `npages` fresh pages (one fault each, resolved by a map reply), then asks the
-    pager to flush them; one step times one round of faults (the flush is outside)."""
+    pager to flush them; one step times one round of faults (the flush is outside).
+    The faults go in blocks of BLOCK, each followed by BLOCK null RPCs to the same
+    pager from the same thread, timed alike: the fault's own paired null RPC."""
     pager_id, k = ThreadId(int(pager)), int(npages)
     finished = threading.Event()
     error: list[str] = []
 
     def faulter(rt1) -> None:
         try:
-            touch, flush = rt1.mem.touch, Msg(words=(FLUSH,))
+            touch, flush, call = rt1.mem.touch, Msg(words=(FLUSH,)), rt1.call
+            null = Msg(words=(1, 2))
+            pages = range(FAULT_BASE, FAULT_BASE + k * PAGE, PAGE)
+            blocks = [pages[i:i + BLOCK] for i in range(0, k, BLOCK)]
 
             def round_() -> dict:
-                t0 = _now()
-                for p in range(FAULT_BASE, FAULT_BASE + k * PAGE, PAGE):
-                    touch(p)
+                faults = nulls = 0
+                for block in blocks:
+                    t0 = _now()
+                    for p in block:
+                        touch(p)
+                    t1 = _now()
+                    for _ in block:
+                        call(pager_id, null)
+                    faults += t1 - t0
+                    nulls += _now() - t1
                 t1 = _now()
                 rt1.call(pager_id, flush)
-                return {"fault": (t1 - t0) / k, "flush_request": _now() - t1}
+                return {"fault": faults / k, "null": nulls / k, "flush_request": _now() - t1}
             round_()                               # warm up
             _stepped(steps, int(repeats), round_)
         except BaseException as e:                 # reported, not lost in a thread
