@@ -26,7 +26,7 @@ from microkernel.abi import NEVER
 from microkernel.abi import timeouts as _timeouts
 from microkernel.abi.message import MAX_STRINGS, MAX_WORDS
 
-from .ipc import CLOSED, OPEN, RECEIVING, RUNNING, over_limits, sys_ipc
+from .ipc import CLOSED, OPEN, RECEIVING, receive_now, sys_ipc, waiting_receiver
 
 if TYPE_CHECKING:
     from .kernel import Kernel
@@ -57,20 +57,14 @@ def ipc(k: "Kernel", t: "Thread", h: list, frames) -> None:
             return sys_ipc(k, t, h, frames)
     elif rmode != OPEN or t.senders or t.pending or t.irq is not None:
         return sys_ipc(k, t, h, frames)
-    r = k.thread_of(dest)
-    if (r is None or r.state is not RECEIVING or r.pf or r.task.chief is not t.task.chief
-            or (r.rcv_mode != OPEN and r.rcv_from != t.tid)
-            or (frames and over_limits(frames, r.rcv_limits))):
+    r = waiting_receiver(k, t, dest, frames)
+    if r is None:
         return sys_ipc(k, t, h, frames)
     try:                                     # one C pass: ints in 0..2**32-1, bools as 0/1
         words = _u32("I", words).tolist()
     except (TypeError, OverflowError):
         return sys_ipc(k, t, h, frames)     # which refuses it
-    # the send: r receives now (V2: the rendezvous; r's timeout no longer runs)
-    if r.timer is not None:
-        r.cancel_timer()
-    r.state = RUNNING
-    k.send(r.ident, k.encode([0, t.tid, words, (), None, len(frames)]), frames)
+    receive_now(k, r, t.tid, words, frames)  # the send: the rendezvous with r
     # the receive: t blocks, with no timeout (V2: the send->receive switch is atomic)
     t.rcv_mode, t.rcv_from, t.rcv_timeout, t.rcv_window, t.rcv_limits = \
         rmode, rfrom, None, None, None

@@ -27,8 +27,8 @@ from .thread import Thread, ThreadState
 if TYPE_CHECKING:
     from .kernel import Kernel
 
-__all__ = ["sys_ipc", "fast_send", "receive_now", "deliver_pending", "abort_ipc", "page_fault_call",
-           "over_limits"]
+__all__ = ["sys_ipc", "fast_send", "waiting_receiver", "receive_now", "deliver_pending",
+           "abort_ipc", "page_fault_call"]
 
 RUNNING, SENDING, RECEIVING = ThreadState.RUNNING, ThreadState.SENDING, ThreadState.RECEIVING
 OPEN, CLOSED = 2, 1
@@ -84,15 +84,23 @@ def fast_send(k: "Kernel", t: Thread, dest, words: list, frames) -> bool:
     a thread of the same clan that already waits for `t`. The steps of send_phase +
     transfer + after_send for that case, with fewer calls and checks; False (nothing
     done) sends the general way."""
-    r = k.thread_of(dest) if type(dest) is int else None
-    if (r is None or r.state is not RECEIVING or r.pf or r.task.chief is not t.task.chief
-            or (r.rcv_mode != OPEN and r.rcv_from != t.tid)):
+    r = waiting_receiver(k, t, dest, frames) if type(dest) is int else None
+    if r is None:
         return False
-    if frames and over_limits(frames, r.rcv_limits):
-        return False                                       # MSG_CUT: the general way
     receive_now(k, r, t.tid, words, frames)
     after_send(k, t, r)
     return True
+
+
+def waiting_receiver(k: "Kernel", t: Thread, dest: int, frames) -> Thread | None:
+    """Thread `dest` if it already waits for `t` (openly, or closed on `t`), in `t`'s
+    clan, not in a page fault, and takes `frames` whole (no MSG_CUT); else None."""
+    r = k.thread_of(dest)
+    if (r is None or r.state is not RECEIVING or r.pf or r.task.chief is not t.task.chief
+            or (r.rcv_mode != OPEN and r.rcv_from != t.tid)
+            or (frames and over_limits(frames, r.rcv_limits))):
+        return None
+    return r
 
 
 def receive_now(k: "Kernel", r: Thread, sender: int, words, frames=()) -> None:
