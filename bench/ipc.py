@@ -17,6 +17,7 @@ Kernel figures (real tasks in a node booted for the run, bench/ipc_tasks.py):
 
     null_rpc        rt.call + rt.reply_and_wait, two words, client and server tasks
     null_rpc_local  the same between two lthreads of one task (one process, one GIL)
+    null_rpc_pager  null RPCs from the faulting thread to its pager, beside its faults
     rpc_512, rpc_64k  with a 512-byte / 64 KiB string, echoed both ways
     page_fault      a read fault on a fresh page, resolved by a pager task that already
                     holds the page and replies with a map item (no allocation)
@@ -66,7 +67,8 @@ FIGURES: dict[str, tuple[str, str, float | None]] = {
     "null_rpc_local": ("null RPC, 2 lthreads of one task", "relay_null", None),
     "rpc_512": ("RPC + 512 B string", "relay_512", None),
     "rpc_64k": ("RPC + 64 KiB string", "relay_64k", 1.3),
-    "page_fault": ("page fault, pager maps a held page", "null_rpc", 1.3),
+    "null_rpc_pager": ("null RPC, faulting thread to its pager", "relay_null", None),
+    "page_fault": ("page fault, pager maps a held page", "null_rpc_pager", 1.3),
     **{f"map_{n}": (f"map {n} pages A->B->C, per mapping", f"map_{MAP_SIZES[0]}", None)
        for n in MAP_SIZES},
     **{f"flush_{n}": (f"flush {2 * n} mappings from A, per mapping", f"flush_{MAP_SIZES[0]}",
@@ -186,8 +188,9 @@ def side_by_side(bn: BenchNode, rings: list[RelayRing], s: Settings, tmp: str) -
         bn.line(t, "READY")
     floor = {f"relay_{p}": {ring.mode: [] for ring in rings} for p in PAYLOADS}
     kern: dict[str, list[float]] = {k: [] for k in ("null_rpc", "rpc_512", "rpc_64k",
-                                                     "null_rpc_local", "page_fault")}
-    flush_requests, fault_nulls = [], []
+                                                     "null_rpc_local", "null_rpc_pager",
+                                                     "page_fault")}
+    flush_requests = []
     def step(name: str, k: int) -> dict:
         release(step_path(steps[name], k))
         return json.loads(bn.line(tasks[name], f"STEP{k}", 120))
@@ -204,7 +207,7 @@ def side_by_side(bn: BenchNode, rings: list[RelayRing], s: Settings, tmp: str) -
         kern["null_rpc_local"].append(step("local", r)["null"])
         fault = step("fault", r)
         kern["page_fault"].append(fault["fault"])
-        fault_nulls.append(fault["null"])
+        kern["null_rpc_pager"].append(fault["null"])
         flush_requests.append(fault["flush_request"])
     for t in [*tasks.values(), srv, pager]:
         bn.reap(t)
@@ -212,14 +215,13 @@ def side_by_side(bn: BenchNode, rings: list[RelayRing], s: Settings, tmp: str) -
               for name, modes in floor.items()}
     figs = {name: _stat(v) for name, v in kern.items()}
     figs["page_fault"].update(pages=s.fault_pages,
-                              flush_request_ns=round(min(flush_requests), 1),
-                              paired_null_ns=round(min(fault_nulls), 1))
-    # the median of the per-repeat ratios: each repeat of a figure against the floor
-    # measured right before it (the faster mode at that repeat)
+                              flush_request_ns=round(min(flush_requests), 1))
+    # the median of the per-repeat ratios: each repeat of a figure against its floor
+    # timed beside it (a relay: the faster mode at that repeat; the page fault: the
+    # null RPCs its own thread made to its pager, block by block)
     per_repeat = {name: [min(x) for x in zip(*modes.values())] for name, modes in floor.items()}
     for name, samples in kern.items():
-        # a fault against the null RPCs its own thread made to its pager, block by block
-        base = fault_nulls if name == "page_fault" else per_repeat[FIGURES[name][1]]
+        base = kern.get(FIGURES[name][1]) or per_repeat[FIGURES[name][1]]
         figs[name]["paired_ratio"] = round(statistics.median(
             k / f for k, f in zip(samples, base)), 2)
     return floors, figs
@@ -357,7 +359,7 @@ def format_table(out: dict) -> str:
         f = fl[f"relay_tp_{n}"]
         lines.append(f"  {'relay, ' + str(n) + ' pair(s) at once':<38} "
                      f"{f['rps']:9.0f} /s {'':>12}  {f['mode']}")
-    lines += ["", f"{'kernel figure':<40} {'value':>12} {'median':>12}  {'floor':<12}"
+    lines += ["", f"{'kernel figure':<40} {'value':>12} {'median':>12}  {'floor':<14}"
                   f"{'floor value':>12} {'ratio':>6} {'paired':>6}  target"]
     for name, (label, floor, target) in FIGURES.items():
         f = fg[name]
@@ -369,7 +371,7 @@ def format_table(out: dict) -> str:
         ratio = "-" if f["ratio"] is None else f"{f['ratio']:.2f}"
         tgt = "" if target is None else f"<= {target:<4} {'ok' if f['met'] else 'MISSED'}"
         paired = f"{f['paired_ratio']:.2f}" if "paired_ratio" in f else ""
-        lines.append(f"  {label:<38} {val:>12} {med:>12}  {floor:<12}{fv:>12} "
+        lines.append(f"  {label:<38} {val:>12} {med:>12}  {floor:<14}{fv:>12} "
                      f"{ratio:>6} {paired:>6}  {tgt}")
     m = out["map"]
     if out["load"][0] > 0.5 * (out["cpus"] or 1):
@@ -381,8 +383,7 @@ def format_table(out: dict) -> str:
                   f"chain call without a map item ({_us(m['empty_call_ns']).strip()}), a "
                   f"flush that finds nothing ({_us(m['empty_flush_ns']).strip()})",
               "ratio: best / best floor (for rates, floor rate / rate); paired: the median of "
-              "the ratios of each repeat to the floor timed beside it (for the page fault: "
-              "the null RPCs its thread makes to the same pager)",
+              "the ratios of each repeat to the floor timed beside it",
               f"map_N and flush_N: per mapping, relative to N={MAP_SIZES[0]} (1.0 = linear)"]
     return "\n".join(lines)
 
