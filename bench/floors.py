@@ -20,6 +20,8 @@ from typing import Callable
 
 import zmq
 
+from microkernel.kernel.boot import kernel_cpu
+
 from .ipc_tasks import relay_caller, round_path
 
 _now = time.perf_counter_ns
@@ -115,6 +117,10 @@ def _framewise(sock, copy: bool):
 
 
 def _peer(role: str, args: list[str]) -> None:
+    if role == "relay" and int(args[1]) >= 0:
+        # on the CPU the kernel takes, before ZeroMQ starts its I/O thread (which
+        # inherits it): the floor runs where the kernel runs
+        os.sched_setaffinity(0, {int(args[1])})
     if role == "pipe":                                 # RFD WFD
         rfd, wfd = int(args[0]), int(args[1])
         read, write = os.read, os.write
@@ -130,7 +136,7 @@ def _peer(role: str, args: list[str]) -> None:
         recv_parts, send_parts = _framewise(s, copy)
         while True:
             send_parts(recv_parts())
-    elif role == "relay":                              # ENDPOINT
+    elif role == "relay":                              # ENDPOINT CPU
         # Frame by frame, zero-copy, no getsockopt: the cheapest forward pyzmq allows.
         r = ctx.socket(zmq.ROUTER)
         r.bind(args[0])
@@ -309,7 +315,8 @@ class RelayRing:
         self.go = os.path.join(tmp, f"go{int(copy)}")
         _fifos(self.go, [round_path(self.go, n, i) for n in PAIRS for i in range(n)])
         c = str(int(copy))
-        self.relay = peers.start("relay", self.ep)
+        cpu = kernel_cpu(None)
+        self.relay = peers.start("relay", self.ep, str(-1 if cpu is None else cpu))
         for i in range(max(PAIRS)):
             peers.start("server", self.ep, f"S{i}", c)
         self.clients = [peers.start("tp", self.ep, f"S{i}", self.go, str(s.tp_seconds), c,

@@ -29,10 +29,43 @@ log = logging.getLogger("mk.kernel")
 KERNEL_PORTS = ((0x20, 2), (0xA0, 2))     # the PIC pair: the kernel acknowledges IRQs
 
 
+def kernel_cpu(asked: int | None, site: int = 1) -> int | None:
+    """The host CPU for the kernel process: `asked`, or by default, when it may use two
+    or more, the last one for site 1, the one before for site 2, and so on (so the
+    nodes of one host spread); None (any CPU) for -1 or a single CPU."""
+    allowed = sorted(os.sched_getaffinity(0))
+    if asked is None:
+        return allowed[-1 - (site - 1) % len(allowed)] if len(allowed) > 1 else None
+    if asked == -1:
+        return None
+    if asked not in allowed:
+        raise SystemExit(f"mk-kernel: CPU {asked} is not one of {sorted(allowed)}")
+    return asked
+
+
+def place_kernel(cpu: int | None) -> None:
+    """Keep every thread of this process (the loop, ZeroMQ's I/O thread, the source
+    watcher) on host CPU `cpu`. A message into the kernel wakes the I/O thread and then
+    the loop, and one out wakes the I/O thread again: on one CPU those hand-offs are
+    plain switches that find the message in that CPU's cache, where across CPUs each is
+    a cross-CPU wakeup (docs/kernel.md gives the figures). Threads started later
+    inherit the placement; task processes come from the factory, started before, and
+    run on any CPU."""
+    if cpu is None:
+        return
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            os.sched_setaffinity(int(tid), {cpu})
+        except ProcessLookupError:          # a thread that ended meanwhile
+            pass
+    log.info("kernel on host CPU %d", cpu)
+
+
 def boot(rundir: str, mem_size: int = 16 << 20, site: int = 1, disk: str | None = None,
          root_entry: str = "servers.root:main", link: str | None = None,
-         pcap: bool = False) -> None:
-    """Bring the node up in `rundir` and serve until shutdown or SIGTERM."""
+         pcap: bool = False, cpu: int | None = None) -> None:
+    """Bring the node up in `rundir` and serve until shutdown or SIGTERM; the kernel
+    process runs on host CPU `cpu` (`kernel_cpu()` picks it)."""
     os.makedirs(os.path.join(rundir, "logs"), mode=0o700, exist_ok=True)
     os.chmod(rundir, 0o700)
     for stale in ("ready", "kernel.sock", "control.sock", "root.sock", "net0.cable"):
@@ -51,6 +84,7 @@ def boot(rundir: str, mem_size: int = 16 << 20, site: int = 1, disk: str | None 
                 f.write(path)
     k = Kernel(machine, rundir, site)
     control = ControlPort(k)
+    place_kernel(kernel_cpu(cpu, site))     # after the task factory started: tasks roam
     signal.signal(signal.SIGTERM, lambda *_: k.stop())
     signal.signal(signal.SIGINT, lambda *_: k.stop())
     try:

@@ -150,3 +150,19 @@ def test_a_forked_process_becomes_an_empty_task(node):
     assert status == 0, out
     assert "fork child True True True" in out
     assert "fork notice True True" in out
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="one CPU: nothing to place")
+def test_the_kernel_runs_on_one_cpu_and_its_tasks_on_any(node):
+    """Every thread of the kernel process is on the site's CPU (the last for site 1);
+    the task processes, forked by the factory started before, may use every CPU."""
+    from microkernel.kernel.boot import kernel_cpu
+    allowed = os.sched_getaffinity(0)
+    kpid = node.control({"op": "status"})["pid"]
+    threads = os.listdir(f"/proc/{kpid}/task")
+    assert len(threads) >= 3                   # the loop, ZeroMQ's I/O thread, the watcher
+    assert {frozenset(os.sched_getaffinity(int(tid))) for tid in threads} == \
+        {frozenset({kernel_cpu(None, 1)})}
+    assert kernel_cpu(None, 1) == max(allowed) and kernel_cpu(None, 2) != max(allowed)
+    pids = [r["pid"] for r in node.control({"op": "ps"})["tasks"] if r["pid"]]
+    assert pids and all(os.sched_getaffinity(p) == allowed for p in pids)
