@@ -5,8 +5,8 @@
 machine the kernel owns — a page fault trap, and the port I/O instructions (IN, OUT,
 REP INSW/OUTSW, and PORT_BATCH: a short run of those in one trap, as a CPU runs
 several IN/OUT instructions without the kernel between them), which the kernel checks
-against the task's I/O bitmap. HELLO binds a
-socket to a thread once; EXIT says a thread's host code returned.
+against the task's I/O bitmap. HELLO binds a socket to a thread once; EXIT says a
+thread's host code returned.
 """
 from __future__ import annotations
 

@@ -39,7 +39,7 @@ def kernel_cpu(asked: int | None, site: int = 1) -> int | None:
     if asked == -1:
         return None
     if asked not in allowed:
-        raise SystemExit(f"mk-kernel: CPU {asked} is not one of {sorted(allowed)}")
+        raise SystemExit(f"mk-kernel: CPU {asked} is not one of {allowed}")
     return asked
 
 

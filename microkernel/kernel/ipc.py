@@ -92,11 +92,14 @@ def fast_send(k: "Kernel", t: Thread, dest, words: list, frames) -> bool:
     return True
 
 
-def waiting_receiver(k: "Kernel", t: Thread, dest: int, frames) -> Thread | None:
+def waiting_receiver(k: "Kernel", t: Thread, dest: int, frames=(),
+                     same_clan: bool = True) -> Thread | None:
     """Thread `dest` if it already waits for `t` (openly, or closed on `t`), in `t`'s
-    clan, not in a page fault, and takes `frames` whole (no MSG_CUT); else None."""
+    clan (unless not `same_clan`), not in a page fault, and takes `frames` whole (no
+    MSG_CUT); else None."""
     r = k.thread_of(dest)
-    if (r is None or r.state is not RECEIVING or r.pf or r.task.chief is not t.task.chief
+    if (r is None or r.state is not RECEIVING or r.pf
+            or (same_clan and r.task.chief is not t.task.chief)
             or (r.rcv_mode != OPEN and r.rcv_from != t.tid)
             or (frames and over_limits(frames, r.rcv_limits))):
         return None
@@ -278,9 +281,9 @@ def page_fault_call(k: "Kernel", t: Thread, word: int) -> None:
     t.pf = True
     t.rcv_mode, t.rcv_from, t.rcv_timeout = CLOSED, t.pager, None
     t.rcv_window, t.rcv_limits = _WHOLE, (0, 0)
-    r = k.thread_of(t.pager)
-    if r is not None and r.state is RECEIVING and not r.pf and not t.senders and (
-            r.rcv_mode == OPEN or r.rcv_from == t.tid):    # the pager waits: fast path
+    # the pager its chief chose is never redirected: any clan
+    r = waiting_receiver(k, t, t.pager, same_clan=False)
+    if r is not None and not t.senders:                    # the pager waits: fast path
         receive_now(k, r, t.tid, [word, 0xFFFFFFFF])
         block_receive(k, t)
         return

@@ -189,7 +189,7 @@ def sys_port_outs(k: "Kernel", t: "Thread", h: list, frames) -> None:
 
 
 MAX_BATCH = 16
-_WIDTH = {"inb": 1, "inw": 2, "inl": 4, "outb": 1, "outw": 2, "outl": 4}
+_WIDTH = {"inb": 1, "inw": 2, "inl": 4, "outb": 1, "outw": 2, "outl": 4, "insw": 2, "outsw": 2}
 
 
 def sys_port_batch(k: "Kernel", t: "Thread", h: list, frames) -> None:
@@ -205,7 +205,7 @@ def sys_port_batch(k: "Kernel", t: "Thread", h: list, frames) -> None:
         if type(op) is not list or len(op) != 3 or type(op[0]) is not str:
             raise KernelError(Fault.BAD_REQUEST, "an instruction is [op, port, arg]")
         name, port, arg = op
-        width = 2 if name in ("insw", "outsw") else _WIDTH.get(name)
+        width = _WIDTH.get(name)
         if width is None:
             raise KernelError(Fault.BAD_REQUEST, f"unknown port instruction {name!r}")
         _io_check(t, port, width)

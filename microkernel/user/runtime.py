@@ -35,7 +35,7 @@ OPEN, CLOSED = 2, 1
 _FLAGS = tuple(ResultFlag(i) for i in range(16))   # the result's low nibble, made once
 # Strings this large go out without a copy. pyzmq frees a zero-copy frame through a
 # helper thread, two thread wakeups per send; under 256 KiB the copy costs less (a
-# 64 KiB RPC ran 0.91-0.96x the zero-copy time with copies, a 1 MiB one 1.13x).
+# 64 KiB RPC ran 0.91-0.96x the zero-copy time with copies, a 1 MiB one 1.14x).
 ZERO_COPY_FROM = 1 << 18
 
 
