@@ -1,71 +1,123 @@
-"""The IPC fast path: the two calls an RPC is made of, in one function.
+"""The IPC fast path: the two calls an RPC is made of, in one straight line.
 
 Every L4 kernel has one (Liedtke's hand-coded short IPC; seL4's `fastpath_call` and
-`fastpath_reply_recv`): the common case is checked with a few tests, done in a
-straight line, and everything else falls through to the general path, which does the
-same thing more slowly. Here the common case is a send of words (and strings the
-receiver accepts) to a thread of the same clan that already waits for the sender,
-followed by a receive that must block at once:
+`fastpath_reply_recv`, tried at system-call entry before the general handler): the
+common case is checked with a few tests, done in a straight line, and everything else
+falls through to the general path, which does the same thing more slowly. Here the
+common case is a send of words (and strings the receiver accepts) to a thread of the
+same clan that already waits for the sender, followed by a receive that must block at
+once:
 
   * a call: closed receive from that same thread, nobody queued to send to the caller;
   * a reply_and_wait: open receive with nothing queued, pending or attached.
 
 No items, no deceit, no receive window or limits, a receive timeout of never. The
-general path (`ipc.sys_ipc`) takes anything else, malformed requests included, and
+kernel loop offers each request here first (`Kernel.run`); a False answer means
+nothing was done, and the request goes to `Kernel.dispatch` and the system-call
+table, where `ipc.sys_ipc` takes anything else, malformed requests included, and
 answers them with their errors.
 
-The kernel process spends most of a message switching in and out of the host
-kernel; what is left is Python, and a shorter path of fewer calls touches less of it.
+Why one function with the kernel's tables bound in a closure: a message wakes the
+kernel on a CPU whose caches hold other processes' data, and there every call,
+attribute and global lookup costs several times what it costs warm. The general path
+spends its work in `dispatch`, `decode_header`, `thread_of`, `waiting_receiver`,
+`receive_now`, `deliver` and `send`; this does the same checks inline, reading only
+what it must. `ipc.waiting_receiver` states the receiver rule once for the other
+paths; the test `test_fast_path_refuses_what_the_general_path_refuses` keeps the two
+in agreement.
 """
 from __future__ import annotations
 
 from array import array as _u32
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
-from microkernel.abi import NEVER
+import msgpack
+import zmq
+
+from microkernel.abi import NEVER, Op
 from microkernel.abi import timeouts as _timeouts
+from microkernel.abi.codec import MAX_HEADER
 from microkernel.abi.message import MAX_STRINGS, MAX_WORDS
 
-from .ipc import CLOSED, OPEN, RECEIVING, receive_now, sys_ipc, waiting_receiver
+from .ipc import CLOSED, OPEN, RECEIVING, RUNNING, over_limits
 
 if TYPE_CHECKING:
     from .kernel import Kernel
     from .thread import Thread
 
-__all__ = ["ipc"]
+__all__ = ["fast_path"]
 
 # timeout words whose receive timeout is never: a call's (never, never) and a server's
 # reply_and_wait (0, never); any other word takes the general path
 _RCV_NEVER = frozenset({_timeouts.encode(NEVER, NEVER), _timeouts.encode(0, NEVER)})
+# msgpack's first two bytes of [IPC, ...ten fields]: a fixarray of 10, the fixint 1;
+# any other request (or another encoding of this one) takes the general path
+_IPC_PREFIX = bytes((0x90 | 10, int(Op.IPC)))
+_SNDMORE = int(zmq.SNDMORE)
+_VERSION_BITS = ~(0x7F << 10)      # a V2 id without its lthread field: the task's base id
 
 
-def ipc(k: "Kernel", t: "Thread", h: list, frames) -> None:
-    """The IPC system call: the fast path when it applies, else `ipc.sys_ipc`."""
-    if len(h) != 10:
-        return sys_ipc(k, t, h, frames)
-    _, dest, words, items, tword, rmode, rfrom, window, limits, deceit = h
-    # exact types, as sys_ipc demands them: a bool or a float here is refused there
-    if (type(items) is not list or items or type(window) is not int or window
-            or limits is not None or deceit is not None or t.pf
-            or type(tword) is not int or tword not in _RCV_NEVER
-            or type(rmode) is not int or type(rfrom) is not int
-            or type(dest) is not int or type(words) is not list or len(words) > MAX_WORDS
-            or len(frames) > MAX_STRINGS):
-        return sys_ipc(k, t, h, frames)
-    if rmode == CLOSED:                      # a call: blocks on its partner's reply
-        if rfrom != dest or t.senders:
-            return sys_ipc(k, t, h, frames)
-    elif rmode != OPEN or t.senders or t.pending or t.irq is not None:
-        return sys_ipc(k, t, h, frames)
-    r = waiting_receiver(k, t, dest, frames)
-    if r is None:
-        return sys_ipc(k, t, h, frames)
-    try:                                     # one C pass: ints in 0..2**32-1, bools as 0/1
-        words = _u32("I", words).tolist()
-    except (TypeError, OverflowError):
-        return sys_ipc(k, t, h, frames)     # which refuses it
-    receive_now(k, r, t.tid, words, frames)  # the send: the rendezvous with r
-    # the receive: t blocks, with no timeout (V2: the send->receive switch is atomic)
-    t.rcv_mode, t.rcv_from, t.rcv_timeout, t.rcv_window, t.rcv_limits = \
-        rmode, rfrom, None, None, None
-    t.state, t.partner = RECEIVING, rfrom if rmode == CLOSED else 0
+def fast_path(k: "Kernel") -> Callable[["Thread", bytes, list], bool]:
+    """`fast(t, header, frames)`: carry out thread `t`'s request if it is the common
+    IPC case and return True; else return False having changed nothing."""
+    tasks, send, pack, unpack = k.tasks, k._snd, k.encode, msgpack.unpackb
+
+    def fast(t: "Thread", header: bytes, frames) -> bool:
+        if (header[:2] != _IPC_PREFIX or t.state is not RUNNING or t.pf
+                or len(header) > MAX_HEADER):
+            return False
+        try:
+            _, dest, words, items, tword, rmode, rfrom, window, limits, deceit = \
+                unpack(header)
+        except Exception:                   # malformed: the general path says why
+            return False
+        # exact types, as sys_ipc demands them: a bool or a float here is refused there
+        if (type(dest) is not int or type(items) is not list or items or type(window) is not int or window
+                or limits is not None or deceit is not None
+                or type(tword) is not int or tword not in _RCV_NEVER
+                or type(rmode) is not int or type(rfrom) is not int
+                or type(words) is not list or len(words) > MAX_WORDS
+                or len(frames) > MAX_STRINGS):
+            return False
+        if rmode == CLOSED:                 # a call: blocks on its partner's reply
+            if rfrom != dest or t.senders:
+                return False
+        elif rmode != OPEN or t.senders or t.pending or t.irq is not None:
+            return False
+        # the receiver: `dest` exactly (version included), waiting for t, in t's clan,
+        # taking the strings whole (ipc.waiting_receiver, same_clan=True)
+        task = tasks.get((dest >> 17) & 0x7FF)
+        if task is None or task.base != dest & _VERSION_BITS:
+            return False
+        r = task.threads.get((dest >> 10) & 0x7F)
+        if (r is None or r.state is not RECEIVING or r.pf or r.ident is None
+                or task.chief is not t.task.chief
+                or (r.rcv_mode != OPEN and r.rcv_from != t.tid)
+                or (frames and over_limits(frames, r.rcv_limits))):
+            return False
+        try:                                # one C pass: ints in 0..2**32-1, bools as 0/1
+            words = _u32("I", words).tolist()
+        except (TypeError, OverflowError):
+            return False                    # which refuses it
+        # the send: the rendezvous with r, delivered as Kernel.deliver does
+        if r.timer is not None:
+            r.cancel_timer()
+        r.state = RUNNING
+        try:
+            send(r.ident, _SNDMORE)
+            if frames:
+                send(pack([0, t.tid, words, (), None, len(frames)]), _SNDMORE)
+                *head, last = frames
+                for f in head:
+                    send(f, _SNDMORE, False)
+                send(last, 0, False)
+            else:
+                send(pack([0, t.tid, words, (), None, 0]))
+        except zmq.ZMQError:                # EHOSTUNREACH: r's socket is gone
+            pass
+        # the receive: t blocks, with no timeout (V2: the send->receive switch is atomic)
+        t.rcv_mode, t.rcv_from, t.rcv_timeout, t.rcv_window, t.rcv_limits = \
+            rmode, rfrom, None, None, None
+        t.state, t.partner = RECEIVING, rfrom if rmode == CLOSED else 0
+        return True
+    return fast

@@ -9,6 +9,8 @@ other sources (the operator's control socket, the pidfds of task processes, the
 host side of devices: a pty, a NIC cable) are watched by a helper thread that reports
 them on the same socket (sources.py), so the hot path waits on one descriptor.
 
+Each request is offered first to the IPC fast path (fastpath.py), which does the
+common call and reply_and_wait in one straight line or declines having done nothing.
 Handlers live in syscalls.py (the table) and ipc.py; a handler refuses bad input by
 raising KernelError, which becomes a fault reply; the kernel never dies of a request.
 """
@@ -30,6 +32,7 @@ from microkernel.abi.message import MAX_STRINGS
 from microkernel.abi.ops import NEAREST_INNER, NEAREST_OUTER, NEAREST_SAME
 
 from .factory import Factory
+from .fastpath import fast_path
 from .irq import IrqControl
 from .sources import Sources
 from .task import Task
@@ -37,12 +40,22 @@ from .tasks import adopt, task_exited
 from .thread import Thread, ThreadState
 from .vm import VM
 
-__all__ = ["Kernel"]
+__all__ = ["Kernel", "rearm"]
 
 _DEAD = ThreadState.DEAD
 _REDIRECTED, _SRC_INSIDE = int(ResultFlag.REDIRECTED), int(ResultFlag.SRC_INSIDE)
 log = logging.getLogger("mk.kernel")
 RCVTIMEO, SNDMORE = int(zmq.RCVTIMEO), int(zmq.SNDMORE)
+
+
+def rearm(wait: int, armed: int) -> int | None:
+    """The receive timeout (ms, -1 none) to arm for a deadline `wait` ms away when
+    `armed` is armed, or None to keep it. It may end early (the loop comes round and
+    arms again) but never late; armed at 3/4 of the wait it stays valid while the wait
+    shrinks by a quarter, so a far deadline is not re-armed on every message."""
+    if wait == armed or not (wait <= 0 or armed < 0 or armed > wait or 2 * armed < wait):
+        return None
+    return wait - (wait >> 2) if wait > 0 else wait
 
 
 class Kernel:
@@ -91,7 +104,8 @@ class Kernel:
         self.running = True
         sock, clock, pic, factory = self.sock, self.clock, self.machine.pic, self.factory
         recv, setsockopt = sock.recv, sock.setsockopt
-        dispatch, now = self.dispatch, clock.now
+        dispatch, now, by_ident = self.dispatch, clock.now, self.by_ident
+        fast = fast_path(self)
         armed = -1
         self._sources_changed = True
         while self.running:
@@ -104,9 +118,9 @@ class Kernel:
             else:
                 ms = (deadline - now()) * 1000
                 wait = 0 if ms <= 0 else int(ms) + 1
-            if wait != armed:
-                setsockopt(RCVTIMEO, wait)
-                armed = wait
+            if wait != armed and (arm := rearm(wait, armed)) is not None:
+                setsockopt(RCVTIMEO, arm)
+                armed = arm
             try:
                 ident = recv()
             except zmq.Again:
@@ -114,7 +128,11 @@ class Kernel:
             if ident is not None:
                 # a Frame tells `more` itself: cheaper than getsockopt(RCVMORE)
                 header = recv(copy=False)
-                dispatch(ident, header.bytes, self._strings() if header.more else ())
+                raw = header.bytes
+                strings = self._strings() if header.more else ()
+                t = by_ident.get(ident)
+                if t is None or not fast(t, raw, strings):
+                    dispatch(ident, raw, strings)
             if deadline is not None and now() >= deadline:
                 clock.run_due()
             if pic.intr:

@@ -12,7 +12,7 @@ from microkernel.abi import Fault, Fpage, KernelError, Op, ThreadId
 
 from microkernel.abi.ops import NEAREST_OUTER
 
-from . import fastpath, ipc
+from . import ipc
 from .tasks import FORKED, create_task, destroy, may_create
 from .thread import ThreadState
 
@@ -245,7 +245,7 @@ def sys_exit(k: "Kernel", t: "Thread", h: list, frames) -> None:
 
 
 TABLE: dict[int, Callable] = {
-    Op.IPC: fastpath.ipc,              # which falls back to ipc.sys_ipc
+    Op.IPC: ipc.sys_ipc,               # after the loop's fast path (fastpath.py)
     Op.ID_NEAREST: sys_id_nearest,
     Op.FPAGE_UNMAP: sys_fpage_unmap,
     Op.THREAD_SWITCH: sys_thread_switch,

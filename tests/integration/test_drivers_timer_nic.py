@@ -99,7 +99,8 @@ def _driver(node, name) -> dict:
 
 
 def _kill_and_wait(node, names) -> None:
-    """kill -9 the driver processes of `names` at once; wait until root restarted them."""
+    """kill -9 the driver processes of `names` at once; wait until root restarted them
+    and they answer requests."""
     before = {n: _driver(node, n) for n in names}
     pids = {row["task"]: row["pid"] for row in node.control({"op": "ps"})["tasks"]}
     for d in before.values():
@@ -107,7 +108,8 @@ def _kill_and_wait(node, names) -> None:
     node.wait_for(lambda: all(_driver(node, n)["restarts"] > before[n]["restarts"]
                               and _driver(node, n)["state"] == "running" for n in names),
                   timeout=20, what=f"{names} restarted")
-    time.sleep(0.2)
+    out = run(node, "serving", *names)
+    assert all(f"serving {n} True" in out for n in names), out
 
 
 def _works_again(node) -> None:

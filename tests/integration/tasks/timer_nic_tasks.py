@@ -25,6 +25,22 @@ def find(rt, name: str, timeout: float = 10.0) -> ThreadId:
         time.sleep(0.05)
 
 
+def serving(rt, *names: str) -> None:
+    """Wait until each driver of `names` answers (timer: NOW, net0: INFO); a restarted
+    driver registers its name before its setup is done, and calls meanwhile wait."""
+    asks = {"timer": NOW, "net0": INFO}
+    deadline = time.monotonic() + 30
+    for name in names:
+        while True:
+            try:
+                r = rt.call(find(rt, name), Msg(words=(asks[name],)), timeout=1)
+                break
+            except IpcError:                # not yet waiting, or an older instance
+                if time.monotonic() > deadline:
+                    raise
+        print("serving", name, r.words[0] == OK)
+
+
 # -- timer ---------------------------------------------------------------------------
 
 def now(rt, timer) -> tuple[int, int]:
