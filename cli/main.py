@@ -33,15 +33,22 @@ def main() -> None:
 @click.option("--site", default=1, show_default=True, help="this node's site number")
 @click.option("--link", default=None, help="cable net0 to another node (its name) or ENDPOINT")
 @click.option("--pcap", is_flag=True, help="capture net0's frames to NODE/net0.pcap")
-def up(node_name: str, mem: int, site: int, link: str | None, pcap: bool) -> None:
+@click.option("--cpu", type=int, default=None,
+              help="host CPU for the kernel process (-1: any; default: one per site)")
+def up(node_name: str, mem: int, site: int, link: str | None, pcap: bool,
+       cpu: int | None) -> None:
     """Boot a node in the background; returns when it is ready."""
     if not 1 <= mem <= 256:
         raise click.BadParameter("memory must be 1..256 MiB", param_hint="--mem")
+    if cpu is not None and cpu != -1 and cpu not in os.sched_getaffinity(0):
+        raise click.BadParameter(f"CPU {cpu} is not one of "
+                                 f"{sorted(os.sched_getaffinity(0))} (or -1 for any)",
+                                 param_hint="--cpu")
     node = _node(node_name)
     t0 = time.monotonic()
     try:
         pid = node.up(mem, site, progress=lambda s: click.echo(f"  {s}", err=True),
-                      link=link, pcap=pcap)
+                      link=link, pcap=pcap, cpu=cpu)
     except NodeError as e:
         raise click.ClickException(str(e))
     click.echo(f"node {node.name} up (kernel pid {pid}, {mem} MiB) "

@@ -64,8 +64,10 @@ class Node:
         return self.pid() is not None and os.path.exists(self.path("kernel.sock"))
 
     def up(self, mem_mib: int = 16, site: int = 1, timeout: float = 30.0,
-           progress=lambda text: None, link: str | None = None, pcap: bool = False) -> int:
-        """Start the kernel in the background; return when the root task is ready."""
+           progress=lambda text: None, link: str | None = None, pcap: bool = False,
+           cpu: int | None = None) -> int:
+        """Start the kernel in the background (on host CPU `cpu`, -1 any, None the
+        site's default: boot.kernel_cpu); return when the root task is ready."""
         if self.running():
             raise NodeError(f"node {self.name!r} already runs (kernel pid {self.pid()})")
         if len(self.path("control.sock")) > MAX_SOCKET_PATH:
@@ -78,7 +80,7 @@ class Node:
             from personalities.unix.image import build
             build(disk, DISK_BYTES)
         progress(f"booting node {self.name}: kernel")
-        pid = self._spawn_kernel(mem_mib, site, disk, self.cable(link), pcap)
+        pid = self._spawn_kernel(mem_mib, site, disk, self.cable(link), pcap, cpu)
         deadline = time.monotonic() + timeout
         shown = set()
         while time.monotonic() < deadline:
@@ -109,7 +111,7 @@ class Node:
         return f"connect:ipc://{other.path('net0.cable')}"
 
     def _spawn_kernel(self, mem_mib: int, site: int, disk: str, link: str | None,
-                      pcap: bool) -> int:
+                      pcap: bool, cpu: int | None = None) -> int:
         """Start the kernel as a session leader, its output in logs/kernel.log."""
         fd = os.open(self.path("logs", "kernel.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:
@@ -117,7 +119,8 @@ class Node:
                 sys.executable,
                 [sys.executable, "-P", "-m", "microkernel.kernel", self.dir, "--mem", str(mem_mib),
                  "--site", str(site), "--disk", disk]
-                + (["--link", link] if link else []) + (["--pcap"] if pcap else []),
+                + (["--link", link] if link else []) + (["--pcap"] if pcap else [])
+                + (["--cpu", str(cpu)] if cpu is not None else []),
                 {**os.environ, "MK_PRELOAD": PRELOAD},
                 file_actions=[(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
                               (os.POSIX_SPAWN_DUP2, fd, 1), (os.POSIX_SPAWN_DUP2, fd, 2)],

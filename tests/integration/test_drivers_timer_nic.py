@@ -16,8 +16,28 @@ TASKS = "timer_nic_tasks.py"
 
 def run(node, func, *args):
     status, out = node.run(TASKS, func, *args, timeout=60)
-    assert status == 0, out
+    assert status == 0, out + _driver_logs(node)
     return out
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _drivers_serving(node):
+    """Before the first test: both drivers answer. Root reports a node ready while its
+    drivers may still be setting up (a driver registers its name before it takes its
+    DMA region and programs its card), and a call meanwhile waits in the send phase."""
+    out = run(node, "serving", "timer", "net0")
+    assert "serving timer True" in out and "serving net0 True" in out, out
+
+
+def _driver_logs(node) -> str:
+    """The drivers' and root's logs, the kernel's tail: what a failure needs to be read."""
+    out = ""
+    for d in node.root({"op": "drivers"})["drivers"]:
+        if d["name"] in ("timer", "net0"):
+            out += f"\n--- {d}\n{node.output(d['task'])[-3000:]}"
+    with open(node.path("logs", "kernel.log"), errors="replace") as f:
+        kernel = f.read()[-3000:]
+    return out + f"\n--- root\n{node.output(4)[-3000:]}\n--- kernel\n{kernel}"
 
 
 # -- timer ---------------------------------------------------------------------------

@@ -166,3 +166,24 @@ def test_the_kernel_runs_on_one_cpu_and_its_tasks_on_any(node):
     assert kernel_cpu(None, 1) == max(allowed) and kernel_cpu(None, 2) != max(allowed)
     pids = [r["pid"] for r in node.control({"op": "ps"})["tasks"] if r["pid"]]
     assert pids and all(os.sched_getaffinity(p) == allowed for p in pids)
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="one CPU: nothing to place")
+def test_mk_up_places_the_kernel_on_the_cpu_asked(mk_home):
+    """`mk up --cpu N` puts every kernel thread on CPU N, `--cpu -1` leaves it on any;
+    a CPU the host does not give us is refused before anything starts."""
+    mk = [sys.executable, "-m", "cli.main"]
+    allowed = os.sched_getaffinity(0)
+    run = lambda *a: subprocess.run([*mk, *a], capture_output=True, text=True, timeout=60)
+    bad = run("up", "--node", "cpus", "--cpu", str(max(allowed) + 64))
+    assert bad.returncode != 0 and "is not one of" in bad.stderr
+    for cpu, expect in ((min(allowed), {min(allowed)}), (-1, allowed)):
+        up = run("up", "--node", "cpus", "--cpu", str(cpu))
+        assert up.returncode == 0, up.stderr
+        try:
+            st = json.loads(run("status", "--node", "cpus", "--json").stdout)
+            threads = os.listdir(f"/proc/{st['pid']}/task")
+            assert {frozenset(os.sched_getaffinity(int(t))) for t in threads} == \
+                {frozenset(expect)}
+        finally:
+            assert run("down", "--node", "cpus").returncode == 0
