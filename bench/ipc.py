@@ -332,7 +332,10 @@ def run(settings: Settings | None = None, node_name: str = "bench",
         base = floors.get(floor) or figs[floor]
         f.update(label=label, floor=floor, target=target, floor_ns=base["ns"])
         f["ratio"] = round(f["ns"] / base["ns"], 2) if base["ns"] else None
-        f["met"] = None if target is None or f["ratio"] is None else f["ratio"] <= target
+        # judged on the paired ratio where the figure was timed beside its floor: on a
+        # busy host best against best swings both ways (docs/bench.md)
+        judged = f.get("paired_ratio", f["ratio"])
+        f["met"] = None if target is None or judged is None else judged <= target
     return {"python": platform.python_version(), "zmq": zmq.zmq_version(),
             "machine": platform.machine(), "cpus": os.cpu_count(), "repeats": s.repeats,
             "settings": asdict(s), "floors": floors, "figures": figs, "map": raw_map,
@@ -383,7 +386,8 @@ def format_table(out: dict) -> str:
                   f"chain call without a map item ({_us(m['empty_call_ns']).strip()}), a "
                   f"flush that finds nothing ({_us(m['empty_flush_ns']).strip()})",
               "ratio: best / best floor (for rates, floor rate / rate); paired: the median of "
-              "the ratios of each repeat to the floor timed beside it",
+              "the ratios of each repeat to the floor timed beside it; a target is judged "
+              "on paired where there is one",
               f"map_N and flush_N: per mapping, relative to N={MAP_SIZES[0]} (1.0 = linear)"]
     return "\n".join(lines)
 
