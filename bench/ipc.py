@@ -26,12 +26,13 @@ Kernel figures (real tasks in a node booted for the run, bench/ipc_tasks.py):
                     net of the same call without a map item / a flush of nothing
     throughput_N    null RPCs per second, N client/server task pairs at once
 
-Floors and figures are measured side by side: the RPC client task makes each kernel
-call right after one round trip through each relay floor, and times all of them; then
-come the lthread RPC and the page fault, repeat after repeat; the throughput rounds
-alternate the same way, so a busy host disturbs both sides alike. Every time is the best of the
-repeats (the median is beside it), in ns per operation. ratio = figure / floor (for a
-rate: floor rate / figure rate): 1.0 is "as fast as the floor", larger is slower.
+Floors and figures are measured side by side: the RPC client task times its kernel
+calls and the round trips through each relay floor in alternating blocks of ten; the
+page fault is paired with its own thread's null RPCs to its pager; the throughput
+rounds alternate the same way, so a busy host disturbs both sides alike. Every time is
+the best of the repeats (the median is beside it), in ns per operation. ratio = figure /
+floor (for a rate: floor rate / figure rate), and paired = the median of the per-repeat
+ratios, on which a target is judged: 1.0 is "as fast as the floor", larger is slower.
 See docs/bench.md.
 """
 from __future__ import annotations

@@ -142,7 +142,6 @@ def _paired(rt, server: int, msg: Msg, floors: dict, n: int):
     def kernel() -> None:
         rt.call(server, msg)
     sides = {**floors, "kernel": kernel}
-
     blocks = max(1, n // BLOCK)
 
     def run() -> dict:

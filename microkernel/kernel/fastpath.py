@@ -72,8 +72,8 @@ def fast_path(k: "Kernel") -> Callable[["Thread", bytes, list], bool]:
         except Exception:                   # malformed: the general path says why
             return False
         # exact types, as sys_ipc demands them: a bool or a float here is refused there
-        if (type(dest) is not int or type(items) is not list or items or type(window) is not int or window
-                or limits is not None or deceit is not None
+        if (type(dest) is not int or type(items) is not list or items
+                or type(window) is not int or window or limits is not None or deceit is not None
                 or type(tword) is not int or tword not in _RCV_NEVER
                 or type(rmode) is not int or type(rfrom) is not int
                 or type(words) is not list or len(words) > MAX_WORDS
@@ -103,16 +103,17 @@ def fast_path(k: "Kernel") -> Callable[["Thread", bytes, list], bool]:
         if r.timer is not None:
             r.cancel_timer()
         r.state = RUNNING
-        try:
+        out = pack([0, t.tid, words, (), None, len(frames)])
+        try:                                # Kernel.send's frames, without its call
             send(r.ident, _SNDMORE)
             if frames:
-                send(pack([0, t.tid, words, (), None, len(frames)]), _SNDMORE)
+                send(out, _SNDMORE)
                 *head, last = frames
                 for f in head:
                     send(f, _SNDMORE, False)
                 send(last, 0, False)
             else:
-                send(pack([0, t.tid, words, (), None, 0]))
+                send(out)
         except zmq.ZMQError:                # EHOSTUNREACH: r's socket is gone
             pass
         # the receive: t blocks, with no timeout (V2: the send->receive switch is atomic)

@@ -132,7 +132,7 @@ class Kernel:
                 strings = self._strings() if header.more else ()
                 t = by_ident.get(ident)
                 if t is None or not fast(t, raw, strings):
-                    dispatch(ident, raw, strings)
+                    dispatch(ident, t, raw, strings)
             if deadline is not None and now() >= deadline:
                 clock.run_due()
             if pic.intr:
@@ -182,9 +182,9 @@ class Kernel:
         self.running = False
         self.sources.wake()
 
-    def dispatch(self, ident: bytes, header: bytes, strings) -> None:
-        """One request: find the thread, decode, call the handler, refuse bad input."""
-        t = self.by_ident.get(ident)
+    def dispatch(self, ident: bytes, t: Thread | None, header: bytes, strings) -> None:
+        """One request from socket `ident` (thread `t`, None before HELLO): decode, call
+        the handler, refuse bad input."""
         if t is None and ident == self.sources.ident:
             return self.sources.ready(header)
         try:
