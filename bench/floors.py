@@ -40,13 +40,18 @@ class Settings:
     pipe_n: int = 3000
     fault_pages: int = 256
     map_repeats: int = 5
-    tp_seconds: float = 0.75
+    tp_seconds: float = 0.25     # one throughput round
+    tp_passes: int = 3           # each N: relay and kernel rounds alternate this often
     mem_mib: int = 64            # 4,096 mapped pages are 16 MiB
 
     @classmethod
     def quick(cls) -> "Settings":
         return cls(repeats=1, rpc_n=20, pipe_n=50, fault_pages=8, map_repeats=1,
-                   tp_seconds=0.05)
+                   tp_seconds=0.05, tp_passes=1)
+
+    def rounds(self) -> list[int]:
+        """The throughput rounds in order (clients in each): PAIRS, `tp_passes` times."""
+        return list(PAIRS) * self.tp_passes
 
 
 
@@ -313,14 +318,15 @@ class RelayRing:
         self.mode = f"copy={copy}"
         self.ep = f"ipc://{tmp}/relay{int(copy)}.sock"
         self.go = os.path.join(tmp, f"go{int(copy)}")
-        _fifos(self.go, [round_path(self.go, n, i) for n in PAIRS for i in range(n)])
+        _fifos(self.go, [round_path(self.go, j, i) for j, n in enumerate(s.rounds())
+                         for i in range(n)])
         c = str(int(copy))
         cpu = kernel_cpu(None)
         self.relay = peers.start("relay", self.ep, str(-1 if cpu is None else cpu))
         for i in range(max(PAIRS)):
             peers.start("server", self.ep, f"S{i}", c)
         self.clients = [peers.start("tp", self.ep, f"S{i}", self.go, str(s.tp_seconds), c,
-                                    str(i), ",".join(map(str, PAIRS)))
+                                    str(i), ",".join(map(str, s.rounds())))
                         for i in range(max(PAIRS))]
 
     def ready(self) -> None:
@@ -330,10 +336,11 @@ class RelayRing:
         for c in self.clients:
             self.peers.expect(c, "READY")
 
-    def throughput(self, n: int) -> dict:
+    def throughput(self, j: int, n: int) -> dict:
+        """Round j of `Settings.rounds()`: its n clients at once."""
         for i in range(n):
-            release(round_path(self.go, n, i))
-        return _rate([json.loads(self.peers.expect(c, f"ROUND{n}", 30 + self.s.tp_seconds))
+            release(round_path(self.go, j, i))
+        return _rate([json.loads(self.peers.expect(c, f"ROUND{j}", 30 + self.s.tp_seconds))
                       for c in self.clients[:n]])
 
 

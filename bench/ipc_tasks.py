@@ -10,7 +10,7 @@ The driver and a task talk through the host, outside the system being measured:
         ID <raw thread id>      a server is ready and this is where to send
         READY                   a measuring task warmed up and waits for its first step
         STEP<r> <json>          the times of step r, in ns per operation
-        ROUND<n> <json>         a throughput client's count in the round with n clients
+        ROUND<j> <json>         a throughput client's count in round j
         RESULT <json>           the measurements of a task that is not stepped
   * a task waits for a step (or a round) by opening a FIFO the driver made, which
     blocks in the host kernel, using no CPU, until the driver opens it for writing.
@@ -60,9 +60,9 @@ def step_path(steps: str, r: int) -> str:
     return f"{steps}-{r}"
 
 
-def round_path(go: str, n: int, index: int) -> str:
-    """The FIFO throughput client `index` opens before the round with `n` clients."""
-    return f"{go}-{n}-{index}"
+def round_path(go: str, j: int, index: int) -> str:
+    """The FIFO throughput client `index` opens before round `j` (counted from 0)."""
+    return f"{go}-{j}-{index}"
 
 
 def wait_go(path: str) -> None:
@@ -386,18 +386,18 @@ def throughput_rounds(call, go: str, seconds: float, index: int, rounds: list[in
                       emit) -> None:
     """The client side of the throughput runs, shared with the floor's clients.
 
-    `call()` makes one null RPC. For each round n in `rounds`, client `index` takes
-    part if index < n: it waits for its FIFO `round_path(go, n, index)`, calls for
-    `seconds`, and emits `ROUND<n> {"count", "elapsed_ns"}`. The driver opens the
-    FIFOs of round n when every client of the round waits, so n clients run at once
-    and the others sleep."""
+    `call()` makes one null RPC. Round j has `rounds[j]` clients; client `index` takes
+    part if index < rounds[j]: it waits for its FIFO `round_path(go, j, index)`, calls
+    for `seconds`, and emits `ROUND<j> {"count", "elapsed_ns"}`. The driver opens the
+    FIFOs of round j when every client of the round waits, so those clients run at
+    once and the others sleep."""
     for _ in range(WARMUP):
         call()
     emit("READY")
-    for n in rounds:
+    for j, n in enumerate(rounds):
         if index >= n:
             continue
-        wait_go(round_path(go, n, index))
+        wait_go(round_path(go, j, index))
         count, t0 = 0, _now()
         end = t0 + int(seconds * 1e9)
         while True:
@@ -406,7 +406,7 @@ def throughput_rounds(call, go: str, seconds: float, index: int, rounds: list[in
             count += 16
             if _now() >= end:
                 break
-        emit(f"ROUND{n} " + json.dumps({"count": count, "elapsed_ns": _now() - t0}))
+        emit(f"ROUND{j} " + json.dumps({"count": count, "elapsed_ns": _now() - t0}))
 
 
 def tp_client(rt, server: str, go: str, seconds: str, index: str, rounds: str) -> None:
