@@ -97,16 +97,28 @@ def ps(node_name: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    click.echo(f"{'TASK':>4} {'THREAD':<18} {'STATE':<10} {'PARTNER':<18} {'PAGER':<18} "
-               f"{'PID':>7} {'CPU s':>6} {'RSS MiB':>7}  ENTRY")
+    click.echo(_ps_table(rows))
+
+
+def _ps_table(rows: list[dict]) -> str:
+    """`mk ps` as text: one line per thread, the task's columns on its first thread;
+    thread ids as `task.lthread vVERSION@site`, every column as wide as its widest."""
+    short = lambda tid: tid.removeprefix("ThreadId(").removesuffix(")")
+    lines = [("TASK", "THREAD", "STATE", "PARTNER", "PAGER", "PID", "CPU s", "RSS MiB",
+              "ENTRY")]
     for r in rows:
         cpu = f"{r['cpu']:.2f}" if r["cpu"] is not None else "-"
         rss = f"{r['rss'] / (1 << 20):.1f}" if r["rss"] is not None else "-"
         for i, t in enumerate(r["threads"]):
-            head = (f"{r['task']:>4}", f"{r['pid'] or '-':>7}", f"{cpu:>6}", f"{rss:>7}",
-                    r["entry"]) if i == 0 else ("", "", "", "", "")
-            click.echo(f"{head[0]:>4} {t['id']:<18} {t['state']:<10} {t['partner']:<18} "
-                       f"{t['pager']:<18} {head[1]:>7} {head[2]:>6} {head[3]:>7}  {head[4]}")
+            task = (str(r["task"]), str(r["pid"] or "-"), cpu, rss, r["entry"]) if i == 0 \
+                else ("",) * 5
+            lines.append((task[0], short(t["id"]), t["state"], short(t["partner"]),
+                          short(t["pager"]), *task[1:]))
+    width = [max(len(line[c]) for line in lines) for c in range(len(lines[0]))]
+    right = {0, 5, 6, 7}                                # the numbers
+    return "\n".join("  ".join(v.rjust(w) if c in right else v.ljust(w)
+                               for c, (v, w) in enumerate(zip(line, width))).rstrip()
+                     for line in lines)
 
 
 @main.command()

@@ -117,6 +117,11 @@ def test_cli_status_ps_logs(node):
     assert {2, 4, 5} <= set(tasks)
     assert tasks[4]["threads"][0]["pager"].startswith("ThreadId(2.0")
     assert tasks[2]["pid"] > 0 and tasks[2]["rss"] > 0
+    text = subprocess.run([*mk, "ps"], capture_output=True, text=True, env=env, timeout=30)
+    head, *lines = text.stdout.splitlines()
+    col = head.index("STATE")                   # every column lines up under its title
+    assert lines and all(ln[col - 2:col] == "  " and ln[col] != " " for ln in lines), text.stdout
+    assert any(ln.split()[:3] == ["4", "4.0", "v1@1"] for ln in lines), text.stdout
     st = subprocess.run([*mk, "status"], capture_output=True, text=True, env=env, timeout=30)
     assert "up" in st.stdout and "ready" in st.stdout
     up = subprocess.run([*mk, "up"], capture_output=True, text=True, env=env, timeout=30)
