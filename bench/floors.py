@@ -39,7 +39,7 @@ class Settings:
     rpc_n: int = 200             # calls per repeat (64 KiB runs do half)
     pipe_n: int = 3000
     fault_pages: int = 256
-    map_repeats: int = 5
+    map_repeats: int = 9
     tp_seconds: float = 0.25     # one throughput round
     tp_passes: int = 3           # each N: relay and kernel rounds alternate this often
     mem_mib: int = 64            # 4,096 mapped pages are 16 MiB

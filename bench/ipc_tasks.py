@@ -343,7 +343,8 @@ def _get_region(rt, log2: int) -> str:
 
 def map_a(rt, b: str, sizes: str, repeats: str) -> None:
     """A: for each size (pages), map 2**k pages to B, which maps them to C (one call),
-    then flush them from A (fpage_unmap own=False removes B's and C's: 2n mappings).
+    then flush them from A (fpage_unmap own=False removes B's and C's: 2n mappings);
+    every size once per repeat, the repeat after (one warm-up repeat untimed).
     Also timed: the same call with no map item, and a flush with nothing to remove,
     so the fixed IPC and system-call costs can be taken out per mapping."""
     b_id, r = ThreadId(int(b)), int(repeats)
@@ -352,30 +353,30 @@ def map_a(rt, b: str, sizes: str, repeats: str) -> None:
     out: dict = {"source": _get_region(rt, max(log2s)), "sizes": {}}
     call, unmap = rt.call, rt.fpage_unmap
     empty_call, empty_flush = [], []
-    fp0 = Fpage(MAP_BASE, 12)
+    fp0, empty = Fpage(MAP_BASE, 12), Msg(words=(MAP, 0))
     for _ in range(2 * r + 1):                      # cheap: twice as many samples
         t0 = _now()
-        call(b_id, Msg(words=(MAP, 0)))
+        call(b_id, empty)
         t1 = _now()
         unmap(fp0, flush=True, own=False)
         t2 = _now()
         empty_call.append(t1 - t0)
         empty_flush.append(t2 - t1)
     out["empty_call"], out["empty_flush"] = empty_call[1:], empty_flush[1:]
-    for n, log2 in zip(counts, log2s):
-        fp = Fpage(MAP_BASE, log2)
-        msg = Msg(words=(MAP, log2), items=(MapItem(fp, MAP_BASE),))
-        maps, flushes = [], []
-        for i in range(r + 1):
+    times = {n: {"map": [], "flush": []} for n in counts}
+    chain = [(n, Fpage(MAP_BASE, log2)) for n, log2 in zip(counts, log2s)]
+    msgs = [Msg(words=(MAP, fp.log2size), items=(MapItem(fp, MAP_BASE),)) for _, fp in chain]
+    for i in range(r + 1):          # repeat i of every size, so each can be paired
+        for (n, fp), msg in zip(chain, msgs):
             t0 = _now()
             call(b_id, msg)
             t1 = _now()
             unmap(fp, flush=True, own=False)
             t2 = _now()
             if i:
-                maps.append(t1 - t0)
-                flushes.append(t2 - t1)
-        out["sizes"][str(n)] = {"map": maps, "flush": flushes}
+                times[n]["map"].append(t1 - t0)
+                times[n]["flush"].append(t2 - t1)
+    out["sizes"] = {str(n): v for n, v in times.items()}
     call(b_id, Msg(words=(QUIT,)), timeout=5.0)
     _say("RESULT " + json.dumps(out))
 

@@ -30,8 +30,11 @@ def test_bench_ipc_quick_reports_every_figure(mk_home):
         assert f["label"] == label and f["floor"] == floor and f["target"] == target
         assert _number(f["ns"]) and _number(f["floor_ns"]), name
         assert f["ratio"] is None or _number(f["ratio"]), name
+        if target is not None:      # judged on the ratio to its floor timed beside it
+            assert _number(f["paired_ratio"]) and f["met"] == (f["paired_ratio"] <= target)
     for n in (1, 2, 4):
         assert out["figures"][f"throughput_{n}"]["rps"] > 0
+        assert _number(out["figures"][f"throughput_{n}"]["paired_ratio"])
     assert set(out["map"]["sizes"]) == {str(n) for n in MAP_SIZES}
     assert out["map"]["source"]
 
