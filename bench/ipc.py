@@ -140,11 +140,13 @@ class BenchNode:
             return ""
 
     def line(self, task: dict, word: str, timeout: float = 60.0) -> str:
-        """Wait for the task's log to show a line starting with `word`; its rest."""
+        """Wait for the task's log to show a line starting with `word`; its rest.
+        Only whole lines count: a task's output is unbuffered, and `print(a, b)` is
+        several writes, so the log may end in the first part of a line."""
         deadline = time.monotonic() + timeout
         while True:
             text = self._log(task)
-            for ln in text.splitlines():
+            for ln in text[:text.rfind("\n") + 1].splitlines():
                 if ln == word or ln.startswith(word + " "):
                     return ln[len(word):].strip()
                 if ln.startswith("ERROR ") or ln.startswith("Traceback"):

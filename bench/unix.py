@@ -173,7 +173,8 @@ class Proc:
         process's output, if it ended first or `timeout` passed."""
         deadline = time.monotonic() + timeout
         while True:
-            for ln in self._text(self.results).splitlines():
+            text = self._text(self.results)
+            for ln in text[:text.rfind("\n") + 1].splitlines():     # whole lines only
                 if ln == word or ln.startswith(word + " "):
                     return ln[len(word):].strip()
             log = self._text(self.task["log"])

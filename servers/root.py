@@ -24,7 +24,8 @@ import msgpack
 import zmq
 
 from drivers.protocol import DRIVER_HELLO
-from microkernel.abi import Fpage, IpcCode, IpcError, MapItem, Msg, ThreadId, place
+from microkernel.abi import (USER_TOP, Fpage, IpcCode, IpcError, MapItem, Msg, ThreadId,
+                             place)
 from microkernel.abi.ops import TASK_EXIT_NOTICE
 
 from .devmgr import DEFAULT_DRIVERS, HOLDER_BASE, DriverManager, holder_loop
@@ -273,7 +274,8 @@ def forward(rt, msg: Msg) -> Msg:
             items.append(MapItem(it.fpage, it.snd_base))
             continue
         _, dst, size = place(it.fpage, it.snd_base, WHOLE)
-        items.append(MapItem(Fpage(dst, size, it.fpage.writable), it.snd_base))
+        if dst < USER_TOP:          # above it the kernel mapped nothing to pass on
+            items.append(MapItem(Fpage(dst, size, it.fpage.writable), it.snd_base))
     try:
         return rt.ipc(msg.intended, Msg(msg.words, msg.strings, tuple(items)),
                       snd_timeout=FORWARD_TIMEOUT, rcv=2, window=WHOLE, deceit=msg.sender)

@@ -6,7 +6,7 @@ This is the only part of `microkernel` that code above the kernel may import bes
 from .codec import CodecError, decode_header, encode_header
 from .errors import (Fault, IpcCode, IpcError, KernelError, Phase, ResultFlag,
                      result_byte, split_result)
-from .fpage import PAGE_SIZE, Fpage, GrantItem, MapItem, place
+from .fpage import PAGE_SIZE, USER_TOP, Fpage, GrantItem, MapItem, place
 from .message import MAX_STRING, MAX_STRINGS, MAX_WORDS, Msg, StringLimits
 from .ops import ABI_VERSION, REPLY_FAULT, Op, RcvMode
 from .threadid import (INVALID, NIL, ROOT_TASK, SIGMA0_TASK, ThreadId, irq_id)
@@ -16,7 +16,7 @@ __all__ = [
     "CodecError", "decode_header", "encode_header",
     "Fault", "IpcCode", "IpcError", "KernelError", "Phase", "ResultFlag",
     "result_byte", "split_result",
-    "PAGE_SIZE", "Fpage", "GrantItem", "MapItem", "place",
+    "PAGE_SIZE", "USER_TOP", "Fpage", "GrantItem", "MapItem", "place",
     "MAX_STRING", "MAX_STRINGS", "MAX_WORDS", "Msg", "StringLimits",
     "ABI_VERSION", "REPLY_FAULT", "Op", "RcvMode",
     "INVALID", "NIL", "ROOT_TASK", "SIGMA0_TASK", "ThreadId", "irq_id",

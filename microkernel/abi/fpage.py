@@ -4,7 +4,10 @@ Memory fpage (x86 V2, LSB first):   grant:1 | write:1 | size:6 | 0:4 | page:20
 I/O fpage (Fiasco extension):       grant:1 | 0:1 | size:6 | 0:4 | port:16 | 0xF:4
 
 `size` is log2 of the region's bytes (ports); memory fpages need size >= 12 and a base
-aligned to 2**size; size 32 with base 0 is the whole address space. The placement rule
+aligned to 2**size; size 32 with base 0 is the whole address space. User space is the
+low 3 GiB (`USER_TOP`), as in L4 on the 486, whose kernel area is the top GiB of every
+space: a memory fpage starts below it (the whole space aside), so a word whose top
+nibble is 0xF and whose size is at most 16 can only be an I/O fpage. The placement rule
 (`place`) is V2 §4.3: the smaller of send fpage and receive window goes inside the
 larger, naturally aligned, around the sender's hot spot `snd_base`.
 """
@@ -14,11 +17,12 @@ import functools
 from dataclasses import dataclass
 
 __all__ = ["Fpage", "MapItem", "GrantItem", "place", "PAGE_SHIFT", "PAGE_SIZE",
-           "WHOLE_SPACE"]
+           "WHOLE_SPACE", "USER_TOP"]
 
 PAGE_SHIFT = 12
 PAGE_SIZE = 1 << PAGE_SHIFT
 WHOLE_SPACE = 32
+USER_TOP = 0xC0000000          # the end of user space; the kernel area lies above it
 _IO_MARK = 0xF0000000
 
 
@@ -39,6 +43,9 @@ class Fpage:
             raise ValueError(f"fpage size 2**{self.log2size} outside 2**12..2**32")
         elif not 0 <= self.base < (1 << 32):
             raise ValueError(f"fpage base {self.base:#x} outside the address space")
+        elif self.base >= USER_TOP:
+            raise ValueError(f"fpage base {self.base:#x} in the kernel area (user space "
+                             f"ends at {USER_TOP:#x})")
         if self.base & (self.size - 1):
             raise ValueError(f"fpage base {self.base:#x} not aligned to its size 2**{self.log2size}")
 

@@ -11,9 +11,10 @@ on demand, when the first page of their 4 MiB region is mapped. When the last pa
 the table is given back and the PDE is cleared, so an address space holds only as many
 kernel frames as it has populated 4 MiB regions, plus one.
 
-The whole 4 GiB is user space. A real i486 L4 kernel shares its own region (the top of
-every directory) with every space. Here the kernel is a separate host process and
-never runs through these tables, so there is no kernel region and every PDE may be U.
+User space is the low 3 GiB (`abi.USER_TOP`); `vm` maps nothing above it. A real i486
+L4 kernel shares its own region (the top of every directory) with every space. Here
+the kernel is a separate host process and never runs through these tables, so the top
+GiB stays empty, reserved only so that fpage words keep one meaning.
 
 TLB coherence (see `kmem`): a change that removes a mapping or takes away write access
 bumps the space's generation word before the method returns. With `shoot=False` the

@@ -41,7 +41,7 @@ per affected space per call.
 from __future__ import annotations
 
 from microkernel.abi.errors import Fault, KernelError
-from microkernel.abi.fpage import PAGE_SIZE, WHOLE_SPACE, Fpage, place
+from microkernel.abi.fpage import PAGE_SIZE, USER_TOP, WHOLE_SPACE, Fpage, place
 
 from .kmem import FramePool
 from .mapdb import REMOVE, Mapping, MappingDB
@@ -177,7 +177,10 @@ class VM:
 
     def _transfer_mem(self, src, fpage, snd_base, grant, dst, window, dirty) -> int:
         src_base, dst_base, log2 = place(fpage, snd_base, window)
-        items = self._source_pages(src, src_base, 1 << log2)
+        # what would land in the kernel area (a window reaching past USER_TOP) is not
+        # mapped; the source has nothing there to send, so the end of either space cuts
+        size = max(0, min(1 << log2, USER_TOP - dst_base, USER_TOP - src_base))
+        items = self._source_pages(src, src_base, size) if size else []
         self._reserve_tables(src, dst, items, src_base, dst_base)
         db, moved = self.db, 0
         for item in items:

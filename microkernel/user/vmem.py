@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from hw.memory import PhysicalMemory
 from hw.mmu import PFEC_P, TLB, PageFault, translate_range
+from microkernel.abi.fpage import USER_TOP
 
 if TYPE_CHECKING:
     from .runtime import Runtime
@@ -61,6 +62,9 @@ class VirtualMemory:
                 return translate_range(self.phys, self.cr3, vaddr, n, write, True,
                                        tlb=self._tlb())
             except PageFault as pf:
+                if pf.cr2 >= USER_TOP:
+                    raise MemoryFault(f"{'write' if write else 'read'} at {pf.cr2:#x}: the "
+                                      f"kernel area (user space ends at {USER_TOP:#x})") from None
                 key = (pf.cr2 & ~0xFFF, pf.error_code)
                 same = same + 1 if key == last else 1
                 last = key

@@ -39,6 +39,21 @@ def test_bench_ipc_quick_reports_every_figure(mk_home):
     assert out["map"]["source"]
 
 
+def test_a_task_line_counts_only_once_it_is_whole(tmp_path):
+    """A task's output is unbuffered and `print("DISK", data)` is several writes: a log
+    that ends in "DISK" is not yet the line (it was read as "DISK" with nothing after)."""
+    from bench.ipc import BenchError, BenchNode
+    log = tmp_path / "task.log"
+    log.write_text("READY\nDISK")
+    task = {"log": str(log), "task": 70, "func": "disk"}
+    bn = BenchNode.__new__(BenchNode)          # line() reads only the task's log
+    with pytest.raises(BenchError):
+        bn.line(task, "DISK", timeout=0.05)
+    with open(log, "a") as f:
+        f.write(' {"write_ns": 5}\n')
+    assert json.loads(bn.line(task, "DISK", timeout=1)) == {"write_ns": 5}
+
+
 @pytest.mark.timeout(300)
 def test_bench_drivers_quick_reports_every_figure():
     """The drivers bench runs end to end (tiny sizes) and reports each figure."""

@@ -150,6 +150,15 @@ def test_a_task_cannot_be_another_thread(node):
     assert f"no hello [{Fault.BAD_IDENTITY}]" in out
 
 
+def test_user_space_ends_at_3_gib(node):
+    status, out = node.run("mem_tasks.py", "kernel_area")
+    assert status == 0, out
+    assert "kernel area fault True" in out
+    assert "fault report refused True" in out
+    assert "last user page b'top page'" in out
+    assert "fpage refused True" in out
+
+
 def test_a_forked_process_becomes_an_empty_task(node):
     status, out = node.run("mem_tasks.py", "forker")
     assert status == 0, out

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from microkernel.abi import (INVALID, NIL, CodecError, Fpage, ThreadId, decode_header,
+from microkernel.abi import (INVALID, NIL, USER_TOP, CodecError, Fpage, ThreadId, decode_header,
                              encode_header, irq_id, place)
 from microkernel.abi import timeouts as T
 from microkernel.abi.codec import MAX_HEADER
@@ -116,8 +116,9 @@ def test_special_ids():
 
 @st.composite
 def memory_fpages(draw, min_size=12, max_size=32):
+    """Any memory fpage: the whole space, or one that starts in user space."""
     s = draw(st.integers(min_size, max_size))
-    base = 0 if s == 32 else draw(st.integers(0, (1 << (32 - s)) - 1)) << s
+    base = 0 if s == 32 else draw(st.integers(0, (USER_TOP - 1) >> s)) << s
     return Fpage(base, s, draw(st.booleans()))
 
 
@@ -128,13 +129,8 @@ def io_fpages(draw):
     return Fpage.ports(base, s)
 
 
-def _unambiguous(fp: Fpage) -> bool:
-    """Not one of the memory fpages whose word reads as an I/O fpage (see below)."""
-    return fp.io or not (fp.base >= 0xF0000000 and fp.log2size <= 16)
-
-
 @SETTINGS
-@given((memory_fpages() | io_fpages()).filter(_unambiguous))
+@given(memory_fpages() | io_fpages())
 def test_fpage_round_trip(fp):
     word = fp.encode()
     assert 0 <= word < 1 << 32
@@ -142,13 +138,24 @@ def test_fpage_round_trip(fp):
     assert fp.size == 1 << fp.log2size and fp.contains(fp.base) and not fp.contains(fp.end)
 
 
-@pytest.mark.xfail(reason="ABI: a memory fpage of 4..64 KiB at 0xF0000000 or above encodes "
-                          "to the Fiasco I/O fpage word (top nibble 0xF, size <= 16), so it "
-                          "decodes as ports; the whole 4 GiB is user space here, unlike Fiasco")
-@given(memory_fpages(12, 16).filter(lambda fp: fp.base >= 0xF0000000))
-@settings(max_examples=20, deadline=None)
-def test_memory_fpage_at_the_top_of_the_space_round_trips(fp):
-    assert Fpage.decode(fp.encode()) == fp
+@SETTINGS
+@given(st.integers(12, 30), st.integers(USER_TOP >> 12, (1 << 20) - 1), st.booleans())
+def test_memory_fpage_in_the_kernel_area_is_refused(size, page, writable):
+    """User space ends at USER_TOP (3 GiB, as on L4/x86): a memory fpage starting above
+    is refused, built or decoded, so an I/O fpage's word (0xF..., size <= 16) has one
+    meaning; once it decoded as either."""
+    base = page << 12 & ~((1 << size) - 1)             # aligned: >= USER_TOP still
+    with pytest.raises(ValueError, match="kernel area"):
+        Fpage(base, size, writable)
+    word = base | size << 2 | (2 if writable else 0)
+    if base >> 28 == 0xF and size <= 16:                # the word is an I/O fpage's:
+        try:                                            # ports, or refused as ports
+            assert Fpage.decode(word).io
+        except ValueError as e:
+            assert "kernel area" not in str(e)
+    else:
+        with pytest.raises(ValueError, match="kernel area"):
+            Fpage.decode(word)
 
 
 @SETTINGS

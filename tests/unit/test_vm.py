@@ -220,6 +220,20 @@ def test_equal_sizes_ignore_the_hot_spot(vm, s0, abc):
     assert b.mappings() == {0x2000: (0x100000, True), 0x3000: (0x101000, True)}
 
 
+def test_nothing_is_mapped_into_the_kernel_area(vm, s0, abc):
+    """User space ends at USER_TOP (3 GiB): a hot spot above it in a whole-space
+    window maps nothing, and a 2 GiB window there takes only its lower half."""
+    a, b, c = abc
+    give(vm, s0, a, 0x100000, 2)
+    assert vm.transfer(a, Fpage.page(0x100000), 0xC0001000, False, b, Fpage.whole()) == 0
+    assert vm.transfer(a, Fpage.page(0x100000), 0xBFFFF000, False, b, Fpage.whole()) == 1
+    assert b.mappings() == {0xBFFFF000: (0x100000, True)}
+    give(vm, s0, a, 0x102000, at=0x40100000)            # would land at 0xC0100000
+    n = vm.transfer(a, Fpage.whole(), 0, False, c, Fpage.of(0x80000000, 1 << 31))
+    assert n == 2 and set(c.mappings()) == {0x80100000, 0x80101000}
+    agree(vm, s0, a, b, c)
+
+
 def test_pages_the_sender_has_not_mapped_are_skipped(vm, s0, abc):
     a, b, _ = abc
     give(vm, s0, a, 0x100000)

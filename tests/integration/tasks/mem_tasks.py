@@ -268,6 +268,28 @@ def impostor(rt):
     s.close()
 
 
+def kernel_area(rt):
+    """User space ends at 3 GiB: an access above is the task's MemoryFault, a fault
+    report for it is refused, an fpage there cannot be built; the page below works."""
+    from microkernel.abi import USER_TOP, Fault
+    from microkernel.user.vmem import MemoryFault
+    try:
+        rt.mem.write(USER_TOP, b"x")
+        print("kernel area written")
+    except MemoryFault as e:
+        print("kernel area fault", "kernel area" in str(e))
+    try:
+        rt._page_fault(0xF0001000, True, False)
+    except KernelError as e:
+        print("fault report refused", e.fault is Fault.BAD_ARGUMENT)
+    rt.mem.write(USER_TOP - 0x1000, b"top page")
+    print("last user page", rt.mem.read(USER_TOP - 0x1000, 8))
+    try:
+        Fpage(0xF0001000, 12)
+    except ValueError as e:
+        print("fpage refused", "kernel area" in str(e))
+
+
 # -- a task whose process is a fork of another's -------------------------------------
 
 def forker(rt):
