@@ -96,6 +96,13 @@ class Device:
         """(file descriptor or zmq socket, ready callback) pairs the owner should poll."""
         return []
 
+    def sources_changed(self) -> None:
+        """Tell the owner that `poll_sources()` now says something else (the machine's
+        `on_sources_changed` hook, which the kernel sets)."""
+        hook = getattr(self.machine, "on_sources_changed", None)
+        if hook is not None:
+            hook()
+
     def close(self) -> None:
         """Release host resources (files, sockets)."""
 

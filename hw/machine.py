@@ -36,6 +36,8 @@ class Machine:
         self.pic = PICPair()
         self.devices: dict[str, Device] = {}
         self._lines: dict[int, IrqLine] = {}
+        # called when a device's poll sources change (its owner re-reads poll_sources)
+        self.on_sources_changed: Callable[[], None] | None = None
         self.attach(self.pic, lines=False)
         self.pit = self.attach(PIT())
         self.rtc = self.attach(RTC())

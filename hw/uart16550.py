@@ -14,8 +14,10 @@ four character times of the programmed line speed on `machine.clock`.
 The far end of the cable: `host_feed` puts bytes on the wire (a full FIFO overruns),
 `host_take` returns what was transmitted, `on_tx` hears every byte. A person can type
 into it through `attach_pty()` (a raw pseudo-terminal) or `attach_socket()`; those far
-ends honour flow control, so a paste waits in a host-side backlog instead of overrunning.
-Nothing blocks: the owner polls `poll_sources()` and host writes never wait.
+ends honour flow control, so a paste waits in a host-side backlog instead of overrunning,
+and while the backlog is full the UART stops reading its far end (it leaves
+`poll_sources()` until half the backlog has gone), so the writer waits in the host and
+nothing is lost. Nothing here blocks: the owner polls `poll_sources()`.
 """
 from __future__ import annotations
 
@@ -69,6 +71,7 @@ class UART16550(Device):
         self._fd: int | None = None                 # the far end: pty master or socket
         self._slave_fd: int | None = None           # our hold on the pty slave
         self._sock: socket.socket | None = None
+        self._paused = False                        # backlog full: the far end is not read
         self._timer: Any = None
         self.reset()
 
@@ -95,11 +98,16 @@ class UART16550(Device):
         self.detach_host()
 
     def poll_sources(self) -> list[tuple[Any, Callable[[], None]]]:
-        """The host endpoint's fd, if any; re-ask after each callback (it may detach)."""
-        return [] if self._fd is None else [(self._fd, self._on_host_readable)]
+        """The host endpoint's fd, if any and if the backlog has room; re-ask after each
+        callback (it may detach) and on `sources_changed()`."""
+        if self._fd is None or self._paused:
+            return []
+        return [(self._fd, self._on_host_readable)]
 
     def describe(self) -> dict:
-        return {**super().describe(), "pty": self.pty_path, "socket": self._sock is not None}
+        return {**super().describe(), "pty": self.pty_path, "socket": self._sock is not None,
+                "backlog": len(self._backlog), "reading": self._fd is not None and not self._paused,
+                "rx_dropped": self.rx_dropped, "tx_dropped": self.tx_dropped}
 
     # -- port I/O -----------------------------------------------------------------------
 
@@ -260,6 +268,9 @@ class UART16550(Device):
         self._rx.extend(self._backlog[:n])
         del self._backlog[:n]
         self._arm_timeout()
+        if self._paused and len(self._backlog) <= BACKLOG_MAX // 2:
+            self._paused = False                # read the far end again
+            self.sources_changed()
 
     def _arm_timeout(self) -> None:
         """FIFO mode character timeout: 4 character times with no read and no new data."""
@@ -370,10 +381,12 @@ class UART16550(Device):
 
     def _on_host_readable(self) -> None:
         """Poll callback: move what the host sent into the backlog and the FIFO."""
-        if self._fd is None:
+        room = BACKLOG_MAX - len(self._backlog)
+        if self._fd is None or room <= 0:
             return
         try:
-            data = self._sock.recv(4096) if self._sock else os.read(self._fd, 4096)
+            n = min(4096, room)
+            data = self._sock.recv(n) if self._sock else os.read(self._fd, n)
         except (BlockingIOError, InterruptedError):
             return
         except OSError:
@@ -382,6 +395,9 @@ class UART16550(Device):
             self.detach_host()
             return
         self.host_feed(data, flow_control=True)
+        if len(self._backlog) >= BACKLOG_MAX:   # full: leave the rest in the host's buffer
+            self._paused = True
+            self.sources_changed()
         self._flush_out()
 
     def _flush_out(self) -> None:

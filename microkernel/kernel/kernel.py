@@ -94,6 +94,7 @@ class Kernel:
         self.table = TABLE
         self.factory = Factory() if factory else None
         self.sources = Sources(self.ctx, inproc)
+        machine.on_sources_changed = self.sources_changed    # a UART pausing its pty
 
     # -- the loop ---------------------------------------------------------------
 

@@ -2,10 +2,12 @@
 right offset, range and malformed-request errors, a client that rides through a driver
 restart; bytes to and from COM1's pseudo-terminal, a READ that blocks until a receive
 interrupt brings data, and interrupts counted by both the driver and the kernel."""
+import hashlib
 import json
 import os
 import select
 import signal
+import threading
 import time
 
 import pytest
@@ -150,6 +152,28 @@ def test_char_read_blocks_until_an_interrupt_brings_data(node, console):
     assert after["rx_bytes"] >= before["rx_bytes"] + len(marker)
     assert irq_after["delivered"] > irq_before["delivered"]   # ... the kernel delivered it
     assert irq_after["owner"] == irq_before["owner"]
+
+
+def test_a_paste_larger_than_every_buffer_arrives_whole(node):
+    """Nobody reads COM2 while 160 KiB go into its pty: the driver's ring (64 KiB) and
+    the UART's backlog (64 KiB) fill, and then the UART stops reading the pty, so the
+    writer waits in the host. A reader then gets every byte, in order."""
+    def com2():
+        return next(d for d in node.control({"op": "status"})["devices"] if d["name"] == "com2")
+    with open(node.path("com2.pty")) as f:
+        fd = os.open(f.read().strip(), os.O_RDWR | os.O_NOCTTY)
+    data = bytes(i * 7 % 251 for i in range(160 << 10))
+    writer = threading.Thread(target=os.write, args=(fd, data), daemon=True)
+    try:
+        writer.start()
+        node.wait_for(lambda: not com2()["reading"], timeout=60, what="COM2's backlog full")
+        status, out = node.run("driver_tasks.py", "char_drain", "com2", len(data), timeout=150)
+        assert status == 0, out
+        assert f"drained {len(data)} {hashlib.sha256(data).hexdigest()[:16]}" in out, out
+        writer.join(10)
+        assert not writer.is_alive() and com2()["rx_dropped"] == 0 and com2()["reading"]
+    finally:
+        os.close(fd)
 
 
 def test_char_malformed_requests(node):

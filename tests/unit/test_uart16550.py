@@ -330,6 +330,37 @@ def test_real_pty_both_directions(h, uart):
     assert uart.poll_sources() == [] and uart.pty_path is None
 
 
+def test_a_paste_larger_than_the_backlog_waits_in_the_host(h, uart):
+    """Nothing lost: with the backlog full the UART leaves poll_sources() and stops
+    reading the pty, so the writer waits; as the driver reads, it comes back."""
+    import threading
+    from hw.uart16550 import BACKLOG_MAX
+    changes = []
+    h.on_sources_changed = lambda: changes.append(bool(uart.poll_sources()))
+    path = uart.attach_pty()
+    fd = os.open(path, os.O_RDWR | os.O_NOCTTY)
+    data = bytes(i * 7 % 251 for i in range(3 * BACKLOG_MAX))
+    writer = threading.Thread(target=lambda: os.write(fd, data) and None, daemon=True)
+    try:
+        h.ports.outb(FCR, 0x01)
+        writer.start()
+        while uart.poll_sources():              # nobody reads RBR: the backlog fills
+            pump(uart)
+        assert changes == [False] and uart.rx_dropped == 0
+        assert writer.is_alive()                # the rest waits in the host's pty
+        got = bytearray()
+        while len(got) < len(data):
+            while h.ports.inb(LSR) & 1:
+                got.append(h.ports.inb(RBR))
+            for src, cb in uart.poll_sources():
+                if select.select([src], [], [], 0.01)[0]:
+                    cb()
+        assert got == data and uart.rx_dropped == 0
+        assert changes[:2] == [False, True] and not writer.join(5) and not writer.is_alive()
+    finally:
+        os.close(fd)
+
+
 def test_socket_far_end_and_hangup(h, uart):
     ours, theirs = socket.socketpair()
     uart.attach_socket(ours)

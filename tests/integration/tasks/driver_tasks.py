@@ -118,6 +118,15 @@ def char_reader(rt, marker, seconds="30"):
     print("got", marker.encode() in got, flush=True)
 
 
+def char_drain(rt, name, n):
+    """Read `n` bytes from char device `name`; print the count and their sha256."""
+    import hashlib
+    c, got, deadline = CharDevice(rt, None, name), bytearray(), time.monotonic() + 120
+    while len(got) < int(n) and time.monotonic() < deadline:
+        got += c.read(65536, timeout=10)
+    print("drained", len(got), hashlib.sha256(bytes(got)).hexdigest()[:16], flush=True)
+
+
 def char_errors(rt):
     """Malformed char requests get E_INVAL; then the driver still reads and writes."""
     com = lookup(rt, names_id(rt), "com1")
