@@ -77,7 +77,7 @@ class ControlPort:
             threads = [{"lthread": t.lthread, "id": str(ThreadId(t.tid)), "state": t.state.value,
                         "partner": str(ThreadId(t.partner)) if t.partner and t.blocked else "",
                         "pager": str(ThreadId(t.pager)) if t.pager else "",
-                        "prio": t.prio, "irq": t.irq}
+                        "prio": t.prio, "irq": t.irq, "cpu": round(t.cpu(), 2)}
                        for t in sorted(task.threads.values(), key=lambda t: t.lthread)]
             rows.append({"task": task.no, "id": str(ThreadId(task.tid(0))),
                          "chief": task.chief.no if task.chief else None,

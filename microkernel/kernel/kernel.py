@@ -257,9 +257,12 @@ class Kernel:
     # -- HELLO ------------------------------------------------------------------
 
     def hello(self, ident: bytes, h: list) -> None:
-        """[HELLO, version, task, lthread, secret(, pid)]: bind this socket to a thread;
-        the pid comes from a forked process adopting an empty task."""
-        _, version, task_no, lthread, secret, *pid = h
+        """[HELLO, version, task, lthread, secret(, pid(, host thread id))]: bind this
+        socket to a thread; a pid comes from a forked process adopting an empty task,
+        and the host thread's id, kept if it is a thread of the task's process, is
+        what thread_schedule reads the thread's CPU time by."""
+        _, version, task_no, lthread, secret, *rest = h
+        pid, host_tid = (rest + [None, None])[:2]
         if version != ABI_VERSION:
             raise KernelError(Fault.VERSION, f"kernel speaks ABI {ABI_VERSION}")
         task = self.tasks.get(task_no) if type(task_no) is int else None
@@ -269,7 +272,10 @@ class Kernel:
         if t.ident is not None or t.state is ThreadState.DEAD:
             raise KernelError(Fault.BUSY, f"lthread {lthread} is already attached")
         if task.proc is None and task.pidfd is None:
-            adopt(self, task, pid[0] if pid else None)
+            adopt(self, task, pid)
+        if type(host_tid) is int and host_tid > 0 and \
+                os.path.exists(f"/proc/{task.pid}/task/{host_tid}"):
+            t.host_tid = host_tid
         t.ident = ident
         self.by_ident[ident] = t
         t.state = ThreadState.RUNNING

@@ -71,7 +71,7 @@ def sys_thread_schedule(k: "Kernel", t: "Thread", h: list, frames) -> None:
         raise KernelError(Fault.NO_PERMISSION, f"priority above the caller's MCP {mcp}")
     if slice_ is not None and (type(slice_) not in (int, float) or not 0 < slice_ <= 10):
         raise KernelError(Fault.BAD_ARGUMENT, f"time slice {slice_!r}")
-    old = [0, d.prio, d.timeslice, d.state.value, d.partner, d.cpu]
+    old = [0, d.prio, d.timeslice, d.state.value, d.partner, d.cpu()]
     if prio is not None:
         d.prio = prio
     if slice_ is not None:

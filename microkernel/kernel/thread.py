@@ -10,6 +10,7 @@ with `pf` set, and the pager's reply resumes the access instead of being deliver
 from __future__ import annotations
 
 import enum
+import os
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -20,6 +21,7 @@ __all__ = ["Thread", "ThreadState", "DEFAULT_PRIO", "DEFAULT_TIMESLICE"]
 
 DEFAULT_PRIO = 16
 DEFAULT_TIMESLICE = 0.010
+_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 class ThreadState(enum.Enum):
@@ -36,7 +38,7 @@ class Thread:
     __slots__ = ("tid", "task", "lthread", "ident", "state", "prio", "timeslice",
                  "pager", "partner", "senders", "pending", "timer", "pf",
                  "snd", "rcv_mode", "rcv_from", "rcv_window", "rcv_limits", "rcv_timeout",
-                 "irq", "entry", "cpu")
+                 "irq", "entry", "host_tid")
 
     def __init__(self, task: "Task", lthread: int, tid: int):
         self.tid = tid                   # raw V2 id (int)
@@ -60,11 +62,25 @@ class Thread:
         self.rcv_timeout: float | None = None
         self.irq: int | None = None      # the IRQ this thread is attached to
         self.entry = ""
-        self.cpu = 0.0
+        self.host_tid: int | None = None  # the host thread's id, told at HELLO
 
     @property
     def blocked(self) -> bool:
         return self.state is ThreadState.SENDING or self.state is ThreadState.RECEIVING
+
+    def cpu(self) -> float:
+        """Seconds of CPU its host thread has used (V2's thread_schedule reports a
+        thread's consumed time); 0.0 when the host no longer knows the thread."""
+        pid = self.task.pid
+        if pid is None or self.host_tid is None:
+            return 0.0
+        try:
+            with open(f"/proc/{pid}/task/{self.host_tid}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            return 0.0
+        fields = stat[stat.rindex(b")") + 2:].split()    # after "pid (comm) "
+        return (int(fields[11]) + int(fields[12])) / _TICKS   # utime + stime (proc(5))
 
     def cancel_timer(self) -> None:
         if self.timer is not None:

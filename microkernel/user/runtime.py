@@ -76,8 +76,9 @@ class Runtime:
         sock.setsockopt(zmq.ROUTING_ID, os.urandom(16))
         sock.connect(self.endpoint)
         self._cpu.sock = sock
-        hello = [Op.HELLO, ABI_VERSION, self.task_no, lthread, self._secret]
-        reply = self._syscall(hello + [pid] if pid is not None else hello)
+        # the host thread's id lets the kernel read this thread's CPU time
+        reply = self._syscall([Op.HELLO, ABI_VERSION, self.task_no, lthread, self._secret,
+                               pid, threading.get_native_id()])
         self._cpu.tid = ThreadId(reply[1])
         return reply[2]
 

@@ -1,5 +1,7 @@
 """IPC between real threads through a real kernel: rendezvous, strings, timeouts,
 error codes and phases, cancellation, priority order, and unforgeable senders."""
+import re
+
 import pytest
 
 pytestmark = pytest.mark.timeout(120)
@@ -40,6 +42,15 @@ def test_lthread_ex_regs_cancels_ipc(node):
     status, out = node.run("ipc_tasks.py", "cancel")
     assert status == 0, out
     assert "cancelled [('CANCELED', 'receive')] old-state receiving" in out
+
+
+def test_thread_schedule_reports_the_cpu_a_thread_used(node):
+    status, out = node.run("ipc_tasks.py", "thread_cpu", "0.3")
+    assert status == 0, out
+    spun, idle, own = map(float, re.search(r"spinner ([\d.]+) idle ([\d.]+) own ([\d.]+)",
+                                           out).groups())
+    assert 0.25 <= spun <= 5, out             # its own 0.3 s of CPU (tick-granular)
+    assert idle < spun and abs(idle - own) <= 0.05, out
 
 
 def test_waiting_senders_served_by_priority(node):

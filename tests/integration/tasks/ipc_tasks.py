@@ -104,6 +104,26 @@ def priority(rt):
     print("order", order)
 
 
+def _spin_then_wait(rt, seconds):
+    end = time.thread_time() + seconds
+    while time.thread_time() < end:
+        pass
+    rt.wait()                               # then block, so the caller can read it
+
+
+def thread_cpu(rt, seconds="0.3"):
+    """thread_schedule reports each thread's consumed CPU time: lthread 1 spins for
+    `seconds` of its own CPU, lthread 0 mostly sleeps."""
+    me = rt.myself()
+    rt.lthread_ex_regs(1, _spin_then_wait, args=(float(seconds),))
+    deadline = time.monotonic() + 30
+    while rt.thread_schedule(me.lthread_id(1))["state"] != "receiving" \
+            and time.monotonic() < deadline:
+        time.sleep(0.02)
+    spun, idle = rt.thread_schedule(me.lthread_id(1))["cpu"], rt.thread_schedule(me)["cpu"]
+    print("spinner", round(spun, 2), "idle", round(idle, 2), "own", round(time.thread_time(), 2))
+
+
 def deceit(rt):
     rt.lthread_ex_regs(1, echo_server)
     server = rt.myself().lthread_id(1)
