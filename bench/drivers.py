@@ -27,7 +27,8 @@ import time
 from drivers.ata import Ata
 from hw import Machine
 
-from .ipc import BenchError, BenchNode
+from .floors import BenchError
+from .node import BenchNode
 
 __all__ = ["run", "main", "DirectIO"]
 
@@ -84,12 +85,6 @@ def in_kernel(image: str, mib: int, rate: float = 0.0) -> dict:
     finally:
         m.close()
     return {"write_ns": t1 - t0, "read_ns": t2 - t1, "ok": ok}
-
-
-def _start(bn: BenchNode, func: str, *args) -> dict:
-    t = bn.node.root({"op": "run", "entry": f"{TASKS}:{func}", "args": [str(a) for a in args]})
-    t["func"], t["seen"] = func, 0
-    return t
 
 
 def _names_id(bn: BenchNode) -> int:
@@ -162,7 +157,7 @@ def disk_pair(bn: BenchNode, mib: int, repeats: int, rate: float) -> dict:
     bn.node.control({"op": "tune", "name": "ata0", "attr": "rate", "value": rate})
     user = []
     for _ in range(repeats):
-        t = _start(bn, "disk_rw", _names_id(bn), mib)
+        t = bn.start("disk_rw", _names_id(bn), mib)
         user.append(json.loads(bn.line(t, "DISK", timeout=300)))
         bn.reap(t)
     tmp = tempfile.mkdtemp(prefix="mkbd")
@@ -184,7 +179,7 @@ def disk_pair(bn: BenchNode, mib: int, repeats: int, rate: float) -> dict:
 def run(mib: int = 4, samples: int = 100, repeats: int = 3) -> dict:
     """Both disk paths (a disk at PIO mode 4 speed, and an instant one) and the
     interrupt latency, in one run."""
-    with BenchNode("benchdrv", 16) as bn:
+    with BenchNode("benchdrv", 16, TASKS) as bn:
         pio = disk_pair(bn, mib, repeats, PIO4)
         instant = disk_pair(bn, mib, repeats, 0.0)
         irq = irq_latency(bn, samples)

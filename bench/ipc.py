@@ -55,11 +55,11 @@ import zmq
 from .floors import (MAP_SIZES, PAIRS, PAYLOADS, BenchError, DirectFloor, PipeFloor, RelayRing,
                      Settings, _Peers, _fifos, _pick, _rate, _stat, release)
 from .ipc_tasks import round_path, step_path
+from .node import BenchNode
 
 __all__ = ["run", "main", "format_table", "Settings", "BenchError", "FIGURES", "FLOORS",
            "MAP_SIZES", "PAIRS"]
 
-_now = time.perf_counter_ns
 TASKS = "bench.ipc_tasks"
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))   # the project
 
@@ -80,99 +80,6 @@ FIGURES: dict[str, tuple[str, str, float | None]] = {
 }
 FLOORS = ("pipe", "zmq_direct", *(f"relay_{p}" for p in PAYLOADS),
           *(f"relay_tp_{n}" for n in PAIRS))
-
-
-
-
-
-
-class BenchNode:
-    """A node booted for the run in a temporary $MK_HOME, and its bench tasks."""
-
-    def __init__(self, name: str, mem_mib: int):
-        from cli.node import Node                       # the operator's own client
-        self.home = tempfile.mkdtemp(prefix="mkb", dir="/tmp")
-        self.node = Node(name, self.home)
-        self.mem_mib = mem_mib
-        self.up = False
-
-    def __enter__(self) -> "BenchNode":
-        try:
-            self.node.up(self.mem_mib)
-        except BaseException:
-            shutil.rmtree(self.home, ignore_errors=True)
-            raise
-        self.up = True
-        return self
-
-    def __exit__(self, *exc) -> None:
-        try:
-            if self.up:
-                self.node.down()
-        finally:
-            shutil.rmtree(self.home, ignore_errors=True)
-
-    def start(self, func: str, *args) -> dict:
-        from cli.node import NodeError
-        try:
-            t = self.node.root({"op": "run", "entry": f"{TASKS}:{func}",
-                                "args": [str(a) for a in args]}, timeout=30.0)
-        except NodeError as e:
-            raise BenchError(f"root would not start {func}: {e}; the kernel's log:\n"
-                             f"{self._tail('kernel.log')}\nroot's log:\n"
-                             f"{self._tail('task-4.log')}") from None
-        t["func"], t["seen"] = func, 0
-        return t
-
-    def _tail(self, name: str, n: int = 2000) -> str:
-        try:
-            with open(self.node.path("logs", name), "rb") as f:
-                return f.read().decode(errors="replace")[-n:]
-        except FileNotFoundError:
-            return "(none)"
-
-    @staticmethod
-    def _log(task: dict) -> str:
-        try:
-            with open(task["log"], "rb") as f:
-                return f.read().decode(errors="replace")
-        except FileNotFoundError:
-            return ""
-
-    def line(self, task: dict, word: str, timeout: float = 60.0) -> str:
-        """Wait for the task's log to show a line starting with `word`; its rest.
-        Only whole lines count: a task's output is unbuffered, and `print(a, b)` is
-        several writes, so the log may end in the first part of a line."""
-        deadline = time.monotonic() + timeout
-        while True:
-            text = self._log(task)
-            for ln in text[:text.rfind("\n") + 1].splitlines():
-                if ln == word or ln.startswith(word + " "):
-                    return ln[len(word):].strip()
-                if ln.startswith("ERROR ") or ln.startswith("Traceback"):
-                    break
-            else:
-                if time.monotonic() < deadline:
-                    time.sleep(0.002)
-                    continue
-            raise BenchError(f"task {task['task']} ({task['func']}) did not print {word} "
-                             f"in {timeout:.0f}s; its log:\n{text[-2000:]}")
-
-    def server(self, func: str, *args) -> tuple[dict, int]:
-        t = self.start(func, *args)
-        return t, int(self.line(t, "ID"))
-
-    def reap(self, task: dict, timeout: float = 15.0) -> None:
-        """Wait for the task's end; then its log goes, so that the next task given the
-        same number is not read from its predecessor's lines."""
-        done = self.node.root({"op": "wait", "task": task["task"]}, timeout=timeout)
-        if done.get("status") not in (0, None):
-            raise BenchError(f"task {task['task']} ({task['func']}) ended with status "
-                             f"{done['status']}; its log:\n{self._log(task)[-2000:]}")
-        try:
-            os.unlink(task["log"])
-        except FileNotFoundError:
-            pass
 
 
 def side_by_side(bn: BenchNode, rings: list[RelayRing], s: Settings, tmp: str) -> tuple[dict, dict]:
@@ -324,7 +231,7 @@ def run(settings: Settings | None = None, node_name: str = "bench",
             floors["zmq_direct"] = direct.measure(s)
             phase("floors")
             progress(f"booting a {s.mem_mib} MiB node")
-            with BenchNode(node_name, s.mem_mib) as bn:
+            with BenchNode(node_name, s.mem_mib, TASKS) as bn:
                 phase("boot")
                 progress("round trips, relay and kernel side by side")
                 f, k = side_by_side(bn, rings, s, tmp)

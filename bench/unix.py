@@ -34,7 +34,8 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Callable
 
-from .ipc import BenchError, BenchNode, release
+from .floors import BenchError, release
+from .node import BenchNode
 from .unix_tasks import PIPELINE, big_data, step_path
 
 __all__ = ["run", "main", "format_table", "Settings", "FIGURES", "FLOORS", "BOOT_TARGET_S"]
@@ -207,7 +208,7 @@ def measure_node(s: Settings, tmp: str, progress: Callable[[str], None]) -> dict
     paired: dict[str, list] = {"getpid": [], "read_4k": []}
     errors: list = []
     progress(f"booting a {s.mem_mib} MiB node")
-    with BenchNode("benchunix", s.mem_mib) as bn:
+    with BenchNode("benchunix", s.mem_mib, TASKS) as bn:
         progress("starting the bench processes")
         micro = Proc(bn, tmp, "p_micro", s.repeats, s.n)
         procs = Proc(bn, tmp, "p_procs", s.repeats, s.forks, s.pipelines, s.mib)

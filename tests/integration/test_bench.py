@@ -42,7 +42,8 @@ def test_bench_ipc_quick_reports_every_figure(mk_home):
 def test_a_task_line_counts_only_once_it_is_whole(tmp_path):
     """A task's output is unbuffered and `print("DISK", data)` is several writes: a log
     that ends in "DISK" is not yet the line (it was read as "DISK" with nothing after)."""
-    from bench.ipc import BenchError, BenchNode
+    from bench.floors import BenchError
+    from bench.node import BenchNode
     log = tmp_path / "task.log"
     log.write_text("READY\nDISK")
     task = {"log": str(log), "task": 70, "func": "disk"}
