@@ -364,10 +364,11 @@ def map_a(rt, b: str, sizes: str, repeats: str) -> None:
         empty_flush.append(t2 - t1)
     out["empty_call"], out["empty_flush"] = empty_call[1:], empty_flush[1:]
     times = {n: {"map": [], "flush": []} for n in counts}
-    chain = [(n, Fpage(MAP_BASE, log2)) for n, log2 in zip(counts, log2s)]
-    msgs = [Msg(words=(MAP, fp.log2size), items=(MapItem(fp, MAP_BASE),)) for _, fp in chain]
+    fps = [Fpage(MAP_BASE, log2) for log2 in log2s]
+    chain = [(n, fp, Msg(words=(MAP, fp.log2size), items=(MapItem(fp, MAP_BASE),)))
+             for n, fp in zip(counts, fps)]
     for i in range(r + 1):          # repeat i of every size, so each can be paired
-        for (n, fp), msg in zip(chain, msgs):
+        for n, fp, msg in chain:
             t0 = _now()
             call(b_id, msg)
             t1 = _now()

@@ -130,10 +130,9 @@ def sys_task_new(k: "Kernel", t: "Thread", h: list, frames) -> None:
 def sys_page_fault(k: "Kernel", t: "Thread", h: list, frames) -> None:
     """[PAGE_FAULT, addr, write, present]: the CPU trapped; call the pager (V2 §5)."""
     _, addr, write, present = h
-    if type(addr) is int and USER_TOP <= addr <= 0xFFFFFFFF:
-        # the kernel area: no pager can map there (on the 486, the U/S bit says no)
-        raise KernelError(Fault.BAD_ARGUMENT, f"address {addr:#x} is in the kernel area")
     addr = _int(addr, 0, 0xFFFFFFFF, "address")
+    if addr >= USER_TOP:        # the kernel area: no pager maps there (the 486's U/S bit)
+        raise KernelError(Fault.BAD_ARGUMENT, f"address {addr:#x} is in the kernel area")
     write, present = _flag(write), _flag(present)
     if t.task.no == 2:                      # sigma0's faults: idempotent mapping
         k.vm.sigma0_identity(t.task.space, addr, bool(write))
