@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import enum
 
-__all__ = ["Op", "ABI_VERSION", "RcvMode", "REPLY_FAULT", "TASK_EXIT_NOTICE",
+__all__ = ["Op", "ABI_VERSION", "RcvMode", "REPLY_FAULT", "TASK_EXIT_NOTICE", "PAGE_FAULT_EIP",
            "NEAREST_SAME", "NEAREST_OUTER", "NEAREST_INNER"]
 
 ABI_VERSION = 1
@@ -52,3 +52,7 @@ TASK_EXIT_NOTICE = 0xFFFF_0E71
 
 # id_nearest relations (V2 §2): same clan, redirected out to own chief, into an inner clan.
 NEAREST_SAME, NEAREST_OUTER, NEAREST_INNER = 0x00, 0x04, 0x0C
+
+# The second word of the page-fault message the kernel sends a pager on a thread's behalf
+# (V2 §5: the faulting EIP; the simulated CPU has none to give): [address | bits, this].
+PAGE_FAULT_EIP = 0xFFFF_FFFF

@@ -1,11 +1,12 @@
 """Imports point down only (DESIGN §2): cli → personalities → servers/drivers →
-microkernel.user/abi; microkernel.kernel → hw; hw imports nothing of the project, and
+protocols → microkernel.user/abi; microkernel.kernel → hw; hw imports nothing of the project, and
 nothing above the kernel imports microkernel.kernel."""
 import ast
 import pathlib
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-PROJECT = ("hw", "microkernel", "servers", "drivers", "personalities", "cli", "bench")
+PROJECT = ("hw", "microkernel", "protocols", "servers", "drivers", "personalities", "cli",
+           "bench")
 
 # package prefix -> the project packages it may import
 ALLOWED = {
@@ -15,11 +16,12 @@ ALLOWED = {
     "microkernel.kernel": ("microkernel.kernel", "microkernel.abi", "hw"),
     "microkernel.user": ("microkernel.user", "microkernel.abi", "hw.mmu", "hw.memory",
                          "hw.device"),
-    "servers": ("servers", "microkernel.user", "microkernel.abi", "drivers"),
-    "drivers": ("drivers", "microkernel.user", "microkernel.abi"),
-    "personalities": ("personalities", "servers", "drivers", "microkernel.user",
-                      "microkernel.abi"),
-    "cli": ("cli", "personalities", "servers", "drivers", "microkernel.user",
+    "protocols": ("protocols", "microkernel.abi"),
+    "servers": ("servers", "protocols", "microkernel.user", "microkernel.abi", "drivers"),
+    "drivers": ("drivers", "protocols", "microkernel.user", "microkernel.abi"),
+    "personalities": ("personalities", "servers", "drivers", "protocols",
+                      "microkernel.user", "microkernel.abi"),
+    "cli": ("cli", "personalities", "servers", "drivers", "protocols", "microkernel.user",
             "microkernel.abi", "hw", "bench"),
     "bench": PROJECT,
 }

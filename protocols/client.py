@@ -1,0 +1,131 @@
+"""One way to call a server: `Service`, a server found by name and called by its protocol.
+
+    fs = Service(rt, FS_INTERFACE, name="fs")       # or tid=... for a known thread
+    reply = fs.call(Op.STAT, ino)                    # the reply NamedTuple
+
+The server is looked up with the name server (and again after it was restarted), with
+patience: while nobody has registered the name yet (booting, restarting), it asks again
+with growing pauses until a deadline, then fails with ENODEV. A request that meets a
+dead server (NOT_EXISTENT, CANCELED: root restarts servers and drivers, and the new one
+has a new thread id) is sent again to the new server when its operation is declared
+`retry` (idempotent: a read, a write of the same bytes to the same place), until the
+retry deadline; otherwise it fails with EIO and only the next request goes to the new
+server, for only the caller can know what to do again (Minix 3's reincarnation, seen
+from the client). Every failure is a `ServiceError`, an OSError: an error reply's errno
+(its further words in `.detail`), EIO for a server gone, ETIMEDOUT for an IPC timeout.
+"""
+from __future__ import annotations
+
+import errno
+import os
+import time
+
+from microkernel.abi import NEVER, IpcCode, IpcError, Msg, ThreadId
+
+from .interface import Interface
+from .wellknown import names_id
+
+__all__ = ["Service", "ServiceError", "PATIENCE", "RETRY_FOR"]
+
+PATIENCE = 10.0                  # seconds to wait for a name to be registered
+RETRY_FOR = 10.0                 # seconds a retry-able request is resent after a restart
+GONE = (IpcCode.NOT_EXISTENT, IpcCode.CANCELED, IpcCode.ABORTED)
+_ERRNO = {IpcCode.TIMEOUT: errno.ETIMEDOUT, IpcCode.MSG_CUT: errno.EMSGSIZE}
+
+
+class ServiceError(OSError):
+    """A call that failed: `.errno`, and `.detail`, the error reply's further words."""
+
+    def __init__(self, code: int, text: str, detail: tuple = ()):
+        super().__init__(code, text)
+        self.detail = tuple(detail)
+
+
+class Service:
+    """A server reached by its protocol `iface`; see the module docstring. Subclasses
+    (each protocol's client stubs) set `iface` and `name` as class attributes."""
+
+    iface: Interface
+    name: str | None = None
+    timeout = NEVER              # each call's IPC timeout unless the call says otherwise
+
+    def __init__(self, rt, name: str | None = None, tid: int | None = None, *,
+                 iface: Interface | None = None, names: int | None = None,
+                 patience: float = PATIENCE, retry_for: float = RETRY_FOR, timeout=...):
+        self.rt = rt
+        if iface is not None:
+            self.iface = iface
+        if name is not None:
+            self.name = name
+        self.tid = None if tid is None else ThreadId(int(tid))
+        self.fixed = tid is not None             # a given id is never looked up
+        self._names = names
+        self.patience, self.retry_for = patience, retry_for
+        if timeout is not ...:
+            self.timeout = timeout
+        self.retries = 0                         # requests resent after a restart
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name or self.tid!r})"
+
+    def server(self, deadline: float | None = None) -> ThreadId:
+        """The server's id, looked up (again) while its name is not registered."""
+        if self.tid is None:
+            if self.fixed or self.name is None:
+                raise ServiceError(errno.ENODEV, f"{self.iface.name}: no server")
+            from .names import Names            # names is a Service too
+            names = Names(self.rt, tid=self._names if self._names is not None
+                          else names_id(self.rt.site))
+            deadline = deadline or time.monotonic() + self.patience
+            pause = 0.02
+            while (tid := names.lookup(self.name)) is None:
+                if time.monotonic() + pause > deadline:
+                    raise ServiceError(errno.ENODEV, f"no server named {self.name!r}")
+                self.rt.sleep(pause)
+                pause = min(pause * 2, 0.5)
+            self.tid = tid
+        return self.tid
+
+    def call(self, code: int, *values, timeout=..., window=None, limits=None):
+        """Operation `code` with `values` (request layout order); its reply NamedTuple."""
+        return self.call_msg(code, *values, timeout=timeout, window=window, limits=limits)[0]
+
+    def call_msg(self, code: int, *values, timeout=..., window=None, limits=None):
+        """As `call`, also returning the reply Msg (its items and flags)."""
+        msg = self.iface.request(code, *values)
+        op = self.iface.ops[code]
+        timeout = self.timeout if timeout is ... else timeout
+        deadline = time.monotonic() + self.retry_for
+        pause = 0.02
+        while True:
+            tid = self.server(deadline)
+            try:
+                reply = self._ipc(tid, msg, timeout, window, limits)
+                break
+            except IpcError as e:
+                if e.code not in GONE:
+                    raise ServiceError(_ERRNO.get(e.code, errno.EIO),
+                                       f"{self._what(code)}: {e}") from None
+                if not self.fixed:
+                    self.tid = None
+                if not op.retry or self.fixed or time.monotonic() + pause > deadline:
+                    raise ServiceError(errno.EIO, f"{self._what(code)}: server gone "
+                                       f"({e.code.name})") from None
+                self.retries += 1
+                self.rt.sleep(pause)
+                pause = min(pause * 2, 0.5)
+        w = reply.words
+        if not w or w[0]:
+            err = w[0] if w else errno.EIO
+            raise ServiceError(err, f"{self._what(code)}: {os.strerror(err)}", w[1:])
+        try:
+            return self.iface.decode_reply(code, reply), reply
+        except ValueError as e:
+            raise ServiceError(errno.EIO, f"{self._what(code)}: bad reply: {e}") from None
+
+    def _ipc(self, tid: ThreadId, msg: Msg, timeout, window, limits) -> Msg:
+        """The one IPC of a call (a subclass may wrap it: libc holds signals back)."""
+        return self.rt.call(tid, msg, timeout=timeout, window=window, limits=limits)
+
+    def _what(self, code: int) -> str:
+        return f"{self.name or self.iface.name} {self.iface.codes(code).name}"

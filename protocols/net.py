@@ -1,0 +1,57 @@
+"""The net device protocol (net0: drivers/nic.py): Ethernet frames in and out.
+
+    SEND  | frame    ->                 14..1514 bytes; sent or queued when answered.
+                                        EIO with detail (card error; 3: no carrier),
+                                        EBUSY (every TX slot still held by the card),
+                                        EINVAL (size)
+    RECV             -> | frame         blocks until a frame comes
+    INFO             -> mac_hi mac_lo link tx_frames tx_dropped rx_frames rx_missed
+                        rx_errors tx_errors            (mac_hi: the MAC's first 2 bytes)
+"""
+from __future__ import annotations
+
+import enum
+
+from microkernel.abi import NEVER
+
+from .client import Service
+from .interface import Interface, call
+
+__all__ = ["Op", "NET", "NetDevice", "ETH_MIN", "ETH_MAX", "NO_CARRIER"]
+
+ETH_MIN, ETH_MAX = 14, 1514
+NO_CARRIER = 3                   # the card's TX error code for "no link"
+
+
+class Op(enum.IntEnum):
+    INFO = 0xD001
+    SEND = 0xD011
+    RECV = 0xD012
+
+
+NET = Interface("net", Op, {
+    Op.INFO: call("", "mac_hi mac_lo link tx_frames tx_dropped rx_frames rx_missed "
+                      "rx_errors tx_errors", retry=True),
+    Op.SEND: call("| frame"),
+    Op.RECV: call("", "| frame", retry=True),
+})
+
+
+class NetDevice(Service):
+    """A net driver's client stubs."""
+
+    iface = NET
+
+    def send(self, frame: bytes) -> None:
+        """Hand one frame to the card (ServiceError: EIO, EBUSY, EINVAL)."""
+        self.call(Op.SEND, bytes(frame))
+
+    def recv(self, timeout=NEVER) -> bytes:
+        """The next frame received (blocks until one comes, or timeout)."""
+        return self.call(Op.RECV, timeout=timeout).frame
+
+    def info(self) -> dict:
+        """The MAC (bytes), the link, and the counters."""
+        r = self.call(Op.INFO)._asdict()
+        r["mac"] = (r.pop("mac_hi").to_bytes(2, "big") + r.pop("mac_lo").to_bytes(4, "big"))
+        return r

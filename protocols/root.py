@@ -1,0 +1,128 @@
+"""The root task's protocols (servers/root.py, task 4, and its driver manager,
+servers/devmgr.py): to the tasks of its clan over IPC, and to the operator over the node's
+`root.sock`.
+
+Over IPC, from the tasks root started (Who.CLAN):
+
+    DRIVER_HELLO  | name     -> irq + map items for exactly the driver's I/O ports
+                                (irq NO_IRQ: none); ENODEV for a task that is no driver
+    ALLOC_TASK               -> task    an inactive task number, now the sender's (its
+                                chief), to create a task of its own; EAGAIN: none left
+
+Between root's own threads (Who.SELF): RELEASE and GRAB tell the holder thread of an IRQ
+line (lthread HOLDER_BASE + irq) to let go of the line for a driver, or take it back.
+
+The operator's port `root.sock` (a ZeroMQ ROUTER, mode 0600) takes msgpack maps
+{"op": NAME, field: value...}, the fields of OPERATOR[NAME] and no others, and answers
+with a map; a refusal is {"error": "one line"}. `wait` is answered when the task ends.
+
+    run           entry, args            -> task, id, log   start a task (mk run)
+    wait          task                   -> task, status
+    kill          task                   -> task, killed
+    drivers                              -> drivers          (mk driver list)
+    driver_start  name [class entry ports irq]  -> driver   (defaults: the known drivers)
+    driver_stop   name                   -> stopped
+    shutdown                             -> unmounted        the fs writes back (mk down)
+"""
+from __future__ import annotations
+
+import enum
+
+from microkernel.abi import Fpage
+
+from .client import Service
+from .interface import Interface, Who, call
+
+__all__ = ["Op", "ROOT", "HolderOp", "HOLDER", "Root", "NO_IRQ", "HOLDER_BASE",
+           "OperatorOp", "OPERATOR", "parse_operator"]
+
+NO_IRQ = 0xFFFF_FFFF
+HOLDER_BASE = 32                 # lthread 32 + n holds IRQ n while no driver has it
+
+
+class Op(enum.IntEnum):
+    DRIVER_HELLO = 0xD0FF
+    ALLOC_TASK = 0xFFFF_7A5C
+
+
+ROOT = Interface("root", Op, {
+    Op.DRIVER_HELLO: call("| name", "irq", Who.CLAN),
+    Op.ALLOC_TASK: call("", "task", Who.CLAN),
+})
+
+
+class HolderOp(enum.IntEnum):
+    RELEASE = 0x1E01
+    GRAB = 0x1E02
+
+
+HOLDER = Interface("irq holder", HolderOp, {
+    HolderOp.RELEASE: call(who=Who.SELF),
+    HolderOp.GRAB: call(who=Who.SELF),
+})
+
+
+class Root(Service):
+    """Root seen from a task of its clan (a driver, a server that makes tasks)."""
+
+    iface = ROOT
+
+    def __init__(self, rt, **kw):
+        super().__init__(rt, tid=rt.chief(), **kw)
+
+    def driver_hello(self, name: str):
+        """(irq or None, [(base, count) of each granted port range]): take the resources
+        root holds for driver `name`; the port fpages are mapped as they come."""
+        r, msg = self.call_msg(Op.DRIVER_HELLO, name.encode(), window=Fpage.whole(),
+                               timeout=10)
+        ports = [(it.fpage.base, it.fpage.size) for it in msg.items]
+        return (None if r.irq == NO_IRQ else r.irq), ports
+
+    def alloc_task(self) -> int:
+        """A task number of my own (ServiceError EAGAIN when root has none left)."""
+        return self.call(Op.ALLOC_TASK, timeout=10).task
+
+
+class OperatorOp(enum.StrEnum):
+    RUN = "run"
+    WAIT = "wait"
+    KILL = "kill"
+    DRIVERS = "drivers"
+    DRIVER_START = "driver_start"
+    DRIVER_STOP = "driver_stop"
+    SHUTDOWN = "shutdown"
+
+
+# each request's fields: name -> (type, required)
+OPERATOR: dict[OperatorOp, dict[str, tuple[type, bool]]] = {
+    OperatorOp.RUN: {"entry": (str, True), "args": (list, False)},
+    OperatorOp.WAIT: {"task": (int, True)},
+    OperatorOp.KILL: {"task": (int, True)},
+    OperatorOp.DRIVERS: {},
+    OperatorOp.DRIVER_START: {"name": (str, True), "class": (str, False),
+                              "entry": (str, False), "ports": (list, False),
+                              "irq": ((int, type(None)), False)},
+    OperatorOp.DRIVER_STOP: {"name": (str, True)},
+    OperatorOp.SHUTDOWN: {},
+}
+
+
+def parse_operator(req) -> tuple[OperatorOp, dict]:
+    """(operation, fields) of an operator request; ValueError says what is wrong."""
+    if not isinstance(req, dict):
+        raise ValueError("a request is a map")
+    try:
+        op = OperatorOp(req.get("op"))
+    except ValueError:
+        raise ValueError(f"unknown request {req.get('op')!r}") from None
+    fields = {k: v for k, v in req.items() if k != "op"}
+    spec = OPERATOR[op]
+    for name, value in fields.items():
+        if name not in spec:
+            raise ValueError(f"{op}: unknown field {name!r}")
+        if not isinstance(value, spec[name][0]) or type(value) is bool:
+            raise ValueError(f"{op}: {name} has the wrong type")
+    missing = [n for n, (_, required) in spec.items() if required and n not in fields]
+    if missing:
+        raise ValueError(f"{op}: missing {', '.join(missing)}")
+    return op, fields

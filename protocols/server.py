@@ -1,0 +1,159 @@
+"""One way to serve: the V2 server loop, and a protocol's dispatch by table.
+
+    serve(rt, handle, timeout=NEVER, on_idle=None, after=None, window=None, limits=None)
+
+waits openly, calls `handle(msg)`, and answers with V2's atomic reply-and-receive (send
+timeout 0). `handle` returns the reply Msg; None (no reply now: the client stays blocked
+in its call until the server answers it later with `send_reply`); or a `Forward` (send
+that message elsewhere, then wait: a chief passing its clan's message on). `after()` runs
+after each message, `on_idle()` when `timeout` (seconds, NEVER, or a function giving
+either, asked before each wait) passes with no message. An IPC error in the reply (the
+client went away, or did not wait) or in the receive (a message the server cannot take,
+like a map item with no window: MSG_CUT) costs that one message, never the server.
+
+    Dispatch(interface, server, rt, irq=..., fault=..., notice=..., redirected=...)
+
+is the usual `handle`: every operation of the interface goes to the method of `server`
+named after it (Op.READ -> `server.read(req, msg)`, req the decoded request), each
+exactly once, checked when the table is built. Before a handler runs, the request's
+layout is checked (EINVAL) and its sender against the operation's `Who` (EPERM); an
+unknown operation is ENOSYS. A handler returns the reply values (in the reply layout's
+order), a `Reply` (values and map items), a Msg, None or a Forward, and may raise
+OSError(errno) anywhere; a `detail` attribute on it (a tuple of words) follows the errno.
+Messages that are no request of the protocol go to the keyword handlers: `irq` (an
+interrupt), `fault` (a page fault, to this thread as pager), `notice` (a task of the clan
+ended), `redirected` (a message of the clan to outside it, to its chief); without one
+they are dropped.
+"""
+from __future__ import annotations
+
+import errno
+import logging
+from typing import Callable, NamedTuple
+
+from microkernel.abi import NEVER, IpcCode, IpcError, Msg, Phase, RcvMode, ThreadId
+from microkernel.abi.ops import PAGE_FAULT_EIP, TASK_EXIT_NOTICE
+
+from .interface import Interface, MalformedError, error
+
+__all__ = ["serve", "Dispatch", "Forward", "Reply", "send_reply"]
+
+log = logging.getLogger("mk.serve")
+_OPEN = int(RcvMode.OPEN)
+_BAD_INPUT = (MalformedError, ValueError, IndexError, TypeError, KeyError, UnicodeError)
+
+
+class Forward(NamedTuple):
+    """Send `msg` to `dest` (in the name of `deceit`, if a chief), then wait."""
+    dest: ThreadId
+    msg: Msg
+    deceit: ThreadId | None = None
+    timeout: float | None = NEVER
+
+
+class Reply(NamedTuple):
+    """A handler's success reply with map or grant items."""
+    values: tuple
+    items: tuple = ()
+
+
+def serve(rt, handle: Callable[[Msg], object], timeout=NEVER, on_idle=None, after=None,
+          window=None, limits=None) -> None:
+    """Serve forever (see the module docstring)."""
+    wait_for = timeout if callable(timeout) else (lambda: timeout)
+    msg: Msg | None = None
+    while True:
+        try:
+            if msg is None:
+                msg = rt.wait(wait_for(), window=window, limits=limits)
+            out = handle(msg)
+            if after is not None:
+                after()
+            if out is None:
+                msg = None
+            elif type(out) is Forward:
+                msg = rt.ipc(out.dest, out.msg, out.timeout, _OPEN, 0, wait_for(), window,
+                             limits, out.deceit)
+            else:
+                msg = rt.reply_and_wait(msg.sender, out, wait_for(), window=window,
+                                        limits=limits)
+        except IpcError as e:
+            msg = None
+            if e.code == IpcCode.TIMEOUT and e.phase is Phase.RECEIVE:
+                if on_idle is not None:
+                    on_idle()
+            elif e.phase is Phase.RECEIVE:
+                log.warning("dropped a message the server cannot take: %s", e)
+
+
+def send_reply(rt, client: int, msg: Msg) -> bool:
+    """Answer a client that waits in its call (send timeout 0); False if it no longer
+    waits (gone, or gave up), which is no error of the server's."""
+    try:
+        rt.send(client, msg, timeout=0)
+        return True
+    except IpcError:
+        return False
+
+
+class Dispatch:
+    """A protocol's table: operation code -> (declaration, handler); see the module
+    docstring."""
+
+    def __init__(self, iface: Interface, server, rt, *, irq=None, fault=None, notice=None,
+                 redirected=None):
+        self.iface = iface
+        self.table = {}
+        for code, op in iface.ops.items():
+            name = iface.codes(code).name.lower()
+            fn = getattr(server, name, None)
+            if not callable(fn):
+                raise TypeError(f"{type(server).__name__} has no handler for "
+                                f"{iface.name}.{name.upper()}")
+            self.table[code] = (op, fn)
+        self.me = rt.myself()
+        chief = rt.chief()
+        self.chief = chief.task if chief else -1
+        self.irq, self.fault, self.notice, self.redirected = irq, fault, notice, redirected
+
+    def __call__(self, msg: Msg):
+        """Route one message to its handler; the reply (or None, or a Forward)."""
+        sender, w = msg.sender, msg.words
+        if sender.is_irq:
+            return self.irq(msg) if self.irq is not None else None
+        if msg.redirected:
+            return self.redirected(msg) if self.redirected is not None else None
+        if len(w) == 2:
+            if w[0] == TASK_EXIT_NOTICE and self.notice is not None:
+                return self.notice(msg)
+            if w[1] == PAGE_FAULT_EIP and self.fault is not None:
+                return self.fault(msg)
+        entry = self.table.get(w[0]) if w else None
+        if entry is None:
+            return error(errno.ENOSYS)
+        op, fn = entry
+        if not op.who.admits(sender, self.me, self.chief):
+            return error(errno.EPERM)
+        code = w[0]
+        try:
+            req = self.iface.parse(msg)[2]
+            out = fn(req, msg)
+        except OSError as e:
+            return error(e.errno or errno.EIO, *getattr(e, "detail", ()))
+        except _BAD_INPUT as e:
+            log.info("%s: bad %s from %s: %s", self.iface.name,
+                     self.iface.codes(code).name, sender, e)
+            return error(errno.EINVAL)
+        except Exception:                 # a bug, or a server behind this one failed:
+            log.exception("%s: %s from %s failed", self.iface.name,   # one request's EIO
+                          self.iface.codes(code).name, sender)
+            return error(errno.EIO)
+        return self.answer(code, out)
+
+    def answer(self, code: int, out):
+        """A handler's return value as the message to send (None stays None)."""
+        if out is None or type(out) is Msg or type(out) is Forward:
+            return out
+        if type(out) is Reply:
+            return self.iface.reply(code, out.values, out.items)
+        return self.iface.reply(code, out)

@@ -1,0 +1,47 @@
+"""sigma0's protocol (V2 §8, with Fiasco's I/O extension): physical memory and I/O ports.
+
+sigma0 (task 2, servers/sigma0.py) owns every free frame (identity-mapped) and every
+port the kernel does not keep. It speaks V2's own protocol, which has no operation code:
+the first word says what is wanted, and the answer is a map item (words: snd_base, the
+fpage), or an empty message when sigma0 refuses.
+
+    w0 = address (low 2 bits: fault flags)   the frame at that physical address, 1:1;
+                                             a page fault of a task paged by sigma0 is
+                                             exactly this request
+    w0 = ANY, w1 = s                         any free, aligned 2**s bytes (s 12..22)
+    w0 = an I/O fpage                        those ports
+
+Each frame and each port goes to one task only (a task may ask again for what it has).
+A task outside sigma0's clan reaches it through its chief, which passes the request on
+and the mapping back (root, for every task it starts).
+"""
+from __future__ import annotations
+
+from microkernel.abi import Fpage, Msg
+
+__all__ = ["ANY", "MIN_LOG2", "MAX_LOG2", "request_any", "grab", "grab_frames"]
+
+ANY = 0xFFFF_FFFC
+MIN_LOG2, MAX_LOG2 = 12, 22
+
+
+def request_any(log2size: int) -> Msg:
+    """The request for any free, aligned 2**log2size bytes."""
+    return Msg(words=(ANY, log2size))
+
+
+def grab(rt, log2size: int, base: int, timeout=None) -> int | None:
+    """2**log2size bytes of physical memory mapped at `base` of my space (aligned to
+    their size); their physical address, or None when sigma0 has no such block."""
+    r = rt.call(rt.sigma0, request_any(log2size), window=Fpage(base, log2size),
+                timeout=timeout)
+    return r.words[0] if r.fpage_received and r.words else None
+
+
+def grab_frames(rt, base: int, sizes=(20, 12)) -> int:
+    """Frames at `base` of my space: a block of the first size in `sizes` (log2) that
+    sigma0 still has and that `base` is aligned to; its size in bytes, 0 if none."""
+    for s in sizes:
+        if base & ((1 << s) - 1) == 0 and grab(rt, s, base) is not None:
+            return 1 << s
+    return 0

@@ -1,0 +1,218 @@
+"""The Unix server's system-call protocol (personalities/unix/server.py, task 18, "unix").
+
+A process is a task of the Unix server's clan, so its IPC reaches the server directly
+(libc calls it with `Unix`); tasks that are no process (root, tests, `mk sh`) may only
+SPAWN, SPAWN_WAIT, KILL and PS. A blocking call interrupted by a handled signal is
+answered EINTR with the signal as detail: libc runs the handler and calls again (PEP 475).
+No request is exactly two words (that would read as a page fault, for the server is its
+processes' pager): shorter ones are padded to three.
+
+    GETPID                          -> pid ppid pgrp
+    FORK                            -> pid tid:64 | secret   (the child task, to become)
+    FORK_ABORT  pid                 ->                        (the host fork failed)
+    EXECVE      nargv | path *args  -> (no reply: the process is replaced); args are
+                                       argv then envp ("K=V")
+    EXIT        status              ->
+    WAIT        pid:i options       -> pid status             (blocks)
+    KILL        pid:i sig           ->
+    SIGACTION   sig disposition     -> old                    (SIG_DFL, SIG_IGN, SIG_HANDLE)
+    SIGWAIT                         -> sig    (the signal thread; blocks)
+    PAUSE / SLEEP ms                -> EINTR / (blocks)
+    OPEN        flags mode | path   -> fd
+    CLOSE fd; DUP fd -> fd; DUP2 fd fd2 -> fd; CLOEXEC fd on
+    READ        fd count            -> | data?   (blocks on a pipe or tty; none: EOF)
+    WRITE       fd | data           -> count     (blocks on a full pipe)
+    LSEEK       fd off:64 whence    -> off:64    (off as two's complement)
+    STAT        follow | path; FSTAT fd  -> the fs protocol's STAT reply
+    READDIR     start | path        -> next | *entries
+    MKDIR mode | path; RMDIR, UNLINK, CHDIR | path; RENAME, LINK | old new
+    GETCWD -> | path; PIPE -> rfd wfd; SETPGID pid:i pgid:i; TCSETPGRP fd pgrp; SYNC
+    UNAME  -> | sysname nodename release version machine
+    PS     start -> next | *rows    ("pid ppid pgrp state name")
+    STATFS -> the fs protocol's STATFS reply;  ISATTY fd -> tty
+    MMAP   length file fd off:64 -> address  (file 0: anonymous, zero-filled; 1: the
+                                              file open on fd, from off, paged by fs)
+    MUNMAP address length;  UTIME now atime mtime | path   (now = 1: both now)
+    SPAWN / SPAWN_MODULE  nargv nenv | entry stdio stdin *args -> pid
+    SPAWN_WAIT  pid                 -> status | output        (blocks)
+    TTY_SIGNAL  line pgrp sig       (from the tty server: ^C and friends; no reply)
+    WORKER_DONE job                 (Who.SELF: a worker lthread finished a slow call)
+
+SPAWN* start a process whose parent is init (pid 1, the server). `stdio` is b"capture"
+(fds 1 and 2 collected for SPAWN_WAIT, fd 0 reads the stdin data), b"null", or
+b"tty:LINE". Wait statuses are encoded as on Linux (os.WEXITSTATUS reads them).
+"""
+from __future__ import annotations
+
+import enum
+import os
+
+from microkernel.abi import NEVER
+
+from .client import Service
+from .fs import STAT_FIELDS, STATFS_FIELDS
+from .interface import Interface, Who, call
+
+__all__ = ["Op", "UNIX", "Unix", "SIG_DFL", "SIG_IGN", "SIG_HANDLE", "WNOHANG",
+           "PATH_MAX", "wait_status_exit", "wait_status_signal"]
+
+SIG_DFL, SIG_IGN, SIG_HANDLE = 0, 1, 2   # SIGACTION dispositions
+WNOHANG = 1
+PATH_MAX = 4096
+
+
+class Op(enum.IntEnum):
+    GETPID = 0x5501
+    FORK = 0x5502
+    FORK_ABORT = 0x5503
+    EXECVE = 0x5504
+    EXIT = 0x5505
+    WAIT = 0x5506
+    KILL = 0x5507
+    SIGACTION = 0x5508
+    SIGWAIT = 0x5509
+    PAUSE = 0x550A
+    SLEEP = 0x550B
+    OPEN = 0x550C
+    CLOSE = 0x550D
+    DUP = 0x550E
+    DUP2 = 0x550F
+    READ = 0x5510
+    WRITE = 0x5511
+    LSEEK = 0x5512
+    STAT = 0x5513
+    FSTAT = 0x5514
+    READDIR = 0x5515
+    MKDIR = 0x5516
+    RMDIR = 0x5517
+    UNLINK = 0x5518
+    RENAME = 0x5519
+    LINK = 0x551A
+    CHDIR = 0x551B
+    GETCWD = 0x551C
+    PIPE = 0x551D
+    SETPGID = 0x551E
+    TCSETPGRP = 0x551F
+    CLOEXEC = 0x5520
+    SYNC = 0x5521
+    UNAME = 0x5522
+    PS = 0x5523
+    STATFS = 0x5524
+    ISATTY = 0x5525
+    MMAP = 0x5526
+    SPAWN = 0x5527
+    SPAWN_MODULE = 0x5528
+    SPAWN_WAIT = 0x5529
+    MUNMAP = 0x552A
+    UTIME = 0x552B
+    TTY_SIGNAL = 0x5410
+    WORKER_DONE = 0x55FF
+
+
+_P = Who.CLAN                    # a process of this server
+_SPAWN = ("nargv nenv | entry stdio stdin *args", "pid")
+
+UNIX = Interface("unix", Op, pad_to=3, ops={
+    Op.GETPID: call("", "pid ppid pgrp", _P),
+    Op.FORK: call("", "pid tid:64 | secret", _P),
+    Op.FORK_ABORT: call("pid", "", _P),
+    Op.EXECVE: call("nargv | path *args", "", _P),
+    Op.EXIT: call("status", "", _P),
+    Op.WAIT: call("pid:i options", "pid status", _P),
+    Op.KILL: call("pid:i sig", ""),
+    Op.SIGACTION: call("sig disposition", "old", _P),
+    Op.SIGWAIT: call("", "sig", _P),
+    Op.PAUSE: call("", "", _P),
+    Op.SLEEP: call("ms", "", _P),
+    Op.OPEN: call("flags mode | path", "fd", _P),
+    Op.CLOSE: call("fd", "", _P),
+    Op.DUP: call("fd", "fd", _P),
+    Op.DUP2: call("fd fd2", "fd", _P),
+    Op.READ: call("fd count", "| data?", _P),
+    Op.WRITE: call("fd | data", "count", _P),
+    Op.LSEEK: call("fd off:64 whence", "off:64", _P),
+    Op.STAT: call("follow | path", STAT_FIELDS, _P),
+    Op.FSTAT: call("fd", STAT_FIELDS, _P),
+    Op.READDIR: call("start | path", "next | *entries", _P),
+    Op.MKDIR: call("mode | path", "", _P),
+    Op.RMDIR: call("| path", "", _P),
+    Op.UNLINK: call("| path", "", _P),
+    Op.RENAME: call("| old new", "", _P),
+    Op.LINK: call("| old new", "", _P),
+    Op.CHDIR: call("| path", "", _P),
+    Op.GETCWD: call("", "| path", _P),
+    Op.PIPE: call("", "rfd wfd", _P),
+    Op.SETPGID: call("pid:i pgid:i", "", _P),
+    Op.TCSETPGRP: call("fd pgrp", "", _P),
+    Op.CLOEXEC: call("fd on", "", _P),
+    Op.SYNC: call("", "", _P),
+    Op.UNAME: call("", "| sysname nodename release version machine", _P),
+    Op.PS: call("start", "next | *rows"),
+    Op.STATFS: call("", STATFS_FIELDS, _P),
+    Op.ISATTY: call("fd", "tty", _P),
+    Op.MMAP: call("length file fd off:64", "address", _P),
+    Op.SPAWN: call(*_SPAWN),
+    Op.SPAWN_MODULE: call(*_SPAWN),
+    Op.SPAWN_WAIT: call("pid", "status | output"),
+    Op.MUNMAP: call("address length", "", _P),
+    Op.UTIME: call("now atime mtime | path", "", _P),
+    Op.TTY_SIGNAL: call("line pgrp sig"),
+    Op.WORKER_DONE: call("job", "", Who.SELF),
+})
+
+
+def wait_status_exit(code: int) -> int:
+    """The wait status of a normal exit (as os.WEXITSTATUS reads it)."""
+    return (code & 0xFF) << 8
+
+
+def wait_status_signal(sig: int) -> int:
+    """The wait status of a death by signal (as os.WTERMSIG reads it)."""
+    return sig & 0x7F
+
+
+class Unix(Service):
+    """The Unix server seen from a task that is no process (root, tests, `mk sh`):
+    start a program or a module function as a process, wait for it, signal, list.
+
+        pid = Unix(rt).spawn("/bin/sh", ["sh", "-c", "ls /"], stdio="capture")
+        status, output = Unix(rt).wait(pid, timeout=30)
+    """
+
+    iface = UNIX
+    name = "unix"
+
+    def spawn(self, entry: str, argv: list[str] | None = None, envp: dict | None = None,
+              stdio: str = "capture", stdin: bytes = b"", module: bool = False) -> int:
+        """Start a process (child of init): the program file `entry`, or with `module`
+        the function "module:func" or "/file.py:func" (called as main(argv, envp))."""
+        argv = list(argv) if argv else [entry]
+        env = [f"{k}={v}" for k, v in (envp if envp is not None
+                                        else {"PATH": "/bin", "HOME": "/"}).items()]
+        op = Op.SPAWN_MODULE if module else Op.SPAWN
+        return self.call(op, len(argv), len(env), entry.encode(), stdio.encode(),
+                         bytes(stdin), (*map(os.fsencode, argv), *(e.encode() for e in env)),
+                         timeout=30).pid
+
+    def wait(self, pid: int, timeout=NEVER) -> tuple[int, bytes]:
+        """(wait status, captured output) once the process has ended."""
+        r = self.call(Op.SPAWN_WAIT, pid, timeout=timeout)
+        return r.status, r.output
+
+    def run(self, entry: str, argv: list[str] | None = None, timeout=NEVER,
+            **kw) -> tuple[int, bytes]:
+        """spawn, then wait."""
+        return self.wait(self.spawn(entry, argv, **kw), timeout)
+
+    def kill(self, pid: int, sig: int) -> None:
+        self.call(Op.KILL, pid, sig)
+
+    def ps(self) -> list[str]:
+        """Every process, as "pid ppid pgrp state name" rows."""
+        rows, start = [], 0
+        while True:
+            r = self.call(Op.PS, start)
+            rows += [row.decode() for row in r.rows]
+            start = r.next
+            if not start:
+                return rows
