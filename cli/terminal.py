@@ -39,14 +39,8 @@ def relay(pty_path: str, stdin: int | None = None, stdout: int | None = None,
                     os.write(line, data.split(ESCAPE)[0])
                     return
                 os.write(line, data)
-            if line in ready:
-                try:
-                    data = os.read(line, 4096)
-                except OSError:
-                    return
-                if not data:
-                    return
-                os.write(fout, data)
+            if line in ready and not _copy(line, fout):
+                return
     finally:
         if saved is not None:
             termios.tcsetattr(fin, termios.TCSADRAIN, saved)
@@ -55,11 +49,16 @@ def relay(pty_path: str, stdin: int | None = None, stdout: int | None = None,
 
 def _drain(line: int, fout: int) -> None:
     """Copy what the line still has to say (the shell's last words) without waiting."""
-    while select.select([line], [], [], 0.05)[0]:
-        try:
-            data = os.read(line, 4096)
-        except OSError:
-            return
-        if not data:
-            return
+    while select.select([line], [], [], 0.05)[0] and _copy(line, fout):
+        pass
+
+
+def _copy(line: int, fout: int) -> bool:
+    """Copy one read's worth from the line; False when it hung up."""
+    try:
+        data = os.read(line, 4096)
+    except OSError:
+        return False
+    if data:
         os.write(fout, data)
+    return bool(data)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import errno
 import os
-from typing import Any, Callable
+from typing import Callable
 
 from .device import Device
 
@@ -83,7 +83,6 @@ class ATADisk(Device):
         self.cylinders = max(1, min(16383, self.sectors // (HEADS * SPT)))
         self.heads, self.spt = HEADS, SPT          # current CHS translation (0x91 sets it)
         self.multiple = self.control = 0           # SET MULTIPLE MODE block (0 = off), 0x3F6
-        self._timer: Any = None
         self._reset()
 
     def _reset(self) -> None:
@@ -98,9 +97,7 @@ class ATADisk(Device):
         self.error, self.nsector, self.sect, self.lcyl, self.hcyl = 0x01, 1, 1, 0, 0
 
     def _abort(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self.cancel_timer()
         self._xfer: str | None = None              # "in", "out" or None
         self._buf = bytearray()
         self._pos = self._lba = self._left = self._n = self._per = 0

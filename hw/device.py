@@ -77,6 +77,7 @@ class Device:
     def __init__(self) -> None:
         self.machine: Machine | None = None
         self.irq_lines: dict[int, IrqLine] = {}
+        self._timer: Any = None            # the one pending clock event of the model
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -105,6 +106,12 @@ class Device:
 
     def close(self) -> None:
         """Release host resources (files, sockets)."""
+
+    def cancel_timer(self) -> None:
+        """Drop the model's pending event on the machine clock (`self._timer`), if any."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
     # -- port I/O -------------------------------------------------------------------
 

@@ -30,7 +30,6 @@ period: as in QEMU, a new count restarts the channel at once. Ports are 8-bit.
 """
 from __future__ import annotations
 
-from .clock import Timer
 from .device import BadAccess, Device
 
 __all__ = ["PIT", "FREQ"]
@@ -126,7 +125,6 @@ class PIT(Device):
     def __init__(self) -> None:
         super().__init__()
         self.channels = [_Channel() for _ in range(3)]
-        self._timer: Timer | None = None
         self._edge = 0                       # index k of the next channel-0 edge
         self.missed = 0                      # channel-0 edges coalesced away
 
@@ -134,7 +132,7 @@ class PIT(Device):
 
     def unplugged(self) -> None:
         """Unplugging removes power: timers stop and the channels return to reset state."""
-        self._cancel()
+        self.cancel_timer()
         self.channels = [_Channel() for _ in range(3)]
         super().unplugged()
 
@@ -215,7 +213,7 @@ class PIT(Device):
     def _stop(self, index: int) -> None:
         self.channels[index].load_time = None
         if index == 0:
-            self._cancel()
+            self.cancel_timer()
 
     def _load(self, index: int, raw: int) -> None:
         """A complete count was written: it loads and the channel (re)starts now."""
@@ -233,13 +231,8 @@ class PIT(Device):
 
     # -- channel 0 -> IRQ0 ------------------------------------------------------------
 
-    def _cancel(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-
     def _arm(self) -> None:
-        self._cancel()
+        self.cancel_timer()
         ch = self.channels[0]
         if self.machine is None or ch.load_time is None:
             return

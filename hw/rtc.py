@@ -35,7 +35,6 @@ import math
 import time
 from typing import Callable
 
-from .clock import Timer
 from .device import BadAccess, Device
 
 __all__ = ["RTC"]
@@ -68,7 +67,6 @@ class RTC(Device):
         self.reg_a, self.reg_b, self.flags = 0x26, H24, 0   # rate 6 (1024 Hz), BCD, 24 h
         self.offset = 0.0                    # guest time minus host time, seconds
         self._set_fields: list[int] | None = None
-        self._timer: Timer | None = None
         self._pf_since = 0.0                 # clock time of the last register C read
 
     # -- lifecycle ------------------------------------------------------------------
@@ -82,7 +80,7 @@ class RTC(Device):
         self._arm()
 
     def unplugged(self) -> None:
-        self._cancel()
+        self.cancel_timer()
         self.flags = 0
         super().unplugged()
 
@@ -195,13 +193,8 @@ class RTC(Device):
         if line is not None:
             line.set(on)
 
-    def _cancel(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-
     def _arm(self) -> None:
-        self._cancel()
+        self.cancel_timer()
         p = self.period()
         if self.machine is None or p is None or not self.reg_b & PIE or self.flags & IRQF:
             return

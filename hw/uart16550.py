@@ -72,12 +72,11 @@ class UART16550(Device):
         self._slave_fd: int | None = None           # our hold on the pty slave
         self._sock: socket.socket | None = None
         self._paused = False                        # backlog full: the far end is not read
-        self._timer: Any = None
         self.reset()
 
     def reset(self) -> None:
         """Master reset (PC16550D table IV); the far end keeps CTS, DSR and DCD up."""
-        self._cancel_timeout()
+        self.cancel_timer()
         self.ier = self.lcr = self.mcr = self.fcr = self.scr = 0
         self.divisor = 12                                    # 9600 baud
         self._lsr_err = self._last_rbr = 0
@@ -90,11 +89,11 @@ class UART16550(Device):
 
     def unplugged(self) -> None:
         """Drop the timeout timer; an attached host endpoint stays until `close()`."""
-        self._cancel_timeout()
+        self.cancel_timer()
         super().unplugged()
 
     def close(self) -> None:
-        self._cancel_timeout()
+        self.cancel_timer()
         self.detach_host()
 
     def poll_sources(self) -> list[tuple[Any, Callable[[], None]]]:
@@ -178,7 +177,7 @@ class UART16550(Device):
         if v & FCR_CLEAR_RX or (v ^ self.fcr) & FCR_ENABLE:
             self._rx.clear()
             self._timeout_ipending = False
-            self._cancel_timeout()
+            self.cancel_timer()
         # FCR0 must be set for the other bits to be programmed (datasheet, FCR)
         self.fcr = v & FCR_KEEP if v & FCR_ENABLE else 0
         self._refill()
@@ -274,14 +273,9 @@ class UART16550(Device):
 
     def _arm_timeout(self) -> None:
         """FIFO mode character timeout: 4 character times with no read and no new data."""
-        self._cancel_timeout()
+        self.cancel_timer()
         if self.machine is not None and self._rx and self.fcr & FCR_ENABLE:
             self._timer = self.machine.clock.call_later(4 * self.char_time(), self._on_timeout)
-
-    def _cancel_timeout(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
 
     def _on_timeout(self) -> None:
         self._timer = None
