@@ -10,6 +10,7 @@ import time
 import pytest
 
 from cli.node import Node
+from microkernel.user.testing import facts, wait_until
 
 TASKS = os.path.join(os.path.dirname(__file__), "tasks")
 
@@ -54,14 +55,14 @@ class TestNode(Node):
         except FileNotFoundError:
             return ""
 
+    def facts(self, file: str, func: str = "main", *args, timeout: float = 30.0) -> dict:
+        """Run a task to its end (exit status 0) and return the facts it reported."""
+        status, out = self.run(file, func, *args, timeout=timeout)
+        assert status == 0, out
+        return facts(out)
+
     def wait_for(self, cond, timeout: float = 10.0, what: str = "condition"):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            v = cond()
-            if v:
-                return v
-            time.sleep(0.02)
-        raise AssertionError(f"timed out waiting for {what}")
+        return wait_until(cond, timeout, what)
 
 
 @pytest.fixture(scope="module")
