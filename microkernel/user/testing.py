@@ -10,6 +10,7 @@ task prints around it does not matter, and a test asserts on values, never on wo
 """
 from __future__ import annotations
 
+import enum
 import json
 import time
 from typing import Callable, TypeVar
@@ -21,8 +22,9 @@ T = TypeVar("T")
 
 
 def report(**values) -> None:
-    """Print `values` as one fact line (JSON: lists for tuples, strings for bytes)."""
-    print(MARK + json.dumps(values, default=_plain, sort_keys=True), flush=True)
+    """Print `values` as one fact line (JSON: lists for tuples, names for enums,
+    text (or hex) for bytes)."""
+    print(MARK + json.dumps(_plain(values), sort_keys=True), flush=True)
 
 
 def facts(output: str) -> dict:
@@ -50,17 +52,22 @@ def wait_until(condition: Callable[[], T], timeout: float, what: str = "a condit
 
 
 def _plain(value):
-    """JSON for what json does not know: bytes as text (or hex), enums and ids as
-    their names or ints."""
+    """`value` in what JSON holds: enums by name, bytes as text (or hex if not UTF-8),
+    tuples and sets as lists, other unknown objects as their str."""
+    if isinstance(value, enum.Enum):
+        return value.name
+    if isinstance(value, (bool, int, float, str)) or value is None:
+        return value
     if isinstance(value, (bytes, bytearray, memoryview)):
         data = bytes(value)
         try:
             return data.decode()
         except UnicodeDecodeError:
             return data.hex()
-    name = getattr(value, "name", None)
-    if isinstance(name, str):
-        return name
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (set, frozenset)):
-        return sorted(value)
+        return sorted(_plain(v) for v in value)
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
     return str(value)

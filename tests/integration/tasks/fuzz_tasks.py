@@ -49,6 +49,7 @@ from collections import Counter
 import msgpack
 import zmq
 
+from microkernel.user.testing import report, wait_until
 from microkernel.abi import (ABI_VERSION, CodecError, Fault, IpcCode, Op, ThreadId,
                              decode_header)
 
@@ -813,10 +814,10 @@ def fuzz(rt, seed="1", total="100000", threads="2", partner="0", check_every="0"
     sent = sum(w.sent for w in workers)
     answered = sum(w.answered for w in workers)
     failures = sum(len(w.failures) for w in workers)
-    print(f"mid-run checks={sum(w.checks for w in workers)} "
-          f"violations={sum(len(w.violations) for w in workers)}")
-    print(f"fuzz done requests={sent} answered={answered} failures={failures} "
-          f"seconds={seconds:.1f} rate={sent / seconds:.0f}/s", flush=True)
+    report(checks=sum(w.checks for w in workers),
+           violations=sum(len(w.violations) for w in workers), requests=sent,
+           answered=answered, failures=failures, seconds=round(seconds, 1),
+           task_new_ok=hist.get("TASK_NEW -> ok", 0))
     if failures:
         raise SystemExit(1)
 
@@ -832,7 +833,7 @@ def sink(rt, seconds="300"):
     from microkernel.abi import timeouts as _t
 
     me = rt.myself()
-    print("sink", int(me), flush=True)
+    report(sink=int(me))
     r = random.Random(int(me))
     to = _t.encode(0, 0.05)
     wait = [1, None, [], [], to, 2, 0, WHOLE, [4, 1 << 16], None]
@@ -890,15 +891,13 @@ def normal(rt):
     rt.lthread_ex_regs(1, _echo)
     reply = rt.call(rt.myself().lthread_id(1), Msg(words=(41,)), timeout=5)
     rt.lthread_ex_regs(2, _cut)
-    deadline = time.monotonic() + 5
-    while rt.thread_schedule(rt.myself().lthread_id(2))["state"] != "receiving" \
-            and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_until(lambda: rt.thread_schedule(rt.myself().lthread_id(2))["state"] == "receiving",
+               5, "lthread 2 to receive")
     try:
         rt.send(rt.myself().lthread_id(2), Msg(strings=(bytes(1 << 17),)), timeout=5)
     except IpcError:
         pass
-    print("normal", data.decode(), list(reply.words), flush=True)
+    report(data=data, words=reply.words)
 
 
 def failed_page_fault(rt):
@@ -910,18 +909,17 @@ def failed_page_fault(rt):
     ghost = ThreadId.make(2000, 0, 77, rt.site)
     rt.lthread_ex_regs(0, None, pager=int(ghost))
     try:
-        print("fault reply", rt._syscall([Op.PAGE_FAULT, SAFE_PAGES[0], 0, 0]))
+        report(fault_reply=rt._syscall([Op.PAGE_FAULT, SAFE_PAGES[0], 0, 0]))
     except KernelError as e:
-        print("fault refused", e.fault.name)
+        report(fault_refused=e.fault)
     rt.lthread_ex_regs(0, None, pager=int(rt.pager))
-    print("violations", control(rt, {"op": "check"})["violations"], flush=True)
+    report(violations=control(rt, {"op": "check"})["violations"])
 
-    def sender(rt2):
-        time.sleep(0.2)
+    def sender(rt2):                      # a rendezvous: waits until main receives
         rt2.send(me, Msg(words=(7,)), timeout=2)
     rt.lthread_ex_regs(1, sender)
     reply = rt._syscall([Op.IPC, None, [], [], _t.encode(0, 3.0), 2, 0, 0, None, None])
-    print("received", reply[2] if len(reply) > 2 else reply, flush=True)
+    report(received=reply[2] if len(reply) > 2 else reply)
 
 
 def _sleeper(rt):
@@ -937,13 +935,14 @@ def timer_heap(rt, calls="3000"):
     from microkernel.abi import Msg
     rt.lthread_ex_regs(1, _echo)
     rt.lthread_ex_regs(2, _sleeper)
-    time.sleep(0.2)
+    wait_until(lambda: rt.thread_schedule(rt.myself().lthread_id(2))["state"] == "receiving",
+               5, "lthread 2 to sleep")
     server = rt.myself().lthread_id(1)
     before = control(rt, {"op": "status"})["counts"]["timer_heap"]
     for i in range(int(calls)):
         rt.call(server, Msg(words=(i,)), timeout=3600)
     after = control(rt, {"op": "status"})["counts"]["timer_heap"]
-    print("timers", before, after, flush=True)
+    report(timers_before=before, timers_after=after)
 
 
 def refusals_change_nothing(rt):
@@ -953,22 +952,23 @@ def refusals_change_nothing(rt):
     before = rt.thread_schedule(me)["prio"]
     try:
         rt._syscall([Op.THREAD_SCHEDULE, me, before + 1, "not a time slice"])
-        print("schedule accepted")
+        report(schedule="accepted")
     except KernelError as e:
-        print("schedule refused", e.fault.name)
-    print("prio unchanged", rt.thread_schedule(me)["prio"] == before)
+        report(schedule=e.fault)
+    report(prio_unchanged=rt.thread_schedule(me)["prio"] == before)
     poll_nil = [Op.IPC, None, [], [], 0x11, 1, 0, 0, None, None]
     cases = {"timeouts True": (4, True), "rcv mode 1.0": (5, 1.0),
              "limits bytes": (8, b"\x01\x02"), "window []": (7, [])}
+    results = {}
     for name, (i, v) in cases.items():
         h = list(poll_nil)
         h[i] = v
         try:
             rt._syscall(h)
-            print("accepted", name)
+            results[name] = "accepted"
         except KernelError as e:
-            print("refused", name, e.fault.name)
-    print("done", flush=True)
+            results[name] = e.fault.name
+    report(cases=results)
 
 
 def oversized(rt):
@@ -980,5 +980,4 @@ def oversized(rt):
     answered = bool(sock.poll(3000))
     if answered:
         sock.recv_multipart()
-    print("oversized answered", answered, "then", rt.id_nearest(0)[1] == rt.myself(),
-          flush=True)
+    report(answered=answered, then=rt.id_nearest(0)[1] == rt.myself())
