@@ -86,6 +86,11 @@ class Service:
             self.tid = tid
         return self.tid
 
+    def forget(self) -> None:
+        """Drop the server's id: the next call looks the name up again."""
+        if not self.fixed:
+            self.tid = None
+
     def call(self, code: int, *values, timeout=..., window=None, limits=None):
         """Operation `code` with `values` (request layout order); its reply NamedTuple."""
         return self.call_msg(code, *values, timeout=timeout, window=window, limits=limits)[0]
@@ -95,8 +100,8 @@ class Service:
         msg = self.iface.request(code, *values)
         op = self.iface.ops[code]
         timeout = self.timeout if timeout is ... else timeout
-        deadline = time.monotonic() + self.retry_for
-        pause = 0.02
+        deadline = None                          # set by the first failure: a call may
+        pause = 0.02                             # have blocked long before its server died
         while True:
             tid = self.server(deadline)
             try:
@@ -108,6 +113,7 @@ class Service:
                                        f"{self._what(code)}: {e}") from None
                 if not self.fixed:
                     self.tid = None
+                deadline = deadline or time.monotonic() + self.retry_for
                 if not op.retry or self.fixed or time.monotonic() + pause > deadline:
                     raise ServiceError(errno.EIO, f"{self._what(code)}: server gone "
                                        f"({e.code.name})") from None

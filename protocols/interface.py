@@ -102,6 +102,9 @@ class Layout:
                             f"got {len(values)}")
         if self.simple:
             words = tuple(values[:n])
+            for w in words:
+                if not 0 <= w <= _MASK:
+                    raise ValueError(f"{self.spec!r}: {w!r} is not a 32-bit word")
         else:
             words = []
             for (_, kind), v in zip(self.words, values):

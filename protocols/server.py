@@ -31,7 +31,8 @@ import errno
 import logging
 from typing import Callable, NamedTuple
 
-from microkernel.abi import NEVER, IpcCode, IpcError, Msg, Phase, RcvMode, ThreadId
+from microkernel.abi import (NEVER, IpcCode, IpcError, KernelError, Msg, Phase, RcvMode,
+                             ThreadId)
 from microkernel.abi.ops import PAGE_FAULT_EIP, TASK_EXIT_NOTICE
 
 from .interface import Interface, MalformedError, error
@@ -84,6 +85,9 @@ def serve(rt, handle: Callable[[Msg], object], timeout=NEVER, on_idle=None, afte
                     on_idle()
             elif e.phase is Phase.RECEIVE:
                 log.warning("dropped a message the server cannot take: %s", e)
+        except KernelError as e:          # the kernel refused our reply: a server bug
+            log.error("the kernel refused a reply: %s", e)
+            msg = None
 
 
 def send_reply(rt, client: int, msg: Msg) -> bool:
@@ -136,8 +140,7 @@ class Dispatch:
             return error(errno.EPERM)
         code = w[0]
         try:
-            req = self.iface.parse(msg)[2]
-            out = fn(req, msg)
+            return self.answer(code, fn(self.iface.parse(msg)[2], msg))
         except OSError as e:
             return error(e.errno or errno.EIO, *getattr(e, "detail", ()))
         except _BAD_INPUT as e:
@@ -148,7 +151,6 @@ class Dispatch:
             log.exception("%s: %s from %s failed", self.iface.name,   # one request's EIO
                           self.iface.codes(code).name, sender)
             return error(errno.EIO)
-        return self.answer(code, out)
 
     def answer(self, code: int, out):
         """A handler's return value as the message to send (None stays None)."""
