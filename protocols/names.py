@@ -4,7 +4,9 @@ again after a restart (servers/names.py serves it, as task 6).
     REGISTER  | name          ->                 the name is now the sender's
     LOOKUP    | name          -> id:64           ENOENT: nobody (alive) has the name
     LIST                      -> | *entries      each b"name\\0id" (decimal id)
-    REMOVE    | name          ->                 only its holder's task, or root; ENOENT
+    REMOVE    | name          ->                 ENOENT: nobody has the name; EPERM:
+                                                 the sender is neither its holder's
+                                                 task nor root
 
 Names are 1..MAX_NAME bytes of UTF-8 (EINVAL otherwise). A name whose holder no longer
 exists is dropped when it is looked up, so a stale id is never handed out.

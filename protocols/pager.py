@@ -8,9 +8,11 @@ task, a MemoryFault). No request of a protocol served by a pager is exactly two 
 
 The default pager (task 5, servers/pager.py) also takes:
 
-    COPY     dst:64      share every page of the sender's space with task `dst`
-                         copy-on-write (both get a private copy at their next write)
-    FORGET   task        task `task` is gone: its pages go back to the pool (its chief)
+    COPY     dst:64      share every page of the sender's space with the task of thread
+                         `dst` (a thread id) copy-on-write (both get a private copy at
+                         their next write)
+    FORGET   task        task number `task` is gone: its pages go back to the pool (from
+                         root, the chief of the tasks it paged)
 """
 from __future__ import annotations
 
@@ -48,4 +50,4 @@ class Fault(NamedTuple):
 def fault_of(msg: Msg) -> Fault:
     """The fault a page-fault message reports (the sender is the faulting thread)."""
     w = msg.words[0]
-    return Fault((msg.sender.task, w & ~(PAGE - 1), bool(w & 2)))
+    return Fault(msg.sender.task, w & ~(PAGE - 1), bool(w & 2))

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 from microkernel.abi import Fpage, Msg
 
-__all__ = ["ANY", "MIN_LOG2", "MAX_LOG2", "request_any", "grab", "grab_frames"]
+__all__ = ["ANY", "MIN_LOG2", "MAX_LOG2", "request_any", "grab", "grab_frames",
+           "grab_page", "grab_ports"]
 
 ANY = 0xFFFF_FFFC
 MIN_LOG2, MAX_LOG2 = 12, 22
@@ -45,3 +46,18 @@ def grab_frames(rt, base: int, sizes=(20, 12)) -> int:
         if base & ((1 << s) - 1) == 0 and grab(rt, s, base) is not None:
             return 1 << s
     return 0
+
+
+def grab_page(rt, addr: int, base: int, timeout=None) -> bool:
+    """The frame at physical `addr`, mapped at page `base` of my space; False when
+    sigma0 refuses (the frame is another task's, or no memory of its own)."""
+    r = rt.call(rt.sigma0, Msg(words=(addr & ~0xFFF,)), window=Fpage(base, 12),
+                timeout=timeout)
+    return r.fpage_received
+
+
+def grab_ports(rt, ports: Fpage, timeout=None) -> bool:
+    """The I/O ports of the I/O fpage `ports`, now mine; False when sigma0 refuses."""
+    r = rt.call(rt.sigma0, Msg(words=(ports.encode(),)), window=Fpage.whole(),
+                timeout=timeout)
+    return r.fpage_received

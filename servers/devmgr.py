@@ -3,23 +3,29 @@ and the reincarnation of drivers that die (Minix 3 style). System servers that m
 come back after a crash (the file server) are kept the same way, with no ports.
 
 At boot root takes every I/O port from sigma0 and, RMGR-style, attaches every IRQ line
-with one holder thread per line (a V2 thread owns at most one line). Starting a driver
-means: a task of root's clan running the driver's entry; when it says DRIVER_HELLO, root
-releases the IRQ line's holder and replies with map items for exactly the driver's ports
-and the IRQ number; the driver attaches the line itself. When a driver task dies, root
-restarts it within a second; a driver that keeps dying is backed off (exponentially, up
-to a minute) instead of being restarted forever.
+with one holder thread per line (a V2 thread owns at most one line), which serves
+protocols.root.HOLDER. Starting a driver means: a task of root's clan running the
+driver's entry; when it says DRIVER_HELLO (protocols.root.ROOT), root releases the IRQ
+line's holder and replies with map items for exactly the driver's ports and the IRQ
+number; the driver attaches the line itself. When a driver task dies, root restarts it
+within a second; a driver that keeps dying is backed off (exponentially, up to a
+minute) instead of being restarted forever.
 """
 from __future__ import annotations
 
+import errno
 import logging
 import threading
 import time
 from dataclasses import dataclass, field
 
-from microkernel.abi import (Fpage, IpcCode, IpcError, MapItem, Msg, ThreadId, irq_id)
+from microkernel.abi import Fpage, IpcCode, IpcError, MapItem, ThreadId, irq_id
+from protocols.client import Service, ServiceError
+from protocols.root import HOLDER, HOLDER_BASE, HolderOp
+from protocols.server import Dispatch, serve
+from protocols.wellknown import DRIVER_TASKS
 
-__all__ = ["DriverManager", "Record", "DEFAULT_DRIVERS", "HOLDER_BASE", "holder_loop"]
+__all__ = ["DriverManager", "Record", "DEFAULT_DRIVERS", "Holder", "holder_loop"]
 
 log = logging.getLogger("mk.root")
 
@@ -31,13 +37,9 @@ DEFAULT_DRIVERS: dict[str, tuple[str, str, list[tuple[int, int]], int | None]] =
     "timer": ("timer", "drivers.timer:main", [(0x40, 4)], 0),
     "net0": ("net", "drivers.nic:main", [(0x300, 32)], 9),
 }
-DRIVER_TASKS = range(32, 64)
-HOLDER_BASE = 32                 # lthread 32 + n holds IRQ n while no driver has it
-RELEASE, GRAB = 0x1E01, 0x1E02
 FAST_RESTARTS = 3                # restarts within CRASH_WINDOW before backing off
 CRASH_WINDOW = 10.0
 MAX_BACKOFF = 60.0
-NO_IRQ = 0xFFFFFFFF
 
 
 @dataclass
@@ -130,22 +132,23 @@ class DriverManager:
             rec = self.stop(name)
             del self.records[name]
         if rec.irq is not None:
-            self.holder(rec.irq, GRAB)
+            self.holder(rec.irq, HolderOp.GRAB)
 
     # -- requests from drivers and notices -------------------------------------------
 
-    def hello(self, msg: Msg) -> Msg:
-        """DRIVER_HELLO: free the line, hand over exactly the driver's ports."""
+    def hello(self, sender: ThreadId) -> tuple[int | None, tuple[MapItem, ...]]:
+        """DRIVER_HELLO from `sender`: free its IRQ line; (the IRQ, map items for exactly
+        its ports). ENODEV for a task that is no driver of mine."""
         with self.lock:
-            rec = self.by_task.get(msg.sender.task)
+            rec = self.by_task.get(sender.task)
             if rec is None:
-                return Msg(words=(1, NO_IRQ))
+                raise OSError(errno.ENODEV, f"task {sender.task} is no driver")
             rec.state = "running"
-            rec.tid = int(msg.sender)
+            rec.tid = int(sender)
         if rec.irq is not None:
-            self.holder(rec.irq, RELEASE)
-        items = tuple(MapItem(fp, fp.base) for b, n in rec.ports for fp in fpages_for(b, n))
-        return Msg(words=(0, NO_IRQ if rec.irq is None else rec.irq), items=items)
+            self.holder(rec.irq, HolderOp.RELEASE)
+        return rec.irq, tuple(MapItem(fp, fp.base) for b, n in rec.ports
+                              for fp in fpages_for(b, n))
 
     def died(self, task: int, status) -> bool:
         """A task of root's clan ended; True if it was a driver (restart planned)."""
@@ -184,12 +187,12 @@ class DriverManager:
                     nxt = wait if nxt is None else min(nxt, wait)
             return nxt
 
-    def holder(self, irq: int, op: int) -> None:
+    def holder(self, irq: int, op: HolderOp) -> None:
         """Tell the holder thread of `irq` to let go of its line, or take it again."""
+        tid = self.rt.myself().lthread_id(HOLDER_BASE + irq)
         try:
-            self.rt.call(self.rt.myself().lthread_id(HOLDER_BASE + irq), Msg(words=(op,)),
-                         timeout=2.0)
-        except IpcError as e:
+            Service(self.rt, tid=tid, iface=HOLDER, timeout=2.0).call(op)
+        except ServiceError as e:
             log.warning("IRQ %d holder did not answer: %s", irq, e)
 
     def list(self) -> list[dict]:
@@ -197,28 +200,38 @@ class DriverManager:
             return [r.describe() for r in self.records.values()]
 
 
-def holder_loop(rt, irq: int) -> None:
-    """lthread HOLDER_BASE + irq: own the line while no driver does (RMGR's grab)."""
-    def grab() -> None:
+class Holder:
+    """lthread HOLDER_BASE + irq: owns the line while no driver does (RMGR's grab), and
+    serves protocols.root.HOLDER to root's other threads. Interrupts nobody drives
+    are dropped (Dispatch has no irq handler here)."""
+
+    def __init__(self, rt, irq: int):
+        self.rt, self.irq = rt, irq
+
+    def attach(self) -> None:
+        """Take the line (V2: closed receive from irq_id(n), timeout 0)."""
         try:
-            rt.receive(irq_id(irq), timeout=0)
+            self.rt.receive(irq_id(self.irq), timeout=0)
         except IpcError as e:
             if e.code != IpcCode.TIMEOUT:
-                log.info("IRQ %d not grabbed: %s", irq, e.code.name)
-    grab()
-    msg = rt.wait()
-    while True:
-        if msg.sender.is_irq:                     # an interrupt nobody drives: drop it
-            msg = rt.wait()
-            continue
-        if msg.words[:1] == (RELEASE,):
-            try:
-                rt.ipc(None, None, rcv=1, src=0, rcv_timeout=0)   # V2: receive nil, t=0
-            except IpcError:
-                pass
-        elif msg.words[:1] == (GRAB,):
-            grab()
+                log.info("IRQ %d not grabbed: %s", self.irq, e.code.name)
+
+    def grab(self, req, msg):
+        """GRAB: take the line again (its driver has been stopped)."""
+        self.attach()
+        return ()
+
+    def release(self, req, msg):
+        """RELEASE: let go of the line (V2: receive from nil, timeout 0)."""
         try:
-            msg = rt.reply_and_wait(msg.sender, Msg(words=(0,)))
+            self.rt.ipc(None, None, rcv=1, src=0, rcv_timeout=0)
         except IpcError:
-            msg = rt.wait()
+            pass
+        return ()
+
+
+def holder_loop(rt, irq: int) -> None:
+    """lthread HOLDER_BASE + irq: take the line, then serve HOLDER forever."""
+    holder = Holder(rt, irq)
+    holder.attach()
+    serve(rt, Dispatch(HOLDER, holder, rt))

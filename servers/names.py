@@ -1,89 +1,91 @@
-"""The name server: name → thread id, so clients find "ata0" or "fs" again after a
-restart. Task 6, started by root; root tells every task its id as an argument.
+"""The name server (task 6, started by root): name -> thread id, so clients find "ata0",
+"fs" or "unix" again after a restart. It serves protocols.names.NAMES (the operations,
+their layouts and errors are declared there); clients call it with protocols.names.Names.
 
-    REGISTER  words (REGISTER,)            strings (name,)  -> (OK,) ; the sender's id
-    LOOKUP    words (LOOKUP,)              strings (name,)  -> (OK, id low, id high) or (NO_NAME,)
-    LIST      words (LIST,)                                 -> strings (name\\0id, ...)
-    REMOVE    words (REMOVE,)              strings (name,)  -> (OK,) ; only its holder or root
-
-A name registered by a thread that no longer exists is dropped when someone looks it up
-(checked with id_nearest), so a stale id is never handed out.
+A name whose holder no longer exists (checked with id_nearest) is dropped when someone
+looks it up, so a stale id is never handed out. Only the holder's task, or root, may
+remove a name.
 """
 from __future__ import annotations
 
-import logging
+import errno
 
-from microkernel.abi import KernelError, Msg, ThreadId
-from microkernel.user.serve import serve
+from microkernel.abi import KernelError, ThreadId
+from protocols.names import MAX_NAME, NAMES, Names
+from protocols.server import Dispatch, serve
+from protocols.wellknown import ROOT_TASK
 
-__all__ = ["main", "Names", "REGISTER", "LOOKUP", "LIST", "REMOVE", "OK", "NO_NAME",
-           "lookup", "register"]
-
-log = logging.getLogger("mk.names")
-REGISTER, LOOKUP, LIST, REMOVE = 0x4E01, 0x4E02, 0x4E03, 0x4E04
-OK, NO_NAME, BAD = 0, 1, 2
-MAX_NAME = 64
+__all__ = ["main", "NameServer", "lookup", "register"]
 
 
-class Names:
-    def __init__(self, alive=lambda tid: True, root_task: int = 4):
+def _name(raw: bytes) -> str:
+    """A request's name; EINVAL unless it is 1..MAX_NAME bytes of UTF-8."""
+    if not 0 < len(raw) <= MAX_NAME:
+        raise OSError(errno.EINVAL, "a name is 1..64 bytes")
+    try:
+        return raw.decode()
+    except UnicodeDecodeError:
+        raise OSError(errno.EINVAL, "a name is UTF-8") from None
+
+
+class NameServer:
+    """The table, and a handler per operation of NAMES."""
+
+    def __init__(self, alive=lambda tid: True):
         self.table: dict[str, int] = {}
-        self.alive = alive
-        self.root_task = root_task
+        self.alive = alive                  # does this thread id still exist?
 
-    def handle(self, msg: Msg) -> Msg:
-        if not msg.words:
-            return Msg(words=(BAD,))
-        op = msg.words[0]
-        if op == LIST:
-            return Msg(words=(OK,), strings=tuple(
-                f"{n}\0{int(t)}".encode() for n, t in sorted(self.table.items())))
-        if len(msg.strings) != 1 or not 0 < len(msg.strings[0]) <= MAX_NAME:
-            return Msg(words=(BAD,))
-        try:
-            name = bytes(msg.strings[0]).decode()
-        except UnicodeDecodeError:
-            return Msg(words=(BAD,))
-        if op == REGISTER:
-            self.table[name] = int(msg.sender)
-            return Msg(words=(OK,))
-        if op == LOOKUP:
-            tid = self.table.get(name)
-            if tid is not None and not self.alive(tid):
-                del self.table[name]
-                tid = None
-            if tid is None:
-                return Msg(words=(NO_NAME,))
-            return Msg(words=(OK, tid & 0xFFFFFFFF, tid >> 32))
-        if op == REMOVE:
-            tid = self.table.get(name)
-            if tid is not None and (ThreadId(tid).task == msg.sender.task
-                                    or msg.sender.task == self.root_task):
-                del self.table[name]
-                return Msg(words=(OK,))
-            return Msg(words=(NO_NAME,))
-        return Msg(words=(BAD,))
+    def register(self, req, msg):
+        """The name is now the sender's (whoever held it before)."""
+        self.table[_name(req.name)] = int(msg.sender)
+        return ()
+
+    def lookup(self, req, msg):
+        """The holder's id; ENOENT when nobody (alive) holds the name."""
+        name = _name(req.name)
+        tid = self.table.get(name)
+        if tid is not None and not self.alive(tid):
+            del self.table[name]
+            tid = None
+        if tid is None:
+            raise OSError(errno.ENOENT, name)
+        return (tid,)
+
+    def list(self, req, msg):
+        """Every entry as b"name\\0id", sorted by name."""
+        return (tuple(f"{n}\0{t}".encode() for n, t in sorted(self.table.items())),)
+
+    def remove(self, req, msg):
+        """Drop a name: ENOENT if nobody holds it, EPERM for a sender that is neither
+        the holder's task nor root."""
+        name = _name(req.name)
+        tid = self.table.get(name)
+        if tid is None:
+            raise OSError(errno.ENOENT, name)
+        if msg.sender.task not in (ThreadId(tid).task, ROOT_TASK):
+            raise OSError(errno.EPERM, name)
+        del self.table[name]
+        return ()
 
 
 def main(rt) -> None:
+    """Serve NAMES forever."""
     def alive(tid: int) -> bool:
         try:
             rt.id_nearest(tid)
             return True
         except KernelError:
             return False
-    serve(rt, Names(alive).handle)
+    serve(rt, Dispatch(NAMES, NameServer(alive), rt))
 
+
+# -- to delete once every client uses protocols.names.Names --------------------------
 
 def lookup(rt, names: int, name: str, timeout: float | None = 5.0) -> ThreadId | None:
-    """A client's lookup; None when the name is not (or no longer) registered."""
-    r = rt.call(names, Msg(words=(LOOKUP,), strings=(name.encode(),)), timeout=timeout)
-    if r.words and r.words[0] == OK and len(r.words) == 3:
-        return ThreadId(r.words[2] << 32 | r.words[1])
-    return None
+    """The thread registered as `name`, or None (protocols.names.Names.lookup)."""
+    return Names(rt, tid=names, timeout=timeout).lookup(name)
 
 
 def register(rt, names: int, name: str) -> None:
-    r = rt.call(names, Msg(words=(REGISTER,), strings=(name.encode(),)), timeout=5.0)
-    if not r.words or r.words[0] != OK:
-        raise ValueError(f"name server refused {name!r}")
+    """Register the calling thread as `name` (protocols.names.Names.register)."""
+    Names(rt, tid=names).register(name)

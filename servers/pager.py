@@ -1,33 +1,33 @@
-"""The default pager: anonymous, zero-filled memory for tasks started by `mk run`.
+"""The default pager (task 5): anonymous, zero-filled memory for tasks started by `mk run`.
 
-A page fault reaches the pager as the V2 fault message (w0 = address | write<<1 |
-present) sent in the faulting thread's name. The pager takes frames from sigma0 in
-1 MiB chunks into its own space, zeroes a page, and replies with a map item whose hot
-spot is the fault address, so the page lands exactly there. Copy-on-write: `COPY`
-makes another task share all the caller's pages read-only (remapped with
+A page fault reaches the pager as the V2 fault message, sent in the faulting thread's
+name (protocols/pager.py). The pager takes frames from sigma0 in 1 MiB chunks into its
+own space (protocols.sigma0.grab_frames), zeroes a page, and replies with a map item
+whose hot spot is the fault address, so the page lands exactly there. Copy-on-write:
+COPY makes another task share all the caller's pages read-only (remapped with
 `fpage_unmap(flush=False)`); the first write fault of either side gets a private copy.
+FORGET, from root when a task it started has ended, takes the task's pages back.
 
-Requests besides faults (w0 = label):
-    COPY, dst task id low, high      share my pages copy-on-write with task dst
-    FORGET, task id low, high        the task is gone; take its pages back (from root)
+`Pager` is the bookkeeping and stays free of the protocol, for the Unix server's memory
+(personalities/unix/memory.py) extends it; `Requests` serves protocols.pager.PAGER
+over it.
 """
 from __future__ import annotations
 
-import logging
-
 from microkernel.abi import Fpage, MapItem, Msg, ThreadId
-from microkernel.user.serve import serve
+from protocols.pager import PAGE, PAGER, fault_of
+from protocols.server import Dispatch, serve
+from protocols.sigma0 import grab_frames
 
-__all__ = ["main", "Pager", "COPY", "FORGET"]
+__all__ = ["main", "Pager", "Requests", "PAGE"]
 
-log = logging.getLogger("mk.pager")
-COPY, FORGET = 0xFFFF_0C01, 0xFFFF_0C02
 CHUNK = 20                      # log2 of what is asked from sigma0 at a time
 POOL = 0x40000000               # where the pager keeps its frames in its own space
-PAGE = 0x1000
 
 
 class Pager:
+    """Which pager page backs which (task, virtual page), and how many share it."""
+
     def __init__(self, rt, sigma0: int):
         self.rt = rt
         self.sigma0 = ThreadId(sigma0)
@@ -36,19 +36,14 @@ class Pager:
         self.pages: dict[tuple[int, int], int] = {}   # (task, vpage) -> pager page
         self.shares: dict[int, int] = {}               # pager page -> users
 
-    def _grow(self) -> None:
-        for s in (CHUNK, 12):
-            window = Fpage(self.cursor, s)
-            reply = self.rt.call(self.sigma0, Msg(words=(0xFFFFFFFC, s)), window=window)
-            if reply.fpage_received:
-                self.free.extend(range(self.cursor, self.cursor + (1 << s), PAGE))
-                self.cursor += 1 << s
-                return
-        raise MemoryError("sigma0 has no free memory left")
-
     def _new_page(self, fill: bytes | None = None) -> int:
+        """A page of my own, filled with `fill` (zeros by default), one user."""
         if not self.free:
-            self._grow()
+            got = grab_frames(self.rt, self.cursor, (CHUNK, 12))
+            if not got:
+                raise MemoryError("sigma0 has no free memory left")
+            self.free.extend(range(self.cursor, self.cursor + got, PAGE))
+            self.cursor += got
         p = self.free.pop()
         self.rt.mem.write(p, fill if fill is not None else bytes(PAGE))
         self.shares[p] = 1
@@ -75,25 +70,37 @@ class Pager:
                 self.shares[p] += 1
 
     def forget(self, task: int) -> None:
+        """Task `task` is gone: each page only it used goes back to the free list."""
         for key in [k for k in self.pages if k[0] == task]:
             p = self.pages.pop(key)
             self.shares[p] -= 1
             if self.shares[p] == 0:
                 self.free.append(p)
 
-    def handle(self, msg: Msg) -> Msg:
-        w = msg.words
-        sender = msg.sender
-        if len(w) >= 3 and w[0] == COPY:
-            self.copy(sender.task, ThreadId(w[2] << 32 | w[1]).task)
-            return Msg(words=(0,))
-        if len(w) >= 3 and w[0] == FORGET:
-            self.forget(ThreadId(w[2] << 32 | w[1]).task)
-            return Msg(words=(0,))
-        if len(w) == 2:
-            return self.fault(sender.task, w[0], bool(w[0] & 2))
-        return Msg(words=(0xFFFFFFFF,))
+
+class Requests:
+    """The handlers of protocols.pager.PAGER and of page faults, over a Pager."""
+
+    def __init__(self, pager: Pager):
+        self.pager = pager
+
+    def copy(self, req, msg):
+        """COPY: the sender's pages are shared copy-on-write with the task of req.dst."""
+        self.pager.copy(msg.sender.task, ThreadId(req.dst).task)
+        return ()
+
+    def forget(self, req, msg):
+        """FORGET: task req.task has ended (from root, its chief)."""
+        self.pager.forget(req.task)
+        return ()
+
+    def page_fault(self, msg: Msg) -> Msg:
+        """A page fault: the map item that backs the page."""
+        f = fault_of(msg)
+        return self.pager.fault(f.task, f.page, f.write)
 
 
 def main(rt, sigma0: int) -> None:
-    serve(rt, Pager(rt, sigma0).handle)
+    """Serve PAGER and the page faults of every task paged by me, forever."""
+    requests = Requests(Pager(rt, sigma0))
+    serve(rt, Dispatch(PAGER, requests, rt, fault=requests.page_fault))

@@ -2,28 +2,31 @@
 
 The kernel maps every free frame into sigma0 at its own address (an idempotent map)
 and gives it every port it does not keep; sigma0 hands them out by the V2 sigma0
-protocol, each frame and each port to one task only (a task may ask again for what it
-already has; what belonged to a task that has died can be handed out again):
+protocol (protocols/sigma0.py), each frame and each port to one task only (a task may
+ask again for what it already has; what belonged to a task that has died can be handed
+out again):
 
     w0 = a (low 2 bits: fault flags)   the frame at physical a, mapped 1:1 (a page fault
                                        of a task paged by sigma0 is exactly this request)
-    w0 = 0xFFFFFFFC [, w1 = s]         any free 2**s bytes (s 12..22, default 12), aligned
+    w0 = ANY [, w1 = s]                any free 2**s bytes (s 12..22, default 12), aligned
     w0 = an I/O fpage                  those ports (Fiasco's I/O extension)
 
 The reply is a map item with words (snd_base, fpage), as V2's register map message;
 a request sigma0 refuses gets an empty reply (the faulting access then faults again).
+V2's protocol has no operation codes, so sigma0 runs protocols.server.serve with its
+own `handle` rather than a Dispatch.
 """
 from __future__ import annotations
 
 import logging
 
 from microkernel.abi import Fpage, KernelError, MapItem, Msg
-from microkernel.user.serve import serve
+from protocols.server import serve
+from protocols.sigma0 import ANY, MAX_LOG2, MIN_LOG2
 
 __all__ = ["main", "Sigma0"]
 
 log = logging.getLogger("mk.sigma0")
-ANY = 0xFFFFFFFC
 HOLE = (0xA0000, 0x100000)
 
 
@@ -40,6 +43,7 @@ class Sigma0:
         self.cursor = 0x100000
 
     def usable(self, addr: int) -> bool:
+        """Is `addr` RAM that sigma0 may hand out (not page 0, the hole, the pool)?"""
         return 0 <= addr < self.mem_size and not any(a <= addr < b for a, b in self.reserved)
 
     def _free_for(self, table: dict, key: int, task: int) -> bool:
@@ -71,6 +75,7 @@ class Sigma0:
         return None
 
     def io(self, fp: Fpage, task: int) -> Fpage | None:
+        """The ports of I/O fpage `fp` for `task`, if every one is free or its."""
         ports = range(fp.base, fp.base + fp.size)
         if not all(self._free_for(self.ports, p, task) for p in ports):
             return None
@@ -86,7 +91,8 @@ class Sigma0:
         w0 = words[0]
         fp = None
         if w0 == ANY:
-            s = words[1] if len(words) > 1 and 12 <= words[1] <= 22 else 12
+            s = words[1] if len(words) > 1 and MIN_LOG2 <= words[1] <= MAX_LOG2 \
+                else MIN_LOG2
             fp = self.any(s, task)
         elif w0 & 0xF0000000 == 0xF0000000 and (w0 >> 2) & 0x3F <= 16:
             fp = self.io(Fpage.decode(w0), task)
@@ -98,6 +104,7 @@ class Sigma0:
 
 
 def main(rt, mem_size: int, pool_start: int, pool_end: int) -> None:
+    """Serve the sigma0 protocol forever; a malformed request gets an empty reply."""
     def alive(owner: int) -> bool:
         try:
             rt.id_nearest(owner)

@@ -207,10 +207,8 @@ class Server:
         """A task number of mine for a new process (root hands out more)."""
         if self.procs.free_tasks:
             return self.procs.free_tasks.pop()
-        no = self.rt.call(self.rt.chief(), Msg(words=(ALLOC_TASK,)), timeout=10).words[0]
-        if not no:
-            raise OSError(errno.EAGAIN, "no task numbers left")
-        return no
+        from protocols.root import Root     # core-proto: root replies (0, task) now
+        return Root(self.rt).alloc_task()     # ServiceError EAGAIN: none left
 
     def terminate(self, proc, sig: int) -> None:
         """Default action of a fatal signal: delete the task, record the signal."""

@@ -140,6 +140,18 @@ def test_copy_on_write_through_the_pager(node):
     assert "parent writes rw b'parent!!'" in out
 
 
+def test_an_ended_tasks_pages_are_not_seen_by_the_next_task_of_its_number(node):
+    """Root tells the pager (FORGET) which task number ended, so the pager takes its
+    pages back; the next task with that number gets zero-filled pages of its own."""
+    first = node.start("mem_tasks.py", "page_writer")
+    assert node.wait(first["task"]) == 0
+    assert "wrote b'secret-page'" in node.output(first["task"])
+    second = node.start("mem_tasks.py", "page_reader")
+    assert second["task"] == first["task"]          # root hands the number out again
+    assert node.wait(second["task"]) == 0
+    assert f"reads {bytes(11)!r}" in node.output(second["task"])
+
+
 def test_a_task_cannot_be_another_thread(node):
     from microkernel.abi import Fault
     status, out = node.run("mem_tasks.py", "impostor")

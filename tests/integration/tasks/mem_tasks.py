@@ -9,15 +9,17 @@ from hw.mmu import PageFault, translate
 from microkernel.abi import (Fpage, GrantItem, IpcError, KernelError, MapItem, Msg,
                              ThreadId, irq_id)
 from microkernel.abi.ops import NEAREST_OUTER, NEAREST_SAME, TASK_EXIT_NOTICE
+from protocols.client import Service
+from protocols.pager import PAGER, Op as PagerOp
+from protocols.root import Root
+from protocols.sigma0 import grab_page
 
-ALLOC_TASK = 0xFFFF_7A5C
 HERE = __file__
 
 
 def new_child(rt, func: str, *args) -> ThreadId:
     """Get a task number from root and start `func` of this file in it, in my clan."""
-    no = rt.call(rt.chief(), Msg(words=(ALLOC_TASK,))).words[0]
-    assert no, "root gave no task number"
+    no = Root(rt).alloc_task()
     return rt.task_new(no, f"{HERE}:{func}", rt.pager, args=[int(a) for a in args])
 
 
@@ -166,9 +168,9 @@ def caller(rt, server):
 
 def sigma0_once(rt, frame, hold="0"):
     frame = int(frame)
-    m = rt.call(rt.sigma0, Msg(words=(frame,)), window=Fpage.of(0x700000, 1 << 12))
-    print("frame", m.fpage_received)
-    if m.fpage_received:
+    got = grab_page(rt, frame, 0x700000)
+    print("frame", got)
+    if got:
         rt.mem.write(0x700000, b"mine")
         print("wrote", rt.mem.read(0x700000, 4), flush=True)
     if hold == "1":
@@ -221,13 +223,10 @@ def pit_irq(rt, name, names_id):
 
 # -- copy-on-write through the default pager -----------------------------------------
 
-COPY = 0xFFFF_0C01
-
-
 def cow_parent(rt):
     rt.mem.write(0x100000, b"original")
     child = new_child(rt, "cow_child", rt.myself())
-    rt.call(rt.pager, Msg(words=(COPY, int(child) & 0xFFFFFFFF, int(child) >> 32)))
+    Service(rt, tid=rt.pager, iface=PAGER).call(PagerOp.COPY, int(child))
     print("parent after copy", pte_state(rt, 0x100000))
     rt.send(child, Msg())
     rt.receive(child)
@@ -244,6 +243,17 @@ def cow_child(rt, parent):
     rt.mem.write(0x100000, b"child!!!")
     print("child writes", rt.mem.read(0x100000, 8), pte_state(rt, 0x100000))
     rt.send(parent, Msg())
+
+
+# -- an ended task's pages go back to the default pager -------------------------------
+
+def page_writer(rt):
+    rt.mem.write(0x100000, b"secret-page")
+    print("wrote", rt.mem.read(0x100000, 11), flush=True)
+
+
+def page_reader(rt):
+    print("reads", rt.mem.read(0x100000, 11), flush=True)
 
 
 # -- identity ----------------------------------------------------------------------------
@@ -296,7 +306,7 @@ def forker(rt):
     import os
     import signal
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)        # the kernel reaps nothing of ours
-    no = rt.call(rt.chief(), Msg(words=(ALLOC_TASK,))).words[0]
+    no = Root(rt).alloc_task()
     child, secret = rt.task_new_forked(no, rt.pager)
     parent = rt.myself()
     rt.mem.write(0x100000, b"before fork")

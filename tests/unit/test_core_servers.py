@@ -1,0 +1,118 @@
+"""The core servers' handlers without a kernel: names, the pager's requests, root's
+task numbers and its operator's port, each through its protocol's table."""
+import errno
+
+import pytest
+
+from microkernel.abi import Msg, ThreadId
+from microkernel.abi.ops import PAGE_FAULT_EIP
+from protocols import Dispatch
+from protocols.names import NAMES, Op as NamesOp
+from protocols.pager import PAGER, Op as PagerOp, fault_of
+from protocols.root import ROOT, Op as RootOp, OperatorOp
+from servers.names import NameServer
+from servers.pager import Pager, Requests
+from servers.root import Chief, Operator
+
+
+def tid(task, chief=4, lthread=0):
+    return ThreadId.make(task, lthread, 1, site=1, chief=chief, nest=1)
+
+
+class FakeRt:
+    """What the handlers touch of a runtime: ids, task_new, and memory by address."""
+
+    def __init__(self, task):
+        self.me, self.made, self.memory, self.unmapped = tid(task), [], {}, []
+        self.rundir = "/run/node"
+
+    def myself(self): return self.me
+    def chief(self): return tid(4, chief=0)
+    def task_new(self, no, entry, pager, **kw): self.made.append((no, kw)); return tid(no)
+    def fpage_unmap(self, fp, flush=True): self.unmapped.append((fp.base, flush))
+
+    @property
+    def mem(self): return self
+
+    def write(self, addr, data): self.memory[addr] = bytes(data)
+    def read(self, addr, n): return self.memory[addr][:n]
+
+
+def ask(d, iface, code, *values, sender):
+    m = iface.request(code, *values)
+    return d(Msg(words=m.words, strings=m.strings, sender=sender))
+
+
+def test_names_errno_convention_and_the_holders_rule():
+    alive = {int(tid(40))}
+    d = Dispatch(NAMES, NameServer(lambda t: t in alive), FakeRt(6))
+    assert ask(d, NAMES, NamesOp.REGISTER, b"ata0", sender=tid(40)).words == (0,)
+    r = ask(d, NAMES, NamesOp.LOOKUP, b"ata0", sender=tid(70))
+    assert NAMES.decode_reply(NamesOp.LOOKUP, r).id == int(tid(40))
+    assert ask(d, NAMES, NamesOp.LOOKUP, b"nope", sender=tid(70)).words == (errno.ENOENT,)
+    assert ask(d, NAMES, NamesOp.LOOKUP, b"", sender=tid(70)).words == (errno.EINVAL,)
+    assert ask(d, NAMES, NamesOp.LOOKUP, b"\xff", sender=tid(70)).words == (errno.EINVAL,)
+    assert ask(d, NAMES, NamesOp.REMOVE, b"ata0", sender=tid(70)).words == (errno.EPERM,)
+    r = ask(d, NAMES, NamesOp.LIST, sender=tid(70))
+    assert r.strings == (f"ata0\0{int(tid(40))}".encode(),)
+    assert ask(d, NAMES, NamesOp.REMOVE, b"ata0", sender=tid(4, chief=0)).words == (0,)
+    assert ask(d, NAMES, NamesOp.REMOVE, b"ata0", sender=tid(40)).words == (errno.ENOENT,)
+    ask(d, NAMES, NamesOp.REGISTER, b"fs", sender=tid(16))          # 16 is not alive
+    assert ask(d, NAMES, NamesOp.LOOKUP, b"fs", sender=tid(70)).words == (errno.ENOENT,)
+    assert d(Msg(words=(0x4E7F,), sender=tid(70))).words == (errno.ENOSYS,)
+
+
+def test_the_pager_backs_faults_copies_and_forgets_by_task_number(monkeypatch):
+    rt = FakeRt(5)
+    grabbed = []
+
+    def grab_frames(rt_, base, sizes):
+        grabbed.append(base)
+        return 0x2000
+    monkeypatch.setattr("servers.pager.grab_frames", grab_frames)
+    requests = Requests(Pager(rt, 2))
+    d = Dispatch(PAGER, requests, rt, fault=requests.page_fault)
+    fault = Msg(words=(0x1234_5006, PAGE_FAULT_EIP), sender=tid(64))
+    assert fault_of(fault) == (64, 0x1234_5000, True)
+    item = d(fault).items[0]
+    assert item.snd_base == 0x1234_5000 and item.fpage.writable
+    assert ask(d, PAGER, PagerOp.COPY, int(tid(65)), sender=tid(64)).words == (0,)
+    assert requests.pager.pages[(65, 0x1234_5000)] == item.fpage.base
+    assert ask(d, PAGER, PagerOp.FORGET, 64, sender=tid(70)).words == (errno.EPERM,)
+    for task in (64, 65):
+        assert ask(d, PAGER, PagerOp.FORGET, task, sender=tid(4, chief=0)).words == (0,)
+    assert not requests.pager.pages and len(requests.pager.free) == 2
+    assert grabbed == [0x40000000]
+
+
+def test_root_hands_out_task_numbers_to_its_clan_until_none_is_left():
+    rt = FakeRt(4)
+    chief = Chief(rt, mgr=None, events=None)
+    d = Dispatch(ROOT, chief, rt)
+    r = ask(d, ROOT, RootOp.ALLOC_TASK, sender=tid(18, chief=4))
+    assert ROOT.decode_reply(RootOp.ALLOC_TASK, r).task == 1024
+    assert rt.made == [(1024, {"new_chief": 18})]
+    assert ask(d, ROOT, RootOp.ALLOC_TASK, sender=tid(1030, chief=18)).words == \
+        (errno.EPERM,)
+    chief.next_task = 2048
+    assert ask(d, ROOT, RootOp.ALLOC_TASK, sender=tid(18, chief=4)).words == (errno.EAGAIN,)
+
+
+@pytest.mark.parametrize("req,why", [
+    ([1, 2], "a request is a map"),
+    ({"op": "reboot"}, "unknown request"),
+    ({"op": "wait"}, "missing task"),
+    ({"op": "kill", "task": "7"}, "wrong type"),
+    ({"op": "drivers", "all": True}, "unknown field"),
+])
+def test_the_operators_malformed_requests_get_one_line(req, why):
+    reply = Operator(FakeRt(4), tid(5), mgr=None).request(b"id", req)
+    assert set(reply) == {"error"} and why in reply["error"]
+
+
+def test_every_operator_op_has_its_handler():
+    ops = Operator(FakeRt(4), tid(5), mgr=None)
+    assert set(ops.table) == set(OperatorOp)
+    assert ops.request(b"id", {"op": "wait", "task": 99}) == {"error": "no task 99"}
+    started = ops.request(b"id", {"op": "run", "entry": "x:main", "args": ["a"]})
+    assert started["task"] == 64 and ops.request(b"w", {"op": "wait", "task": 64}) is None
