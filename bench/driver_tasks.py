@@ -4,32 +4,33 @@ Each prints one line `WORD json` that bench/drivers.py reads from the task's log
 import json
 import time
 
-from drivers.client import BlockDevice
 from drivers.driver import start
 from microkernel.abi import Msg, irq_id
+from protocols.block import MAX_COUNT, SECTOR, BlockDevice
+from protocols.server import serve
 
-CHUNK = 256 * 512                     # the block protocol's largest request
+CHUNK = MAX_COUNT * SECTOR            # the block protocol's largest request
 
 
-def disk_rw(rt, names_id, mib):
-    disk = BlockDevice(rt, int(names_id), "ata0")
+def disk_rw(rt, mib):
+    """Write then read `mib` MiB through ata0 in the largest requests; prints DISK."""
+    disk = BlockDevice(rt, "ata0")
     total = int(mib) << 20
     data = bytes(range(256)) * (CHUNK // 256)
     t0 = time.perf_counter_ns()
     for off in range(0, total, CHUNK):
-        disk.write(off // 512, data)
+        disk.write(off // SECTOR, data)
     t1 = time.perf_counter_ns()
     ok = True
     for off in range(0, total, CHUNK):
-        ok &= disk.read(off // 512, CHUNK // 512) == data
+        ok &= disk.read(off // SECTOR, CHUNK // SECTOR) == data
     t2 = time.perf_counter_ns()
     print("DISK", json.dumps({"write_ns": t1 - t0, "read_ns": t2 - t1, "ok": ok}), flush=True)
 
 
 def _echo(rt):
-    msg = rt.wait()
-    while True:
-        msg = rt.reply_and_wait(msg.sender, Msg(words=msg.words))
+    """lthread 1: the null RPC's server, answering every message with its words."""
+    serve(rt, lambda msg: Msg(words=msg.words))
 
 
 def irq_latency(rt, name, names_id):

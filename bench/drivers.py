@@ -26,6 +26,7 @@ import time
 
 from drivers.ata import Ata
 from hw import Machine
+from protocols.block import MAX_COUNT, SECTOR
 
 from .floors import BenchError
 from .node import BenchNode
@@ -33,7 +34,7 @@ from .node import BenchNode
 __all__ = ["run", "main", "DirectIO"]
 
 TASKS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "driver_tasks.py")
-CHUNK = 256 * 512
+CHUNK = MAX_COUNT * SECTOR            # the block protocol's largest request
 
 
 class DirectIO:
@@ -78,20 +79,14 @@ def in_kernel(image: str, mib: int, rate: float = 0.0) -> dict:
         total = mib << 20
         t0 = time.perf_counter_ns()
         for off in range(0, total, CHUNK):
-            disk.write(off // 512, data)
+            disk.write_sectors(off // SECTOR, data)
         t1 = time.perf_counter_ns()
-        ok = all(disk.read(off // 512, CHUNK // 512) == data for off in range(0, total, CHUNK))
+        ok = all(disk.read_sectors(off // SECTOR, CHUNK // SECTOR) == data
+                 for off in range(0, total, CHUNK))
         t2 = time.perf_counter_ns()
     finally:
         m.close()
     return {"write_ns": t1 - t0, "read_ns": t2 - t1, "ok": ok}
-
-
-def _names_id(bn: BenchNode) -> int:
-    from microkernel.abi import ThreadId
-    rows = {r["task"]: r for r in bn.node.control({"op": "ps"})["tasks"]}
-    ver, site = rows[6]["id"].split(" v")[1].rstrip(")").split("@")
-    return int(ThreadId.make(6, 0, int(ver), int(site), 4, 1))
 
 
 def _report(log: str, word: str, timeout: float):
@@ -157,7 +152,7 @@ def disk_pair(bn: BenchNode, mib: int, repeats: int, rate: float) -> dict:
     bn.node.control({"op": "tune", "name": "ata0", "attr": "rate", "value": rate})
     user = []
     for _ in range(repeats):
-        t = bn.start("disk_rw", _names_id(bn), mib)
+        t = bn.start("disk_rw", mib)
         user.append(json.loads(bn.line(t, "DISK", timeout=300)))
         bn.reap(t)
     tmp = tempfile.mkdtemp(prefix="mkbd")

@@ -21,22 +21,26 @@ Why this shape:
   while BSY, wait for IRQ14 by a closed receive from irq_id(14) with a timeout, then read
   status again. A drive that answers at once (no latency) is never waited for; an
   interrupt that was already acknowledged by a status read only costs one more read.
-- ERR or DF in the status gives E_IO (and a reset, so the drive is never left in the
-  middle of a command); a range past the capacity is E_RANGE before anything moves;
-  anything malformed is E_INVAL, and the driver goes on serving.
+- ERR or DF in the status gives EIO (and a reset, so the drive is never left in the
+  middle of a command); a range past the capacity is ERANGE before anything moves;
+  anything malformed is EINVAL, and the driver goes on serving.
 
-Layouts are in docs/drivers.md; statuses and opcodes in drivers/protocol.py.
+The protocol (operations, layouts, errors) is protocols/block.py; requests reach the
+handlers at the end of `Ata` through Dispatch, and a failure is an OSError whose errno
+is the reply's.
 """
 from __future__ import annotations
 
+import errno
 import time
 
-from microkernel.abi import IpcCode, IpcError, Msg, irq_id
+from microkernel.abi import IpcCode, IpcError, irq_id
+from protocols.block import BLOCK, MAX_COUNT, SECTOR
+from protocols.server import Dispatch, serve
 
-from .driver import next_request, start
-from .protocol import E_INVAL, E_IO, E_RANGE, FLUSH, INFO, OK, READ, SECTOR, WRITE
+from .driver import start
 
-__all__ = ["main", "Ata", "AtaError", "MAX_COUNT"]
+__all__ = ["main", "Ata", "MAX_COUNT"]
 
 DATA, ERROR, NSECTOR, STATUS, SELECT = 0, 1, 2, 7, 6     # offsets from 0x1F0
 BSY, DRDY, DF, DRQ, ERR = 0x80, 0x40, 0x20, 0x08, 0x01
@@ -45,17 +49,8 @@ LBA_MASTER = 0xE0                # drive/head: LBA mode, master (bits 7 and 5 se
 CMD_READ, CMD_WRITE = 0x20, 0x30
 CMD_READ_MULTIPLE, CMD_WRITE_MULTIPLE, CMD_SET_MULTIPLE = 0xC4, 0xC5, 0xC6
 CMD_FLUSH, CMD_IDENTIFY = 0xE7, 0xEC
-MAX_COUNT = 256                  # sectors per request (the task file's count register)
 WORDS = SECTOR // 2
-TIMEOUT = 5.0                    # seconds a command may take before it is E_IO
-
-
-class AtaError(Exception):
-    """A request that fails with status `code` (E_IO, E_RANGE...)."""
-
-    def __init__(self, code: int, text: str = ""):
-        super().__init__(text or str(code))
-        self.code = code
+TIMEOUT = 5.0                    # seconds a command may take before it is EIO
 
 
 class Ata:
@@ -85,11 +80,11 @@ class Ata:
         self.issue(CMD_IDENTIFY, 0, 0)
         st = self.wait()
         if st & (ERR | DF) or not st & DRQ:
-            raise AtaError(E_IO, f"IDENTIFY failed (status {st:#x})")
+            raise OSError(errno.EIO, f"IDENTIFY failed (status {st:#x})")
         ident = self.rt.insw(self.base + DATA, WORDS)
         w = [int.from_bytes(ident[i:i + 2], "little") for i in range(0, SECTOR, 2)]
         if not w[49] & (1 << 9):
-            raise AtaError(E_IO, "drive has no LBA")
+            raise OSError(errno.EIO, "drive has no LBA")
         self.sectors = w[60] | w[61] << 16
         self.model = bytes(b for x in w[27:47] for b in (x >> 8, x & 0xFF)).decode(
             "ascii", "replace").strip()
@@ -122,7 +117,7 @@ class Ata:
         while True:
             st = self.rt.inb(self.base + STATUS)       # also acknowledges INTRQ
             if st == 0xFF:
-                raise AtaError(E_IO, "no drive (the bus floats)")
+                raise self.failed("no drive (the bus floats)")
             if not st & BSY:
                 return st
             now = time.monotonic()
@@ -138,7 +133,7 @@ class Ata:
                 if e.code != IpcCode.TIMEOUT:
                     raise
         self.reset_quietly()
-        raise AtaError(E_IO, f"drive busy for {timeout}s")
+        raise self.failed(f"drive busy for {timeout}s")
 
     def await_irq(self, timeout: float = TIMEOUT) -> None:
         """Wait for IRQ14 (a data block or a completion is due); a timeout is left to
@@ -151,21 +146,26 @@ class Ata:
                     raise
 
     def check(self, st: int, what: str, drq: bool) -> None:
-        """E_IO (after a reset) unless the status is clean and DRQ is as expected."""
+        """EIO (after a reset) unless the status is clean and DRQ is as expected."""
         if st & (ERR | DF) or bool(st & DRQ) != drq:
             err = self.rt.inb(self.base + ERROR)
             self.errors += 1
             self.reset_quietly()
-            raise AtaError(E_IO, f"{what}: status {st:#x} error {err:#x}")
+            raise self.failed(f"{what}: status {st:#x} error {err:#x}")
+
+    def failed(self, text: str) -> OSError:
+        """The EIO of a drive that failed, logged (the client sees only the errno)."""
+        print(f"ata: {text}", flush=True)
+        return OSError(errno.EIO, text)
 
     def reset_quietly(self) -> None:
         try:
             self.rt.outb(self.ctrl, SRST | NIEN)
             self.rt.outb(self.ctrl, 0)
-        except Exception:                              # the caller reports E_IO anyway
+        except Exception:                              # the caller reports EIO anyway
             pass
 
-    def read(self, lba: int, count: int) -> bytes:
+    def read_sectors(self, lba: int, count: int) -> bytes:
         """`count` sectors from `lba`, one status read and one insw per DRQ block."""
         self.in_range(lba, count)
         multi = self.per > 1
@@ -184,7 +184,7 @@ class Ata:
             left -= n
         return b"".join(parts)
 
-    def write(self, lba: int, data: bytes) -> None:
+    def write_sectors(self, lba: int, data: bytes) -> None:
         """Sectors from `lba`: a block per DRQ, then the completion status."""
         count = len(data) // SECTOR
         self.in_range(lba, count)
@@ -205,59 +205,52 @@ class Ata:
             done += n
         self.check(self.wait(irq_first=True), f"write at {lba}", drq=False)
 
-    def flush(self) -> None:
+    def flush_cache(self) -> None:
         """CACHE FLUSH (0xE7): the image is on stable storage when it returns."""
         self.issue(CMD_FLUSH, 0, 0)
         self.check(self.wait(), "flush", drq=False)
 
     def in_range(self, lba: int, count: int) -> None:
         if lba + count > self.sectors:
-            raise AtaError(E_RANGE, f"sectors {lba}+{count} past {self.sectors}")
+            raise OSError(errno.ERANGE, f"sectors {lba}+{count} past {self.sectors}")
 
-    # -- requests -----------------------------------------------------------------
+    # -- requests (protocols.block; Dispatch calls them by name) -------------------
 
-    def request(self, msg: Msg) -> Msg:
-        """One client request to its reply (never raises for bad input)."""
-        w, s = msg.words, msg.strings
-        op = w[0] if w else None
-        try:
-            if op == INFO and len(w) == 1 and not s:
-                return Msg(words=(OK, self.sectors, SECTOR), strings=(self.model.encode(),))
-            if op == READ and len(w) == 3 and not s and 0 < w[2] <= MAX_COUNT:
-                return Msg(words=(OK,), strings=(self.read(w[1], w[2]),))
-            if (op == WRITE and len(w) == 3 and len(s) == 1 and 0 < w[2] <= MAX_COUNT
-                    and len(s[0]) == w[2] * SECTOR):
-                self.write(w[1], bytes(s[0]))
-                return Msg(words=(OK,))
-            if op == FLUSH and len(w) == 1 and not s:
-                self.flush()
-                return Msg(words=(OK,))
-        except AtaError as e:
-            if e.code == E_IO:
-                print(f"ata: {e}", flush=True)
-            return Msg(words=(e.code,))
-        return Msg(words=(E_INVAL,))
+    def info(self, req, msg) -> tuple:
+        """INFO: the capacity, the sector size and the drive's model."""
+        return self.sectors, SECTOR, self.model.encode()
+
+    def read(self, req, msg) -> tuple:
+        """READ: `count` sectors from `lba`."""
+        return (self.read_sectors(req.lba, self.count(req.count)),)
+
+    def write(self, req, msg) -> tuple:
+        """WRITE: exactly `count` sectors of data from `lba`."""
+        count = self.count(req.count)
+        if len(req.data) != count * SECTOR:
+            raise OSError(errno.EINVAL, f"{len(req.data)} bytes for {count} sectors")
+        self.write_sectors(req.lba, req.data)
+        return ()
+
+    def flush(self, req, msg) -> tuple:
+        """FLUSH: answered once written sectors are on stable storage."""
+        self.flush_cache()
+        return ()
+
+    @staticmethod
+    def count(n: int) -> int:
+        """A request's sector count, 1..MAX_COUNT (else EINVAL)."""
+        if not 0 < n <= MAX_COUNT:
+            raise OSError(errno.EINVAL, f"{n} sectors in one request")
+        return n
 
 
 def main(rt, name: str, names_id: str) -> None:
-    """Driver task entry: resources from root, reset and identify the drive, serve."""
+    """Driver task entry: resources from root, reset and identify the drive, serve
+    requests one at a time (a stray interrupt in the open wait is dropped)."""
     drv = start(rt, name, names_id)
     base = min(p for p, _ in drv.ports)
     disk = Ata(rt, base, base + 0x206, drv.irq)          # 0x1F0 -> 0x3F6, as on the AT
     disk.setup()
     print(f"{name}: {disk.model!r}, {disk.sectors} sectors, {disk.per} per block", flush=True)
-    serve(rt, disk)
-
-
-def serve(rt, disk: Ata) -> None:
-    """Requests one at a time; a stray interrupt in the open wait is dropped."""
-    msg = next_request(rt)
-    while True:
-        if msg.sender.is_irq:
-            msg = next_request(rt)
-            continue
-        reply = disk.request(msg)
-        try:
-            msg = rt.reply_and_wait(msg.sender, reply)
-        except IpcError:                 # the client gave up; or a bad next message
-            msg = next_request(rt)
+    serve(rt, Dispatch(BLOCK, disk, rt))

@@ -1,48 +1,52 @@
 """The net driver: mkNIC, the bus-master card of docs/hardware.md, behind the net protocol.
 
 The card DMAs descriptors and buffers from PHYSICAL memory, so the driver asks sigma0
-(through root, its chief) for one 128 KiB aligned region (`0xFFFFFFFC, 17`) mapped at
-VBASE: it writes rings and buffers through `rt.mem` at VBASE + off and gives the card
+(through root, its chief) for one 128 KiB aligned region (protocols.sigma0.grab) mapped
+at VBASE: it writes rings and buffers through `rt.mem` at VBASE + off and gives the card
 phys + off. Layout: TX ring (16 descriptors), RX ring (64), then 1536-byte buffers, one
 per descriptor, so every frame (<= 1514 bytes) fits one buffer.
 
-    SEND + [frame]  frame -> the next TX slot, doorbell (TX_TAIL); the card sends at once,
-                    so the reply carries the outcome: (OK,) sent or queued, (E_IO, card
-                    error) dropped (3 NOCARRIER: no link), (E_INVAL,) not 14..1514 bytes,
-                    (E_BUSY,) all TX slots still held by the card.
-    RECV            -> (OK,) + [frame]; blocks until one comes. The RX ring itself is the
-                    receive queue (63 frames): frames wait in their DMA buffers until a
-                    RECV takes them; when it is full the card drops and counts (RXOVF,
-                    MISSED). A waiting client that gave up is skipped, the frame kept.
-    INFO            -> (OK, mac hi16, mac lo32, link, tx_frames, tx_dropped, rx_frames,
-                    rx_missed, rx_errors, tx_errors)
+The protocol is protocols/net.py; its handlers are NetService's `info`, `send`, `recv`:
 
-One thread serves clients and IRQ 9 (open wait): the interrupt acknowledges ISR, hands
-ring frames to waiting clients and refills the ring, reclaims TX, follows the link, and
-on a bus error (ERR) resets and re-initialises the card.
+    SEND | frame    frame -> the next TX slot, doorbell (TX_TAIL); the card sends at once,
+                    so the reply carries the outcome: sent or queued; EIO with the card's
+                    error code as detail (3 NOCARRIER: no link), the frame dropped; EINVAL
+                    (not 14..1514 bytes); EBUSY (all TX slots still held by the card).
+    RECV            -> | frame; blocks until one comes. The RX ring itself is the receive
+                    queue (63 frames): frames wait in their DMA buffers until a RECV takes
+                    them; when it is full the card drops and counts (RXOVF, MISSED). A
+                    waiting client that gave up is skipped, the frame kept.
+    INFO            -> the MAC, the link and the counters.
+
+One thread serves clients and IRQ 9 (open wait; the interrupt comes through Dispatch's
+`irq` kind): it acknowledges ISR, hands ring frames to waiting clients and refills the
+ring, reclaims TX, follows the link, and on a bus error (ERR) resets and re-initialises
+the card.
 """
 from __future__ import annotations
 
+import errno
 import logging
 import struct
 from collections import deque
 
-from microkernel.abi import Fpage, IpcError, Msg, irq_id
+from microkernel.abi import irq_id
+from protocols.interface import error
+from protocols.net import ETH_MAX, ETH_MIN, NET, NO_CARRIER, Op
+from protocols.server import Dispatch, send_reply, serve
+from protocols.sigma0 import grab
 
-from .driver import next_request, start
-from .protocol import E_BUSY, E_INVAL, E_IO, INFO, OK, RECV, SEND
+from .driver import start
 
 __all__ = ["main", "Card", "Rings", "NetService", "VBASE", "REGION_LOG2", "TX_N", "RX_N",
            "BUF"]
 
 log = logging.getLogger("mk.nic")
 
-SIGMA0_ANY = 0xFFFFFFFC
 VBASE = 0x4000_0000                   # where the DMA region is mapped in our space
 REGION_LOG2 = 17                      # 128 KiB
 TX_N, RX_N, BUF = 16, 64, 1536
 TX_RING, RX_RING, BUFS = 0x000, 0x100, 0x1000
-ETH_MIN, ETH_MAX = 14, 1514
 
 # registers (offsets from the card's base port)
 ID, CTRL, STATUS, ISR, IMR, MAC, MISSED = 0x00, 0x04, 0x05, 0x06, 0x07, 0x08, 0x0E
@@ -142,34 +146,32 @@ class NetService:
         c.wb(CTRL, RXEN | TXEN)
         self.up = c.link()
 
-    # -- requests --------------------------------------------------------------------
+    # -- requests (protocols.net; Dispatch calls them by name) -----------------------
 
-    def request(self, msg: Msg) -> Msg | None:
-        """A client's request -> the reply now, or None (RECV: the client waits)."""
-        w = msg.words
-        if w == (INFO,):
-            self.up = self.card.link()
-            s = self.stats
-            return Msg(words=(OK, int.from_bytes(self.mac[:2], "big"),
-                              int.from_bytes(self.mac[2:], "big"), int(self.up),
-                              s["tx_frames"], s["tx_dropped"], s["rx_frames"],
-                              s["rx_missed"], s["rx_errors"], s["tx_errors"]))
-        if w == (SEND,) and len(msg.strings) == 1:
-            return self.send(bytes(msg.strings[0]))
-        if w == (RECV,) and not msg.strings:
-            if msg.sender in self.waiters:          # it gave up on an earlier RECV
-                self.waiters.remove(msg.sender)
-            self.waiters.append(msg.sender)
-            self.deliver()
-            return None
-        return Msg(words=(E_INVAL,))
+    def info(self, req, msg) -> tuple:
+        """INFO: the MAC (first 2 bytes, last 4), the link, the counters."""
+        self.up = self.card.link()
+        s = self.stats
+        return (int.from_bytes(self.mac[:2], "big"), int.from_bytes(self.mac[2:], "big"),
+                int(self.up), s["tx_frames"], s["tx_dropped"], s["rx_frames"],
+                s["rx_missed"], s["rx_errors"], s["tx_errors"])
 
-    def send(self, frame: bytes) -> Msg:
+    def recv(self, req, msg) -> None:
+        """RECV: the client waits for the next frame (answered by `deliver`)."""
+        if msg.sender in self.waiters:              # it gave up on an earlier RECV
+            self.waiters.remove(msg.sender)
+        self.waiters.append(msg.sender)
+        self.deliver()
+        return None
+
+    def send(self, req, msg):
+        """SEND: the frame to the next TX slot; the card's outcome is the reply."""
+        frame = req.frame
         if not ETH_MIN <= len(frame) <= ETH_MAX:
-            return Msg(words=(E_INVAL,))
+            raise OSError(errno.EINVAL, f"a frame of {len(frame)} bytes")
         self.reclaim()
         if (self.tx_tail + 1) % TX_N == self.tx_clean:
-            return Msg(words=(E_BUSY,))
+            raise OSError(errno.EBUSY, "every TX slot is still the card's")
         i = self.tx_tail
         self.rings.write_buf("tx", i, frame)
         self.rings.put("tx", i, len(frame), OWN | EOP)
@@ -177,9 +179,9 @@ class NetService:
         self.card.wb(TX_TAIL, self.tx_tail)
         d = self.rings.get("tx", i)
         if d[2] & OWN:
-            return Msg(words=(OK,))                 # queued: the card has not got to it
+            return ()                               # queued: the card has not got to it
         self.reclaim()
-        return Msg(words=(OK,)) if not d[2] & ERR else Msg(words=(E_IO, d[5]))
+        return error(errno.EIO, d[5]) if d[2] & ERR else ()
 
     def reclaim(self) -> None:
         """Count and free the TX slots the card has finished."""
@@ -188,7 +190,7 @@ class NetService:
             if d[2] & OWN:
                 return
             if d[2] & ERR:
-                self.stats["tx_dropped" if d[5] == 3 else "tx_errors"] += 1
+                self.stats["tx_dropped" if d[5] == NO_CARRIER else "tx_errors"] += 1
             elif d[2] & EOP:
                 self.stats["tx_frames"] += 1
             self.tx_clean = (self.tx_clean + 1) % TX_N
@@ -234,19 +236,17 @@ class NetService:
                 return                              # the frame waits in the ring
             while self.waiters:
                 client = self.waiters.popleft()
-                try:
-                    self.rt.send(client, Msg(words=(OK,), strings=(frame,)), timeout=0)
-                except IpcError:
-                    continue                        # gave up or died: next waiter
-                self.stats["rx_frames"] += 1
-                self._recycle(slots)
-                break
+                if send_reply(self.rt, client, NET.reply(Op.RECV, (frame,))):
+                    self.stats["rx_frames"] += 1
+                    self._recycle(slots)
+                    break                           # else gave up or died: next waiter
             else:
                 return
 
     # -- the interrupt -------------------------------------------------------------------
 
     def interrupt(self) -> None:
+        """Acknowledge and handle every cause the card reports in ISR."""
         s = self.card.rb(ISR)
         self.card.wb(ISR, s)
         if s & I_ERR:
@@ -268,11 +268,10 @@ class NetService:
 
 def dma_region(rt) -> tuple[int, int]:
     """Ask sigma0 (via root) for the DMA region; returns (virtual, physical) base."""
-    r = rt.call(rt.sigma0, Msg(words=(SIGMA0_ANY, REGION_LOG2)),
-                window=Fpage(VBASE, REGION_LOG2), timeout=10)
-    if not r.items or not r.words:
+    pa = grab(rt, REGION_LOG2, VBASE, timeout=10)
+    if pa is None:
         raise RuntimeError("sigma0 gave no memory for the NIC's rings")
-    return VBASE, r.words[0]
+    return VBASE, pa
 
 
 def main(rt, name: str, names_id) -> None:
@@ -281,21 +280,11 @@ def main(rt, name: str, names_id) -> None:
     base = min(b for b, _ in drv.ports)
     va, pa = dma_region(rt)
     svc = NetService(rt, Card(rt, base), Rings(rt.mem, va, pa))
-    irq = irq_id(drv.irq) if drv.irq is not None else None
     log.warning("%s: mkNIC at %#x irq %s mac %s, rings at phys %#x, link %s", name, base,
                 drv.irq, svc.mac.hex(":"), pa, "up" if svc.up else "down")
-    msg = next_request(rt)
-    while True:
-        reply = None
-        if msg.sender.is_irq:
-            if msg.sender == irq:
-                svc.interrupt()
-        else:
-            reply = svc.request(msg)
-        if reply is not None:
-            try:
-                msg = rt.reply_and_wait(msg.sender, reply)
-                continue
-            except IpcError:                    # the client went, or a bad next sender
-                pass
-        msg = next_request(rt)
+    line = irq_id(drv.irq) if drv.irq is not None else None
+
+    def interrupt(msg) -> None:
+        if msg.sender == line:
+            svc.interrupt()
+    serve(rt, Dispatch(NET, svc, rt, irq=interrupt))

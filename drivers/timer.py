@@ -3,10 +3,11 @@
 The driver programs the PIT by port I/O only: channel 0 in mode 2 (rate generator) at
 HZ = 100 drives IRQ0, whose interrupts (empty messages from irq_id(0)) are the ticks;
 channels 1 and 2 run free (mode 2, counts 65535 and 65536) as the clock source. It
-serves NOW and SLEEP (drivers/protocol.py). A sleeper is not answered at once: it stays
-in its call's receive phase while the driver keeps (deadline, seq, client) in a heap,
-and gets its reply by `rt.send(client, reply, timeout=0)` at the first tick at or past
-its deadline. One thread serves everyone, so any number of clients sleep at once.
+serves NOW and SLEEP (protocols/timer.py) through `serve` and a Dispatch. A sleeper is
+not answered at once: it stays in its call's receive phase while the driver keeps
+(deadline, seq, client) in a heap, and gets its reply by `send_reply` at the first tick
+at or past its deadline. One thread serves everyone, so any number of clients sleep at
+once.
 
 Tickless when idle: lthread 0 serves requests; lthread 1 owns IRQ0 and listens to it
 only while someone sleeps. With nobody asleep it waits for lthread 0 instead, so the
@@ -35,18 +36,20 @@ ticks.
 """
 from __future__ import annotations
 
+import errno
 import heapq
 import itertools
 import logging
 import threading
 
-from microkernel.abi import IpcCode, IpcError, Msg, Phase, irq_id
+from microkernel.abi import IpcError, Msg, irq_id
+from protocols.server import Dispatch, send_reply, serve
+from protocols.timer import MAX_SLEEP_MS, TIMER, Op
 
 from .driver import attach_irq, start
-from .protocol import E_INVAL, NOW, OK, SLEEP
 
-__all__ = ["main", "Pit", "Clock", "TimerService", "Ticker", "HZ", "FREQ", "DIVISOR",
-           "MAX_SLEEP_MS"]
+__all__ = ["main", "Pit", "Clock", "TimerService", "Ticker", "TimerServer", "HZ", "FREQ",
+           "DIVISOR", "MAX_SLEEP_MS"]
 
 log = logging.getLogger("mk.timer")
 
@@ -58,10 +61,9 @@ CH0, CH1, CH2, CMD = 0x40, 0x41, 0x42, 0x43
 MODE2_LOHI = 0x34                     # channel 0, LSB then MSB, mode 2, binary
 READBACK_STATUS_CH0 = 0xE2            # read-back: status only, channel 0
 READBACK_COUNTS = 0xDE               # read-back: counts only, channels 0, 1 and 2
-MAX_SLEEP_MS = 0x7FFFFFFF             # ~24.8 days; anything larger is E_INVAL
 IDLE_READ_S = 600                     # with no request for this long, read the clock
 GO = 0x6001                           # lthread 0 -> the ticker: someone sleeps now
-DUE = 0x6002                          # the ticker -> lthread 0: sleepers to wake
+                                      # (the ticker -> lthread 0 is the protocol's DUE)
 RECHECK, NEAR = 5, 2                  # while someone sleeps: read every 5th tick, and
                                       # every tick once a deadline is 2 ticks away
 
@@ -155,24 +157,26 @@ class TimerService:
         span = self.listened + (self.clock.clocks - self.listen_from if self.listening else 0)
         return max(0, span // DIVISOR - self.ticks)
 
-    def handle(self, words: tuple, client: int) -> Msg | None:
-        """A request -> its reply now, or None when the client sleeps (reply comes later).
-        Every request reads the clock, so readings are never far apart."""
+    def stamp(self) -> tuple[int, int, int]:
+        """NOW's reply: (ms, ticks, lost) since the driver started, from the clock."""
         now = self.now()
-        op = words[0] if words else None
-        if op == NOW and len(words) == 1:
-            return Msg(words=(OK, now * 1000 // FREQ & 0xFFFFFFFF,
-                              now // DIVISOR & 0xFFFFFFFF, self.lost() & 0xFFFFFFFF))
-        if op == SLEEP and len(words) == 2 and 0 <= words[1] <= MAX_SLEEP_MS:
-            if words[1] == 0:
-                return Msg(words=(OK,))
-            self.forget(client)
-            deadline = now + -(-words[1] * FREQ // 1000)
-            heapq.heappush(self.sleepers, (deadline, next(self._seq), client))
-            if not self.listening:
-                self.listening, self.listen_from = True, now
-            return None
-        return Msg(words=(E_INVAL,))
+        return (now * 1000 // FREQ & 0xFFFFFFFF, now // DIVISOR & 0xFFFFFFFF,
+                self.lost() & 0xFFFFFFFF)
+
+    def sleep(self, ms: int, client: int) -> bool:
+        """Put `client` to sleep for `ms`; False when it is due at once (ms 0). Every
+        request reads the clock, so readings are never far apart."""
+        if ms > MAX_SLEEP_MS:
+            raise OSError(errno.EINVAL, f"a sleep of {ms} ms")
+        now = self.now()
+        if ms == 0:
+            return False
+        self.forget(client)
+        deadline = now + -(-ms * FREQ // 1000)
+        heapq.heappush(self.sleepers, (deadline, next(self._seq), client))
+        if not self.listening:
+            self.listening, self.listen_from = True, now
+        return True
 
     def forget(self, client: int) -> None:
         """Drop the sleep of a client that asks again (it gave up on the first)."""
@@ -242,7 +246,7 @@ class Ticker:
             tell = bool(self.due)
         if tell:
             try:
-                rt1.send(self.server, Msg(words=(DUE,)), timeout=5)
+                rt1.send(self.server, TIMER.request(Op.DUE), timeout=5)
             except IpcError as e:
                 log.warning("timer: lthread 0 did not take DUE: %s", e.code.name)
         with self.lock:             # parked only after DUE went: lthread 0 never waits on us
@@ -256,6 +260,42 @@ class Ticker:
         return due
 
 
+class TimerServer:
+    """lthread 0's handlers of protocols.timer (Dispatch calls them by name): NOW and
+    SLEEP from clients, DUE from the ticker."""
+
+    def __init__(self, rt, svc: TimerService, ticker: Ticker):
+        self.rt, self.svc, self.ticker = rt, svc, ticker
+
+    def now(self, req, msg) -> tuple:
+        """NOW: (ms, ticks, lost)."""
+        with self.ticker.lock:
+            return self.svc.stamp()
+
+    def sleep(self, req, msg) -> tuple | None:
+        """SLEEP: answered now for 0 ms, else by `due` once the time has come; the first
+        sleeper starts the ticker."""
+        with self.ticker.lock:
+            asleep = self.svc.sleep(req.ms, int(msg.sender))
+        if not asleep:
+            return ()
+        self.ticker.wake_if_needed(self.rt)
+        return None
+
+    def due(self, req, msg) -> None:
+        """DUE (from the ticker): the sleepers whose time has come get their replies; a
+        sleeper that no longer waits is not our problem."""
+        for client in self.ticker.take_due():
+            if not send_reply(self.rt, client, TIMER.reply(Op.SLEEP)):
+                log.info("timer: sleeper %s did not wait for its reply", client)
+        return None
+
+    def idle(self) -> None:
+        """No request for IDLE_READ_S: read the clock, so readings stay < 1 hour apart."""
+        with self.ticker.lock:
+            self.svc.now()
+
+
 def main(rt, name: str, names_id) -> None:
     """Serve the timer class protocol on the PIT until the task is deleted."""
     drv = start(rt, name, names_id, attach=False)
@@ -264,43 +304,5 @@ def main(rt, name: str, names_id) -> None:
     pit = Pit(rt)
     pit.program()
     svc = TimerService(Clock(pit.phases))
-    ticker = Ticker(rt, svc, drv.irq)
-    msg = _next(rt, None, None)
-    while True:
-        reply = None
-        if msg is None:                          # idle for IDLE_READ_S: keep the clock fresh
-            with ticker.lock:
-                svc.now()
-        elif msg.sender == ticker.tid:
-            for client in ticker.take_due():
-                _send(rt, client, Msg(words=(OK,)))
-        elif not msg.sender.is_irq:
-            with ticker.lock:
-                reply = svc.handle(msg.words, int(msg.sender))
-            ticker.wake_if_needed(rt)
-        msg = _next(rt, msg.sender if msg is not None else None, reply)
-
-
-def _send(rt, client: int, reply: Msg) -> None:
-    """A deferred reply; a client that has stopped waiting is not our problem."""
-    try:
-        rt.send(client, reply, timeout=0)
-    except IpcError as e:
-        log.info("timer: sleeper %s did not wait for its reply: %s", client, e.code.name)
-
-
-def _next(rt, sender, reply: Msg | None) -> Msg | None:
-    """Reply (if there is one) and wait for the next message, at most IDLE_READ_S (None
-    then); a failed reply or a message the kernel could not deliver (MSG_CUT) only
-    costs its sender."""
-    while True:
-        try:
-            if reply is not None:
-                return rt.reply_and_wait(sender, reply, timeout=IDLE_READ_S)
-            return rt.wait(timeout=IDLE_READ_S)
-        except IpcError as e:
-            if e.code == IpcCode.TIMEOUT and e.phase is Phase.RECEIVE:
-                return None                      # nothing came: idle
-            if e.code != IpcCode.TIMEOUT:        # a send timeout: the client left
-                log.info("timer: IPC with %s failed: %s", sender, e)
-            reply = None
+    server = TimerServer(rt, svc, Ticker(rt, svc, drv.irq))
+    serve(rt, Dispatch(TIMER, server, rt), timeout=IDLE_READ_S, on_idle=server.idle)

@@ -31,14 +31,18 @@ Why this shape:
   them IER.THRI is on and the THR-empty interrupt resumes it, so other clients are not
   held up. The writer gets its reply when its last byte has gone.
 
-Layouts are in docs/drivers.md; statuses and opcodes in drivers/protocol.py.
+The protocol (operations, layouts, errors) is protocols/char.py; requests reach the
+handlers below through Dispatch, interrupts through its `irq` kind, and the deferred
+replies go out in `after`, once per message.
 """
 from __future__ import annotations
 
-from microkernel.abi import IpcError, Msg
+import errno
 
-from .driver import next_request, start
-from .protocol import E_INVAL, INFO, OK, READ, READ_NB, WRITE
+from protocols.char import CHAR, MAX_READ, MAX_WRITE, Op
+from protocols.server import Dispatch, send_reply, serve
+
+from .driver import start
 
 __all__ = ["main", "Uart", "RING_SIZE", "MAX_WRITE", "BAUD"]
 
@@ -59,8 +63,6 @@ BAUD = 9600
 RX_TRIGGER = 14                  # FCR bits 7..6 = 11
 FIFO_DEPTH = 16
 RING_SIZE = 64 << 10             # receive ring; full = flow control through IER
-MAX_WRITE = 64 << 10             # bytes per WRITE request (the client library splits)
-MAX_READ = 64 << 10              # bytes per READ reply
 TX_BURST = 1024                  # bytes sent before other work gets a turn
 RX_BUDGET = 4096                 # bytes taken per interrupt pass
 PASS_LIMIT = 1024                # IIR reads per pass (a floating bus reads 0xFF)
@@ -193,32 +195,54 @@ class Uart:
                 self.finished.append(self.writers.pop(0))
         self.set_ier(self.ier | IER_THRI if self.writers else self.ier & ~IER_THRI)
 
-    # -- requests -----------------------------------------------------------------
+    # -- requests (protocols.char; Dispatch calls them by name) --------------------
 
-    def request(self, msg: Msg) -> Msg | None:
-        """A client's request: the reply now, or None when it is answered later."""
-        w, s = msg.words, msg.strings
-        op = w[0] if w else None
+    def write(self, req, msg) -> tuple | None:
+        """WRITE: (written,) when the last byte went at once, else None (the reply comes
+        from `reply_writers` when it has gone)."""
+        if len(req.data) > MAX_WRITE:
+            raise OSError(errno.EINVAL, f"a write of {len(req.data)} bytes")
         client = int(msg.sender)
-        if op == WRITE and len(w) == 1 and len(s) == 1 and len(s[0]) <= MAX_WRITE:
-            self.forget(client)
-            writer = [client, bytes(s[0]), 0]
-            self.writers.append(writer)
-            self.pump(TX_BURST)
-            if any(f is writer for f in self.finished):
-                self.finished = [f for f in self.finished if f is not writer]
-                return Msg(words=(OK, len(writer[1])))
-            return None
-        if op in (READ, READ_NB) and len(w) == 2 and not s and w[1] > 0:
-            self.forget(client)
-            if self.rx or op == READ_NB:
-                return Msg(words=(OK,), strings=(self.taken(min(w[1], MAX_READ)),))
-            self.readers[client] = w[1]
-            return None
-        if op == INFO and len(w) == 1 and not s:
-            return Msg(words=(OK, self.irqs, self.rx_bytes, self.tx_bytes, self.overruns,
-                              len(self.rx), len(self.readers), BAUD, self.breaks))
-        return Msg(words=(E_INVAL,))
+        self.forget(client)
+        writer = [client, req.data, 0]
+        self.writers.append(writer)
+        self.pump(TX_BURST)
+        if any(f is writer for f in self.finished):
+            self.finished = [f for f in self.finished if f is not writer]
+            return (len(writer[1]),)
+        return None
+
+    def read(self, req, msg) -> tuple | None:
+        """READ: up to `most` buffered bytes, or None (the client waits for some)."""
+        return self._read(req.most, int(msg.sender), block=True)
+
+    def read_nb(self, req, msg) -> tuple:
+        """READ_NB: up to `most` buffered bytes, maybe none."""
+        return self._read(req.most, int(msg.sender), block=False)
+
+    def _read(self, most: int, client: int, block: bool) -> tuple | None:
+        if not most:
+            raise OSError(errno.EINVAL, "a read of 0 bytes")
+        self.forget(client)
+        if self.rx or not block:
+            return (self.taken(min(most, MAX_READ)),)
+        self.readers[client] = most
+        return None
+
+    def info(self, req, msg) -> tuple:
+        """INFO: the counters of protocols.char."""
+        return (self.irqs, self.rx_bytes, self.tx_bytes, self.overruns, len(self.rx),
+                len(self.readers), BAUD, self.breaks)
+
+    def interrupt(self, msg) -> None:
+        """IRQ of the line: handle the chip's sources (no reply)."""
+        self.irqs += 1
+        self.service()
+
+    def after(self) -> None:
+        """After each message: answer writers now done, and readers now served."""
+        self.reply_writers()
+        self.serve_readers()
 
     def forget(self, client: int) -> None:
         """A new request from a client thread ends whatever it waited for before."""
@@ -226,52 +250,27 @@ class Uart:
         self.writers = [w for w in self.writers if w[0] != client or w[2]]
 
     def serve_readers(self) -> None:
-        """Answer waiting readers in arrival order while there are bytes."""
+        """Answer waiting readers in arrival order while there are bytes; one that no
+        longer waits leaves the bytes in the ring."""
         for client in list(self.readers):
             if not self.rx:
                 return
             most = self.readers.pop(client)
             n = min(most, MAX_READ, len(self.rx))
-            try:
-                self.rt.send(client, Msg(words=(OK,), strings=(bytes(self.rx[:n]),)), timeout=0)
-            except IpcError:
-                continue                    # gone or no longer waiting: keep the bytes
-            self.taken(n)
+            if send_reply(self.rt, client, CHAR.reply(Op.READ, (bytes(self.rx[:n]),))):
+                self.taken(n)
 
     def reply_writers(self) -> None:
         """Tell writers whose last byte has gone (they wait in their call)."""
         done, self.finished = self.finished, []
         for client, data, _ in done:
-            try:
-                self.rt.send(client, Msg(words=(OK, len(data))), timeout=0)
-            except IpcError:
-                pass
+            send_reply(self.rt, client, CHAR.reply(Op.WRITE, (len(data),)))
 
 
 def main(rt, name: str, names_id: str) -> None:
-    """Driver task entry: take ports and IRQ from root, set the chip up, serve forever."""
+    """Driver task entry: take ports and IRQ from root, set the chip up, serve forever:
+    requests and the line's interrupts from one open wait."""
     drv = start(rt, name, names_id)
     uart = Uart(rt, min(p for p, _ in drv.ports))
     uart.setup()
-    serve(rt, uart)
-
-
-def serve(rt, uart: Uart) -> None:
-    """The V2 server loop: interrupts and requests from one open wait."""
-    msg = next_request(rt)
-    while True:
-        reply = None
-        if msg.sender.is_irq:
-            uart.irqs += 1
-            uart.service()
-        else:
-            reply = uart.request(msg)
-        uart.reply_writers()
-        uart.serve_readers()
-        if reply is None:
-            msg = next_request(rt)
-            continue
-        try:
-            msg = rt.reply_and_wait(msg.sender, reply)
-        except IpcError:                 # the client gave up; or a bad next message
-            msg = next_request(rt)
+    serve(rt, Dispatch(CHAR, uart, rt, irq=uart.interrupt), after=uart.after)

@@ -3,11 +3,13 @@ models (hw.uart16550, hw.ata) through a stand-in `rt` that performs port I/O on 
 bus, latches IRQ edges like the PIC, and records the replies a driver sends later.
 Covers what a booted node makes hard to force: readers served in arrival order, a
 reader that went away, the full ring's flow control, a long write resumed by THR-empty
-interrupts, and an ATA drive that is slow (BSY, IRQ14 waits) or broken (E_IO)."""
+interrupts, and an ATA drive that is slow (BSY, IRQ14 waits) or broken (EIO). Requests
+go through the driver's Dispatch, as in its task."""
+import errno
+
 import pytest
 
-from drivers.ata import Ata, AtaError
-from drivers.protocol import E_INVAL, E_IO, E_RANGE, OK, READ, READ_NB, WRITE
+from drivers.ata import Ata
 import drivers.uart as uart_mod
 from drivers.uart import Uart
 from hw.ata import ATADisk
@@ -16,8 +18,14 @@ from hw.device import IrqLine
 from hw.ports import PortBus
 from hw.uart16550 import UART16550
 from microkernel.abi import IpcCode, IpcError, Msg, Phase, ThreadId
+from protocols.block import BLOCK, Op as B_OP
+from protocols.char import CHAR, Op as C_OP
+from protocols.root import Op as RootOp
+from protocols.server import Dispatch
 
 A, B = ThreadId.make(70, 0, 1, 1), ThreadId.make(71, 0, 1, 1)
+READ, READ_NB, WRITE = C_OP.READ, C_OP.READ_NB, C_OP.WRITE
+DRIVER_HELLO = RootOp.DRIVER_HELLO
 RING_SIZE = 4096                  # the driver's ring, made small for speed
 
 
@@ -28,6 +36,9 @@ class PortRt:
     def __init__(self):
         self.clock, self.bus = VirtualClock(), PortBus()
         self.latched, self.sent, self.gone = 0, [], set()
+
+    def myself(self): return ThreadId.make(40, 0, 1, 1, chief=4)
+    def chief(self): return ThreadId.make(4, 0, 1, 1)
 
     def plug(self, dev):
         for base, count in dev.port_ranges:
@@ -72,10 +83,8 @@ def run_irqs(rt, uart, rounds=10000):
             if not rt.latched:
                 return
         rt.latched = 0
-        uart.irqs += 1
-        uart.service()
-        uart.reply_writers()
-        uart.serve_readers()
+        uart.interrupt(Msg())
+        uart.after()
 
 
 @pytest.fixture
@@ -89,7 +98,10 @@ def com():
 
 
 def req(uart, sender, *words, strings=()):
-    return uart.request(Msg(words=words, strings=strings, sender=sender))
+    """One request through the driver's table, then its after-work, as `serve` does."""
+    reply = Dispatch(CHAR, uart, uart.rt)(Msg(words=words, strings=strings, sender=sender))
+    uart.after()
+    return reply
 
 
 def test_setup_programs_9600_8n1_fifo_out2(com):
@@ -114,7 +126,7 @@ def test_a_reader_that_went_away_leaves_the_bytes(com):
     rt.gone.add(A)
     dev.host_feed(b"abc", flow_control=True)
     run_irqs(rt, uart)
-    assert [(d, m.words, m.strings) for d, m in rt.sent] == [(B, (OK,), (b"abc",))]
+    assert [(d, m.words, m.strings) for d, m in rt.sent] == [(B, (0,), (b"abc",))]
     assert req(uart, A, READ_NB, 10).strings == (b"",)
 
 
@@ -150,17 +162,20 @@ def test_a_long_write_goes_out_in_bursts_resumed_by_thr_empty_irqs(com):
     assert short is None
     run_irqs(rt, uart)
     assert dev.host_take() == data + b"after"
-    assert [(d, m.words) for d, m in rt.sent] == [(A, (OK, len(data))), (B, (OK, 5))]
+    assert [(d, m.words) for d, m in rt.sent] == [(A, (0, len(data))), (B, (0, 5))]
     assert not uart.ier & 0x02 and uart.tx_bytes == len(data) + 5
 
 
-def test_short_write_is_answered_at_once_and_bad_requests_are_einval(com):
+def test_short_write_is_answered_at_once_and_bad_requests_are_refused(com):
     rt, dev, uart = com
-    assert req(uart, A, WRITE, strings=(b"hi",)).words == (OK, 2)
+    assert req(uart, A, WRITE, strings=(b"hi",)).words == (0, 2)
     assert dev.host_take() == b"hi"
-    for words, strings in [((), ()), ((READ,), ()), ((READ, 0), ()), ((WRITE,), ()),
-                           ((WRITE, 1), (b"x",)), ((0xD0FF,), ())]:
-        assert req(uart, A, *words, strings=strings).words == (E_INVAL,)
+    for words, strings in [((READ,), ()), ((READ, 0), ()), ((WRITE,), ()),
+                           ((WRITE, 1), (b"x",)), ((WRITE,), (bytes(64 * 1024 + 1),))]:
+        assert req(uart, A, *words, strings=strings).words == (errno.EINVAL,)
+    for words in [(), (DRIVER_HELLO,), (B_OP.FLUSH,)]:
+        assert req(uart, A, *words).words == (errno.ENOSYS,)
+    assert not uart.writers and not uart.readers and dev.host_take() == b""
 
 
 @pytest.fixture(params=[0.0, 0.002], ids=["instant", "slow"])
@@ -181,13 +196,34 @@ def test_ata_reads_and_writes_sectors(disk, multiple):
     assert ata.sectors == 600 and ata.per == (dev.multiple if multiple else 1)
     assert ata.per > 1 if multiple else dev.multiple == 0
     data = bytes(i % 253 for i in range(512 * 40))
-    ata.write(3, data)
-    assert ata.read(3, 40) == data
+    ata.write_sectors(3, data)
+    assert ata.read_sectors(3, 40) == data
     assert path.read_bytes()[3 * 512:43 * 512] == data
-    ata.flush()
-    assert ata.request(Msg(words=(READ, 590, 11), sender=A)).words == (E_RANGE,)
-    with pytest.raises(AtaError):
-        ata.read(600, 1)
+    ata.flush_cache()
+    assert block(ata, B_OP.READ, 590, 11).words == (errno.ERANGE,)
+    with pytest.raises(OSError) as e:
+        ata.read_sectors(600, 1)
+    assert e.value.errno == errno.ERANGE
+
+
+def block(ata, *words, strings=()):
+    return Dispatch(BLOCK, ata, ata.rt)(Msg(words=words, strings=strings, sender=A))
+
+
+def test_ata_requests_through_the_block_protocol(disk):
+    rt, dev, path = disk
+    ata = Ata(rt)
+    ata.setup()
+    info = BLOCK.decode_reply(B_OP.INFO, block(ata, B_OP.INFO))
+    assert info.sectors == 600 and info.sector_size == 512 and info.model
+    assert block(ata, B_OP.WRITE, 7, 2, strings=(b"ab" * 512,)).words == (0,)
+    assert block(ata, B_OP.READ, 7, 2).strings == (b"ab" * 512,)
+    assert block(ata, B_OP.FLUSH).words == (0,)
+    for words, strings in [((B_OP.READ, 0, 0), ()), ((B_OP.READ, 0, 257), ()),
+                           ((B_OP.READ, 0), ()), ((B_OP.WRITE, 0, 2), (bytes(512),)),
+                           ((B_OP.INFO, 1), ())]:
+        assert block(ata, *words, strings=strings).words == (errno.EINVAL,)
+    assert block(ata, C_OP.READ_NB, 1).words == (errno.ENOSYS,)
 
 
 def test_ata_device_errors_are_eio_and_the_drive_is_reset(disk):
@@ -195,7 +231,7 @@ def test_ata_device_errors_are_eio_and_the_drive_is_reset(disk):
     ata = Ata(rt)
     ata.setup()
     dev.close()                                   # the image is gone: commands fail
-    assert ata.request(Msg(words=(READ, 0, 4), sender=A)).words == (E_IO,)
-    w = ata.request(Msg(words=(WRITE, 0, 1), strings=(bytes(512),), sender=A))
-    assert w.words == (E_IO,) and ata.errors == 2
+    assert block(ata, B_OP.READ, 0, 4).words == (errno.EIO,)
+    w = block(ata, B_OP.WRITE, 0, 1, strings=(bytes(512),))
+    assert w.words == (errno.EIO,) and ata.errors == 2
     assert not rt.inb(0x3F6) & 0x88              # reset: neither BSY nor DRQ left over

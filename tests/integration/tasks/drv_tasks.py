@@ -1,26 +1,42 @@
 """Test drivers for the driver manager: one that serves, one that crashes at once, one
-that spins, one that touches a port it was not given. Root starts each as
-`main(rt, name, names_id)`."""
+that spins, one that touches a port it was not given; and a client. Root starts each
+driver as `main(rt, name, names_id)`. The serving one speaks TEST, a protocol of two
+operations declared here the way protocols/ declares a service's."""
+import enum
 import time
 
 from drivers.driver import start
-from microkernel.abi import IpcError, KernelError, Msg
+from microkernel.abi import KernelError
+from protocols import Dispatch, Service, call, serve
+from protocols.interface import Interface
 
-PING, SLOW = 1, 2
+
+class Op(enum.IntEnum):
+    PING = 1
+    SLOW = 2
+
+
+TEST = Interface("test", Op, {
+    Op.PING: call("", "answer", retry=True),        # answered at once: 101
+    Op.SLOW: call("", "answer", retry=True),        # answered after a second: 102
+})
+
+
+class Steady:
+    """TEST's handlers (a SLOW request stays in flight long enough to be cut off)."""
+
+    def ping(self, req, msg):
+        return (101,)
+
+    def slow(self, req, msg):
+        time.sleep(1.0)
+        return (102,)
 
 
 def steady(rt, name, names_id):
-    """Answer PING at once and SLOW after a second (so a request can be in flight)."""
     start(rt, name, names_id)
     print("steady up", rt.myself(), flush=True)
-    msg = rt.wait()
-    while True:
-        if msg.words[:1] == (SLOW,):
-            time.sleep(1.0)
-        try:
-            msg = rt.reply_and_wait(msg.sender, Msg(words=(msg.words[0] + 100,)))
-        except IpcError:
-            msg = rt.wait()
+    serve(rt, Dispatch(TEST, Steady(), rt))
 
 
 def crash(rt, name, names_id):
@@ -47,20 +63,9 @@ def rogue(rt, name, names_id):
     rt.receive(0)
 
 
-def client(rt, name, names_id, op):
-    """Call driver `name` once; on an error look it up again and retry."""
-    from servers.names import lookup
-    op = int(op)
-    for attempt in range(20):
-        tid = lookup(rt, int(names_id), name)
-        if tid is None:
-            time.sleep(0.1)
-            continue
-        try:
-            r = rt.call(tid, Msg(words=(op,)), timeout=10)
-            print("answer", r.words[0], "attempt", attempt, flush=True)
-            return
-        except IpcError as e:
-            print("error", e.code.name, flush=True)
-            time.sleep(0.1)
-    print("gave up")
+def client(rt, name, op):
+    """Call driver `name` once through Service, which resends the request to the new
+    driver if the old one dies meanwhile; prints the answer and the resends."""
+    svc = Service(rt, name, iface=TEST, timeout=10)
+    r = svc.call(int(op))
+    print("answer", r.answer, "retries", svc.retries, flush=True)

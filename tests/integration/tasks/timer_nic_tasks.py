@@ -1,62 +1,62 @@
 """Task code for the timer and NIC driver tests: clients of the `timer` and `net0`
-drivers, found through the name server; each prints what the test checks. Arguments
-arrive as strings."""
+drivers through the protocols' stubs (found through the name server); each prints what
+the test checks. Only the hostile requests (malformed, unknown, with a map item) are
+built by hand. Arguments arrive as strings."""
+import errno
 import statistics
 import struct
 import threading
 import time
 
-from drivers.client import lookup, names_id
-from drivers.protocol import E_INVAL, INFO, NOW, OK, RECV, SEND, SLEEP
-from microkernel.abi import IpcError, Msg, ThreadId
+from microkernel.abi import Fpage, IpcError, MapItem, Msg
+from protocols import ServiceError
+from protocols.net import NetDevice, Op as Net
+from protocols.timer import Op as Tim, Timer
 
 ETHERTYPE = 0x88B5                     # IEEE "local experimental"
 
 
-def find(rt, name: str, timeout: float = 10.0) -> ThreadId:
-    """The driver registered as `name` (it may still be starting)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        tid = lookup(rt, names_id(rt), name)
-        if tid is not None or time.monotonic() > deadline:
-            if tid is None:
-                raise SystemExit(f"no driver {name!r}")
-            return tid
-        time.sleep(0.05)
+def device(rt, name: str, timeout=5):
+    """The stub of driver `name` (timer or net0), each call bounded by `timeout`."""
+    return Timer(rt, timeout=timeout) if name == "timer" else NetDevice(rt, name,
+                                                                        timeout=timeout)
 
 
 def serving(rt, *names: str) -> None:
     """Wait until each driver of `names` answers (timer: NOW, net0: INFO); a restarted
     driver registers its name before its setup is done, and calls meanwhile wait."""
-    asks = {"timer": NOW, "net0": INFO}
     deadline = time.monotonic() + 30
     for name in names:
+        dev = device(rt, name, timeout=1)
         while True:
             try:
-                r = rt.call(find(rt, name), Msg(words=(asks[name],)), timeout=1)
+                dev.now() if name == "timer" else dev.info()
                 break
-            except IpcError:                # not yet waiting, or an older instance
+            except ServiceError:            # not yet waiting, or an older instance
                 if time.monotonic() > deadline:
                     raise
-        print("serving", name, r.words[0] == OK)
+        print("serving", name, True)
+
+
+def _refusals(rt, dest, cases) -> None:
+    """Each hand-built request (name, words, strings, errno it should get): print
+    "bad NAME True" when it got that errno."""
+    for name, words, strings, code in cases:
+        r = rt.call(dest, Msg(words=words, strings=strings), timeout=5)
+        print("bad", name, r.words == (code,))
 
 
 # -- timer ---------------------------------------------------------------------------
 
-def now(rt, timer) -> tuple[int, int]:
-    r = rt.call(timer, Msg(words=(NOW,)), timeout=5)
-    assert r.words[0] == OK, r.words
-    return r.words[1], r.words[2]
-
-
 def timer_now(rt):
-    timer = find(rt, "timer")
+    timer = Timer(rt, timeout=5)
+    timer.server()                                      # looked up before the timing
     h0 = time.monotonic()
-    ms1, t1 = now(rt, timer)
+    ms1, t1, _ = timer.now()
     h1 = time.monotonic()
     time.sleep(0.3)
     h2 = time.monotonic()
-    ms2, t2 = now(rt, timer)
+    ms2, t2, _ = timer.now()
     h3 = time.monotonic()
     print("now increases", ms2 > ms1, t2 > t1)
     # the two readings happened somewhere inside [h0, h1] and [h2, h3]
@@ -66,70 +66,68 @@ def timer_now(rt):
 
 def timer_sleep(rt, ms, n):
     """n sleeps of ms each, timed by the host clock; prints min/mean/max in ms."""
-    timer = find(rt, "timer")
+    timer = Timer(rt, timeout=10)
+    timer.server()
     ms, n = int(ms), int(n)
     got = []
     for _ in range(n):
         t0 = time.monotonic()
-        r = rt.call(timer, Msg(words=(SLEEP, ms)), timeout=10)
+        timer.sleep(ms)
         got.append((time.monotonic() - t0) * 1000)
-        assert r.words == (OK,), r.words
     print(f"slept min {min(got):.1f} mean {statistics.mean(got):.1f} max {max(got):.1f}"
           f" stdev {statistics.pstdev(got):.1f}")
 
 
-def _sleeper(rt, timer, ms, woke, lock):
-    r = rt.call(timer, Msg(words=(SLEEP, ms)), timeout=10)
+def _sleeper(rt, tid, ms, woke, lock):
+    """lthread: one sleep of `ms` (its own stub: a Service is one thread's)."""
+    try:
+        Timer(rt, tid=tid, timeout=10).sleep(ms)
+        ok = True
+    except ServiceError:
+        ok = False
     with lock:
-        woke.append((ms, r.words[0], time.monotonic()))
+        woke.append((ms, ok, time.monotonic()))
 
 
 def timer_sleepers(rt, *mss):
     """One lthread per argument, each sleeping that many ms, all at once; prints the
     order in which they woke."""
-    timer = find(rt, "timer")
+    tid = Timer(rt).server()
     woke, lock = [], threading.Lock()
     t0 = time.monotonic()
     for i, ms in enumerate(mss):
-        rt.lthread_ex_regs(i + 1, _sleeper, args=(timer, int(ms), woke, lock))
+        rt.lthread_ex_regs(i + 1, _sleeper, args=(tid, int(ms), woke, lock))
     deadline = time.monotonic() + 10
     while len(woke) < len(mss) and time.monotonic() < deadline:
         time.sleep(0.01)
     order = [ms for ms, _, _ in woke]
-    print("woke", order, "ok", all(st == OK for _, st, _ in woke))
+    print("woke", order, "ok", all(ok for _, ok, _ in woke))
     print("late", all((at - t0) * 1000 >= ms - 15 for ms, _, at in woke))
 
 
 def timer_bad(rt):
-    timer = find(rt, "timer")
-    for words in [(), (NOW, 1), (SLEEP,), (SLEEP, 1, 2), (SLEEP, 0xFFFFFFFF), (0x1234,),
-                  (SEND,)]:
-        r = rt.call(timer, Msg(words=words), timeout=5)
-        print("bad", words, r.words == (E_INVAL,))
-    r = rt.call(timer, Msg(words=(SLEEP, 0)), timeout=5)
-    print("sleep0", r.words == (OK,))
+    timer = Timer(rt, timeout=5)
+    N, S = Tim.NOW, Tim.SLEEP
+    _refusals(rt, timer.server(), [
+        ("empty", (), (), errno.ENOSYS), ("now-arg", (N, 1), (), errno.EINVAL),
+        ("sleep-no-ms", (S,), (), errno.EINVAL), ("sleep-two", (S, 1, 2), (), errno.EINVAL),
+        ("sleep-huge", (S, 0xFFFFFFFF), (), errno.EINVAL),
+        ("unknown", (0x1234,), (), errno.ENOSYS), ("net-op", (Net.SEND,), (), errno.ENOSYS),
+        ("due-from-outside", (Tim.DUE,), (), errno.EPERM)])
+    timer.sleep(0)
+    print("sleep0", True)
     try:                                                # a sleeper that gives up
-        rt.call(timer, Msg(words=(SLEEP, 300)), timeout=0.05)
-    except IpcError as e:
-        print("gave up", e.code.name)
+        Timer(rt, tid=timer.server(), timeout=0.05).sleep(300)
+    except ServiceError as e:
+        print("gave up", errno.errorcode[e.errno])
     time.sleep(0.4)                                     # its reply is due meanwhile
     t0 = time.monotonic()
-    r = rt.call(timer, Msg(words=(SLEEP, 50)), timeout=5)
-    print("still serving", r.words == (OK,), now(rt, timer)[0] > 0,
+    timer.sleep(50)
+    print("still serving", True, timer.now().ms > 0,
           round((time.monotonic() - t0) * 1000) >= 40)
 
 
 # -- NIC -----------------------------------------------------------------------------
-
-def info(rt, net) -> dict:
-    r = rt.call(net, Msg(words=(INFO,)), timeout=5)
-    assert r.words[0] == OK, r.words
-    w = r.words
-    mac = (w[1] << 32 | w[2]).to_bytes(6, "big")
-    keys = ("link", "tx_frames", "tx_dropped", "rx_frames", "rx_missed", "rx_errors",
-            "tx_errors")
-    return {"mac": mac, **dict(zip(keys, w[3:]))}
-
 
 def frame(dst: bytes, src: bytes, seq: int, size: int = 60) -> bytes:
     head = dst + src + struct.pack(">HI", ETHERTYPE, seq)
@@ -137,132 +135,136 @@ def frame(dst: bytes, src: bytes, seq: int, size: int = 60) -> bytes:
 
 
 def nic_info(rt):
-    i = info(rt, find(rt, "net0"))
+    i = NetDevice(rt, "net0", timeout=5).info()
     print("mac", i["mac"].hex(":"), "link", i["link"])
 
 
 def nic_send_nolink(rt):
-    net = find(rt, "net0")
-    before = info(rt, net)
+    net = NetDevice(rt, "net0", timeout=5)
+    before = net.info()
     t0 = time.monotonic()
-    r = rt.call(net, Msg(words=(SEND,), strings=(frame(b"\xff" * 6, before["mac"], 1),)),
-                timeout=5)
+    try:
+        net.send(frame(b"\xff" * 6, before["mac"], 1))
+        r = [0]
+    except ServiceError as e:
+        r = [e.errno, *e.detail]
     ms = (time.monotonic() - t0) * 1000
-    after = info(rt, net)
-    print("send", list(r.words), "prompt", ms < 1000,
+    after = net.info()
+    print("send", r, "prompt", ms < 1000,
           "dropped", after["tx_dropped"] - before["tx_dropped"])
     try:
-        rt.call(net, Msg(words=(RECV,)), timeout=0.3)
-    except IpcError as e:
-        print("recv", e.code.name, e.phase.value)
-    print("after", info(rt, net)["link"])
+        net.recv(timeout=0.3)
+    except ServiceError as e:
+        print("recv", errno.errorcode[e.errno])
+    print("after", net.info()["link"])
 
 
 def nic_bad(rt):
-    net = find(rt, "net0")
-    mac = info(rt, net)["mac"]
-    cases = {"empty": Msg(words=()), "send-no-frame": Msg(words=(SEND,)),
-             "send-short": Msg(words=(SEND,), strings=(b"x" * 13,)),
-             "send-long": Msg(words=(SEND,), strings=(b"x" * 1515,)),
-             "send-two": Msg(words=(SEND,), strings=(b"x" * 60, b"y" * 60)),
-             "recv-arg": Msg(words=(RECV, 1)), "info-arg": Msg(words=(INFO, 1)),
-             "timer-op": Msg(words=(NOW,)), "unknown": Msg(words=(0xBAD,))}
-    for name, m in cases.items():
-        r = rt.call(net, m, timeout=5)
-        print("bad", name, r.words == (E_INVAL,))
-    print("still serving", info(rt, net)["mac"] == mac)
+    net = NetDevice(rt, "net0", timeout=5)
+    mac = net.info()["mac"]
+    S, EINVAL = Net.SEND, errno.EINVAL
+    _refusals(rt, net.server(), [
+        ("empty", (), (), errno.ENOSYS), ("send-no-frame", (S,), (), EINVAL),
+        ("send-short", (S,), (b"x" * 13,), EINVAL), ("send-long", (S,), (b"x" * 1515,), EINVAL),
+        ("send-two", (S,), (b"x" * 60, b"y" * 60), EINVAL),
+        ("recv-arg", (Net.RECV, 1), (), EINVAL), ("info-arg", (Net.INFO, 1), (), EINVAL),
+        ("timer-op", (Tim.NOW,), (), errno.ENOSYS), ("unknown", (0xBAD,), (), errno.ENOSYS)])
+    print("still serving", net.info()["mac"] == mac)
 
 
-def wait_link(rt, net, timeout=10.0) -> dict:
+def wait_link(net, timeout=10.0) -> dict:
     deadline = time.monotonic() + timeout
     while True:
-        i = info(rt, net)
+        i = net.info()
         if i["link"] or time.monotonic() > deadline:
             return i
         time.sleep(0.05)
 
 
 def nic_link(rt):
-    i = wait_link(rt, find(rt, "net0"))
+    i = wait_link(NetDevice(rt, "net0", timeout=5))
     print("mac", i["mac"].hex(":"), "link", i["link"])
 
 
 def nic_echo(rt, n):
     """Receive n frames and send each back to its source (the peer side of ping)."""
-    net = find(rt, "net0")
-    me = wait_link(rt, net)["mac"]
+    net = NetDevice(rt, "net0", timeout=5)
+    me = wait_link(net)["mac"]
     for _ in range(int(n)):
-        r = rt.call(net, Msg(words=(RECV,)), timeout=20)
-        f = bytes(r.strings[0])
-        s = rt.call(net, Msg(words=(SEND,), strings=(f[6:12] + me + f[12:],)), timeout=5)
-        assert s.words == (OK,), s.words
+        f = net.recv(timeout=20)
+        net.send(f[6:12] + me + f[12:])
     print("echoed", n)
 
 
 def nic_ping(rt, peer, n, size):
     """n round trips to the peer MAC with frames of `size` bytes; prints RTT figures."""
-    net = find(rt, "net0")
-    me = wait_link(rt, net)["mac"]
+    net = NetDevice(rt, "net0", timeout=5)
+    me = wait_link(net)["mac"]
     peer = bytes.fromhex(peer.replace(":", ""))
     rtts, good = [], 0
     for seq in range(int(n)):
         f = frame(peer, me, seq, int(size))
         t0 = time.monotonic()
-        s = rt.call(net, Msg(words=(SEND,), strings=(f,)), timeout=5)
-        r = rt.call(net, Msg(words=(RECV,)), timeout=10)
+        net.send(f)
+        back = net.recv(timeout=10)
         rtts.append((time.monotonic() - t0) * 1000)
-        back = bytes(r.strings[0])
-        good += s.words == (OK,) and back[:6] == me and back[6:12] == peer and back[12:] == f[12:]
+        good += back[:6] == me and back[6:12] == peer and back[12:] == f[12:]
     print("pinged", good, "of", n)
     print(f"rtt ms min {min(rtts):.2f} median {statistics.median(rtts):.2f} max {max(rtts):.2f}")
 
 
+def _sent(net, f) -> bool:
+    try:
+        net.send(f)
+        return True
+    except ServiceError:
+        return False
+
+
 def nic_flood(rt, peer, n):
     """Send n numbered frames to the peer as fast as SEND returns."""
-    net = find(rt, "net0")
-    me = wait_link(rt, net)["mac"]
+    net = NetDevice(rt, "net0", timeout=5)
+    me = wait_link(net)["mac"]
     peer = bytes.fromhex(peer.replace(":", ""))
-    ok = sum(rt.call(net, Msg(words=(SEND,), strings=(frame(peer, me, i),)),
-                     timeout=5).words == (OK,) for i in range(int(n)))
-    print("flooded", ok)
+    print("flooded", sum(_sent(net, frame(peer, me, i)) for i in range(int(n))))
 
 
 def nic_drain(rt, n):
     """After a flood nobody received: the counters, then the frames kept in the ring."""
-    net = find(rt, "net0")
-    before = info(rt, net)
+    net = NetDevice(rt, "net0", timeout=5)
+    before = net.info()
     seqs = []
     for _ in range(int(n)):
         try:
-            r = rt.call(net, Msg(words=(RECV,)), timeout=1.0)
-        except IpcError:
+            f = net.recv(timeout=1.0)
+        except ServiceError:
             break
-        seqs.append(struct.unpack(">I", bytes(r.strings[0])[14:18])[0])
+        seqs.append(struct.unpack(">I", f[14:18])[0])
     print("missed", before["rx_missed"], "kept", len(seqs),
           "in-order", seqs == list(range(len(seqs))))
-    after = info(rt, net)
+    after = net.info()
     print("rx_frames", after["rx_frames"] - before["rx_frames"])
 
 
 def nic_wait_down(rt):
     """Wait until the carrier is gone (the far end went away)."""
-    net = find(rt, "net0")
+    net = NetDevice(rt, "net0", timeout=5)
     deadline = time.monotonic() + 10
-    while info(rt, net)["link"] and time.monotonic() < deadline:
+    while net.info()["link"] and time.monotonic() < deadline:
         time.sleep(0.05)
-    print("link", info(rt, net)["link"])
+    print("link", net.info()["link"])
 
 
 def bad_senders(rt, name):
     """Messages the kernel cannot deliver to a driver (a map item to a receiver with no
     window): the sender gets the error, and the driver keeps serving."""
-    from microkernel.abi import Fpage, MapItem
-    drv = find(rt, name)
+    dev = device(rt, name)
     rt.mem.write(0x200000, b"page")
     try:
-        rt.call(drv, Msg(words=(INFO,), items=(MapItem(Fpage(0x200000, 12), 0),)), timeout=5)
+        rt.call(dev.server(), Msg(words=(Net.INFO,), items=(MapItem(Fpage(0x200000, 12), 0),)),
+                timeout=5)
         print("map item accepted")
     except IpcError as e:
         print("map item", e.code.name, e.phase.value)
-    op = NOW if name == "timer" else INFO
-    print("still serving", rt.call(drv, Msg(words=(op,)), timeout=5).words[0] == OK)
+    dev.now() if name == "timer" else dev.info()
+    print("still serving", True)
