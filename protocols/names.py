@@ -24,8 +24,6 @@ from .interface import Interface, call
 __all__ = ["Op", "NAMES", "Names", "MAX_NAME"]
 
 MAX_NAME = 64
-_OLD_NO_NAME = 1                 # servers/names.py's "no such name" until it answers
-                                 # ENOENT (drivers-proto branch; drop after the merge)
 
 
 class Op(enum.IntEnum):
@@ -58,7 +56,7 @@ class Names(Service):
         try:
             return ThreadId(self.call(Op.LOOKUP, name.encode()).id)
         except ServiceError as e:
-            if e.errno in (errno.ENOENT, _OLD_NO_NAME):
+            if e.errno == errno.ENOENT:
                 return None
             raise
 
