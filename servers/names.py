@@ -21,7 +21,7 @@ __all__ = ["main", "Names", "REGISTER", "LOOKUP", "LIST", "REMOVE", "OK", "NO_NA
 
 log = logging.getLogger("mk.names")
 REGISTER, LOOKUP, LIST, REMOVE = 0x4E01, 0x4E02, 0x4E03, 0x4E04
-OK, NO_NAME, BAD = 0, 1, 2
+OK, NO_NAME, BAD = 0, 2, 2       # NO_NAME is ENOENT, as protocols.names.Names expects
 MAX_NAME = 64
 
 
