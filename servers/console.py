@@ -1,16 +1,16 @@
 """The serial console's monitor: a tiny line-oriented program on COM1.
 
 Root starts it at boot. It reaches COM1 only through the UART driver (the char
-protocol, by name), so what a person types on `mk console` arrives at the driver as
-receive interrupts, and what it writes appears on their terminal. It echoes and edits
-the line itself (backspace, ^U) and knows a few words; the Unix personality's tty server
-and shell take the console over when they exist.
+protocol, protocols/char.py, by name), so what a person types on `mk console` arrives
+at the driver as receive interrupts, and what it writes appears on their terminal. It
+echoes and edits the line itself (backspace, ^U) and knows a few words; the Unix
+personality's tty server and shell take the console over when they exist.
 """
 from __future__ import annotations
 
 import time
 
-from drivers.client import CharDevice
+from protocols.char import CharDevice
 
 __all__ = ["main", "Monitor"]
 
@@ -27,6 +27,7 @@ class Monitor:
         self.started = time.monotonic()
 
     def feed(self, data: bytes) -> bytes:
+        """Typed bytes in: the echo, and each completed line's answer and prompt."""
         out = bytearray()
         for b in data:
             if b in (10, 13):
@@ -45,6 +46,7 @@ class Monitor:
         return bytes(out)
 
     def command(self, text: str) -> bytes:
+        """The answer to one command line."""
         word, _, rest = text.strip().partition(" ")
         if not word:
             return b""
@@ -60,7 +62,8 @@ class Monitor:
 
 
 def main(rt, names_id, node: str = "mk") -> None:
-    com = CharDevice(rt, int(names_id), "com1", retry_for=30.0)
+    """Greet on COM1, then answer each line typed there."""
+    com = CharDevice(rt, "com1", names=int(names_id), retry_for=30.0)
     mon = Monitor(node)
     com.write(f"\r\nmk node {node}: console on COM1. Type help.\r\n".encode() + PROMPT)
     while True:

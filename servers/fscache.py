@@ -2,11 +2,12 @@
 the fs server a pager, so files can be mapped into address spaces (docs/unix.md, "mmap
 of files").
 
-Frames come from sigma0 (the request goes through root, the chief of the fs server's
-clan, which maps them on) into the fs server's own space at POOL, CAPACITY pages at
-most. MAP of (inode, page) fills a free page with those 4 KiB of the file (zeros past
-its end) and answers with a read-only map item of it: every client that maps the same
-file page gets the same frame, and a mapping tree sigma0 -> root -> fs -> client.
+Frames come from sigma0 (protocols.sigma0.grab_frames; the request goes through root,
+the chief of the fs server's clan, which maps them on) into the fs server's own space
+at POOL, CAPACITY pages at most. MAP of (inode, page) fills a free page with those
+4 KiB of the file (zeros past its end) and answers with a read-only map item of it:
+every client that maps the same file page gets the same frame, and a mapping tree
+sigma0 -> root -> fs -> client.
 
 Coherence: WRITE and TRUNCATE update the cached pages of the file in place (the fs
 server writes its own page), so every mapping of them sees the new bytes at once,
@@ -20,7 +21,8 @@ from __future__ import annotations
 import errno
 from collections import OrderedDict
 
-from microkernel.abi import Fpage, Msg
+from microkernel.abi import Fpage
+from protocols.sigma0 import grab_frames
 
 from .ext2.errors import FsError
 
@@ -36,9 +38,8 @@ MAX_PAGE = 1 << 20              # page numbers of a file that can be mapped (4 G
 class PageCache:
     """File pages held in frames of the fs server, keyed by (inode, page number)."""
 
-    def __init__(self, rt, fs, capacity: int = CAPACITY, sigma0=None):
+    def __init__(self, rt, fs, capacity: int = CAPACITY):
         self.rt, self.fs = rt, fs
-        self.sigma0 = rt.sigma0 if sigma0 is None else sigma0
         self.capacity = capacity
         self.pages: OrderedDict[tuple[int, int], int] = OrderedDict()   # LRU first
         self.by_ino: dict[int, set[int]] = {}
@@ -130,17 +131,13 @@ class PageCache:
         return addr
 
     def _grow(self) -> None:
-        """Frames from sigma0: a chunk, or one page; nothing if it has none left."""
+        """Frames from sigma0: a chunk if the cache has room for it, else one page;
+        nothing if sigma0 has none left."""
         room = (self.capacity - len(self.pages)) * PAGE
-        for s in (CHUNK, 12):
-            if s != 12 and ((1 << s) > room or self.cursor & ((1 << s) - 1)):
-                continue
-            window = Fpage(self.cursor, s)
-            reply = self.rt.call(self.sigma0, Msg(words=(0xFFFFFFFC, s)), window=window)
-            if reply.fpage_received:
-                self.free.extend(range(self.cursor, self.cursor + (1 << s), PAGE))
-                self.cursor += 1 << s
-                return
+        sizes = (CHUNK, 12) if (1 << CHUNK) <= room else (12,)
+        got = grab_frames(self.rt, self.cursor, sizes)
+        self.free.extend(range(self.cursor, self.cursor + got, PAGE))
+        self.cursor += got
 
     def _flush(self, addr: int) -> None:
         self.rt.fpage_unmap(Fpage(addr, 12), flush=True, own=False)

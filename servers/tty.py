@@ -1,35 +1,38 @@
 """The tty server (task 17, name "tty"): a line discipline over serial lines.
 
-Each line is a UART reached through its driver by name (the char protocol). A reader
-thread per line (lthread 16 + line) blocks in the driver's READ and posts what arrives
-to the main thread as an IPC; the main thread edits the line (echo, backspace, ^U),
-completes it on CR or NL, answers readers (a READ with nothing to read simply gets no
-reply yet: V2 style), and turns ^C, ^\\ and ^Z into signals for the line's foreground
-process group, told to the Unix server. Output NL goes out as CR NL. Raw mode passes
-bytes untouched.
+It serves the tty protocol (protocols/tty.py) through `protocols.serve` with a
+`Dispatch` of TTY, each operation a method of `TtyServer` named after it. Each line is
+a UART reached through its char driver by name (protocols/char.py). A reader thread per
+line (lthread 16 + line) blocks in the driver's READ and posts what arrives to the main
+thread as an INPUT request (Who.SELF, no reply); the main thread edits the line (echo,
+backspace, ^U), completes it on CR or NL, answers readers (a READ with nothing to read
+simply gets no reply yet: V2 style), and turns ^C, ^\\ and ^Z into signals for the
+line's foreground process group, told to the Unix server (its TTY_SIGNAL, a send with
+no reply). Output NL goes out as CR NL. Raw mode passes bytes untouched.
 """
 from __future__ import annotations
 
 import errno
 import logging
-import time
+import signal
 from collections import deque
 from dataclasses import dataclass, field
 
-from drivers.client import CharDevice, lookup
-from microkernel.abi import IpcError, Msg, ThreadId
-from microkernel.user.serve import serve
-
-from . import ttyproto as P
-from .names import register
+from microkernel.abi import IpcError, Msg
+from protocols import Dispatch, ServiceError, send_reply, serve, wellknown
+from protocols.char import CharDevice
+from protocols.names import Names
+from protocols.tty import TTY, Op
+from protocols.unix import UNIX, Unix, Op as UnixOp
 
 __all__ = ["main", "Line", "TtyServer"]
 
 log = logging.getLogger("mk.tty")
 READER_BASE = 16
-INPUT = 0x54F0                      # reader thread -> main: bytes typed on a line
+MAX_LINES = 64                      # lthreads 16..79 are the readers
+OPEN_PATIENCE = 5.0                 # seconds OPEN waits for the line's driver (else ENODEV)
 EOF, ERASE, BACKSPACE, KILL = 4, 127, 8, 21
-SIGNALS = {3: P.SIGINT, 28: P.SIGQUIT, 26: P.SIGTSTP}
+SIGNALS = {3: signal.SIGINT, 28: signal.SIGQUIT, 26: signal.SIGTSTP}
 
 
 @dataclass
@@ -51,7 +54,7 @@ class Line:
         echo, sigs = bytearray(), []
         for b in data:
             if b in SIGNALS:
-                sigs.append(SIGNALS[b])
+                sigs.append(int(SIGNALS[b]))
                 echo += b"^" + bytes([b + 64]) + b"\r\n"
                 self.edit.clear()
             elif b in (13, 10):
@@ -75,63 +78,63 @@ class Line:
 
 
 class TtyServer:
+    """The tty protocol's handlers: (request, message) -> the reply values, a reply
+    Msg, or None (the client waits for a line)."""
+
     def __init__(self, rt, names: int):
         self.rt = rt
         self.names = names
         self.lines: list[Line] = []
-        self.unix: ThreadId | None = None
+        self.unix = Unix(rt, names=names, patience=1.0)    # for TTY_SIGNAL
 
-    def handle(self, msg: Msg) -> Msg | None:
-        w = msg.words
-        op = w[0] if w else None
-        try:
-            if op == INPUT and msg.sender.same_task(self.rt.myself()):
-                return self.input(self.lines[w[1]], bytes(msg.strings[0]))
-            if op == P.OPEN:
-                return Msg(words=(0, self.open(bytes(msg.strings[0]).decode())))
-            line = self.lines[w[1]]
-            if op == P.READ:
-                line.readers.append((msg.sender, max(1, w[2])))
-                return self.serve_readers(line, reply_to=msg.sender)
-            if op == P.WRITE:
-                data = bytes(msg.strings[0]) if msg.strings else b""
-                line.dev.write(data if line.raw else data.replace(b"\n", b"\r\n"))
-                return Msg(words=(0, len(data)))
-            if op == P.SETPGRP:
-                line.pgrp = w[2]
-            elif op == P.MODE:
-                line.raw = bool(w[2])
-            elif op == P.FLUSH:
-                line.ready.clear()
-                line.edit.clear()
-            else:
-                return Msg(words=(errno.EINVAL,))
-            return Msg(words=(0,))
-        except (IndexError, UnicodeDecodeError, ValueError):
-            return Msg(words=(errno.EINVAL,))
-        except OSError as e:
-            return Msg(words=(e.errno or errno.EIO,))
-
-    def open(self, name: str) -> int:
-        """The line number of `name`, starting its reader thread the first time."""
+    def open(self, req, msg):
+        """The line number of `line_name`, starting its reader thread the first time."""
+        name = req.line_name.decode()
         for i, line in enumerate(self.lines):
             if line.name == name:
-                return i
-        if len(self.lines) >= 64:
+                return (i,)
+        if len(self.lines) >= MAX_LINES:
             raise OSError(errno.ENFILE, "too many lines")
-        dev = CharDevice(self.rt, self.names, name)
-        dev.driver(deadline=time.monotonic() + 5)          # ENODEV if there is no driver
+        dev = CharDevice(self.rt, name, names=self.names, patience=OPEN_PATIENCE)
+        dev.server()                                    # ENODEV if there is no driver
         self.lines.append(Line(name, dev))
         no = len(self.lines) - 1
         self.rt.lthread_ex_regs(READER_BASE + no, reader, args=(self.names, name, no))
-        return no
+        return (no,)
 
-    def input(self, line: Line, data: bytes) -> None:
-        echo, sigs = line.feed(data)
+    def read(self, req, msg):
+        """The next completed line, now or (no reply yet) when one is typed."""
+        line = self.lines[req.line]
+        line.readers.append((msg.sender, max(1, req.most)))
+        return self.serve_readers(line, reply_to=msg.sender)
+
+    def write(self, req, msg):
+        line = self.lines[req.line]
+        line.dev.write(req.data if line.raw else req.data.replace(b"\n", b"\r\n"))
+        return (len(req.data),)
+
+    def setpgrp(self, req, msg):
+        self.lines[req.line].pgrp = req.pgrp
+        return ()
+
+    def mode(self, req, msg):
+        self.lines[req.line].raw = bool(req.raw)
+        return ()
+
+    def flush(self, req, msg):
+        line = self.lines[req.line]
+        line.ready.clear()
+        line.edit.clear()
+        return ()
+
+    def input(self, req, msg):
+        """A reader thread's bytes: edit, echo, signal, answer readers; no reply."""
+        line = self.lines[req.line]
+        echo, sigs = line.feed(req.data)
         if echo:
             line.dev.write(echo)
         for sig in sigs:
-            self.signal(line, sig)
+            self.signal(req.line, sig)
         self.serve_readers(line)
         return None
 
@@ -145,44 +148,39 @@ class TtyServer:
             if len(data) > most:
                 line.ready.appendleft(data[most:])
                 data = data[:most]
-            reply = Msg(words=(0,), strings=(data,) if data else ())
+            reply = TTY.reply(Op.READ, (data,))
             if client == reply_to:
                 own = reply
             else:
-                try:
-                    self.rt.send(client, reply, timeout=0)
-                except IpcError:                  # the reader went away
-                    pass
+                send_reply(self.rt, client, reply)       # False: the reader went away
         return own
 
-    def signal(self, line: Line, sig: int) -> None:
-        """Tell the Unix server to signal the line's foreground process group."""
-        if not line.pgrp:
-            return
-        if self.unix is None:
-            self.unix = lookup(self.rt, self.names, "unix")
-        if self.unix is None:
+    def signal(self, no: int, sig: int) -> None:
+        """Tell the Unix server to signal line `no`'s foreground process group."""
+        pgrp = self.lines[no].pgrp
+        if not pgrp:
             return
         try:
-            self.rt.send(self.unix, Msg(words=(P.SIGNAL, self.lines.index(line), line.pgrp, sig)),
+            self.rt.send(self.unix.server(), UNIX.request(UnixOp.TTY_SIGNAL, no, pgrp, sig),
                          timeout=1.0)
-        except IpcError as e:
-            log.warning("tty: could not signal pgrp %d: %s", line.pgrp, e)
-            self.unix = None
+        except (ServiceError, IpcError) as e:
+            log.warning("tty: could not signal pgrp %d: %s", pgrp, e)
+            self.unix.tid = None                         # look it up again next time
 
 
 def reader(rt, names: int, name: str, no: int) -> None:
     """lthread 16 + no: block in the driver's READ, post each chunk to the main thread."""
-    dev = CharDevice(rt, names, name, retry_for=3600.0)
+    dev = CharDevice(rt, name, names=names, retry_for=3600.0)
     main_thread = rt.myself().lthread_id(0)
     while True:
         data = dev.read(4096)
         if data:
-            rt.send(main_thread, Msg(words=(INPUT, no), strings=(data,)))
+            rt.send(main_thread, TTY.request(Op.INPUT, no, data))
 
 
 def main(rt, name, names_id) -> None:
+    """Register as "tty" and serve."""
     names = int(names_id)
     server = TtyServer(rt, names)
-    register(rt, names, P.TTY_NAME)
-    serve(rt, server.handle)
+    Names(rt, tid=names).register(wellknown.TTY)
+    serve(rt, Dispatch(TTY, server, rt))

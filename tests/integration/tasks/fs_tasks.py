@@ -1,8 +1,8 @@
-"""Task code for the file server tests (FsClient over IPC to the fs server)."""
+"""Task code for the file server tests (protocols.fs.FsClient over IPC to the fs server)."""
 import errno
 import time
 
-from servers.fsproto import FsClient
+from protocols.fs import FsClient, Op
 
 
 def write_tree(rt, tag):
@@ -69,7 +69,6 @@ def check(rt, *numbers):
 def pager(rt):
     """UTIMES, and MAP: into a window, and without one (the fs server survives)."""
     from microkernel.abi import Fpage
-    from servers.fsproto import MAP
     fs = FsClient(rt)
     ino = fs.create(2, "mapped", 0o644)
     fs.write(ino, 0, b"mapped page\n")
@@ -79,7 +78,7 @@ def pager(rt):
     size = fs.map(ino, 0, Fpage(0x5000_0000, 12))
     print("map", size, rt.mem.read(0x5000_0000, 12), flush=True)
     try:
-        fs.call((MAP, ino, 0))
+        fs.call(Op.MAP, ino, 0)
         print("no window: no error")
     except OSError as e:
         print("no window", errno.errorcode[e.errno])

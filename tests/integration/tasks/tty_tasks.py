@@ -1,5 +1,5 @@
 """Task code for the tty server tests: open a line, read cooked lines, write."""
-from servers.ttyproto import TtyClient
+from protocols.tty import TtyClient
 
 
 def reader(rt, line_name, count):
