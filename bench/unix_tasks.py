@@ -21,6 +21,7 @@ import os
 import time
 
 from microkernel.abi import IpcError, Msg
+from protocols.unix import Unix
 
 __all__ = ["drive", "p_micro", "p_procs", "big_data", "step_path", "wait_go",
            "BIG_PATH", "PIPELINE", "BLOCK", "READ_FILE_BLOCKS"]
@@ -80,8 +81,7 @@ def _per_op(fn, n: int) -> float:
 
 def drive(rt, entry: str, *argv) -> None:
     """SPAWN_MODULE `entry` as a Unix process with `argv`; report its end."""
-    from personalities.unix.client import UnixClient
-    c = UnixClient(rt)
+    c = Unix(rt)
     pid = c.spawn(entry, [entry.rsplit(":", 1)[-1], *argv], module=True)
     print(f"PID {pid}", flush=True)
     status, out = c.wait(pid)

@@ -11,13 +11,13 @@ import signal
 import time
 
 from personalities.unix import libc
+from protocols.unix import Unix
 
 HERE = __file__
 
 
 def drive(rt, func, *argv):
-    from personalities.unix.client import UnixClient
-    c = UnixClient(rt)
+    c = Unix(rt)
     t0 = time.monotonic()
     pid = c.spawn(f"{HERE}:{func}", [func, *argv], module=True)
     status, out = c.wait(pid, timeout=40)
@@ -27,8 +27,7 @@ def drive(rt, func, *argv):
 
 def shell(rt, cmd, stdin=""):
     """Run `sh -c CMD` from /bin (a program file on the ext2 image)."""
-    from personalities.unix.client import UnixClient
-    c = UnixClient(rt)
+    c = Unix(rt)
     t0 = time.monotonic()
     pid = c.spawn("/bin/sh", ["sh", "-c", cmd], stdin=stdin.encode())
     status, out = c.wait(pid, timeout=40)
@@ -38,8 +37,7 @@ def shell(rt, cmd, stdin=""):
 
 def tty_shell(rt, line):
     """Run an interactive /bin/sh on tty line `line` until it exits."""
-    from personalities.unix.client import UnixClient
-    c = UnixClient(rt)
+    c = Unix(rt)
     pid = c.spawn("/bin/sh", ["sh"], stdio=f"tty:{line}")
     print("shell", pid, flush=True)
     status, _ = c.wait(pid, timeout=100)
