@@ -95,8 +95,7 @@ def _init(rt, pid: int) -> None:
     _signal.signal(CARRIER, _carrier)
 
 
-def _b(s) -> bytes:
-    return os.fsencode(s)
+_b = os.fsencode                      # a path or an argument as bytes
 
 
 def _w(v) -> int:
@@ -139,8 +138,7 @@ def write(fd: int, data) -> int:
     return done
 
 
-def close(fd: int) -> None:
-    _s.unix.call(Op.CLOSE, _w(fd))
+def close(fd: int) -> None: _s.unix.call(Op.CLOSE, _w(fd))
 
 
 def lseek(fd: int, pos: int, how: int) -> int:
@@ -152,16 +150,9 @@ def _stat(r) -> os.stat_result:
                            r.mtime, r.ctime))
 
 
-def stat(path) -> os.stat_result:
-    return _stat(_s.unix.call(Op.STAT, 1, _b(path)))
-
-
-def lstat(path) -> os.stat_result:
-    return _stat(_s.unix.call(Op.STAT, 0, _b(path)))
-
-
-def fstat(fd: int) -> os.stat_result:
-    return _stat(_s.unix.call(Op.FSTAT, _w(fd)))
+def stat(path) -> os.stat_result: return _stat(_s.unix.call(Op.STAT, 1, _b(path)))
+def lstat(path) -> os.stat_result: return _stat(_s.unix.call(Op.STAT, 0, _b(path)))
+def fstat(fd: int) -> os.stat_result: return _stat(_s.unix.call(Op.FSTAT, _w(fd)))
 
 
 def readdir(path=".") -> list[tuple[str, int, int]]:
@@ -182,10 +173,7 @@ def listdir(path=".") -> list[str]:
     return [n for n, _, _ in readdir(path) if n not in (".", "..")]
 
 
-def mkdir(path, mode: int = 0o777) -> None:
-    _s.unix.call(Op.MKDIR, _w(mode), _b(path))
-
-
+def mkdir(path, mode: int = 0o777) -> None: _s.unix.call(Op.MKDIR, _w(mode), _b(path))
 def rmdir(path) -> None: _s.unix.call(Op.RMDIR, _b(path))
 def unlink(path) -> None: _s.unix.call(Op.UNLINK, _b(path))
 def rename(old, new) -> None: _s.unix.call(Op.RENAME, _b(old), _b(new))
@@ -201,21 +189,14 @@ def utime(path, times: tuple[int, int] | None = None) -> None:
     _s.unix.call(Op.UTIME, int(times is None), _w(a), _w(m), _b(path))
 
 
-def statfs() -> dict:
-    return _s.unix.call(Op.STATFS)._asdict()
+def statfs() -> dict: return _s.unix.call(Op.STATFS)._asdict()
 
 
 # -- descriptors ---------------------------------------------------------------------
 
 def dup(fd: int) -> int: return _s.unix.call(Op.DUP, _w(fd)).fd
 def dup2(fd: int, fd2: int) -> int: return _s.unix.call(Op.DUP2, _w(fd), _w(fd2)).fd
-
-
-def pipe() -> tuple[int, int]:
-    r = _s.unix.call(Op.PIPE)
-    return r.rfd, r.wfd
-
-
+def pipe() -> tuple[int, int]: return tuple(_s.unix.call(Op.PIPE))
 def set_cloexec(fd: int, on: bool = True) -> None: _s.unix.call(Op.CLOEXEC, _w(fd), int(on))
 def isatty(fd: int) -> bool: return bool(_s.unix.call(Op.ISATTY, _w(fd)).tty)
 def tcsetpgrp(fd: int, pgrp: int) -> None: _s.unix.call(Op.TCSETPGRP, _w(fd), _w(pgrp))
@@ -279,8 +260,7 @@ def execvp(name: str, argv, envp=None) -> None:
     raise err
 
 
-def wait() -> tuple[int, int]:
-    return waitpid(-1, 0)
+def wait() -> tuple[int, int]: return waitpid(-1, 0)
 
 
 def waitpid(pid: int, options: int = 0) -> tuple[int, int]:
