@@ -21,6 +21,7 @@ import os
 import time
 
 from microkernel.abi import IpcError, Msg
+from protocols.unix import UNIX, Op, Unix
 
 __all__ = ["drive", "p_micro", "p_procs", "big_data", "step_path", "wait_go",
            "BIG_PATH", "PIPELINE", "BLOCK", "READ_FILE_BLOCKS"]
@@ -80,8 +81,7 @@ def _per_op(fn, n: int) -> float:
 
 def drive(rt, entry: str, *argv) -> None:
     """SPAWN_MODULE `entry` as a Unix process with `argv`; report its end."""
-    from personalities.unix.client import UnixClient
-    c = UnixClient(rt)
+    c = Unix(rt)
     pid = c.spawn(entry, [entry.rsplit(":", 1)[-1], *argv], module=True)
     print(f"PID {pid}", flush=True)
     status, out = c.wait(pid)
@@ -107,12 +107,11 @@ def p_micro(argv, envp) -> int:
     null RPC to this process's own second lthread (the floor), libc.getpid(), the GETPID
     system call, and a read(2) of 4 KiB served by the fs server's buffer cache."""
     from personalities.unix import libc
-    from personalities.unix import proto as P
     results, steps, repeats, n = argv[1], argv[2], int(argv[3]), int(argv[4])
     rt = libc._s.rt
     rt.lthread_ex_regs(ECHO_LTHREAD, _echo)
     me2 = rt.myself().lthread_id(ECHO_LTHREAD)
-    null_msg = Msg(words=(P.GETPID, 0, 0))        # the same words as the system call
+    null_msg = UNIX.request(Op.GETPID)            # the same words as the system call
     fd = libc.open(READ_PATH, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o644)
     for i in range(READ_FILE_BLOCKS):
         libc.write(fd, bytes([i]) * BLOCK)
@@ -134,7 +133,7 @@ def p_micro(argv, envp) -> int:
             getpid()
 
     def getpid_call(k):
-        call, op = libc._call, P.GETPID
+        call, op = libc._s.unix.call, Op.GETPID
         for _ in range(k):
             call(op)
 

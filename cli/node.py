@@ -15,10 +15,10 @@ import zmq
 
 __all__ = ["Node", "NodeError"]
 
-MAX_SOCKET_PATH = 100
+MAX_SOCKET_PATH = 100          # AF_UNIX sun_path holds 108 bytes with the NUL
 DISK_BYTES = 32 << 20          # the node's disk image, made on first `mk up`
 # modules the task factory imports once for every task it forks (the Unix programs')
-PRELOAD = "personalities.unix.crt0,personalities.unix.libc,personalities.unix.proto"          # AF_UNIX sun_path holds 108 bytes with the NUL
+PRELOAD = "personalities.unix.crt0,personalities.unix.libc,personalities.unix.program"
 
 
 def _alive(pid: int) -> bool:

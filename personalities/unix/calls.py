@@ -1,187 +1,171 @@
 """System calls about processes and signals: getpid, exit, wait, kill, signal
 dispositions, the signal thread's SIGWAIT, pause, sleep, process groups, uname, ps,
-and memory (anonymous or a mapped file: memory.py). Each handler is
-`(srv, proc, msg, call) -> Msg | None`; None means the reply comes later (`call` was
-parked)."""
+memory (anonymous or a mapped file: memory.py), and the tty server's TTY_SIGNAL.
+
+`ProcessCalls` is mixed into the server (server.py): each method is the handler of the
+operation it is named after, `(req, msg)` -> the reply values, or None when the call
+waits (a `Call` parked, answered later); an OSError is the reply's errno.
+"""
 from __future__ import annotations
 
 import errno
 import stat as S
 
-from microkernel.abi import Msg
+from protocols.unix import WNOHANG, wait_status_exit
 
-from . import proto as P
+from . import signals
 from .fd import File
-from .proc import ok
-from .proto import signed
-from .signals import (handle_kill, handle_pause, handle_sigaction, handle_sigwait,
-                      pending_for_main)
+from .proc import Interrupted
+from .signals import pending_for_main
 
-__all__ = ["HANDLERS", "FOREIGN", "UNAME"]
+__all__ = ["ProcessCalls", "UNAME"]
 
-HANDLERS: dict = {}
-TTY_SIGNAL = 0x5410                      # servers.ttyproto.SIGNAL: ^C and friends
-FOREIGN = {P.KILL, P.PS, TTY_SIGNAL}     # also accepted from tasks that are no process
 UNAME = (b"mk", b"mk", b"0.1", b"L4 V2 Unix personality", b"i486")
 PAGE = 0x1000
+PS_ROWS = 30                     # rows per PS reply (at most 31 strings a message)
+MMAP_MAX = 64 << 20
 
 
-def _op(code):
-    def reg(f):
-        HANDLERS[code] = f
-        return f
-    return reg
+class ProcessCalls:
+    """The handlers of processes, signals and memory (see the module docstring)."""
 
+    def getpid(self, req, msg):
+        proc = self.procs.caller(msg.sender)
+        return proc.pid, proc.ppid, proc.pgrp
 
-@_op(P.GETPID)
-def getpid(srv, proc, msg, call):
-    return ok(proc.pid, proc.ppid, proc.pgrp)
+    def exit(self, req, msg):
+        self.finish(self.procs.caller(msg.sender), wait_status_exit(req.status))
+        return ()
 
+    def wait(self, req, msg):
+        """A zombie child now, (0, 0) with WNOHANG, or the call waits for one."""
+        proc = self.procs.caller(msg.sender)
+        err, zombie = self.procs.match(proc, req.pid, req.options)
+        if err:
+            raise OSError(err, "no such child")
+        if zombie is not None:
+            return zombie.pid, self.procs.reap(zombie)
+        if req.options & WNOHANG:
+            return 0, 0
+        sig = pending_for_main(proc)
+        if sig:
+            raise Interrupted(sig)
+        call = self.later(msg, proc)
+        entry = (call, req.pid, req.options)
+        proc.waiting.append(entry)
+        proc.blocked = call
 
-@_op(P.EXIT)
-def exit_(srv, proc, msg, call):
-    srv.finish(proc, P.wait_status_exit(msg.words[1]))
-    return ok()
+        def cancel():
+            if entry in proc.waiting:
+                proc.waiting.remove(entry)
+        call.on_cancel = cancel
+        return None
 
+    def kill(self, req, msg):
+        signals.kill(self, self.procs.of_sender(msg.sender), req.pid, req.sig)
+        return ()
 
-@_op(P.WAIT)
-def wait(srv, proc, msg, call):
-    pid, options = signed(msg.words[1]), msg.words[2]
-    err, zombie = srv.procs.match(proc, pid, options)
-    if err:
-        return Msg(words=(err,))
-    if zombie is not None:
-        return ok(zombie.pid, srv.procs.reap(zombie))
-    if options & P.WNOHANG:
-        return ok(0, 0)
-    sig = pending_for_main(proc)
-    if sig:
-        return Msg(words=(errno.EINTR, sig))
-    entry = (call, pid, options)
-    proc.waiting.append(entry)
-    proc.blocked = call
+    def tty_signal(self, req, msg):
+        """The tty server saw ^C (^\\, ^Z) on a line: signal its foreground group. It
+        sent this without waiting for an answer, so none goes back; a process may not."""
+        if self.procs.of_sender(msg.sender) is not None:
+            raise OSError(errno.EPERM, "only the tty server signals a line")
+        if req.pgrp > 1:
+            try:
+                signals.kill(self, None, -req.pgrp, req.sig)
+            except OSError:
+                pass                              # nobody in the group any more
+        return None
 
-    def cancel():
-        if entry in proc.waiting:
-            proc.waiting.remove(entry)
-    call.on_cancel = cancel
-    return None
+    def sigaction(self, req, msg):
+        return (signals.sigaction(self.procs.caller(msg.sender), req.sig, req.disposition),)
 
+    def sigwait(self, req, msg):
+        proc = self.procs.caller(msg.sender)
+        sig = signals.sigwait(proc, self.later(msg, proc))
+        return None if sig is None else (sig,)
 
-@_op(P.KILL)
-def kill(srv, proc, msg, call):
-    return Msg(words=handle_kill(srv, proc, signed(msg.words[1]), msg.words[2]))
+    def pause(self, req, msg):
+        """Wait for a handled signal: EINTR with it."""
+        proc = self.procs.caller(msg.sender)
+        sig = pending_for_main(proc)
+        if sig:
+            raise Interrupted(sig)
+        proc.blocked = self.later(msg, proc)
+        return None
 
+    def sleep(self, req, msg):
+        """Sleep `ms` milliseconds; a handled signal ends it early with EINTR."""
+        proc = self.procs.caller(msg.sender)
+        sig = pending_for_main(proc)
+        if sig:
+            raise Interrupted(sig)
+        call = proc.blocked = self.later(msg, proc)
+        timer = self.timers.after(req.ms / 1000.0, call.reply)
+        call.on_cancel = lambda: self.timers.cancel(timer)
+        return None
 
-@_op(TTY_SIGNAL)
-def tty_signal(srv, proc, msg, call):
-    """The tty server saw ^C (^\\, ^Z) on a line: signal its foreground group. It
-    sent this without waiting for an answer, so none goes back."""
-    if proc is None and len(msg.words) >= 4 and msg.words[2] > 1:
-        handle_kill(srv, None, -msg.words[2], msg.words[3])
-    return None
+    def setpgid(self, req, msg):
+        """setpgid(pid, pgid): 0 means the caller / the pid itself; me or my children."""
+        proc = self.procs.caller(msg.sender)
+        target = proc if req.pid in (0, proc.pid) else self.procs.by_pid.get(req.pid)
+        if target is None or (target is not proc and target.ppid != proc.pid):
+            raise OSError(errno.ESRCH, "no such process")
+        if req.pgid < 0:
+            raise OSError(errno.EINVAL, "negative group")
+        target.pgrp = req.pgid or target.pid
+        return ()
 
+    def tcsetpgrp(self, req, msg):
+        """Make `pgrp` the foreground group of the tty line behind `fd` (for ^C)."""
+        proc = self.procs.caller(msg.sender)
+        desc = proc.fds.get(req.fd)
+        if not desc.isatty:
+            raise OSError(errno.ENOTTY, "not a tty")
+        call = self.later(msg, proc)
 
-@_op(P.SIGACTION)
-def sigaction(srv, proc, msg, call):
-    return Msg(words=handle_sigaction(srv, proc, msg.words[1], msg.words[2]))
+        def done(result):
+            if isinstance(result, BaseException):
+                call.fail(getattr(result, "errno", None) or errno.EIO)
+            else:
+                call.reply()
+        self.slow(lambda: self.tty.setpgrp(desc.line, req.pgrp), done)   # never on lthread 0
+        return None
 
+    def uname(self, req, msg):
+        self.procs.caller(msg.sender)
+        return UNAME
 
-@_op(P.SIGWAIT)
-def sigwait(srv, proc, msg, call):
-    r = handle_sigwait(srv, proc, call)
-    return None if r is None else Msg(words=r)
+    def ps(self, req, msg):
+        """Every process: "pid ppid pgrp state name", from pid `start` on; the next
+        reply's start (0: the end)."""
+        rows = [(1, 0, 1, "running", "init")] if req.start <= 1 else []   # the server
+        rows += [(p.pid, p.ppid, p.pgrp, p.state, p.name)
+                 for pid, p in sorted(self.procs.by_pid.items()) if pid >= req.start]
+        nxt = rows[PS_ROWS][0] if len(rows) > PS_ROWS else 0
+        return nxt, tuple(" ".join(map(str, r)).encode() for r in rows[:PS_ROWS])
 
+    def mmap(self, req, msg):
+        """Anonymous memory, or (file 1) the file open on fd from offset `off`: EBADF,
+        ENODEV (no regular file), EACCES (not open for reading), EINVAL (offset not
+        page-aligned, length 0 or over 64 MiB)."""
+        proc = self.procs.caller(msg.sender)
+        if not 0 < req.length <= MMAP_MAX:
+            raise OSError(errno.EINVAL, "bad length")
+        if not req.file:
+            return (self.memory.mmap(proc.task, req.length),)
+        desc = proc.fds.get(req.fd)
+        if not isinstance(desc, File) or not S.S_ISREG(desc.mode):
+            raise OSError(errno.ENODEV, "not a regular file")
+        if not desc.readable():
+            raise OSError(errno.EACCES, "not open for reading")
+        if req.off % PAGE:
+            raise OSError(errno.EINVAL, "offset not page-aligned")
+        return (self.memory.mmap_file(proc.task, req.length, desc.ino, req.off),)
 
-@_op(P.PAUSE)
-def pause(srv, proc, msg, call):
-    r = handle_pause(srv, proc, call)
-    return None if r is None else Msg(words=r)
-
-
-@_op(P.SLEEP)
-def sleep(srv, proc, msg, call):
-    """Sleep `ms` milliseconds; a handled signal ends it early with EINTR."""
-    sig = pending_for_main(proc)
-    if sig:
-        return Msg(words=(errno.EINTR, sig))
-    proc.blocked = call
-    timer = srv.after(msg.words[1] / 1000.0, lambda: call.reply(0))
-    call.on_cancel = lambda: srv.cancel(timer)
-    return None
-
-
-@_op(P.SETPGID)
-def setpgid(srv, proc, msg, call):
-    """setpgid(pid, pgid): 0 means the caller / the pid itself; me or my children."""
-    pid, pgid = signed(msg.words[1]), signed(msg.words[2])
-    target = proc if pid in (0, proc.pid) else srv.procs.by_pid.get(pid)
-    if target is None or (target is not proc and target.ppid != proc.pid):
-        return Msg(words=(errno.ESRCH,))
-    if pgid < 0:
-        return Msg(words=(errno.EINVAL,))
-    target.pgrp = pgid or target.pid
-    return ok()
-
-
-@_op(P.TCSETPGRP)
-def tcsetpgrp(srv, proc, msg, call):
-    """Make `pgrp` the foreground group of the tty line behind `fd` (for ^C)."""
-    desc = proc.fds.get(msg.words[1])
-    if not desc.isatty:
-        return Msg(words=(errno.ENOTTY,))
-
-    def done(result):
-        if isinstance(result, BaseException):
-            call.reply(getattr(result, "errno", None) or errno.EIO)
-        else:
-            call.reply(0)
-    srv.slow(lambda: srv.tty.setpgrp(desc.line, msg.words[2]), done)  # never block lthread 0
-    return None
-
-
-@_op(P.UNAME)
-def uname(srv, proc, msg, call):
-    return ok(strings=UNAME)
-
-
-@_op(P.PS)
-def ps(srv, proc, msg, call):
-    """Every process: "pid ppid pgrp state name" (paged: from words[1] = first pid)."""
-    start = msg.words[1] if len(msg.words) > 1 else 0
-    rows = [(1, 0, 1, "running", "init")] if start <= 1 else []     # the server itself
-    rows += [(p.pid, p.ppid, p.pgrp, p.state, p.name)
-             for pid, p in sorted(srv.procs.by_pid.items()) if pid >= start]
-    nxt = rows[30][0] if len(rows) > 30 else 0
-    return ok(nxt, strings=tuple(" ".join(map(str, r)).encode() for r in rows[:30]))
-
-
-@_op(P.MMAP)
-def mmap(srv, proc, msg, call):
-    """Anonymous memory, or (words[2] = 1) the file open on fd words[3] from offset
-    words[4..5]: EBADF, ENODEV (no regular file), EACCES (not open for reading),
-    EINVAL (offset not page-aligned, length 0 or over 64 MiB)."""
-    length = msg.words[1]
-    if not 0 < length <= 64 << 20:
-        return Msg(words=(errno.EINVAL,))
-    if len(msg.words) < 6 or not msg.words[2]:
-        return ok(srv.memory.mmap(proc.task, length))
-    desc = proc.fds.get(msg.words[3])
-    offset = msg.words[4] | msg.words[5] << 32
-    if not isinstance(desc, File) or not S.S_ISREG(desc.mode):
-        return Msg(words=(errno.ENODEV,))
-    if not desc.readable():
-        return Msg(words=(errno.EACCES,))
-    if offset % PAGE:
-        return Msg(words=(errno.EINVAL,))
-    return ok(srv.memory.mmap_file(proc.task, length, desc.ino, offset))
-
-
-@_op(P.MUNMAP)
-def munmap(srv, proc, msg, call):
-    addr, length = msg.words[1], msg.words[2]
-    if addr % PAGE or not 0 < length <= 1 << 31:
-        return Msg(words=(errno.EINVAL,))
-    srv.memory.munmap(proc.task, addr, length)
-    return ok()
-
+    def munmap(self, req, msg):
+        proc = self.procs.caller(msg.sender)
+        if req.address % PAGE or not 0 < req.length <= 1 << 31:
+            raise OSError(errno.EINVAL, "bad range")
+        self.memory.munmap(proc.task, req.address, req.length)
+        return ()

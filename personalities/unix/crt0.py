@@ -18,7 +18,7 @@ import traceback
 from microkernel.user.task import load_entry
 
 from . import libc
-from .proto import TEXT_BASE
+from .program import TEXT_BASE
 
 __all__ = ["start", "start_module", "FdIO", "stdio"]
 

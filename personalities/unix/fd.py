@@ -59,7 +59,8 @@ class Description:
         raise OSError(errno.ESPIPE, "illegal seek")
 
     def stat(self, srv) -> tuple:
-        """The STAT words: ino, mode, nlink, uid, gid, size, atime, mtime, ctime, blocks."""
+        """The STAT reply's values: ino, mode, nlink, uid, gid, size, atime, mtime, ctime,
+        blocks."""
         return (0, self.mode, 1, 0, 0, 0, 0, 0, 0, 0)
 
     def close(self) -> None:
@@ -104,9 +105,7 @@ class File(Description):
         return new
 
     def stat(self, srv):
-        st = srv.fs.stat(self.ino)
-        return (st.ino, st.mode, st.nlink, st.uid, st.gid, st.size, st.atime, st.mtime,
-                st.ctime, st.blocks)
+        return tuple(srv.fs.stat(self.ino))
 
 
 class PipeEnd(Description):
@@ -177,19 +176,19 @@ class Tty(Description):
         if isinstance(result, BaseException):
             if self.readers:
                 call, _ = self.readers.popleft()
-                call.reply(getattr(result, "errno", None) or errno.EIO)
+                call.fail(getattr(result, "errno", None) or errno.EIO)
             return
         self.results.append(bytes(result))
         while self.readers and self.results:
             call, count = self.readers.popleft()
-            call.reply(0, strings=(self._take(count),))
+            call.reply(self._take(count))
 
     def write(self, srv, call, data):
         def done(result):
             if isinstance(result, BaseException):
-                call.reply(getattr(result, "errno", None) or errno.EIO)
+                call.fail(getattr(result, "errno", None) or errno.EIO)
             else:
-                call.reply(0, result)
+                call.reply(result)
         srv.slow(lambda: srv.tty.write(self.line, data), done)
         return None
 

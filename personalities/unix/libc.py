@@ -1,12 +1,13 @@
-"""libc: what a program calls. Each function is IPC to the Unix server (the process's
-chief), raising OSError(errno) like the host's `os` module.
+"""libc: what a program calls. Each function is a system call to the Unix server (the
+process's chief) by its protocol (protocols/unix.py), raising OSError(errno) like the
+host's `os` module.
 
-crt0 calls `_init` first. A blocking call answered (EINTR, sig) ran into a handled
-signal: the handler runs here, in the main thread, and the call is made again
-(Python's PEP 475 rule; a handler that raises ends the call with its exception). Other
-signals come to the signal thread (lthread 1, started by the first `signal()` with a
-handler), which queues them and raises the host's carrier signal in the main thread
-(`_thread.interrupt_main`), whose Python handler runs the program's handlers.
+crt0 calls `_init` first. A blocking call answered EINTR with a signal as detail ran
+into a handled signal: the handler runs here, in the main thread, and the call is made
+again (Python's PEP 475 rule; a handler that raises ends the call with its exception).
+Other signals come to the signal thread (lthread 1, started by the first `signal()`
+with a handler), which queues them and raises the host's carrier signal in the main
+thread (`_thread.interrupt_main`), whose Python handler runs the program's handlers.
 Wait statuses are encoded as on Linux, so `os.WIFEXITED`, `os.WEXITSTATUS`,
 `os.WIFSIGNALED` and `os.WTERMSIG` read them. The environment is a dict.
 """
@@ -20,17 +21,16 @@ import sys
 import time
 from collections import deque
 
-from microkernel.abi import Msg, ThreadId
-
-from . import proto as P
-from .proto import SIG_DFL as _DFL, SIG_HANDLE as _HANDLE, SIG_IGN as _IGN, unsigned
+from protocols.client import Service, ServiceError
+from protocols.unix import SIG_DFL as _DFL, SIG_HANDLE as _HANDLE, SIG_IGN as _IGN, UNIX, Op
 
 __all__ = ["open", "read", "write", "close", "lseek", "stat", "lstat", "fstat", "readdir",
            "listdir", "mkdir", "rmdir", "unlink", "rename", "link", "chdir", "getcwd",
            "dup", "dup2", "pipe", "fork", "execve", "execv", "execvp", "wait", "waitpid",
            "exit", "getpid", "getppid", "getpgrp", "setpgid", "kill", "signal", "pause",
            "sleep", "sync", "uname", "isatty", "tcsetpgrp", "ps", "statfs", "mmap",
-           "mmap_file", "munmap", "utime", "peek", "poke", "set_cloexec", "flush", "environ", "SIG_DFL", "SIG_IGN", "MAX_IO"]
+           "mmap_file", "munmap", "utime", "peek", "poke", "set_cloexec", "flush",
+           "read_all", "environ", "SIG_DFL", "SIG_IGN", "MAX_IO"]
 
 MAX_IO = 64 << 10
 CARRIER = _signal.SIGUSR2             # the host signal that carries ours to main
@@ -39,7 +39,7 @@ SIG_DFL, SIG_IGN = _signal.SIG_DFL, _signal.SIG_IGN
 
 class _State:
     rt = None
-    unix: ThreadId | None = None
+    unix: "Syscalls | None" = None
     pid = 0
     handlers: dict = {}
     sigthread = False
@@ -51,33 +51,30 @@ _s = _State()
 environ: dict = {}                    # the environment crt0 was given (a dict)
 
 
-def _init(rt, pid: int) -> None:
-    """crt0: bind libc to this task and its server."""
-    _s.rt = rt
-    _s.unix = rt.chief()
-    _s.pid = pid
-    _s.handlers = {}
-    _signal.signal(CARRIER, _carrier)
+class Syscalls(Service):
+    """The Unix server as the main thread of a process calls it: its chief, by id."""
+
+    iface = UNIX
+
+    def call(self, code: int, *values, restart: bool = True):
+        """System call `code`; its reply. An errno raises OSError as `os` does; EINTR
+        with a signal runs its handler and, with `restart`, calls again (PEP 475)."""
+        while True:
+            try:
+                return super().call(code, *values)
+            except ServiceError as e:
+                if e.errno != errno.EINTR or not e.detail:
+                    raise OSError(e.errno, os.strerror(e.errno)) from None
+                _run_handler(e.detail[0])
+                if not restart:
+                    return None
+
+    def _ipc(self, tid, msg, timeout, window, limits):
+        """The call's IPC, with signal handlers held back (see `_held`)."""
+        return _held(super()._ipc, tid, msg, timeout, window, limits)
 
 
-def _call(*words: int, strings: tuple = ()) -> Msg:
-    """One system call; errno raises OSError, EINTR runs the handler and retries."""
-    w = tuple(unsigned(x) for x in words)
-    if len(w) == 2:
-        w += (0,)                        # never two words: that is a page fault
-    msg = Msg(words=w, strings=strings)
-    while True:
-        r = _ipc(_s.rt.call, _s.unix, msg)
-        err = r.words[0] if r.words else errno.EIO
-        if err == errno.EINTR and len(r.words) > 1:
-            _run_handler(r.words[1])
-            continue
-        if err:
-            raise OSError(err, os.strerror(err))
-        return r
-
-
-def _ipc(fn, *args):
+def _held(fn, *args):
     """Run one kernel call with handlers held back: a handler that raises must not cut
     a request from its reply on this thread's socket. Held ones run right after."""
     _s.depth += 1
@@ -89,20 +86,32 @@ def _ipc(fn, *args):
             _carrier(CARRIER, None)
 
 
-def _b(s) -> bytes:
-    return os.fsencode(s)
+def _init(rt, pid: int) -> None:
+    """crt0: bind libc to this task and its server."""
+    _s.rt = rt
+    _s.unix = Syscalls(rt, tid=rt.chief())
+    _s.pid = pid
+    _s.handlers = {}
+    _signal.signal(CARRIER, _carrier)
+
+
+_b = os.fsencode                      # a path or an argument as bytes
+
+
+def _w(v) -> int:
+    """A caller's integer as a word (a negative fd is then simply a bad one)."""
+    return int(v) & 0xFFFFFFFF
 
 
 # -- files ---------------------------------------------------------------------------
 
 def open(path, flags: int = os.O_RDONLY, mode: int = 0o666) -> int:
-    return _call(P.OPEN, flags, mode, strings=(_b(path),)).words[1]
+    return _s.unix.call(Op.OPEN, _w(flags), _w(mode), _b(path)).fd
 
 
 def read(fd: int, n: int) -> bytes:
     """At most n bytes (at most 64 KiB); b"" at end of file."""
-    r = _call(P.READ, fd, max(0, min(n, MAX_IO)))
-    return bytes(r.strings[0]) if r.strings else b""
+    return _s.unix.call(Op.READ, _w(fd), max(0, min(n, MAX_IO))).data
 
 
 def read_all(path: str) -> bytes:
@@ -122,48 +131,39 @@ def write(fd: int, data) -> int:
     data = bytes(data)
     done = 0
     while done < len(data) or not data:
-        n = _call(P.WRITE, fd, strings=(data[done:done + MAX_IO],)).words[1]
+        n = _s.unix.call(Op.WRITE, _w(fd), data[done:done + MAX_IO]).count
         done += n
         if not data or n == 0:
             break
     return done
 
 
-def close(fd: int) -> None:
-    _call(P.CLOSE, fd)
+def close(fd: int) -> None: _s.unix.call(Op.CLOSE, _w(fd))
 
 
 def lseek(fd: int, pos: int, how: int) -> int:
-    w = _call(P.LSEEK, fd, pos & 0xFFFFFFFF, (pos >> 32) & 0xFFFFFFFF, how).words
-    return w[1] | w[2] << 32
+    return _s.unix.call(Op.LSEEK, _w(fd), pos, _w(how)).off
 
 
-def _stat(w) -> os.stat_result:
-    ino, mode, nlink, uid, gid, lo, hi, atime, mtime, ctime = w[1:11]
-    return os.stat_result((mode, ino, 0, nlink, uid, gid, lo | hi << 32, atime, mtime, ctime))
+def _stat(r) -> os.stat_result:
+    return os.stat_result((r.mode, r.ino, 0, r.nlink, r.uid, r.gid, r.size, r.atime,
+                           r.mtime, r.ctime))
 
 
-def stat(path) -> os.stat_result:
-    return _stat(_call(P.STAT, 1, strings=(_b(path),)).words)
-
-
-def lstat(path) -> os.stat_result:
-    return _stat(_call(P.STAT, 0, strings=(_b(path),)).words)
-
-
-def fstat(fd: int) -> os.stat_result:
-    return _stat(_call(P.FSTAT, fd).words)
+def stat(path) -> os.stat_result: return _stat(_s.unix.call(Op.STAT, 1, _b(path)))
+def lstat(path) -> os.stat_result: return _stat(_s.unix.call(Op.STAT, 0, _b(path)))
+def fstat(fd: int) -> os.stat_result: return _stat(_s.unix.call(Op.FSTAT, _w(fd)))
 
 
 def readdir(path=".") -> list[tuple[str, int, int]]:
     """Every entry of a directory as (name, inode, type), "." and ".." included."""
     out, start = [], 0
     while True:
-        r = _call(P.READDIR, start, strings=(_b(path),))
-        for s in r.strings:
-            name, ino, typ = bytes(s).split(b"\0")
+        r = _s.unix.call(Op.READDIR, start, _b(path))
+        for s in r.entries:
+            name, ino, typ = s.split(b"\0")
             out.append((os.fsdecode(name), int(ino), int(typ)))
-        start = r.words[1]
+        start = r.next
         if not start:
             return out
 
@@ -173,44 +173,33 @@ def listdir(path=".") -> list[str]:
     return [n for n, _, _ in readdir(path) if n not in (".", "..")]
 
 
-def mkdir(path, mode: int = 0o777) -> None:
-    _call(P.MKDIR, mode, strings=(_b(path),))
-
-
-def rmdir(path) -> None: _call(P.RMDIR, strings=(_b(path),))
-def unlink(path) -> None: _call(P.UNLINK, strings=(_b(path),))
-def rename(old, new) -> None: _call(P.RENAME, strings=(_b(old), _b(new)))
-def link(old, new) -> None: _call(P.LINK, strings=(_b(old), _b(new)))
-def chdir(path) -> None: _call(P.CHDIR, strings=(_b(path),))
-def getcwd() -> str: return os.fsdecode(bytes(_call(P.GETCWD).strings[0]))
-def sync() -> None: _call(P.SYNC)
+def mkdir(path, mode: int = 0o777) -> None: _s.unix.call(Op.MKDIR, _w(mode), _b(path))
+def rmdir(path) -> None: _s.unix.call(Op.RMDIR, _b(path))
+def unlink(path) -> None: _s.unix.call(Op.UNLINK, _b(path))
+def rename(old, new) -> None: _s.unix.call(Op.RENAME, _b(old), _b(new))
+def link(old, new) -> None: _s.unix.call(Op.LINK, _b(old), _b(new))
+def chdir(path) -> None: _s.unix.call(Op.CHDIR, _b(path))
+def getcwd() -> str: return os.fsdecode(_s.unix.call(Op.GETCWD).path)
+def sync() -> None: _s.unix.call(Op.SYNC)
 
 
 def utime(path, times: tuple[int, int] | None = None) -> None:
     """Set (atime, mtime) of `path`, in seconds; None: both now (as os.utime)."""
     a, m = (0, 0) if times is None else times
-    _call(P.UTIME, int(times is None), int(a), int(m), strings=(_b(path),))
+    _s.unix.call(Op.UTIME, int(times is None), _w(a), _w(m), _b(path))
 
 
-def statfs() -> dict:
-    w = _call(P.STATFS).words
-    return dict(zip(("bsize", "blocks", "bfree", "files", "ffree"), w[1:6]))
+def statfs() -> dict: return _s.unix.call(Op.STATFS)._asdict()
 
 
 # -- descriptors ---------------------------------------------------------------------
 
-def dup(fd: int) -> int: return _call(P.DUP, fd).words[1]
-def dup2(fd: int, fd2: int) -> int: return _call(P.DUP2, fd, fd2).words[1]
-
-
-def pipe() -> tuple[int, int]:
-    w = _call(P.PIPE).words
-    return w[1], w[2]
-
-
-def set_cloexec(fd: int, on: bool = True) -> None: _call(P.CLOEXEC, fd, int(on))
-def isatty(fd: int) -> bool: return bool(_call(P.ISATTY, fd).words[1])
-def tcsetpgrp(fd: int, pgrp: int) -> None: _call(P.TCSETPGRP, fd, pgrp)
+def dup(fd: int) -> int: return _s.unix.call(Op.DUP, _w(fd)).fd
+def dup2(fd: int, fd2: int) -> int: return _s.unix.call(Op.DUP2, _w(fd), _w(fd2)).fd
+def pipe() -> tuple[int, int]: return tuple(_s.unix.call(Op.PIPE))
+def set_cloexec(fd: int, on: bool = True) -> None: _s.unix.call(Op.CLOEXEC, _w(fd), int(on))
+def isatty(fd: int) -> bool: return bool(_s.unix.call(Op.ISATTY, _w(fd)).tty)
+def tcsetpgrp(fd: int, pgrp: int) -> None: _s.unix.call(Op.TCSETPGRP, _w(fd), _w(pgrp))
 
 
 # -- processes -----------------------------------------------------------------------
@@ -227,18 +216,17 @@ def flush() -> None:
 def fork() -> int:
     """0 in the child, the child's pid in the parent."""
     flush()
-    r = _call(P.FORK)
-    pid, tid, secret = r.words[1], r.words[2] | r.words[3] << 32, bytes(r.strings[0])
+    r = _s.unix.call(Op.FORK)
     try:
         host = os.fork()
     except OSError:
-        _call(P.FORK_ABORT, pid)
+        _s.unix.call(Op.FORK_ABORT, r.pid)
         raise
     if host:
-        return pid
+        return r.pid
     try:
-        _s.rt.after_fork(tid, secret)
-        _s.pid = pid
+        _s.rt.after_fork(r.tid, r.secret)
+        _s.pid = r.pid
         if _s.sigthread:
             _s.sigthread = False
             _start_sigthread()
@@ -251,7 +239,7 @@ def execve(path, argv, envp) -> None:
     """Run the program at `path`; returns only by raising OSError."""
     flush()
     env = [f"{k}={v}" for k, v in envp.items()] if isinstance(envp, dict) else list(envp)
-    _call(P.EXECVE, len(argv), strings=(_b(path), *map(_b, argv), *map(_b, env)))
+    _s.unix.call(Op.EXECVE, len(argv), _b(path), (*map(_b, argv), *map(_b, env)))
 
 
 def execv(path, argv) -> None: execve(path, argv, environ)
@@ -272,62 +260,56 @@ def execvp(name: str, argv, envp=None) -> None:
     raise err
 
 
-def wait() -> tuple[int, int]:
-    return waitpid(-1, 0)
+def wait() -> tuple[int, int]: return waitpid(-1, 0)
 
 
 def waitpid(pid: int, options: int = 0) -> tuple[int, int]:
     """(pid, wait status); (0, 0) with WNOHANG when no child has ended yet."""
-    w = _call(P.WAIT, pid, options).words
-    return w[1], w[2]
+    r = _s.unix.call(Op.WAIT, int(pid), _w(options))
+    return r.pid, r.status
 
 
 def exit(status: int = 0) -> None:
     """End the process with `status` (the server records it for wait)."""
     flush()
     try:
-        _call(P.EXIT, status & 0xFF)
+        _s.unix.call(Op.EXIT, status & 0xFF)
     finally:
         os._exit(status & 0xFF)
 
 
 def getpid() -> int: return _s.pid
-def getppid() -> int: return _call(P.GETPID).words[2]    # changes when the parent dies
-def getpgrp() -> int: return _call(P.GETPID).words[3]
-def setpgid(pid: int, pgid: int) -> None: _call(P.SETPGID, pid, pgid)
-def kill(pid: int, sig: int) -> None: _call(P.KILL, pid, int(sig))
+def getppid() -> int: return _s.unix.call(Op.GETPID).ppid    # changes when the parent dies
+def getpgrp() -> int: return _s.unix.call(Op.GETPID).pgrp
+def setpgid(pid: int, pgid: int) -> None: _s.unix.call(Op.SETPGID, int(pid), int(pgid))
+def kill(pid: int, sig: int) -> None: _s.unix.call(Op.KILL, int(pid), _w(sig))
 
 
 def sleep(seconds: float) -> None:
     """Sleep in the server (a handled signal runs its handler, then sleeping goes on)."""
     end = time.monotonic() + seconds
     while (left := end - time.monotonic()) > 0:
-        _call(P.SLEEP, max(1, int(left * 1000)))
+        _s.unix.call(Op.SLEEP, max(1, int(left * 1000)))
 
 
 def pause() -> None:
     """Wait for a signal; returns after its handler ran."""
-    r = _ipc(_s.rt.call, _s.unix, Msg(words=(P.PAUSE, 0, 0)))
-    err = r.words[0] if r.words else errno.EIO
-    if err == errno.EINTR and len(r.words) > 1:
-        _run_handler(r.words[1])
-    elif err:
-        raise OSError(err, os.strerror(err))
+    _s.unix.call(Op.PAUSE, restart=False)
 
 
 def uname() -> os.uname_result:
-    return os.uname_result(tuple(os.fsdecode(bytes(s)) for s in _call(P.UNAME).strings))
+    return os.uname_result(tuple(map(os.fsdecode, _s.unix.call(Op.UNAME))))
 
 
 def ps() -> list[dict]:
     out, start = [], 0
     while True:
-        r = _call(P.PS, start)
-        for s in r.strings:
-            pid, ppid, pgrp, state, name = bytes(s).decode().split(" ", 4)
+        r = _s.unix.call(Op.PS, start)
+        for s in r.rows:
+            pid, ppid, pgrp, state, name = s.decode().split(" ", 4)
             out.append({"pid": int(pid), "ppid": int(ppid), "pgrp": int(pgrp),
                         "state": state, "name": name})
-        start = r.words[1]
+        start = r.next
         if not start:
             return out
 
@@ -339,14 +321,14 @@ def mmap(length: int, fd: int = -1, offset: int = 0) -> int:
     it, zeros past its end; the first write to a page makes it a private copy (the file
     does not change). EBADF, ENODEV (no regular file), EACCES, EINVAL."""
     if fd < 0:
-        return _call(P.MMAP, length, 0).words[1]
-    return _call(P.MMAP, length, 1, fd, offset & 0xFFFFFFFF, offset >> 32).words[1]
+        return _s.unix.call(Op.MMAP, _w(length), 0, 0, 0).address
+    return _s.unix.call(Op.MMAP, _w(length), 1, _w(fd), offset).address
 
 
 def mmap_file(fd: int, length: int, offset: int = 0) -> int: return mmap(length, fd, offset)
-def munmap(addr: int, length: int) -> None: _call(P.MUNMAP, addr, length)
-def peek(addr: int, n: int) -> bytes: return _ipc(_s.rt.mem.read, addr, n)
-def poke(addr: int, data: bytes) -> None: _ipc(_s.rt.mem.write, addr, data)
+def munmap(addr: int, length: int) -> None: _s.unix.call(Op.MUNMAP, _w(addr), _w(length))
+def peek(addr: int, n: int) -> bytes: return _held(_s.rt.mem.read, addr, n)
+def poke(addr: int, data: bytes) -> None: _held(_s.rt.mem.write, addr, data)
 
 
 # -- signals -------------------------------------------------------------------------
@@ -364,7 +346,7 @@ def signal(sig: int, handler):
         disp = _IGN
     else:
         raise TypeError("handler must be SIG_DFL, SIG_IGN or callable")
-    old = _call(P.SIGACTION, sig, disp).words[1]
+    old = _s.unix.call(Op.SIGACTION, _w(sig), disp).old
     prev = _s.handlers.pop(sig, None)
     if disp == _HANDLE:
         _s.handlers[sig] = handler
@@ -390,9 +372,13 @@ def _start_sigthread() -> None:
 
 
 def _sigthread(rt) -> None:
-    """lthread 1: wait for signals from the server, raise each in the main thread."""
+    """lthread 1: wait for signals from the server, raise each in the main thread. It
+    calls without the main thread's hold-back, and ends when the server refuses it."""
+    server = Service(rt, tid=rt.chief(), iface=UNIX)
     while True:
-        r = rt.call(_s.unix, Msg(words=(P.SIGWAIT, 0, 0)))
-        if r.words and r.words[0] == 0:
-            _s.queue.append(r.words[1])
-            _thread.interrupt_main(CARRIER)
+        try:
+            sig = server.call(Op.SIGWAIT).sig
+        except ServiceError:
+            return
+        _s.queue.append(sig)
+        _thread.interrupt_main(CARRIER)

@@ -21,9 +21,10 @@ import hashlib
 from collections import OrderedDict
 
 from microkernel.abi import Fpage, MapItem, Msg
-from servers.pager import PAGE, Pager
+from protocols.pager import PAGE
+from servers.pager import Pager
 
-from .proto import MMAP_BASE, TEXT_BASE
+from .program import MMAP_BASE, TEXT_BASE
 
 __all__ = ["Memory"]
 
@@ -37,7 +38,7 @@ class Memory(Pager):
 
     def __init__(self, rt, sigma0: int, fs=None):
         super().__init__(rt, sigma0)
-        self.fs = fs                                   # an FsClient, for MAP
+        self.fs = fs                                   # a protocols.fs.FsClient, for MAP
         self.regions: dict[int, list[tuple]] = {}      # task -> [(start, end, ino, off)]
         self.slots: OrderedDict[tuple[int, int], int] = OrderedDict()   # (ino, page) -> slot
         self.slot_free: list[int] = []

@@ -69,17 +69,17 @@ class Pipe:
             while self.wq:
                 call, data, done = self.wq.popleft()
                 if done:
-                    call.reply(0, done)
+                    call.reply(done)
                 else:
                     self.on_epipe(call.proc)
-                    call.reply(errno.EPIPE)
+                    call.fail(errno.EPIPE)
 
     def close_write(self) -> None:
         self.writers -= 1
         if self.writers == 0:
             while self.rq and not self.buf:
                 call, _ = self.rq.popleft()
-                call.reply(0, strings=(b"",))
+                call.reply(b"")
             self._feed_readers()
 
     # -- moving bytes -----------------------------------------------------------------
@@ -92,7 +92,7 @@ class Pipe:
     def _feed_readers(self) -> None:
         while self.rq and (self.buf or self.writers == 0):
             call, count = self.rq.popleft()
-            call.reply(0, strings=(self._take(count),))
+            call.reply(self._take(count))
         self._feed_writers()
 
     def _feed_writers(self) -> None:
@@ -106,7 +106,7 @@ class Pipe:
             moved = True
             if done == len(data):
                 self.wq.popleft()
-                call.reply(0, done)
+                call.reply(done)
         if moved and self.rq:
             self._feed_readers()
 
@@ -117,7 +117,7 @@ class Pipe:
     def _drop_writer(self, entry):
         """A signal interrupts a waiting write: its count so far, or None for EINTR."""
         self.wq = deque(e for e in self.wq if e is not entry)
-        return (0, entry[2]) if entry[2] else None
+        return (entry[2],) if entry[2] else None
 
     def __repr__(self) -> str:
         return f"<Pipe {len(self.buf)}B r{self.readers} w{self.writers}>"

@@ -7,9 +7,10 @@ its main thread (a blocking read, wait, sleep or pause: `blocked`) and one of it
 thread (`sigwait`). Pid 1 is init, the server itself: orphans go to it and it reaps
 them at once.
 
-`Call` is such a waiting request: the server answers it later with send timeout 0. A
-signal interrupts a blocked call (its `on_cancel` undoes what it queued, and may turn
-the answer into a partial result); a call whose process is gone is just dropped.
+`Call` is such a waiting request: the server answers it later (`reply` with the values
+of its operation's reply layout, or `fail` with an errno) with send timeout 0. A signal
+interrupts a blocked call (its `on_cancel` undoes what it queued, and may turn the
+answer into a partial result); a call whose process is gone is just dropped.
 """
 from __future__ import annotations
 
@@ -17,30 +18,44 @@ import errno
 from typing import Callable
 
 from microkernel.abi import Msg, ThreadId
+from protocols.interface import error
+from protocols.unix import SIG_DFL, UNIX
 
 from .fd import FdTable
-from .proto import SIG_DFL
 
-__all__ = ["Call", "Proc", "ProcTable", "INIT_PID", "ok"]
+__all__ = ["Call", "Interrupted", "Proc", "ProcTable", "INIT_PID"]
 
 INIT_PID = 1
 
 
-def ok(*words: int, strings: tuple = ()) -> Msg:
-    """A success reply: errno 0, then `words` (signed values wrap to 32 bits)."""
-    return Msg(words=(0, *(w & 0xFFFFFFFF for w in words)), strings=tuple(strings))
+class Interrupted(OSError):
+    """A blocking call met a handled signal: EINTR, the signal as the reply's detail
+    (libc runs the handler, then calls again)."""
+
+    def __init__(self, sig: int):
+        super().__init__(errno.EINTR, "interrupted by a signal")
+        self.detail = (sig,)
 
 
 class Call:
-    """A request whose reply comes later (`reply`), or never (`drop`)."""
+    """A request of operation `op` whose reply comes later (`reply`, `fail`), or never
+    (`drop`)."""
 
-    def __init__(self, send: Callable[[ThreadId, Msg], None], proc: "Proc | None",
+    def __init__(self, send: Callable[[ThreadId, Msg], object], proc: "Proc | None",
                  sender: ThreadId, op: int):
         self.send, self.proc, self.sender, self.op = send, proc, sender, op
         self.on_cancel: Callable[[], tuple | None] | None = None
         self.answered = False
 
-    def reply(self, *words: int, strings: tuple = ()) -> None:
+    def reply(self, *values) -> None:
+        """Success: `values` in the order of the operation's reply layout."""
+        self._answer(UNIX.reply(self.op, values))
+
+    def fail(self, err: int, *detail: int) -> None:
+        """The errno `err` (and detail words)."""
+        self._answer(error(err, *detail))
+
+    def _answer(self, msg: Msg) -> None:
         if self.answered:
             return
         self.answered = True
@@ -49,8 +64,7 @@ class Call:
                 self.proc.blocked = None
             if self.proc.sigwait is self:
                 self.proc.sigwait = None
-        self.send(self.sender, Msg(words=tuple(w & 0xFFFFFFFF for w in words),
-                                   strings=strings))
+        self.send(self.sender, msg)
 
     def interrupt(self, sig: int) -> None:
         """A handled signal came: EINTR, or the partial result `on_cancel` gives."""
@@ -58,7 +72,7 @@ class Call:
         if partial is not None:
             self.reply(*partial)
         else:
-            self.reply(errno.EINTR, sig)
+            self.fail(errno.EINTR, sig)
 
     def drop(self) -> None:
         """The caller is gone: undo what it queued, answer nobody."""
@@ -124,6 +138,13 @@ class ProcTable:
             return None
         return proc
 
+    def caller(self, sender: ThreadId) -> Proc:
+        """The live process that sent a call; EPERM for a task that is none."""
+        proc = self.of_sender(sender)
+        if proc is None:
+            raise OSError(errno.EPERM, "not a process")
+        return proc
+
     def group(self, pgrp: int) -> list[Proc]:
         return [p for p in self.by_pid.values() if p.pgrp == pgrp and p.state == "running"]
 
@@ -182,9 +203,9 @@ class ProcTable:
         for call, pid, options in parent.waiting:
             err, z = self.match(parent, pid, options)
             if err:
-                call.reply(err)
+                call.fail(err)
             elif z is not None:
-                call.reply(0, z.pid, self.reap(z))
+                call.reply(z.pid, self.reap(z))
             else:
                 still.append((call, pid, options))
         parent.waiting = still

@@ -1,17 +1,22 @@
 """The Unix server (task 18, name "unix"): processes, files, pipes and signals over IPC.
 
-One thread (lthread 0) serves everything, V2 style, with an open wait:
-- system calls of its processes (proto.py): each process is a task of this server's
-  clan, so its IPC comes here directly, and this server is also its pager;
-- page faults of those tasks (`memory.py`), death notices of those tasks (the server is
-  their chief), and SPAWN requests of tasks that are not processes (root, tests);
-- the completions of slow calls that worker lthreads made on its behalf (tty reads
-  and writes block in the tty server, so they never run on lthread 0).
+One thread (lthread 0) serves protocols/unix.py's UNIX interface with the one server
+loop (protocols.server.serve and Dispatch): every operation goes to the handler named
+after it, in calls.py (processes, signals, memory), files.py (fds, files, pipes) or
+exec.py (fork, exec, spawn), mixed into `Server`. The declaration says who may call
+(Who.CLAN: a process, a task of this server's clan; Who.ANY: also root, tests, `mk
+sh`); a handler that needs a process asks the process table, EPERM for a task that is
+none. Besides its requests, lthread 0 takes:
+- page faults of its processes' tasks (it is their pager: `memory.py`);
+- death notices of those tasks (it is their chief);
+- messages its processes sent past it (redirected to it, their chief): refused;
+- WORKER_DONE from its worker lthreads, which make the calls that block in other
+  servers (tty reads and writes) so that lthread 0 never does;
+- TTY_SIGNAL from the tty server (^C and friends).
 A call that must wait (read of an empty pipe, wait, sleep, pause) gets no reply yet;
 it is answered later with send timeout 0, and a client that died meanwhile is
-forgotten. Handlers live in calls.py (processes, signals), files.py (fds, files,
-pipes) and exec.py (fork, exec, spawn); each returns a Msg, or None to answer later,
-and may raise OSError(errno) anywhere.
+forgotten. Timers (sleep, the grace for a spawned process's output) run when they are
+due, between messages or when none comes.
 """
 from __future__ import annotations
 
@@ -20,134 +25,47 @@ import heapq
 import itertools
 import logging
 import queue
+import signal
 import threading
 import time
+from functools import partial
 
-from microkernel.abi import IpcCode, IpcError, Msg, Phase, ThreadId
-from microkernel.abi.ops import TASK_EXIT_NOTICE
-from servers.fsproto import FsClient
-from servers.names import register
+from microkernel.abi import NEVER, IpcError, Msg, ThreadId
+from protocols import ServiceError, wellknown
+from protocols.fs import FsClient
+from protocols.interface import error
+from protocols.names import Names
+from protocols.root import Root
+from protocols.server import Dispatch, send_reply, serve
+from protocols.tty import TtyClient
+from protocols.unix import SIG_IGN, UNIX, Op, wait_status_exit, wait_status_signal
 
-from . import calls, exec as exec_, files
+from .calls import ProcessCalls
+from .exec import ExecCalls
+from .files import FileCalls
 from .memory import Memory
-from .proc import INIT_PID, Call, ProcTable, ok
-from .proto import NAMES, PF_MARK, SIG_IGN, UNIX_NAME, WORKER_DONE, wait_status_exit, \
-    wait_status_signal
+from .proc import INIT_PID, Call, ProcTable
 from .signals import post
 
-__all__ = ["main", "Server", "ok"]
+__all__ = ["main", "Server", "Timers"]
 
 log = logging.getLogger("mk.unix")
 FIRST_WORKER, MAX_WORKERS = 2, 32          # lthreads 2.. do slow calls
-ALLOC_TASK = 0xFFFF_7A5C                   # servers.root.ALLOC_TASK
-SIGCHLD = 17
 KILLED = 0xFFFFFFFF                        # a notice's status: deleted, or unknown
 
 
-class Server:
-    def __init__(self, rt, names: int | None = None):
-        from drivers.client import names_id
-        self.rt = rt
-        self.me = rt.myself()
-        self.names = names_id(rt) if names is None else ThreadId(int(names))
-        self.fs = FsClient(rt, names=self.names)
-        self.memory = Memory(rt, rt.sigma0, self.fs)
-        self.procs = ProcTable()
-        self._tty = None
-        self.timers: list = []
+class Timers:
+    """Functions to run on lthread 0 at a time: `after`, `cancel`; the server loop asks
+    `timeout` before each wait and calls `run`."""
+
+    def __init__(self):
+        self.heap: list = []
         self._seq = itertools.count()
-        self.handlers = {**calls.HANDLERS, **files.HANDLERS, **exec_.HANDLERS}
-        self.foreign_ok = calls.FOREIGN | exec_.FOREIGN      # ops for non-processes
-        self.jobs: queue.Queue = queue.Queue()
-        self.done: dict[int, tuple] = {}
-        self.done_lock = threading.Lock()
-        self.idle_workers = 0
-        self.workers = 0
-        self.started = time.time()
-        self.spawned: dict[int, list] = {}   # pid -> [status or None, capture, callers]
-        self.tasks: dict[int, int] = {}      # my live task numbers -> their version
-
-    # -- the loop ---------------------------------------------------------------------
-
-    def serve(self) -> None:
-        msg = self.wait()
-        while True:
-            try:
-                reply = self.handle(msg)
-            except Exception:                    # a bug must not take every process down
-                log.exception("unix: request %s failed", msg.words[:1])
-                reply = Msg(words=(errno.EIO,))
-            if reply is None:
-                msg = self.wait()
-                continue
-            try:
-                msg = self.rt.reply_and_wait(msg.sender, reply, timeout=self.timeout())
-            except IpcError as e:
-                if e.code == IpcCode.TIMEOUT and e.phase is Phase.RECEIVE:
-                    self.run_timers()
-                msg = self.wait()
-
-    def wait(self) -> Msg:
-        """The next message; timers run while none comes. A message the server could
-        not take (MSG_CUT: map items sent to it) costs only itself."""
-        while True:
-            try:
-                return self.rt.wait(timeout=self.timeout())
-            except IpcError as e:
-                if e.code == IpcCode.TIMEOUT:
-                    self.run_timers()
-
-    def handle(self, msg: Msg) -> Msg | None:
-        w = msg.words
-        if msg.redirected:
-            self.refuse(msg)
-            return None
-        if len(w) == 2 and w[1] == PF_MARK and msg.sender.task in self.tasks:
-            return self.memory.fault(msg.sender.task, w[0], bool(w[0] & 2))
-        if len(w) == 2 and w[0] == TASK_EXIT_NOTICE:
-            self.died(msg.sender, w[1])
-            return None
-        if len(w) == 2 and w[0] == WORKER_DONE and msg.sender.task == self.me.task:
-            self.finish_job(w[1])
-            return None
-        op = w[0] if w else 0
-        handler = self.handlers.get(op)
-        if handler is None:
-            return Msg(words=(errno.ENOSYS,))
-        proc = self.procs.of_sender(msg.sender)
-        if proc is None and op not in self.foreign_ok:
-            return Msg(words=(errno.EPERM,))
-        call = Call(self.send_later, proc, msg.sender, op)
-        try:
-            return handler(self, proc, msg, call)
-        except OSError as e:
-            return Msg(words=(e.errno or errno.EIO,))
-        except (IndexError, ValueError, UnicodeError) as e:
-            log.info("unix: bad %s from %s: %s", NAMES.get(op, op), msg.sender, e)
-            return Msg(words=(errno.EINVAL,))
-
-    def refuse(self, msg: Msg) -> None:
-        """A process sent IPC past the Unix server (its chief): it reaches nobody. Its
-        call gets EPERM in the name of the thread it aimed at (a chief may deceive)."""
-        try:
-            self.rt.send(msg.sender, Msg(words=(errno.EPERM,)), timeout=0,
-                         deceit=msg.intended)
-        except IpcError:
-            pass
-
-    def send_later(self, tid: ThreadId, msg: Msg) -> None:
-        """Answer a call that waited: send timeout 0; a caller gone is no error."""
-        try:
-            self.rt.send(tid, msg, timeout=0)
-        except IpcError:
-            pass
-
-    # -- timers -----------------------------------------------------------------------
 
     def after(self, seconds: float, fn) -> list:
-        """Run `fn()` on lthread 0 in `seconds`; returns a handle for `cancel`."""
+        """Run `fn()` in `seconds`; a handle for `cancel`."""
         entry = [time.monotonic() + seconds, next(self._seq), fn]
-        heapq.heappush(self.timers, entry)
+        heapq.heappush(self.heap, entry)
         return entry
 
     @staticmethod
@@ -156,19 +74,98 @@ class Server:
             entry[2] = None
 
     def timeout(self):
-        while self.timers and self.timers[0][2] is None:
-            heapq.heappop(self.timers)
-        if not self.timers:
-            from microkernel.abi import NEVER
+        """Seconds until the next timer is due (NEVER: none)."""
+        while self.heap and self.heap[0][2] is None:
+            heapq.heappop(self.heap)
+        if not self.heap:
             return NEVER
-        return max(0.0, self.timers[0][0] - time.monotonic())
+        return max(0.0, self.heap[0][0] - time.monotonic())
 
-    def run_timers(self) -> None:
+    def run(self) -> None:
+        """Run every timer that is due (one that fails is logged: a bug must not take
+        the server, and every process with it, down)."""
+        if not self.heap:
+            return
         now = time.monotonic()
-        while self.timers and self.timers[0][0] <= now:
-            _, _, fn = heapq.heappop(self.timers)
+        while self.heap and self.heap[0][0] <= now:
+            _, _, fn = heapq.heappop(self.heap)
             if fn is not None:
-                fn()
+                try:
+                    fn()
+                except Exception:
+                    log.exception("unix: a timer failed")
+
+
+class Server(ProcessCalls, FileCalls, ExecCalls):
+    """The state of the Unix server and the handlers of its interface."""
+
+    def __init__(self, rt, names: int | None = None):
+        self.rt = rt
+        self.me = rt.myself()
+        self.names = wellknown.names_id(rt.site) if names is None else ThreadId(int(names))
+        self.fs = FsClient(rt, names=self.names)
+        self.tty = TtyClient(rt, names=self.names)
+        self.root = Root(rt)
+        self.memory = Memory(rt, rt.sigma0, self.fs)
+        self.procs = ProcTable()
+        self.timers = Timers()
+        self._seq = itertools.count()
+        self.jobs: queue.Queue = queue.Queue()
+        self.done: dict[int, tuple] = {}
+        self.done_lock = threading.Lock()
+        self.idle_workers = 0
+        self.workers = 0
+        self.spawned: dict[int, list] = {}   # pid -> [status or None, capture, callers]
+        self.tasks: dict[int, int] = {}      # my live task numbers -> their version
+        self._send = partial(send_reply, rt)
+
+    def run(self) -> None:
+        """Serve forever."""
+        handle = Dispatch(UNIX, self, self.rt, fault=self.page_fault, notice=self.notice,
+                          redirected=self.refuse)
+        serve(self.rt, handle, timeout=self.timers.timeout, on_idle=self.timers.run,
+              after=self.timers.run)
+
+    def later(self, msg: Msg, proc=None) -> Call:
+        """The request `msg` (of `proc`), to be answered later."""
+        return Call(self._send, proc, msg.sender, msg.words[0])
+
+    # -- what is no request -----------------------------------------------------------
+
+    def page_fault(self, msg: Msg) -> Msg:
+        """A page fault of a task of mine (I am its pager); anyone else's: EPERM."""
+        task = msg.sender.task
+        if task not in self.tasks:
+            return error(errno.EPERM)
+        w = msg.words[0]
+        return self.memory.fault(task, w, bool(w & 2))
+
+    def refuse(self, msg: Msg) -> None:
+        """A process sent IPC past the Unix server (its chief): it reaches nobody. Its
+        call gets EPERM in the name of the thread it aimed at (a chief may deceive)."""
+        try:
+            self.rt.send(msg.sender, error(errno.EPERM), timeout=0, deceit=msg.intended)
+        except IpcError:
+            pass
+
+    def notice(self, msg: Msg) -> None:
+        """A death notice: a task of my clan ended (returned, crashed, was deleted).
+        Only the notice of the incarnation I made last frees the number (exec and
+        kill make others)."""
+        sender, word = msg.sender, msg.words[1]
+        if self.tasks.get(sender.task) != sender.version:
+            return
+        del self.tasks[sender.task]
+        self.memory.forget(sender.task)
+        self.procs.free_tasks.append(sender.task)
+        proc = self.procs.by_task.get(sender.task)
+        if proc is not None and proc.tid.version == sender.version:
+            if word == KILLED:
+                self.finish(proc, wait_status_signal(signal.SIGKILL))
+            elif word >> 31:
+                self.finish(proc, wait_status_signal(-(word - (1 << 32))))
+            else:
+                self.finish(proc, wait_status_exit(word))
 
     # -- slow calls on worker lthreads ------------------------------------------------
 
@@ -188,27 +185,25 @@ class Server:
             self.rt.lthread_ex_regs(lthread, _worker, args=(self,))
         self.jobs.put((jid, fn))
 
-    def finish_job(self, jid: int) -> None:
+    def worker_done(self, req, msg) -> None:
+        """A worker lthread finished job `job`: its `done` runs now (no reply)."""
         with self.done_lock:
-            done, result = self.done.pop(jid, (None, None))
+            done, result = self.done.pop(req.job, (None, None))
         if done is not None:
             done(result)
 
-    @property
-    def tty(self):
-        if self._tty is None:
-            from servers.ttyproto import TtyClient
-            self._tty = TtyClient(self.rt, names=self.names)
-        return self._tty
-
-    # -- ends of processes ------------------------------------------------------------
+    # -- processes: their task numbers and their ends -----------------------------------
 
     def alloc_task(self) -> int:
-        """A task number of mine for a new process (root hands out more)."""
+        """A task number of mine for a new process (root hands out more); EAGAIN when
+        none is left."""
         if self.procs.free_tasks:
             return self.procs.free_tasks.pop()
-        from protocols.root import Root     # core-proto: root replies (0, task) now
-        return Root(self.rt).alloc_task()     # ServiceError EAGAIN: none left
+        return self.root.alloc_task()        # ServiceError EAGAIN: root has none left
+
+    def made(self, tid: ThreadId) -> None:
+        """I (re)created task tid: its notice is the one that ends it."""
+        self.tasks[tid.task] = tid.version
 
     def terminate(self, proc, sig: int) -> None:
         """Default action of a fatal signal: delete the task, record the signal."""
@@ -228,12 +223,12 @@ class Server:
             if cap is None or cap.closed:
                 self.spawn_done(proc.pid)
             else:
-                self.after(1.0, lambda: self.spawn_done(proc.pid))
+                self.timers.after(1.0, lambda: self.spawn_done(proc.pid))
         for parent in parents:
-            if parent.disposition(SIGCHLD) == SIG_IGN:      # POSIX: no zombies then
+            if parent.disposition(signal.SIGCHLD) == SIG_IGN:   # POSIX: no zombies then
                 self.procs.reap(proc)
             self.procs.answer_waits(parent)
-            post(self, parent, SIGCHLD)
+            post(self, parent, signal.SIGCHLD)
         if proc.ppid == INIT_PID:
             self.procs.reap(proc)
 
@@ -245,30 +240,8 @@ class Server:
         if len(sp) == 3:
             sp.append("done")
         for call in sp[2]:
-            call.reply(0, sp[0], strings=(bytes(sp[1].data) if sp[1] else b"",))
+            call.reply(sp[0], bytes(sp[1].data) if sp[1] else b"")
         sp[2].clear()
-
-    def died(self, sender: ThreadId, word: int) -> None:
-        """A death notice: a task of my clan ended (returned, crashed, was deleted).
-        Only the notice of the incarnation I made last frees the number (exec and
-        kill make others)."""
-        if self.tasks.get(sender.task) != sender.version:
-            return
-        del self.tasks[sender.task]
-        self.memory.forget(sender.task)
-        self.procs.free_tasks.append(sender.task)
-        proc = self.procs.by_task.get(sender.task)
-        if proc is not None and proc.tid.version == sender.version:
-            if word == KILLED:
-                self.finish(proc, wait_status_signal(9))
-            elif word >> 31:
-                self.finish(proc, wait_status_signal(-(word - (1 << 32))))
-            else:
-                self.finish(proc, wait_status_exit(word))
-
-    def made(self, tid: ThreadId) -> None:
-        """I (re)created task tid: its notice is the one that ends it."""
-        self.tasks[tid.task] = tid.version
 
 
 def _worker(rt, srv: Server) -> None:
@@ -283,7 +256,7 @@ def _worker(rt, srv: Server) -> None:
             done, _ = srv.done.get(jid, (None, None))
             srv.done[jid] = (done, result)
             srv.idle_workers += 1
-        rt.send(srv.me, Msg(words=(WORKER_DONE, jid)))
+        rt.send(srv.me, UNIX.request(Op.WORKER_DONE, jid))
 
 
 def main(rt, *args) -> None:
@@ -291,6 +264,6 @@ def main(rt, *args) -> None:
     names id, or nothing."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     srv = Server(rt, int(args[-1]) if args else None)
-    register(rt, srv.names, UNIX_NAME)
+    Names(rt, tid=srv.names).register(wellknown.UNIX)
     log.info("unix: serving as %s", rt.myself())
-    srv.serve()
+    srv.run()

@@ -19,10 +19,10 @@ from __future__ import annotations
 import errno
 import signal as _host
 
-from .proto import SIG_DFL, SIG_HANDLE, SIG_IGN
+from protocols.unix import SIG_DFL, SIG_HANDLE, SIG_IGN
 
-__all__ = ["SIGNALS", "IGNORED_BY_DEFAULT", "post", "handle_kill", "handle_sigaction",
-           "handle_sigwait", "handle_pause", "pending_for_main"]
+__all__ = ["SIGNALS", "IGNORED_BY_DEFAULT", "post", "deliver", "kill", "sigaction",
+           "sigwait", "pending_for_main"]
 
 SIGNALS = {int(s): s.name for s in _host.Signals if 0 < s < 32}
 IGNORED_BY_DEFAULT = {_host.SIGCHLD, _host.SIGWINCH, _host.SIGURG, _host.SIGCONT,
@@ -50,7 +50,7 @@ def deliver(proc) -> None:
         if proc.blocked is not None:
             proc.blocked.interrupt(proc.pending.pop(0))
         elif proc.sigwait is not None:
-            proc.sigwait.reply(0, proc.pending.pop(0))
+            proc.sigwait.reply(proc.pending.pop(0))
         else:
             return
 
@@ -73,40 +73,33 @@ def targets(srv, proc, pid: int) -> list:
     return table.group(-pid)
 
 
-def handle_kill(srv, proc, pid: int, sig: int) -> tuple:
+def kill(srv, proc, pid: int, sig: int) -> None:
+    """kill(pid, sig) by `proc` (None: a task that is no process): EINVAL, ESRCH."""
     if sig not in SIGNALS and sig != 0:
-        return (errno.EINVAL,)
+        raise OSError(errno.EINVAL, "no such signal")
     victims = targets(srv, proc, pid)
     if not victims:
-        return (errno.ESRCH,)
+        raise OSError(errno.ESRCH, "no such process")
     for p in victims:
         post(srv, p, sig)
-    return (0,)
 
 
-def handle_sigaction(srv, proc, sig: int, disp: int) -> tuple:
+def sigaction(proc, sig: int, disp: int) -> int:
+    """Set the disposition of `sig`; the old one (EINVAL for SIGKILL, SIGSTOP)."""
     if sig not in SIGNALS or sig in UNCATCHABLE or disp not in (SIG_DFL, SIG_IGN, SIG_HANDLE):
-        return (errno.EINVAL,)
+        raise OSError(errno.EINVAL, "bad signal or disposition")
     old = proc.disposition(sig)
     proc.disp[sig] = disp
     if disp != SIG_HANDLE:
         proc.pending = [s for s in proc.pending if s != sig]
-    return (0, old)
+    return old
 
 
-def handle_sigwait(srv, proc, call) -> tuple | None:
-    """The signal thread asks for the next signal: now, or when one comes."""
+def sigwait(proc, call) -> int | None:
+    """The signal thread asks for the next signal: now, or (None) when one comes."""
     if proc.pending and proc.blocked is None:
-        return (0, proc.pending.pop(0))
+        return proc.pending.pop(0)
     if proc.sigwait is not None:
         proc.sigwait.drop()
     proc.sigwait = call
-    return None
-
-
-def handle_pause(srv, proc, call) -> tuple | None:
-    sig = pending_for_main(proc)
-    if sig:
-        return (errno.EINTR, sig)
-    proc.blocked = call
     return None

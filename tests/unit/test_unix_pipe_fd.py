@@ -9,6 +9,7 @@ from microkernel.abi import ThreadId
 from personalities.unix.fd import FdTable, Null, PipeEnd
 from personalities.unix.pipe import Pipe
 from personalities.unix.proc import Call, Proc, ProcTable
+from protocols.unix import Op
 
 
 class Sent(list):
@@ -16,8 +17,12 @@ class Sent(list):
         self.append((tid, msg.words, msg.strings))
 
 
-def call(sent, proc=None, op=0):
+def call(sent, proc=None, op=Op.READ):
     return Call(sent, proc, ThreadId(1 << 17), op)
+
+
+def writer(sent, proc=None):
+    return call(sent, proc, Op.WRITE)
 
 
 class FakeProc:
@@ -34,7 +39,7 @@ def test_a_read_of_an_empty_pipe_waits_for_a_writer():
     p, r, w = pipe_pair()
     c = call(sent)
     assert r.read(None, c, 10) is None and not sent
-    assert w.write(None, call(sent), b"abc") == 3
+    assert w.write(None, writer(sent), b"abc") == 3
     assert sent == [(ThreadId(1 << 17), (0,), (b"abc",))]
 
 
@@ -43,14 +48,14 @@ def test_end_of_file_when_the_last_writer_closes():
     p, r, w = pipe_pair()
     assert r.read(None, call(sent), 10) is None
     w.close()
-    assert sent[0][2] == (b"",)
+    assert sent[0][1:] == ((0,), ())               # no data: end of file
     assert r.read(None, call(sent), 10) == b""
 
 
 def test_a_write_bigger_than_the_pipe_waits_for_room():
     sent = Sent()
     p, r, w = pipe_pair(size=4)
-    assert w.write(None, call(sent), b"0123456789") is None
+    assert w.write(None, writer(sent), b"0123456789") is None
     assert r.read(None, call(sent), 3) == b"012"
     assert not sent                                # 3456 went in, 789 still wait
     assert r.read(None, call(sent), 10) == b"3456"
@@ -62,22 +67,22 @@ def test_no_readers_is_epipe_and_sigpipe():
     sent, piped = Sent(), []
     p, r, w = pipe_pair(on_epipe=piped.append)
     r.close()
-    writer = FakeProc()
+    proc = FakeProc()
     with pytest.raises(OSError) as e:
-        w.write(None, call(sent, writer), b"x")
-    assert e.value.errno == errno.EPIPE and piped == [writer]
+        w.write(None, writer(sent, proc), b"x")
+    assert e.value.errno == errno.EPIPE and piped == [proc]
 
 
 def test_a_waiting_writer_gets_epipe_when_the_reader_goes():
     sent, piped = Sent(), []
     p, r, w = pipe_pair(size=2, on_epipe=piped.append)
-    writer = FakeProc()
-    assert w.write(None, call(sent, writer), b"abcd") is None     # 2 in, 2 waiting
+    proc = FakeProc()
+    assert w.write(None, writer(sent, proc), b"abcd") is None     # 2 in, 2 waiting
     r.close()
     assert sent[0][1] == (0, 2) and not piped      # what went in: a short write
     with pytest.raises(OSError):
-        w.write(None, call(sent, writer), b"x")
-    assert piped == [writer]
+        w.write(None, writer(sent, proc), b"x")
+    assert piped == [proc]
 
 
 def test_a_signal_interrupts_a_waiting_read():
@@ -87,7 +92,7 @@ def test_a_signal_interrupts_a_waiting_read():
     assert r.read(None, c, 10) is None
     c.interrupt(15)
     assert sent[-1][1] == (errno.EINTR, 15)
-    w.write(None, call(sent), b"late")             # nobody waits any more: it stays
+    w.write(None, writer(sent), b"late")           # nobody waits any more: it stays
     assert r.read(None, call(sent), 10) == b"late"
 
 
@@ -140,7 +145,7 @@ def test_a_blocked_wait_is_answered_when_a_child_ends():
     table = ProcTable()
     parent = proc(table, 2, 1, 1024)
     kid = proc(table, 3, 2, 1025)
-    c = call(sent, parent)
+    c = call(sent, parent, Op.WAIT)
     parent.waiting.append((c, -1, 0))
     table.zombify(kid, 9)
     table.answer_waits(parent)

@@ -11,16 +11,16 @@ import os
 import time
 
 from personalities.unix import libc
+from protocols.fs import FsClient
+from protocols.unix import Unix
 
 HERE = __file__
 PAGE = 4096
 
 
 def drive(rt, func, *argv):
-    from personalities.unix.client import UnixClient
-    from servers.fsproto import FsClient
     fs = FsClient(rt)
-    c = UnixClient(rt)
+    c = Unix(rt)
     before = fs.mapinfo()
     pid = c.spawn(f"{HERE}:{func}", [func, *argv], module=True)
     status, out = c.wait(pid, timeout=50)

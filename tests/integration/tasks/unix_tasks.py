@@ -11,13 +11,13 @@ import signal
 import time
 
 from personalities.unix import libc
+from protocols.unix import Unix
 
 HERE = __file__
 
 
 def drive(rt, func, *argv):
-    from personalities.unix.client import UnixClient
-    c = UnixClient(rt)
+    c = Unix(rt)
     t0 = time.monotonic()
     pid = c.spawn(f"{HERE}:{func}", [func, *argv], module=True)
     status, out = c.wait(pid, timeout=40)
@@ -27,8 +27,7 @@ def drive(rt, func, *argv):
 
 def shell(rt, cmd, stdin=""):
     """Run `sh -c CMD` from /bin (a program file on the ext2 image)."""
-    from personalities.unix.client import UnixClient
-    c = UnixClient(rt)
+    c = Unix(rt)
     t0 = time.monotonic()
     pid = c.spawn("/bin/sh", ["sh", "-c", cmd], stdin=stdin.encode())
     status, out = c.wait(pid, timeout=40)
@@ -38,8 +37,7 @@ def shell(rt, cmd, stdin=""):
 
 def tty_shell(rt, line):
     """Run an interactive /bin/sh on tty line `line` until it exits."""
-    from personalities.unix.client import UnixClient
-    c = UnixClient(rt)
+    c = Unix(rt)
     pid = c.spawn("/bin/sh", ["sh"], stdio=f"tty:{line}")
     print("shell", pid, flush=True)
     status, _ = c.wait(pid, timeout=100)
@@ -368,16 +366,17 @@ def p_hostile(argv, envp):
     """Send the Unix server 2,000 random and mutated system calls: every one must be
     answered with a status word (an errno or success), and the server must go on."""
     import random
-    from personalities.unix import libc
-    from personalities.unix import proto as P
     from microkernel.abi import Msg
+    from protocols.unix import Op
     rng = random.Random(int(argv[1]) if len(argv) > 1 else 7)
     # every call but those that may rightly block, end the process, start processes or
-    # close its own stdout: those are exercised by the other tests
+    # close its own stdout: those are exercised by the other tests (TTY_SIGNAL and
+    # WORKER_DONE are refused to a process)
     unsafe = {"EXIT", "FORK", "FORK_ABORT", "EXECVE", "WAIT", "KILL", "SIGWAIT", "PAUSE",
               "SLEEP", "READ", "WRITE", "SPAWN", "SPAWN_MODULE", "SPAWN_WAIT", "MMAP",
               "CLOSE", "DUP2", "SETPGID", "TCSETPGRP", "SIGACTION"}
-    ops = sorted(v for k, v in P.OPS.items() if k not in unsafe)
+    ops = sorted(op for op in Op if op.name not in unsafe)
+    rt, unix = libc._s.rt, libc._s.unix.tid
     answered = refused = 0
     for _ in range(2000):
         words = [rng.choice(ops + [0, 0xFFFFFFFF, rng.getrandbits(32)])]
@@ -386,7 +385,7 @@ def p_hostile(argv, envp):
         if len(words) == 2:
             words.append(0)                               # two words are a page fault
         strings = tuple(rng.randbytes(rng.choice([0, 1, 40, 300])) for _ in range(rng.choice([0, 1, 2])))
-        r = libc._s.rt.call(libc._s.unix, Msg(words=tuple(words), strings=strings), timeout=5)
+        r = rt.call(unix, Msg(words=tuple(words), strings=strings), timeout=5)
         answered += 1
         refused += bool(r.words and r.words[0])
     say("hostile answered", answered, "refused", refused > 1000, "pid", libc.getpid() > 0)
