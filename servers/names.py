@@ -11,11 +11,11 @@ from __future__ import annotations
 import errno
 
 from microkernel.abi import KernelError, ThreadId
-from protocols.names import MAX_NAME, NAMES, Names
+from protocols.names import MAX_NAME, NAMES
 from protocols.server import Dispatch, serve
 from protocols.wellknown import ROOT_TASK
 
-__all__ = ["main", "NameServer", "lookup", "register"]
+__all__ = ["main", "NameServer"]
 
 
 def _name(raw: bytes) -> str:
@@ -80,12 +80,3 @@ def main(rt) -> None:
 
 
 # -- to delete once every client uses protocols.names.Names --------------------------
-
-def lookup(rt, names: int, name: str, timeout: float | None = 5.0) -> ThreadId | None:
-    """The thread registered as `name`, or None (protocols.names.Names.lookup)."""
-    return Names(rt, tid=names, timeout=timeout).lookup(name)
-
-
-def register(rt, names: int, name: str) -> None:
-    """Register the calling thread as `name` (protocols.names.Names.register)."""
-    Names(rt, tid=names).register(name)

@@ -31,7 +31,7 @@ import time
 from functools import partial
 
 from microkernel.abi import NEVER, IpcError, Msg, ThreadId
-from protocols import ServiceError, wellknown
+from protocols import wellknown
 from protocols.fs import FsClient
 from protocols.interface import error
 from protocols.names import Names

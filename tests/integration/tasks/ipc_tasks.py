@@ -3,13 +3,12 @@ what the test checks. Several use a second lthread as the partner."""
 import threading
 import time
 
-from microkernel.abi import (Fpage, IpcCode, IpcError, KernelError, Msg, Phase,
-                             StringLimits, ThreadId)
+from microkernel.abi import (IpcError, KernelError, Msg, StringLimits, ThreadId)
 
 
 def echo_server(rt):
     """lthread 1: reply to each message with its words + 1 and its strings reversed."""
-    from microkernel.user.serve import serve
+    from protocols.server import serve
     serve(rt, lambda msg: Msg(words=tuple((w + 1) & 0xFFFFFFFF for w in msg.words),
                               strings=tuple(s[::-1] for s in msg.strings)))
 
