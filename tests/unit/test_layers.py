@@ -1,5 +1,6 @@
 """Imports point down only (DESIGN §2): cli → personalities → servers/drivers →
-protocols → microkernel.user/abi; microkernel.kernel → hw; hw imports nothing of the project, and
+protocols → microkernel.user/abi (servers and drivers are peers: neither imports the
+other, the clients of both are in protocols); microkernel.kernel → hw; hw imports nothing of the project, and
 nothing above the kernel imports microkernel.kernel."""
 import ast
 import pathlib
@@ -17,10 +18,10 @@ ALLOWED = {
     "microkernel.user": ("microkernel.user", "microkernel.abi", "hw.mmu", "hw.memory",
                          "hw.device"),
     "protocols": ("protocols", "microkernel.abi"),
-    "servers": ("servers", "protocols", "microkernel.user", "microkernel.abi", "drivers"),
+    "servers": ("servers", "protocols", "microkernel.user", "microkernel.abi"),
     "drivers": ("drivers", "protocols", "microkernel.user", "microkernel.abi"),
-    "personalities": ("personalities", "servers", "drivers", "protocols",
-                      "microkernel.user", "microkernel.abi"),
+    "personalities": ("personalities", "servers", "protocols", "microkernel.user",
+                      "microkernel.abi"),
     "cli": ("cli", "personalities", "servers", "drivers", "protocols", "microkernel.user",
             "microkernel.abi", "hw", "bench"),
     "bench": PROJECT,
