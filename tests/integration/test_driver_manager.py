@@ -30,10 +30,10 @@ def test_a_killed_driver_is_restarted_and_clients_retry(node):
     node.wait_for(lambda: drivers(node)["steady"]["state"] == "running", what="steady up")
     old = drivers(node)["steady"]
     client = node.start("drv_tasks.py", "client", "steady", 2)   # SLOW
-    node.wait_for(lambda: "steady" and any(
-        t["state"] == "receiving" for t in
+    node.wait_for(lambda: any(            # in its call to the driver (not to names)
+        t["state"] == "receiving" and t["partner"] == old["id"] for t in
         {r["task"]: r for r in node.control({"op": "ps"})["tasks"]}[client["task"]]["threads"]),
-        what="client waiting for its answer")
+        what="client waiting for the driver's answer")
     t0 = time.monotonic()
     os.kill(pid_of(node, old["task"]), signal.SIGKILL)
     new = node.wait_for(lambda: (lambda d: d if d["state"] == "running" and d["restarts"] == 1
