@@ -108,8 +108,6 @@ def _tasks(k: "Kernel", out: list[str]) -> None:
     for no, task in k.tasks.items():
         if task.no != no:
             out.append(f"task table entry {no} holds {task!r}")
-        if task.pidfd is None and task.proc is not None and task.proc.poll() is not None:
-            out.append(f"{task!r} is live but its process has ended")
         chief = task.chief
         if chief is not None:
             if k.tasks.get(chief.no) is not chief:

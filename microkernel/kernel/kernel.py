@@ -62,7 +62,7 @@ class Kernel:
     """All kernel state. `run()` serves until `stop()`."""
 
     def __init__(self, machine: Machine, rundir: str, site: int = 1,
-                 kmem_bytes: int | None = None, factory: bool = True):
+                 kmem_bytes: int | None = None):
         self.machine = machine
         self.clock = machine.clock
         self.rundir = rundir
@@ -92,7 +92,7 @@ class Kernel:
         self.extra_sources: dict[object, Callable[[], None]] = {}
         from .syscalls import TABLE
         self.table = TABLE
-        self.factory = Factory() if factory else None
+        self.factory = Factory()
         self.sources = Sources(self.ctx, inproc)
         machine.on_sources_changed = self.sources_changed    # a UART pausing its pty
 
@@ -138,7 +138,7 @@ class Kernel:
                 clock.run_due()
             if pic.intr:
                 self.irq.service()
-            if factory is not None and factory.exits:   # reports a spawn() read
+            if factory.exits:                   # reports a spawn() read
                 self.factory_exits()
 
     def _strings(self) -> list:
@@ -161,15 +161,14 @@ class Kernel:
         for task in self.tasks.values():
             if task.pidfd is not None and task.watch_pidfd:
                 out[task.pidfd] = (lambda tk=task: task_exited(self, tk))
-        if self.factory is not None:
-            out[self.factory.fileno()] = self.factory_exits
+        out[self.factory.fileno()] = self.factory_exits
         for src, cb in self.machine.poll_sources():
             out[src] = cb
         return out
 
     def factory_exits(self) -> None:
         """The task factory reported exits: clean up those tasks."""
-        by_pid = {t.host_pid: t for t in self.tasks.values() if t.host_pid}
+        by_pid = {t.pid: t for t in self.tasks.values() if t.pid}
         for pid, status in self.factory.read_exits():
             task = by_pid.get(pid)
             if task is not None:
@@ -271,7 +270,7 @@ class Kernel:
         t = task.thread(lthread)
         if t.ident is not None or t.state is ThreadState.DEAD:
             raise KernelError(Fault.BUSY, f"lthread {lthread} is already attached")
-        if task.proc is None and task.pidfd is None:
+        if task.pidfd is None:                  # a task made for a forked process
             adopt(self, task, pid)
         if type(host_tid) is int and host_tid > 0 and \
                 os.path.exists(f"/proc/{task.pid}/task/{host_tid}"):
@@ -357,5 +356,4 @@ class Kernel:
     def close(self) -> None:
         self.sources.close()
         self.sock.close(0)
-        if self.factory is not None:
-            self.factory.close()
+        self.factory.close()

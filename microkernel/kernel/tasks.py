@@ -122,7 +122,7 @@ def _notify(k: "Kernel", chief: Task, dead_tid: int, status: int | None) -> None
 
 def adopt(k: "Kernel", task: Task, pid) -> None:
     """A forked process proved it is `task` (HELLO with the secret): watch it."""
-    if task.proc is not None or task.pidfd is not None:
+    if task.pidfd is not None:
         return
     if type(pid) is not int or pid <= 1:
         raise KernelError(Fault.BAD_ARGUMENT, f"pid {pid!r}")
@@ -130,16 +130,13 @@ def adopt(k: "Kernel", task: Task, pid) -> None:
         task.pidfd = os.pidfd_open(pid)
     except OSError as e:
         raise KernelError(Fault.NOT_EXISTENT, f"no process {pid}: {e}") from None
-    task.host_pid = pid
+    task.pid = pid
     task.watch_pidfd = True
     k.sources_changed()
 
 
 def task_exited(k: "Kernel", task: Task, status: int | None = None) -> None:
     """The task's host process ended (the factory said so, or its pidfd showed it)."""
-    proc = task.proc
-    if proc is not None:
-        status = proc.wait()
     close_pidfd(task)
     task.exit_status = status
     if k.tasks.get(task.no) is task:
