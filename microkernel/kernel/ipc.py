@@ -6,9 +6,9 @@ TCB. One `ipc` may have a send phase, a receive phase, or both; the switch from 
 to receive happens inside one kernel step, so it is atomic and a server can reply with
 send timeout 0 (V2 §3.1). An error in the send phase ends the whole operation.
 
-Delivery is one ZeroMQ message to the receiver's socket (`Kernel.deliver`):
-    [result|flags, sender as seen, words, items as sent, intended, n] + n strings
-String frames are the sender's own frames, forwarded untouched.
+A request is an `abi.IpcRequest`; a delivery is one ZeroMQ message to the receiver's
+socket (`Kernel.deliver`), an `abi.Delivery` and then its string frames, which are
+the sender's own frames, forwarded untouched.
 
 Interrupts arrive as empty messages from `irq_id(n)` (see irq.py); death notices of
 clan members wait in the chief's `pending` list for an open wait.
@@ -42,23 +42,23 @@ _decode_timeouts = _timeouts.decode
 
 
 def sys_ipc(k: "Kernel", t: Thread, h: list, frames: list) -> None:
-    """[IPC, dest|None, words, items, timeouts, rcv_mode, rcv_from, window, limits, deceit]."""
-    _, dest, words, items, tword, rmode, rfrom, window, limits, deceit = h
-    if type(tword) is not int or type(rmode) is not int or type(window) is not int:
+    """An `abi.IpcRequest` from `t`: its send phase, then its receive phase."""
+    _, dest, words, items, timeouts, rcv_mode, rcv_from, window, limits, deceit = h
+    if type(timeouts) is not int or type(rcv_mode) is not int or type(window) is not int:
         raise KernelError(Fault.BAD_REQUEST, "timeouts, receive mode, window are ints")
-    snd_to, rcv_to, _, _ = _decode_timeouts(tword)
-    if rmode:
-        if rmode != OPEN and rmode != CLOSED:
-            raise KernelError(Fault.BAD_REQUEST, f"receive mode {rmode!r}")
-        t.rcv_mode, t.rcv_from, t.rcv_timeout = rmode, rfrom, rcv_to
+    snd_to, rcv_to, _, _ = _decode_timeouts(timeouts)
+    if rcv_mode:
+        if rcv_mode != OPEN and rcv_mode != CLOSED:
+            raise KernelError(Fault.BAD_REQUEST, f"receive mode {rcv_mode!r}")
+        t.rcv_mode, t.rcv_from, t.rcv_timeout = rcv_mode, rcv_from, rcv_to
         t.rcv_window = Fpage.decode(window) if window else None
         t.rcv_limits = None if limits is None else _limits(limits)
-        if type(rfrom) is not int:
+        if type(rcv_from) is not int:
             raise KernelError(Fault.BAD_REQUEST, "receive source must be a thread id")
     else:
         t.rcv_mode = 0
     if dest is None:
-        if not rmode:
+        if not rcv_mode:
             raise KernelError(Fault.BAD_REQUEST, "an IPC needs a send or a receive phase")
         receive_phase(k, t)
         return

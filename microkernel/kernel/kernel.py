@@ -232,8 +232,9 @@ class Kernel:
 
     def deliver(self, ident: bytes | None, result: int, sender: int, words, items=(),
                 intended: int | None = None, frames=()) -> None:
-        """An IPC's receive side ends: the V2 result, what was received, and how many
-        string frames follow (so the receiver reads exactly those, asking no socket)."""
+        """An IPC's receive side ends: an `abi.Delivery` (the V2 result, what was
+        received, and how many string frames follow, so the receiver reads exactly
+        those, asking no socket), then the frames."""
         self.send(ident, self.encode([result, sender, words, items, intended, len(frames)]),
                   frames)
 
