@@ -8,7 +8,8 @@ send timeout 0 (V2 §3.1). An error in the send phase ends the whole operation.
 
 A request is an `abi.IpcRequest`; a delivery is one ZeroMQ message to the receiver's
 socket (`Kernel.deliver`), an `abi.Delivery` and then its string frames, which are
-the sender's own frames, forwarded untouched.
+the sender's own frames, forwarded untouched. A message waiting for its receiver is an
+`InFlight` in its sender's TCB.
 
 Interrupts arrive as empty messages from `irq_id(n)` (see irq.py); death notices of
 clan members wait in the chief's `pending` list for an open wait.
@@ -22,7 +23,7 @@ from microkernel.abi import Fault, Fpage, IpcCode, KernelError, ResultFlag
 from microkernel.abi import timeouts as _timeouts
 from microkernel.abi.message import MAX_STRING, MAX_STRINGS, MAX_WORDS
 
-from .thread import Thread, ThreadState
+from .thread import InFlight, Thread, ThreadState
 
 if TYPE_CHECKING:
     from .kernel import Kernel
@@ -76,7 +77,7 @@ def sys_ipc(k: "Kernel", t: Thread, h: list, frames: list) -> None:
         Fpage.decode(it[0])
     if not items and deceit is None and not t.pf and fast_send(k, t, dest, words, frames):
         return
-    send_phase(k, t, dest, (words, items, frames, deceit), snd_to)
+    send_phase(k, t, dest, words, items, frames, deceit, snd_to)
 
 
 def fast_send(k: "Kernel", t: Thread, dest, words: list, frames) -> bool:
@@ -114,7 +115,8 @@ def receive_now(k: "Kernel", r: Thread, sender: int, words, frames=()) -> None:
     k.deliver(r.ident, 0, sender, words, (), None, frames)
 
 
-def send_phase(k: "Kernel", t: Thread, dest: int, msg: tuple, snd_to) -> None:
+def send_phase(k: "Kernel", t: Thread, dest: int, words: list, items: list, frames,
+               deceit: int | None, snd_to) -> None:
     """Deliver now if the destination waits for us, else queue (or time out)."""
     if t.pf:                                   # the pager its chief chose: never redirected
         r, flags, intended = k.thread_of(dest), 0, None
@@ -124,10 +126,9 @@ def send_phase(k: "Kernel", t: Thread, dest: int, msg: tuple, snd_to) -> None:
         k.ipc_error(t, IpcCode.NOT_EXISTENT)
         return
     seen = t.tid
-    deceit = msg[3]
     if deceit is not None and k.may_deceive(t, deceit, r):
         seen, flags = deceit, flags | _DECEITED
-    t.snd = (msg[0], msg[1], msg[2], seen, flags, intended)
+    t.snd = InFlight(words, items, frames, seen, flags, intended)
     if r.state is RECEIVING and (r.rcv_mode == OPEN or r.rcv_from == seen):
         if transfer(k, t, r):
             after_send(k, t, r)
@@ -176,7 +177,7 @@ def receive_phase(k: "Kernel", t: Thread) -> None:
                 k.irq.detach(t)
         else:
             for i, s in enumerate(t.senders):
-                if s.snd[3] == src:
+                if s.snd.sender == src:
                     del t.senders[i]
                     _take(k, s, t)
                     return
@@ -206,8 +207,9 @@ def _take(k: "Kernel", s: Thread, r: Thread) -> None:
 
 def transfer(k: "Kernel", s: Thread, r: Thread) -> bool:
     """Move `s`'s held message to receiver `r`; False if the send phase failed."""
-    words, items, frames, seen, flags, intended = s.snd
+    m = s.snd
     s.snd = None
+    frames, items, flags = m.frames, m.items, m.flags
     code = 0
     lim = r.rcv_limits
     if frames and over_limits(frames, lim):
@@ -225,7 +227,7 @@ def transfer(k: "Kernel", s: Thread, r: Thread) -> bool:
         r.pf = False
         k.send(r.ident, k.ok_header)             # the faulting access retries
     else:
-        k.deliver(r.ident, code | flags, seen, words, items, intended, frames)
+        k.deliver(r.ident, code | flags, m.sender, m.words, items, m.intended, frames)
     if code:
         s.state = RUNNING
         k.ipc_error(s, code, _SE)
@@ -287,7 +289,7 @@ def page_fault_call(k: "Kernel", t: Thread, word: int) -> None:
         receive_now(k, r, t.tid, [word, 0xFFFFFFFF])
         block_receive(k, t)
         return
-    send_phase(k, t, t.pager, ([word, 0xFFFFFFFF], [], [], None), None)
+    send_phase(k, t, t.pager, [word, 0xFFFFFFFF], [], [], None, None)
 
 
 def _dequeue(k: "Kernel", t: Thread) -> None:
