@@ -39,6 +39,8 @@ from microkernel.abi import timeouts as _timeouts
 from microkernel.abi.codec import MAX_HEADER
 from microkernel.abi.layout import IPC_REQUEST_PREFIX
 from microkernel.abi.message import MAX_STRINGS, MAX_WORDS
+from microkernel.abi.threadid import (LTHREAD_FIELD, LTHREAD_MASK, LTHREAD_SHIFT, TASK_MASK,
+                                      TASK_SHIFT)
 
 from .ipc import CLOSED, OPEN, RECEIVING, RUNNING, over_limits
 
@@ -52,7 +54,7 @@ __all__ = ["fast_path"]
 # reply_and_wait (0, never); any other word takes the general path
 _RCV_NEVER = frozenset({_timeouts.encode(NEVER, NEVER), _timeouts.encode(0, NEVER)})
 _SNDMORE = int(zmq.SNDMORE)
-_VERSION_BITS = ~(0x7F << 10)      # a V2 id without its lthread field: the task's base id
+_TASK_ID_BITS = ~LTHREAD_FIELD     # a raw id without its lthread: its task's id (lthread 0)
 
 
 def fast_path(k: "Kernel") -> Callable[["Thread", bytes, list], bool]:
@@ -86,10 +88,10 @@ def fast_path(k: "Kernel") -> Callable[["Thread", bytes, list], bool]:
             return False
         # the receiver: `dest` exactly (version included), waiting for t, in t's clan,
         # taking the strings whole (ipc.waiting_receiver, same_clan=True)
-        task = tasks.get((dest >> 17) & 0x7FF)
-        if task is None or task.base != dest & _VERSION_BITS:
+        task = tasks.get((dest >> TASK_SHIFT) & TASK_MASK)
+        if task is None or task.base != dest & _TASK_ID_BITS:
             return False
-        r = task.threads.get((dest >> 10) & 0x7F)
+        r = task.threads.get((dest >> LTHREAD_SHIFT) & LTHREAD_MASK)
         if (r is None or r.state is not RECEIVING or r.pf or r.ident is None
                 or task.chief is not t.task.chief
                 or (r.rcv_mode != OPEN and r.rcv_from != t.tid)

@@ -19,9 +19,11 @@ from __future__ import annotations
 from array import array as _u32
 from typing import TYPE_CHECKING
 
-from microkernel.abi import Fault, Fpage, IpcCode, KernelError, ResultFlag
+from microkernel.abi import Fault, Fpage, IpcCode, KernelError, RcvMode, ResultFlag
 from microkernel.abi import timeouts as _timeouts
+from microkernel.abi.errors import SEND_PHASE_BIT
 from microkernel.abi.message import MAX_STRING, MAX_STRINGS, MAX_WORDS
+from microkernel.abi.ops import PAGE_FAULT_EIP
 
 from .thread import InFlight, Thread, ThreadState
 
@@ -32,9 +34,10 @@ __all__ = ["sys_ipc", "fast_send", "waiting_receiver", "receive_now", "deliver_p
            "abort_ipc", "page_fault_call"]
 
 RUNNING, SENDING, RECEIVING = ThreadState.RUNNING, ThreadState.SENDING, ThreadState.RECEIVING
-OPEN, CLOSED = 2, 1
-_SE = 0x10                    # the send-phase bit of a result byte
-# result flags as plain ints: IntFlag arithmetic goes through the enum machinery
+# receive modes and result flags as plain ints: enum arithmetic goes through the enum
+# machinery; _SE is or-ed into a result for an error in the send phase (V2's SE* codes)
+NO_RECEIVE, CLOSED, OPEN = int(RcvMode.NONE), int(RcvMode.CLOSED), int(RcvMode.OPEN)
+_SE = SEND_PHASE_BIT
 _DECEITED, _FPAGE_RECEIVED = int(ResultFlag.DECEITED), int(ResultFlag.FPAGE_RECEIVED)
 _WHOLE = Fpage.whole()        # a page fault's receive window (fpages are immutable)
 if _u32("I").itemsize != 4:   # "I" is a C unsigned int: 32 bits on every host we run on
@@ -57,7 +60,7 @@ def sys_ipc(k: "Kernel", t: Thread, h: list, frames: list) -> None:
         if type(rcv_from) is not int:
             raise KernelError(Fault.BAD_REQUEST, "receive source must be a thread id")
     else:
-        t.rcv_mode = 0
+        t.rcv_mode = NO_RECEIVE
     if dest is None:
         if not rcv_mode:
             raise KernelError(Fault.BAD_REQUEST, "an IPC needs a send or a receive phase")
@@ -286,10 +289,10 @@ def page_fault_call(k: "Kernel", t: Thread, word: int) -> None:
     # the pager its chief chose is never redirected: any clan
     r = waiting_receiver(k, t, t.pager, same_clan=False)
     if r is not None and not t.senders:                    # the pager waits: fast path
-        receive_now(k, r, t.tid, [word, 0xFFFFFFFF])
+        receive_now(k, r, t.tid, [word, PAGE_FAULT_EIP])
         block_receive(k, t)
         return
-    send_phase(k, t, t.pager, [word, 0xFFFFFFFF], [], [], None, None)
+    send_phase(k, t, t.pager, [word, PAGE_FAULT_EIP], [], [], None, None)
 
 
 def _dequeue(k: "Kernel", t: Thread) -> None:

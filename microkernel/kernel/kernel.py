@@ -30,6 +30,8 @@ from microkernel.abi import (ABI_VERSION, REPLY_FAULT, CodecError, Fault, Fpage,
                              encode_header)
 from microkernel.abi.message import MAX_STRINGS
 from microkernel.abi.ops import NEAREST_INNER, NEAREST_OUTER, NEAREST_SAME
+from microkernel.abi.threadid import (LTHREAD_FIELD, LTHREAD_MASK, LTHREAD_SHIFT, TASK_MASK,
+                                      TASK_SHIFT)
 
 from .factory import Factory
 from .fastpath import fast_path
@@ -43,6 +45,7 @@ from .vm import VM
 __all__ = ["Kernel", "rearm"]
 
 _DEAD = ThreadState.DEAD
+_TASK_ID_BITS = ~LTHREAD_FIELD    # a raw id without its lthread: its task's id (lthread 0)
 _REDIRECTED, _SRC_INSIDE = int(ResultFlag.REDIRECTED), int(ResultFlag.SRC_INSIDE)
 log = logging.getLogger("mk.kernel")
 RCVTIMEO, SNDMORE = int(zmq.RCVTIMEO), int(zmq.SNDMORE)
@@ -290,10 +293,11 @@ class Kernel:
 
     def thread_of(self, tid: int) -> Thread | None:
         """The live thread with exactly this id (version included), or None."""
-        task = self.tasks.get((tid >> 17) & 0x7FF)
-        if task is None or task.base != tid & ~(0x7F << 10):
+        task = self.tasks.get((tid >> TASK_SHIFT) & TASK_MASK)
+        if task is None or task.base != tid & _TASK_ID_BITS:
             return None
-        t = task.threads.get((tid >> 10) & 0x7F) or task.thread((tid >> 10) & 0x7F)
+        lthread = (tid >> LTHREAD_SHIFT) & LTHREAD_MASK
+        t = task.threads.get(lthread) or task.thread(lthread)
         return None if t.state is _DEAD else t
 
     def exists(self, tid: int) -> bool:

@@ -22,7 +22,7 @@ import signal
 from typing import TYPE_CHECKING
 
 from microkernel.abi import ThreadId
-from microkernel.abi.threadid import MAX_LTHREADS
+from microkernel.abi.threadid import LTHREAD_MASK, LTHREAD_SHIFT, MAX_LTHREADS
 
 from .thread import Thread
 
@@ -62,7 +62,7 @@ class Task:
 
     def tid(self, lthread: int = 0) -> int:
         """The raw V2 id of one of this task's threads (lthread in bits 10..16)."""
-        return self.base | (lthread & 0x7F) << 10
+        return self.base | (lthread & LTHREAD_MASK) << LTHREAD_SHIFT
 
     def thread(self, lthread: int) -> Thread:
         """The TCB of lthread (created on first use)."""

@@ -14,11 +14,11 @@ import logging
 import os
 from typing import TYPE_CHECKING
 
-from microkernel.abi import Fault, IpcCode, KernelError
-from microkernel.abi.ops import TASK_EXIT_NOTICE
-from microkernel.abi.threadid import MAX_TASKS
+from microkernel.abi import Fault, IpcCode, KernelError, ThreadId
+from microkernel.abi.ops import EXIT_DELETED, TASK_EXIT_NOTICE
+from microkernel.abi.threadid import MAX_TASKS, VERSION_MASK
 
-from .ipc import abort_ipc, deliver_pending
+from .ipc import OPEN, abort_ipc, deliver_pending
 from .task import Task, close_pidfd, kill_process, spawn_process
 from .thread import ThreadState
 
@@ -50,7 +50,7 @@ def create_task(k: "Kernel", chief: Task | None, no: int, entry: str, pager: int
     """Make task `no` active: space, lthread 0 with `pager`, host process."""
     if no in k.tasks:
         destroy(k, k.tasks[no], status=None)
-    version = (k.versions.get(no, 0) + 1) & 0x3FFF
+    version = (k.versions.get(no, 0) + 1) & VERSION_MASK
     k.versions[no] = version
     space = k.vm.new_space(no)
     task = Task(no, version, chief, mcp if chief is None else min(mcp, chief.mcp),
@@ -105,7 +105,7 @@ def _fail_partners(k: "Kernel", dead: Task) -> None:
     """Threads receiving from (or queued at) the dead task get NOT_EXISTENT."""
     for task in k.tasks.values():
         for t in task.threads.values():
-            if t.blocked and t.partner and ((t.partner >> 17) & 0x7FF) == dead.no:
+            if t.blocked and t.partner and ThreadId(t.partner).task == dead.no:
                 abort_ipc(k, t, IpcCode.NOT_EXISTENT)
 
 
@@ -114,9 +114,9 @@ def _notify(k: "Kernel", chief: Task, dead_tid: int, status: int | None) -> None
     if chief.no not in k.tasks:
         return
     t0 = chief.thread(0)
-    word = 0xFFFFFFFF if status is None else status & 0xFFFFFFFF
+    word = EXIT_DELETED if status is None else status & 0xFFFFFFFF
     t0.pending.append((dead_tid, [TASK_EXIT_NOTICE, word]))
-    if t0.state is ThreadState.RECEIVING and t0.rcv_mode == 2 and not t0.pf:
+    if t0.state is ThreadState.RECEIVING and t0.rcv_mode == OPEN and not t0.pf:
         deliver_pending(k, t0)
 
 

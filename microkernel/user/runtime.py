@@ -18,9 +18,10 @@ import zmq
 
 from microkernel.abi import (ABI_VERSION, INVALID, NEVER, NIL, SIGMA0_TASK, REPLY_FAULT,
                              Delivery, Fault, Fpage, GrantItem, IpcError, KernelError,
-                             MapItem, Msg, Op, ResultFlag, StringLimits, ThreadId,
+                             MapItem, Msg, Op, RcvMode, ResultFlag, StringLimits, ThreadId,
                              split_result)
 from microkernel.abi import timeouts as _timeouts
+from microkernel.abi.errors import ERROR_BITS, FLAG_BITS
 
 from .vmem import VirtualMemory
 
@@ -32,8 +33,8 @@ _encode_timeouts = _timeouts.encode
 _IPC = int(Op.IPC)
 _RCVMORE, _SNDMORE = int(zmq.RCVMORE), int(zmq.SNDMORE)
 _send = zmq.backend.Socket.send      # the compiled send, without pyzmq's Python wrapper
-OPEN, CLOSED = 2, 1
-_FLAGS = tuple(ResultFlag(i) for i in range(16))   # the result's low nibble, made once
+OPEN, CLOSED = int(RcvMode.OPEN), int(RcvMode.CLOSED)
+_FLAGS = tuple(ResultFlag(i) for i in range(FLAG_BITS + 1))   # the flags' values, made once
 _DELIVERY = len(Delivery._fields)      # a delivery's length; a send alone gets [result]
 # Strings this large go out without a copy. pyzmq frees a zero-copy frame through a
 # helper thread, two thread wakeups per send; under 256 KiB the copy costs less (a
@@ -147,7 +148,7 @@ class Runtime:
                 strings = ()
         else:                                  # a send phase alone (rcv 0): [result]
             result = reply[0]
-        if result & 0xF0:
+        if result & ERROR_BITS:
             c, phase = split_result(result)
             raise IpcError(c, phase)
         if not rcv:
@@ -155,7 +156,7 @@ class Runtime:
         if items:
             items = tuple((GrantItem if g else MapItem)(Fpage.decode(f), b)
                           for f, b, g in items)
-        return Msg(words, strings, items, ThreadId(sender), _FLAGS[result & 0x0F],
+        return Msg(words, strings, items, ThreadId(sender), _FLAGS[result & FLAG_BITS],
                    None if intended is None else ThreadId(intended))
 
     def call(self, dest: int, msg: Msg, timeout=NEVER, window: Fpage | None = None,
