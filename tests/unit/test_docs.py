@@ -1,7 +1,9 @@
-"""The docs say what the code does: docs/kernel.md's operation table is `abi.Op`, and
-its IPC layouts are `abi.IpcRequest` and `abi.Delivery`."""
+"""The docs say what the code does: docs/kernel.md's operation table is `abi.Op`, its
+IPC layouts are `abi.IpcRequest` and `abi.Delivery`, and docs/dependencies.md names
+every dependency pyproject.toml declares."""
 import pathlib
 import re
+import tomllib
 
 from microkernel.abi import Delivery, IpcRequest, Op
 
@@ -39,3 +41,11 @@ def test_the_ipc_layouts_are_the_abis():
             expected[0] = first                          # the op, written as its name
         assert names == expected
 
+
+def test_every_declared_dependency_is_explained():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = [re.split(r"[<>=!~ \[]", d, maxsplit=1)[0]
+                for d in project["dependencies"] + project["optional-dependencies"]["test"]]
+    text = (ROOT / "docs" / "dependencies.md").read_text()
+    listed = re.findall(r"^\| `([^`]+)` \|", text, re.M)
+    assert sorted(listed) == sorted(declared)
