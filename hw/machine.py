@@ -1,9 +1,11 @@
 """The 486 PC as one object: memory, port bus, PIC pair, timers, serial, disk, network.
 
-`Machine` wires device models to the port bus and to the PIC's inputs, and lets devices
-be plugged and unplugged while it runs (ISA hot-plug). It knows nothing of the kernel:
-whoever owns it drives time (`clock.run_due()`) and polls host-side I/O
-(`poll_sources()`), and watches the PIC's INTR output (`pic.intr`, `pic.inta()`).
+`Machine` wires device models to the port bus and to the PIC's inputs, and lets cards
+be plugged and unplugged while it runs (ISA hot-plug): `plug` builds a card of a kind
+it knows and puts it in, `unplug` takes one out, `tune` sets a model's timing (a
+slower drive). It knows nothing of the kernel: whoever owns it drives time
+(`clock.run_due()`) and polls host-side I/O (`poll_sources()`), and watches the PIC's
+INTR output (`pic.intr`, `pic.inta()`).
 """
 from __future__ import annotations
 
@@ -15,14 +17,17 @@ from .device import BadAccess, Device, IrqLine
 from .i8254 import PIT
 from .i8259 import PICPair
 from .memory import PhysicalMemory
+from .nic import NIC
 from .ports import PortBus
 from .rtc import RTC
 from .uart16550 import UART16550
 
-__all__ = ["Machine", "COM1", "COM2"]
+__all__ = ["Machine", "COM1", "COM2", "NET0", "TUNABLE"]
 
 COM1 = (0x3F8, 4)   # (base port, IRQ)
 COM2 = (0x2F8, 3)
+NET0 = (0x300, 9)
+TUNABLE = {ATADisk: ("latency", "rate")}    # what `tune` may set, by device model
 
 
 class Machine:
@@ -69,6 +74,43 @@ class Machine:
         self.devices[device.name] = device
         device.plugged(self, wired)
         return device
+
+    def plug(self, kind: str, name: str, port: int, irq: int, **options) -> Any:
+        """Build a card of `kind` ("uart", "nic" or "ata") at base `port` on line `irq`
+        and attach it; the device. A NIC takes mac, link and pcap; a disk takes `disk` (the image
+        path) and `ctrl` (its control port, base + 0x206 by default). A card that
+        does not fit (ports or line taken) is closed again."""
+        if kind == "uart":
+            dev = UART16550(name, port, irq)
+        elif kind == "nic":
+            dev = NIC(name, port, irq, **options)
+        elif kind == "ata":
+            dev = ATADisk(str(options["disk"]), name, port,
+                          int(options.get("ctrl", port + 0x206)), irq)
+        else:
+            raise ValueError(f"no device model of kind {kind!r}")
+        try:
+            self.attach(dev)
+        except Exception:
+            dev.close()
+            raise
+        return dev
+
+    def unplug(self, name: str) -> Device:
+        """Take the card called `name` out and close it (its host side too)."""
+        dev = self.detach(name)
+        dev.close()
+        return dev
+
+    def tune(self, name: str, attr: str, value: float) -> None:
+        """Set a device model's timing (the disk's latency and transfer rate), as one
+        would swap a drive for a slower one."""
+        dev = self.devices[name]
+        if attr not in next((a for cls, a in TUNABLE.items() if isinstance(dev, cls)), ()):
+            raise ValueError(f"{attr!r} of {dev.name} cannot be tuned")
+        if not 0 <= value < 1e12:
+            raise ValueError(f"{attr} {value} out of range")
+        setattr(dev, attr, value)
 
     def detach(self, name: str) -> Device:
         """Unplug the device called `name`; its ports and IRQ lines become free."""

@@ -7,6 +7,7 @@ from .codec import CodecError, decode_header, encode_header
 from .errors import (Fault, IpcCode, IpcError, KernelError, Phase, ResultFlag,
                      result_byte, split_result)
 from .fpage import PAGE_SIZE, USER_TOP, Fpage, GrantItem, MapItem, place
+from .layout import Delivery, IpcRequest
 from .message import MAX_STRING, MAX_STRINGS, MAX_WORDS, Msg, StringLimits
 from .ops import ABI_VERSION, REPLY_FAULT, Op, RcvMode
 from .threadid import (INVALID, NIL, ROOT_TASK, SIGMA0_TASK, ThreadId, irq_id)
@@ -17,6 +18,7 @@ __all__ = [
     "Fault", "IpcCode", "IpcError", "KernelError", "Phase", "ResultFlag",
     "result_byte", "split_result",
     "PAGE_SIZE", "USER_TOP", "Fpage", "GrantItem", "MapItem", "place",
+    "Delivery", "IpcRequest",
     "MAX_STRING", "MAX_STRINGS", "MAX_WORDS", "Msg", "StringLimits",
     "ABI_VERSION", "REPLY_FAULT", "Op", "RcvMode",
     "INVALID", "NIL", "ROOT_TASK", "SIGMA0_TASK", "ThreadId", "irq_id",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 
 __all__ = ["IpcCode", "Phase", "IpcError", "Fault", "KernelError", "ResultFlag",
-           "result_byte", "split_result"]
+           "result_byte", "split_result", "SEND_PHASE_BIT", "ERROR_BITS", "FLAG_BITS"]
 
 
 class IpcCode(enum.IntEnum):
@@ -41,6 +41,7 @@ class ResultFlag(enum.IntFlag):
 
 
 SEND_PHASE_BIT = 0x10
+ERROR_BITS, FLAG_BITS = 0xF0, 0x0F       # a result byte's error (code | phase), its flags
 
 
 def result_byte(code: IpcCode, phase: Phase) -> int:
@@ -52,7 +53,7 @@ def result_byte(code: IpcCode, phase: Phase) -> int:
 
 def split_result(byte: int) -> tuple[IpcCode, Phase]:
     """Inverse of `result_byte` (NOT_EXISTENT is reported as a send-phase error)."""
-    if byte & 0xF0 == 0x10:
+    if byte & ERROR_BITS == IpcCode.NOT_EXISTENT:
         return IpcCode.NOT_EXISTENT, Phase.SEND
     phase = Phase.SEND if byte & SEND_PHASE_BIT else Phase.RECEIVE
     return IpcCode(byte & 0xE0), phase

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import enum
 
-__all__ = ["Op", "ABI_VERSION", "RcvMode", "REPLY_FAULT", "TASK_EXIT_NOTICE", "PAGE_FAULT_EIP",
+__all__ = ["Op", "ABI_VERSION", "RcvMode", "REPLY_FAULT", "TASK_EXIT_NOTICE",
+           "EXIT_DELETED", "PF_PRESENT", "PF_WRITE", "PAGE_FAULT_EIP",
            "NEAREST_SAME", "NEAREST_OUTER", "NEAREST_INNER"]
 
 ABI_VERSION = 1
@@ -47,12 +48,16 @@ class RcvMode(enum.IntEnum):
 REPLY_FAULT = -1
 
 # The first word of the notice a chief receives (by open wait, from the dead task's id)
-# when a task of its clan ends; the second word is the host exit status (or -signal).
+# when a task of its clan ends; the second word is the host exit status (or -signal),
+# or EXIT_DELETED for a task deleted (by task_new, or with its chief) rather than ended.
 TASK_EXIT_NOTICE = 0xFFFF_0E71
+EXIT_DELETED = 0xFFFF_FFFF
 
 # id_nearest relations (V2 §2): same clan, redirected out to own chief, into an inner clan.
 NEAREST_SAME, NEAREST_OUTER, NEAREST_INNER = 0x00, 0x04, 0x0C
 
-# The second word of the page-fault message the kernel sends a pager on a thread's behalf
-# (V2 §5: the faulting EIP; the simulated CPU has none to give): [address | bits, this].
+# The page-fault message the kernel sends a pager on a thread's behalf (V2 §5):
+# [address | PF_WRITE | PF_PRESENT, PAGE_FAULT_EIP]; the second word is V2's faulting EIP,
+# which the simulated CPU has none to give.
+PF_PRESENT, PF_WRITE = 0x1, 0x2
 PAGE_FAULT_EIP = 0xFFFF_FFFF

@@ -5,17 +5,23 @@
 
 (V2 `types.h`, l4env @f68bf96b.) A `ThreadId` *is* its raw 64-bit integer, so it hashes,
 compares and travels on the wire as a plain int; the properties decode the fields.
-nil is 0, invalid is all ones, interrupt n is the id n + 1 (V2 §7).
+nil is 0, invalid is all ones, interrupt n is the id n + 1 (V2 §7). The kernel's hot
+paths hold raw ints and slice the task and lthread fields with the shifts and masks
+below, where building a ThreadId to ask it would cost a call per field.
 """
 from __future__ import annotations
 
-__all__ = ["ThreadId", "NIL", "INVALID", "irq_id", "MAX_TASKS", "MAX_LTHREADS",
-           "KERNEL_TASK", "SIGMA0_TASK", "ROOT_TASK"]
+__all__ = ["ThreadId", "NIL", "INVALID", "INVALID_RAW", "irq_id", "MAX_TASKS",
+           "MAX_LTHREADS", "VERSION_MASK", "KERNEL_TASK", "SIGMA0_TASK", "ROOT_TASK",
+           "TASK_SHIFT", "TASK_MASK", "LTHREAD_SHIFT", "LTHREAD_MASK", "LTHREAD_FIELD"]
 
 MAX_TASKS = 2048
 MAX_LTHREADS = 128
 KERNEL_TASK, SIGMA0_TASK, ROOT_TASK = 0, 2, 4     # the well-known tasks (Fiasco)
-_VERSION_MASK = (1 << 14) - 1
+VERSION_MASK = (1 << 14) - 1                      # a task number's version: 14 bits
+TASK_SHIFT, TASK_MASK = 17, MAX_TASKS - 1         # task: bits 17..27 of the low word
+LTHREAD_SHIFT, LTHREAD_MASK = 10, MAX_LTHREADS - 1   # lthread: bits 10..16
+LTHREAD_FIELD = LTHREAD_MASK << LTHREAD_SHIFT     # clear it: the task's id (lthread 0)
 
 
 class ThreadId(int):
@@ -27,10 +33,11 @@ class ThreadId(int):
     def make(cls, task: int, lthread: int = 0, version: int = 0, site: int = 0,
              chief: int = 0, nest: int = 0) -> "ThreadId":
         if not (0 <= task < MAX_TASKS and 0 <= lthread < MAX_LTHREADS and
-                0 <= version <= _VERSION_MASK and 0 <= site < (1 << 17) and
+                0 <= version <= VERSION_MASK and 0 <= site < (1 << 17) and
                 0 <= chief < MAX_TASKS and 0 <= nest < 16):
             raise ValueError("thread id field out of range")
-        low = (version & 0x3FF) | lthread << 10 | task << 17 | (version >> 10) << 28
+        low = ((version & 0x3FF) | lthread << LTHREAD_SHIFT | task << TASK_SHIFT
+               | (version >> 10) << 28)
         high = site | chief << 17 | nest << 28
         return cls(high << 32 | low)
 
@@ -39,9 +46,9 @@ class ThreadId(int):
     @property
     def high(self) -> int: return self >> 32
     @property
-    def task(self) -> int: return (self >> 17) & 0x7FF
+    def task(self) -> int: return (self >> TASK_SHIFT) & TASK_MASK
     @property
-    def lthread(self) -> int: return (self >> 10) & 0x7F
+    def lthread(self) -> int: return (self >> LTHREAD_SHIFT) & LTHREAD_MASK
     @property
     def version(self) -> int: return (self & 0x3FF) | ((self >> 28) & 0xF) << 10
     @property
@@ -60,13 +67,13 @@ class ThreadId(int):
 
     def task_id(self) -> "ThreadId":
         """The task id: this id with lthread 0 (l4_get_taskid)."""
-        return ThreadId(self & ~(0x7F << 10))
+        return ThreadId(self & ~LTHREAD_FIELD)
 
     def lthread_id(self, lthread: int) -> "ThreadId":
-        return ThreadId((self & ~(0x7F << 10)) | (lthread & 0x7F) << 10)
+        return ThreadId((self & ~LTHREAD_FIELD) | (lthread & LTHREAD_MASK) << LTHREAD_SHIFT)
 
     def same_task(self, other: int) -> bool:
-        return (self ^ other) & ~(0x7F << 10) == 0
+        return (self ^ other) & ~LTHREAD_FIELD == 0
 
     def __repr__(self) -> str:
         if self == 0:
@@ -81,7 +88,7 @@ class ThreadId(int):
     __str__ = __repr__
 
 
-INVALID_RAW = (1 << 64) - 1
+INVALID_RAW = (1 << 64) - 1     # all ones, also the largest value an id can have
 NIL = ThreadId(0)
 INVALID = ThreadId(INVALID_RAW)
 

@@ -16,7 +16,7 @@ import os
 import signal
 
 from hw import Machine
-from hw.nic import NIC
+from hw.machine import NET0
 from microkernel.abi import ROOT_TASK, SIGMA0_TASK
 
 from .control import ControlPort
@@ -75,8 +75,9 @@ def boot(rundir: str, mem_size: int = 16 << 20, site: int = 1, disk: str | None 
             pass
     machine = Machine(mem_size=mem_size, disk=disk)
     cable = link or f"bind:ipc://{os.path.join(rundir, 'net0.cable')}"
-    machine.attach(NIC("net0", mac=f"52:54:00:00:{site >> 8 & 0xFF:02x}:{site & 0xFF:02x}",
-                       link=cable, pcap=os.path.join(rundir, "net0.pcap") if pcap else None))
+    machine.plug("nic", "net0", *NET0, link=cable,
+                 mac=f"52:54:00:00:{site >> 8 & 0xFF:02x}:{site & 0xFF:02x}",
+                 pcap=os.path.join(rundir, "net0.pcap") if pcap else None)
     for uart in machine.uarts:
         path = uart.attach_pty()
         for name in (f"{uart.name}.pty",) + (("console",) if uart.name == "com1" else ()):

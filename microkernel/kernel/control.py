@@ -3,7 +3,9 @@
 Like a kernel debugger's interface, it is outside the L4 ABI: a REP socket in the
 node's runtime directory (mode 0600), msgpack requests `{"op": NAME, ...}`, one reply
 each. It reports the kernel's tables, checks their invariants (`check`, see
-invariants.py) and stops the node; it creates nothing.
+invariants.py) and stops the node; it creates nothing. Cards are built, plugged,
+unplugged and tuned by the machine (`hw.Machine.plug/unplug/tune`): this port passes
+the operator's request on, and publishes a new UART's pty in the node's folder.
 """
 from __future__ import annotations
 
@@ -14,9 +16,6 @@ import msgpack
 import psutil
 import zmq
 
-from hw.ata import ATADisk
-from hw.nic import NIC
-from hw.uart16550 import UART16550
 from microkernel.abi import ThreadId
 
 from .invariants import check, counts
@@ -98,46 +97,23 @@ class ControlPort:
     def plug(self, req: dict) -> dict:
         """Put a card into the running machine (ISA hot-plug); its driver comes after."""
         kind, name = req["kind"], str(req["name"])
-        port, irq = int(req["port"]), int(req["irq"])
-        if kind == "uart":
-            dev = UART16550(name, port, irq)
-        elif kind == "nic":
-            dev = NIC(name, port, irq)
-        elif kind == "ata":
-            dev = ATADisk(str(req["disk"]), name, port, int(req.get("ctrl", port + 0x206)), irq)
-        else:
-            raise ValueError(f"no device model of kind {kind!r}")
-        try:
-            self.k.machine.attach(dev)
-        except Exception:
-            dev.close()
-            raise
+        options = {k: req[k] for k in ("disk", "ctrl") if k in req} if kind == "ata" else {}
+        dev = self.k.machine.plug(kind, name, int(req["port"]), int(req["irq"]), **options)
         if kind == "uart":                          # its far end: a pty, like COM1/COM2
             with open(os.path.join(self.k.rundir, f"{name}.pty"), "w") as f:
                 f.write(dev.attach_pty())
         self.k.sources_changed()
         return {"plugged": dev.describe()}
 
-    TUNABLE = {"ata": ("latency", "rate")}
-
     def tune(self, req: dict) -> dict:
-        """Set a device model's timing (the disk's latency and transfer rate), as one
-        would swap a drive for a slower one: for benchmarks that want real device speed."""
-        dev = self.k.machine.devices[str(req["name"])]
-        kind = "ata" if isinstance(dev, ATADisk) else type(dev).__name__
-        attr = str(req["attr"])
-        if attr not in self.TUNABLE.get(kind, ()):
-            raise ValueError(f"{attr!r} of {dev.name} cannot be tuned")
-        value = float(req["value"])
-        if not 0 <= value < 1e12:
-            raise ValueError(f"{attr} {value} out of range")
-        setattr(dev, attr, value)
-        return {"tuned": {dev.name: {attr: value}}}
+        """Set a device model's timing (for benchmarks that want real device speed)."""
+        name, attr, value = str(req["name"]), str(req["attr"]), float(req["value"])
+        self.k.machine.tune(name, attr, value)
+        return {"tuned": {name: {attr: value}}}
 
     def unplug(self, req: dict) -> dict:
         """Take a card out; its ports float and its IRQ line is free again."""
-        dev = self.k.machine.detach(str(req["name"]))
-        dev.close()
+        dev = self.k.machine.unplug(str(req["name"]))
         try:
             os.unlink(os.path.join(self.k.rundir, f"{dev.name}.pty"))
         except FileNotFoundError:

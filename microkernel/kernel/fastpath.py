@@ -34,10 +34,13 @@ from typing import TYPE_CHECKING, Callable
 import msgpack
 import zmq
 
-from microkernel.abi import NEVER, Op
+from microkernel.abi import NEVER
 from microkernel.abi import timeouts as _timeouts
 from microkernel.abi.codec import MAX_HEADER
+from microkernel.abi.layout import IPC_REQUEST_PREFIX
 from microkernel.abi.message import MAX_STRINGS, MAX_WORDS
+from microkernel.abi.threadid import (LTHREAD_FIELD, LTHREAD_MASK, LTHREAD_SHIFT, TASK_MASK,
+                                      TASK_SHIFT)
 
 from .ipc import CLOSED, OPEN, RECEIVING, RUNNING, over_limits
 
@@ -50,11 +53,8 @@ __all__ = ["fast_path"]
 # timeout words whose receive timeout is never: a call's (never, never) and a server's
 # reply_and_wait (0, never); any other word takes the general path
 _RCV_NEVER = frozenset({_timeouts.encode(NEVER, NEVER), _timeouts.encode(0, NEVER)})
-# msgpack's first two bytes of [IPC, ...ten fields]: a fixarray of 10, the fixint 1;
-# any other request (or another encoding of this one) takes the general path
-_IPC_PREFIX = bytes((0x90 | 10, int(Op.IPC)))
 _SNDMORE = int(zmq.SNDMORE)
-_VERSION_BITS = ~(0x7F << 10)      # a V2 id without its lthread field: the task's base id
+_TASK_ID_BITS = ~LTHREAD_FIELD     # a raw id without its lthread: its task's id (lthread 0)
 
 
 def fast_path(k: "Kernel") -> Callable[["Thread", bytes, list], bool]:
@@ -63,33 +63,35 @@ def fast_path(k: "Kernel") -> Callable[["Thread", bytes, list], bool]:
     tasks, send, pack, unpack = k.tasks, k._snd, k.encode, msgpack.unpackb
 
     def fast(t: "Thread", header: bytes, frames) -> bool:
-        if (header[:2] != _IPC_PREFIX or t.state is not RUNNING or t.pf
+        # a request that does not begin as an IpcRequest does (or another encoding of
+        # one) takes the general path
+        if (header[:2] != IPC_REQUEST_PREFIX or t.state is not RUNNING or t.pf
                 or len(header) > MAX_HEADER):
             return False
         try:
-            _, dest, words, items, tword, rmode, rfrom, window, limits, deceit = \
-                unpack(header)
+            _, dest, words, items, timeouts, rcv_mode, rcv_from, window, limits, deceit = \
+                unpack(header)              # an IpcRequest
         except Exception:                   # malformed: the general path says why
             return False
         # exact types, as sys_ipc demands them: a bool or a float here is refused there
         if (type(dest) is not int or type(items) is not list or items
                 or type(window) is not int or window or limits is not None or deceit is not None
-                or type(tword) is not int or tword not in _RCV_NEVER
-                or type(rmode) is not int or type(rfrom) is not int
+                or type(timeouts) is not int or timeouts not in _RCV_NEVER
+                or type(rcv_mode) is not int or type(rcv_from) is not int
                 or type(words) is not list or len(words) > MAX_WORDS
                 or len(frames) > MAX_STRINGS):
             return False
-        if rmode == CLOSED:                 # a call: blocks on its partner's reply
-            if rfrom != dest or t.senders:
+        if rcv_mode == CLOSED:              # a call: blocks on its partner's reply
+            if rcv_from != dest or t.senders:
                 return False
-        elif rmode != OPEN or t.senders or t.pending or t.irq is not None:
+        elif rcv_mode != OPEN or t.senders or t.pending or t.irq is not None:
             return False
         # the receiver: `dest` exactly (version included), waiting for t, in t's clan,
         # taking the strings whole (ipc.waiting_receiver, same_clan=True)
-        task = tasks.get((dest >> 17) & 0x7FF)
-        if task is None or task.base != dest & _VERSION_BITS:
+        task = tasks.get((dest >> TASK_SHIFT) & TASK_MASK)
+        if task is None or task.base != dest & _TASK_ID_BITS:
             return False
-        r = task.threads.get((dest >> 10) & 0x7F)
+        r = task.threads.get((dest >> LTHREAD_SHIFT) & LTHREAD_MASK)
         if (r is None or r.state is not RECEIVING or r.pf or r.ident is None
                 or task.chief is not t.task.chief
                 or (r.rcv_mode != OPEN and r.rcv_from != t.tid)
@@ -103,7 +105,7 @@ def fast_path(k: "Kernel") -> Callable[["Thread", bytes, list], bool]:
         if r.timer is not None:
             r.cancel_timer()
         r.state = RUNNING
-        out = pack([0, t.tid, words, (), None, len(frames)])
+        out = pack([0, t.tid, words, (), None, len(frames)])     # a Delivery
         try:                                # Kernel.send's frames, without its call
             send(r.ident, _SNDMORE)
             if frames:
@@ -118,7 +120,7 @@ def fast_path(k: "Kernel") -> Callable[["Thread", bytes, list], bool]:
             pass
         # the receive: t blocks, with no timeout (V2: the send->receive switch is atomic)
         t.rcv_mode, t.rcv_from, t.rcv_timeout, t.rcv_window, t.rcv_limits = \
-            rmode, rfrom, None, None, None
-        t.state, t.partner = RECEIVING, rfrom if rmode == CLOSED else 0
+            rcv_mode, rcv_from, None, None, None
+        t.state, t.partner = RECEIVING, rcv_from if rcv_mode == CLOSED else 0
         return True
     return fast

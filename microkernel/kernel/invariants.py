@@ -30,6 +30,8 @@ import os
 import time
 from typing import TYPE_CHECKING
 
+from microkernel.abi import ThreadId
+
 from .thread import ThreadState
 
 if TYPE_CHECKING:
@@ -47,10 +49,11 @@ def _thread(k: "Kernel", tid) -> "Thread | None":
     """Like `Kernel.thread_of`, but never creates a TCB (the check changes nothing)."""
     if type(tid) is not int:
         return None
-    task = k.tasks.get((tid >> 17) & 0x7FF)
-    if task is None or task.tid(0) != tid & ~(0x7F << 10):
+    tid = ThreadId(tid)
+    task = k.tasks.get(tid.task)
+    if task is None or task.tid(0) != tid.task_id():
         return None
-    return task.threads.get((tid >> 10) & 0x7F)
+    return task.threads.get(tid.lthread)
 
 
 def _live_threads(k: "Kernel"):
@@ -108,8 +111,6 @@ def _tasks(k: "Kernel", out: list[str]) -> None:
     for no, task in k.tasks.items():
         if task.no != no:
             out.append(f"task table entry {no} holds {task!r}")
-        if task.pidfd is None and task.proc is not None and task.proc.poll() is not None:
-            out.append(f"{task!r} is live but its process has ended")
         chief = task.chief
         if chief is not None:
             if k.tasks.get(chief.no) is not chief:

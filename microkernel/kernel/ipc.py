@@ -6,9 +6,10 @@ TCB. One `ipc` may have a send phase, a receive phase, or both; the switch from 
 to receive happens inside one kernel step, so it is atomic and a server can reply with
 send timeout 0 (V2 §3.1). An error in the send phase ends the whole operation.
 
-Delivery is one ZeroMQ message to the receiver's socket (`Kernel.deliver`):
-    [result|flags, sender as seen, words, items as sent, intended, n] + n strings
-String frames are the sender's own frames, forwarded untouched.
+A request is an `abi.IpcRequest`; a delivery is one ZeroMQ message to the receiver's
+socket (`Kernel.deliver`), an `abi.Delivery` and then its string frames, which are
+the sender's own frames, forwarded untouched. A message waiting for its receiver is an
+`InFlight` in its sender's TCB.
 
 Interrupts arrive as empty messages from `irq_id(n)` (see irq.py); death notices of
 clan members wait in the chief's `pending` list for an open wait.
@@ -18,11 +19,13 @@ from __future__ import annotations
 from array import array as _u32
 from typing import TYPE_CHECKING
 
-from microkernel.abi import Fault, Fpage, IpcCode, KernelError, ResultFlag
+from microkernel.abi import Fault, Fpage, IpcCode, KernelError, RcvMode, ResultFlag
 from microkernel.abi import timeouts as _timeouts
+from microkernel.abi.errors import SEND_PHASE_BIT
 from microkernel.abi.message import MAX_STRING, MAX_STRINGS, MAX_WORDS
+from microkernel.abi.ops import PAGE_FAULT_EIP
 
-from .thread import Thread, ThreadState
+from .thread import InFlight, Thread, ThreadState
 
 if TYPE_CHECKING:
     from .kernel import Kernel
@@ -31,9 +34,10 @@ __all__ = ["sys_ipc", "fast_send", "waiting_receiver", "receive_now", "deliver_p
            "abort_ipc", "page_fault_call"]
 
 RUNNING, SENDING, RECEIVING = ThreadState.RUNNING, ThreadState.SENDING, ThreadState.RECEIVING
-OPEN, CLOSED = 2, 1
-_SE = 0x10                    # the send-phase bit of a result byte
-# result flags as plain ints: IntFlag arithmetic goes through the enum machinery
+# receive modes and result flags as plain ints: enum arithmetic goes through the enum
+# machinery; _SE is or-ed into a result for an error in the send phase (V2's SE* codes)
+NO_RECEIVE, CLOSED, OPEN = int(RcvMode.NONE), int(RcvMode.CLOSED), int(RcvMode.OPEN)
+_SE = SEND_PHASE_BIT
 _DECEITED, _FPAGE_RECEIVED = int(ResultFlag.DECEITED), int(ResultFlag.FPAGE_RECEIVED)
 _WHOLE = Fpage.whole()        # a page fault's receive window (fpages are immutable)
 if _u32("I").itemsize != 4:   # "I" is a C unsigned int: 32 bits on every host we run on
@@ -42,23 +46,23 @@ _decode_timeouts = _timeouts.decode
 
 
 def sys_ipc(k: "Kernel", t: Thread, h: list, frames: list) -> None:
-    """[IPC, dest|None, words, items, timeouts, rcv_mode, rcv_from, window, limits, deceit]."""
-    _, dest, words, items, tword, rmode, rfrom, window, limits, deceit = h
-    if type(tword) is not int or type(rmode) is not int or type(window) is not int:
+    """An `abi.IpcRequest` from `t`: its send phase, then its receive phase."""
+    _, dest, words, items, timeouts, rcv_mode, rcv_from, window, limits, deceit = h
+    if type(timeouts) is not int or type(rcv_mode) is not int or type(window) is not int:
         raise KernelError(Fault.BAD_REQUEST, "timeouts, receive mode, window are ints")
-    snd_to, rcv_to, _, _ = _decode_timeouts(tword)
-    if rmode:
-        if rmode != OPEN and rmode != CLOSED:
-            raise KernelError(Fault.BAD_REQUEST, f"receive mode {rmode!r}")
-        t.rcv_mode, t.rcv_from, t.rcv_timeout = rmode, rfrom, rcv_to
+    snd_to, rcv_to, _, _ = _decode_timeouts(timeouts)
+    if rcv_mode:
+        if rcv_mode != OPEN and rcv_mode != CLOSED:
+            raise KernelError(Fault.BAD_REQUEST, f"receive mode {rcv_mode!r}")
+        t.rcv_mode, t.rcv_from, t.rcv_timeout = rcv_mode, rcv_from, rcv_to
         t.rcv_window = Fpage.decode(window) if window else None
         t.rcv_limits = None if limits is None else _limits(limits)
-        if type(rfrom) is not int:
+        if type(rcv_from) is not int:
             raise KernelError(Fault.BAD_REQUEST, "receive source must be a thread id")
     else:
-        t.rcv_mode = 0
+        t.rcv_mode = NO_RECEIVE
     if dest is None:
-        if not rmode:
+        if not rcv_mode:
             raise KernelError(Fault.BAD_REQUEST, "an IPC needs a send or a receive phase")
         receive_phase(k, t)
         return
@@ -76,7 +80,7 @@ def sys_ipc(k: "Kernel", t: Thread, h: list, frames: list) -> None:
         Fpage.decode(it[0])
     if not items and deceit is None and not t.pf and fast_send(k, t, dest, words, frames):
         return
-    send_phase(k, t, dest, (words, items, frames, deceit), snd_to)
+    send_phase(k, t, dest, words, items, frames, deceit, snd_to)
 
 
 def fast_send(k: "Kernel", t: Thread, dest, words: list, frames) -> bool:
@@ -114,7 +118,8 @@ def receive_now(k: "Kernel", r: Thread, sender: int, words, frames=()) -> None:
     k.deliver(r.ident, 0, sender, words, (), None, frames)
 
 
-def send_phase(k: "Kernel", t: Thread, dest: int, msg: tuple, snd_to) -> None:
+def send_phase(k: "Kernel", t: Thread, dest: int, words: list, items: list, frames,
+               deceit: int | None, snd_to) -> None:
     """Deliver now if the destination waits for us, else queue (or time out)."""
     if t.pf:                                   # the pager its chief chose: never redirected
         r, flags, intended = k.thread_of(dest), 0, None
@@ -124,10 +129,9 @@ def send_phase(k: "Kernel", t: Thread, dest: int, msg: tuple, snd_to) -> None:
         k.ipc_error(t, IpcCode.NOT_EXISTENT)
         return
     seen = t.tid
-    deceit = msg[3]
     if deceit is not None and k.may_deceive(t, deceit, r):
         seen, flags = deceit, flags | _DECEITED
-    t.snd = (msg[0], msg[1], msg[2], seen, flags, intended)
+    t.snd = InFlight(words, items, frames, seen, flags, intended)
     if r.state is RECEIVING and (r.rcv_mode == OPEN or r.rcv_from == seen):
         if transfer(k, t, r):
             after_send(k, t, r)
@@ -176,7 +180,7 @@ def receive_phase(k: "Kernel", t: Thread) -> None:
                 k.irq.detach(t)
         else:
             for i, s in enumerate(t.senders):
-                if s.snd[3] == src:
+                if s.snd.sender == src:
                     del t.senders[i]
                     _take(k, s, t)
                     return
@@ -206,8 +210,9 @@ def _take(k: "Kernel", s: Thread, r: Thread) -> None:
 
 def transfer(k: "Kernel", s: Thread, r: Thread) -> bool:
     """Move `s`'s held message to receiver `r`; False if the send phase failed."""
-    words, items, frames, seen, flags, intended = s.snd
+    m = s.snd
     s.snd = None
+    frames, items, flags = m.frames, m.items, m.flags
     code = 0
     lim = r.rcv_limits
     if frames and over_limits(frames, lim):
@@ -225,7 +230,7 @@ def transfer(k: "Kernel", s: Thread, r: Thread) -> bool:
         r.pf = False
         k.send(r.ident, k.ok_header)             # the faulting access retries
     else:
-        k.deliver(r.ident, code | flags, seen, words, items, intended, frames)
+        k.deliver(r.ident, code | flags, m.sender, m.words, items, m.intended, frames)
     if code:
         s.state = RUNNING
         k.ipc_error(s, code, _SE)
@@ -284,10 +289,10 @@ def page_fault_call(k: "Kernel", t: Thread, word: int) -> None:
     # the pager its chief chose is never redirected: any clan
     r = waiting_receiver(k, t, t.pager, same_clan=False)
     if r is not None and not t.senders:                    # the pager waits: fast path
-        receive_now(k, r, t.tid, [word, 0xFFFFFFFF])
+        receive_now(k, r, t.tid, [word, PAGE_FAULT_EIP])
         block_receive(k, t)
         return
-    send_phase(k, t, t.pager, ([word, 0xFFFFFFFF], [], [], None), None)
+    send_phase(k, t, t.pager, [word, PAGE_FAULT_EIP], [], [], None, None)
 
 
 def _dequeue(k: "Kernel", t: Thread) -> None:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from microkernel.abi import IpcCode
 
-from .ipc import block_receive, receive_now
+from .ipc import OPEN, block_receive, receive_now
 from .thread import Thread, ThreadState
 
 if TYPE_CHECKING:
@@ -97,7 +97,7 @@ class IrqControl:
         if t is None:
             return
         if t.state is ThreadState.RECEIVING and not t.pf and (
-                t.rcv_mode == 2 or t.rcv_from == n + 1):
+                t.rcv_mode == OPEN or t.rcv_from == n + 1):
             self.delivered[n] += 1
             receive_now(self.k, t, n + 1, ())
         else:

@@ -30,6 +30,8 @@ from microkernel.abi import (ABI_VERSION, REPLY_FAULT, CodecError, Fault, Fpage,
                              encode_header)
 from microkernel.abi.message import MAX_STRINGS
 from microkernel.abi.ops import NEAREST_INNER, NEAREST_OUTER, NEAREST_SAME
+from microkernel.abi.threadid import (LTHREAD_FIELD, LTHREAD_MASK, LTHREAD_SHIFT, TASK_MASK,
+                                      TASK_SHIFT)
 
 from .factory import Factory
 from .fastpath import fast_path
@@ -43,6 +45,7 @@ from .vm import VM
 __all__ = ["Kernel", "rearm"]
 
 _DEAD = ThreadState.DEAD
+_TASK_ID_BITS = ~LTHREAD_FIELD    # a raw id without its lthread: its task's id (lthread 0)
 _REDIRECTED, _SRC_INSIDE = int(ResultFlag.REDIRECTED), int(ResultFlag.SRC_INSIDE)
 log = logging.getLogger("mk.kernel")
 RCVTIMEO, SNDMORE = int(zmq.RCVTIMEO), int(zmq.SNDMORE)
@@ -62,7 +65,7 @@ class Kernel:
     """All kernel state. `run()` serves until `stop()`."""
 
     def __init__(self, machine: Machine, rundir: str, site: int = 1,
-                 kmem_bytes: int | None = None, factory: bool = True):
+                 kmem_bytes: int | None = None):
         self.machine = machine
         self.clock = machine.clock
         self.rundir = rundir
@@ -92,7 +95,7 @@ class Kernel:
         self.extra_sources: dict[object, Callable[[], None]] = {}
         from .syscalls import TABLE
         self.table = TABLE
-        self.factory = Factory() if factory else None
+        self.factory = Factory()
         self.sources = Sources(self.ctx, inproc)
         machine.on_sources_changed = self.sources_changed    # a UART pausing its pty
 
@@ -138,7 +141,7 @@ class Kernel:
                 clock.run_due()
             if pic.intr:
                 self.irq.service()
-            if factory is not None and factory.exits:   # reports a spawn() read
+            if factory.exits:                   # reports a spawn() read
                 self.factory_exits()
 
     def _strings(self) -> list:
@@ -161,15 +164,14 @@ class Kernel:
         for task in self.tasks.values():
             if task.pidfd is not None and task.watch_pidfd:
                 out[task.pidfd] = (lambda tk=task: task_exited(self, tk))
-        if self.factory is not None:
-            out[self.factory.fileno()] = self.factory_exits
+        out[self.factory.fileno()] = self.factory_exits
         for src, cb in self.machine.poll_sources():
             out[src] = cb
         return out
 
     def factory_exits(self) -> None:
         """The task factory reported exits: clean up those tasks."""
-        by_pid = {t.host_pid: t for t in self.tasks.values() if t.host_pid}
+        by_pid = {t.pid: t for t in self.tasks.values() if t.pid}
         for pid, status in self.factory.read_exits():
             task = by_pid.get(pid)
             if task is not None:
@@ -233,8 +235,9 @@ class Kernel:
 
     def deliver(self, ident: bytes | None, result: int, sender: int, words, items=(),
                 intended: int | None = None, frames=()) -> None:
-        """An IPC's receive side ends: the V2 result, what was received, and how many
-        string frames follow (so the receiver reads exactly those, asking no socket)."""
+        """An IPC's receive side ends: an `abi.Delivery` (the V2 result, what was
+        received, and how many string frames follow, so the receiver reads exactly
+        those, asking no socket), then the frames."""
         self.send(ident, self.encode([result, sender, words, items, intended, len(frames)]),
                   frames)
 
@@ -271,7 +274,7 @@ class Kernel:
         t = task.thread(lthread)
         if t.ident is not None or t.state is ThreadState.DEAD:
             raise KernelError(Fault.BUSY, f"lthread {lthread} is already attached")
-        if task.proc is None and task.pidfd is None:
+        if task.pidfd is None:                  # a task made for a forked process
             adopt(self, task, pid)
         if type(host_tid) is int and host_tid > 0 and \
                 os.path.exists(f"/proc/{task.pid}/task/{host_tid}"):
@@ -290,10 +293,11 @@ class Kernel:
 
     def thread_of(self, tid: int) -> Thread | None:
         """The live thread with exactly this id (version included), or None."""
-        task = self.tasks.get((tid >> 17) & 0x7FF)
-        if task is None or task.base != tid & ~(0x7F << 10):
+        task = self.tasks.get((tid >> TASK_SHIFT) & TASK_MASK)
+        if task is None or task.base != tid & _TASK_ID_BITS:
             return None
-        t = task.threads.get((tid >> 10) & 0x7F) or task.thread((tid >> 10) & 0x7F)
+        lthread = (tid >> LTHREAD_SHIFT) & LTHREAD_MASK
+        t = task.threads.get(lthread) or task.thread(lthread)
         return None if t.state is _DEAD else t
 
     def exists(self, tid: int) -> bool:
@@ -357,5 +361,4 @@ class Kernel:
     def close(self) -> None:
         self.sources.close()
         self.sock.close(0)
-        if self.factory is not None:
-            self.factory.close()
+        self.factory.close()

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable
 
-from microkernel.abi import USER_TOP, Fault, Fpage, KernelError, Op, ThreadId
-
-from microkernel.abi.ops import NEAREST_OUTER
+from microkernel.abi import (SIGMA0_TASK, USER_TOP, Fault, Fpage, IpcCode, KernelError, Op,
+                             ThreadId)
+from microkernel.abi.ops import NEAREST_OUTER, PF_PRESENT, PF_WRITE
+from microkernel.abi.threadid import INVALID_RAW
 
 from . import ipc
 from .tasks import FORKED, create_task, destroy, may_create
@@ -35,11 +36,11 @@ def sys_id_nearest(k: "Kernel", t: "Thread", h: list, frames) -> None:
     if dest == 0:
         k.send(t.ident, k.encode([0, 0, t.tid]))
         return
-    if dest == (1 << 64) - 1:                # invalid: "my chief" (Fiasco, Jochen-compatible)
+    if dest == INVALID_RAW:                  # invalid: "my chief" (Fiasco, Jochen-compatible)
         chief = t.task.chief
         k.send(t.ident, k.encode([0, NEAREST_OUTER, chief.tid(0) if chief else 0]))
         return
-    d = k.thread_of(_int(dest, 0, (1 << 64) - 1, "thread id"))
+    d = k.thread_of(_int(dest, 0, INVALID_RAW, "thread id"))
     if d is None:
         raise KernelError(Fault.NOT_EXISTENT, f"{ThreadId(dest)!r} does not exist")
     rel, task = k.nearest(t.task, d.task)
@@ -56,14 +57,14 @@ def sys_fpage_unmap(k: "Kernel", t: "Thread", h: list, frames) -> None:
 def sys_thread_switch(k: "Kernel", t: "Thread", h: list, frames) -> None:
     """[THREAD_SWITCH, dest|None]: give up the processor (the host schedules)."""
     if h[1] is not None:
-        _int(h[1], 0, (1 << 64) - 1, "thread id")
+        _int(h[1], 0, INVALID_RAW, "thread id")
     k.send(t.ident, k.ok_header)
 
 
 def sys_thread_schedule(k: "Kernel", t: "Thread", h: list, frames) -> None:
     """[THREAD_SCHEDULE, dest, prio|None, timeslice|None] -> old values and state."""
     _, dest, prio, slice_ = h
-    d = k.thread_of(_int(dest, 1, (1 << 64) - 1, "thread id"))
+    d = k.thread_of(_int(dest, 1, INVALID_RAW, "thread id"))
     if d is None:
         raise KernelError(Fault.NOT_EXISTENT, f"{ThreadId(dest)!r} does not exist")
     mcp = t.task.mcp
@@ -88,13 +89,13 @@ def sys_lthread_ex_regs(k: "Kernel", t: "Thread", h: list, frames) -> None:
         raise KernelError(Fault.BAD_ARGUMENT, "entry must be a name")
     old = [0, x.entry, x.pager, x.state.value]
     if x.blocked:
-        ipc.abort_ipc(k, x, 0x40)                 # CANCELED
+        ipc.abort_ipc(k, x, IpcCode.CANCELED)
         for task in k.tasks.values():               # partners waiting for its reply
             for y in task.threads.values():
                 if y.state is ThreadState.RECEIVING and y.partner == x.tid and not y.pf:
-                    ipc.abort_ipc(k, y, 0x40)
+                    ipc.abort_ipc(k, y, IpcCode.CANCELED)
     if pager is not None:
-        x.pager = _int(pager, 0, (1 << 64) - 1, "pager")
+        x.pager = _int(pager, 0, INVALID_RAW, "pager")
     elif not x.pager:
         x.pager = t.task.thread(0).pager
     if entry is not None:
@@ -119,7 +120,7 @@ def sys_task_new(k: "Kernel", t: "Thread", h: list, frames) -> None:
         return
     if type(entry) is not str or type(args) is not list:
         raise KernelError(Fault.BAD_ARGUMENT, "entry must be a string, args a list")
-    _int(pager, 1, (1 << 64) - 1, "pager")
+    _int(pager, 1, INVALID_RAW, "pager")
     task = create_task(k, t.task, no, entry, pager, _int(mcp, 0, 255, "mcp"), args)
     if entry == FORKED:                       # the chief hands the secret to the fork
         k.send(t.ident, k.encode([0, task.tid(0), task.secret]))
@@ -134,13 +135,14 @@ def sys_page_fault(k: "Kernel", t: "Thread", h: list, frames) -> None:
     if addr >= USER_TOP:        # the kernel area: no pager maps there (the 486's U/S bit)
         raise KernelError(Fault.BAD_ARGUMENT, f"address {addr:#x} is in the kernel area")
     write, present = _flag(write), _flag(present)
-    if t.task.no == 2:                      # sigma0's faults: idempotent mapping
+    if t.task.no == SIGMA0_TASK:            # sigma0's faults: idempotent mapping
         k.vm.sigma0_identity(t.task.space, addr, bool(write))
         k.send(t.ident, k.ok_header)
         return
     if not t.pager or k.thread_of(t.pager) is None:
         raise KernelError(Fault.NOT_EXISTENT, "the thread's pager does not exist")
-    ipc.page_fault_call(k, t, (addr & ~3) | (2 if write else 0) | (1 if present else 0))
+    ipc.page_fault_call(k, t, (addr & ~(PF_WRITE | PF_PRESENT)) | (PF_WRITE if write else 0)
+                        | (PF_PRESENT if present else 0))
 
 
 def _flag(v) -> bool:

@@ -1,14 +1,15 @@
 """Tasks: an address space, 128 lthreads, a chief, and one host process.
 
-Each active task is a host process: normally forked by the task factory (factory.py),
-else started as `python -m microkernel.user.task`, which reads its spawn record (who it
-is, the one-time secret, the shared-memory name, the entry point) from a pipe on stdin,
-so nothing secret shows in its argument list. When the process exits for any reason the
-task is cleaned up (`tasks.task_exited`): the factory reports it, or a pidfd shows it.
+Each active task is a host process forked by the task factory (factory.py), which is
+handed the spawn record (who the task is, the one-time secret, the shared-memory name,
+the entry point) over its socket pair, so nothing secret shows in an argument list.
+When the process exits for any reason the task is cleaned up (`tasks.task_exited`):
+the factory reports it. The kernel keeps a pidfd per process to kill it safely.
 
 A task may instead be created empty (entry "fork:"): its chief gets the secret and hands
 it to a process forked from another task's process, which then says HELLO with its pid;
-the kernel adopts that process (the Unix personality's fork is built on this).
+the kernel adopts that process and watches its pidfd, as no factory reports its exit
+(the Unix personality's fork is built on this).
 
 Clans & chiefs (V2 §6): the task that creates another is its chief; a chief's clan is
 the tasks it created. Inactive task numbers belong to a chief, which may create them.
@@ -18,16 +19,15 @@ from __future__ import annotations
 import os
 import secrets
 import signal
-import subprocess
-import sys
 from typing import TYPE_CHECKING
 
-from microkernel.abi import ThreadId, encode_header
-from microkernel.abi.threadid import MAX_LTHREADS
+from microkernel.abi import ThreadId
+from microkernel.abi.threadid import LTHREAD_MASK, LTHREAD_SHIFT, MAX_LTHREADS
 
 from .thread import Thread
 
 if TYPE_CHECKING:
+    from .factory import Factory
     from .space import AddressSpace
 
 __all__ = ["Task", "spawn_process"]
@@ -52,18 +52,17 @@ class Task:
                                       self.nest))
         self.secret = secrets.token_bytes(16)
         self.entry = ""
-        self.proc: subprocess.Popen | None = None
+        self.pid: int | None = None              # forked by the factory, or adopted
         self.pidfd: int | None = None
         self.exit_status: int | None = None
         self.log_path = ""
-        self.host_pid: int | None = None         # forked by the factory, or adopted
         self.watch_pidfd = False                 # poll the pidfd (no one reports the exit)
         if chief is not None:
             chief.clan.add(self)
 
     def tid(self, lthread: int = 0) -> int:
         """The raw V2 id of one of this task's threads (lthread in bits 10..16)."""
-        return self.base | (lthread & 0x7F) << 10
+        return self.base | (lthread & LTHREAD_MASK) << LTHREAD_SHIFT
 
     def thread(self, lthread: int) -> Thread:
         """The TCB of lthread (created on first use)."""
@@ -81,57 +80,26 @@ class Task:
             yield c
             c = c.chief
 
-    @property
-    def pid(self) -> int | None:
-        return self.proc.pid if self.proc else self.host_pid
-
     def __repr__(self) -> str:
         return f"<Task {self.no} v{self.version}>"
 
 
-def spawn_process(task: Task, record: dict, log_path: str, factory=None) -> None:
-    """Start the task's host process: forked by the task factory if there is one (it
-    reports the exit), else a fresh interpreter reading `record` from its stdin. The
-    log of the previous incarnation of this task number is kept as `.prev.log` (the
-    traceback of a driver that crashed and was restarted stays readable)."""
+def spawn_process(task: Task, record: dict, log_path: str, factory: "Factory") -> None:
+    """Start the task's host process, forked by the task factory (which reports its
+    exit). The log of the previous incarnation of this task number is kept as
+    `.prev.log` (the traceback of a driver that crashed and was restarted stays
+    readable)."""
     if os.path.exists(log_path) and os.path.getsize(log_path):
         os.replace(log_path, log_path[:-4] + ".prev.log")
-    if factory is not None:
-        task.host_pid = factory.spawn(record, log_path)
-        task.log_path = log_path
-        task.pidfd = os.pidfd_open(task.host_pid)
-        return
-    log = open(log_path, "wb", buffering=0)
-    try:
-        proc = subprocess.Popen(
-            [sys.executable, "-P", "-m", "microkernel.user.task"],
-            stdin=subprocess.PIPE, stdout=log, stderr=subprocess.STDOUT,
-            close_fds=True, start_new_session=False,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    finally:
-        log.close()
-    assert proc.stdin is not None
-    proc.stdin.write(encode_header([record]))
-    proc.stdin.close()
-    task.proc = proc
+    task.pid = factory.spawn(record, log_path)
     task.log_path = log_path
-    task.pidfd = os.pidfd_open(proc.pid)
-    task.watch_pidfd = True
+    task.pidfd = os.pidfd_open(task.pid)
 
 
 def kill_process(task: Task) -> None:
-    """Stop the task's host process now (SIGKILL) and reap it."""
-    proc = task.proc
-    if proc is not None and proc.poll() is None:
-        try:
-            proc.send_signal(signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
-    elif proc is None and task.pidfd is not None:       # a forked or adopted process
+    """Stop the task's host process now (SIGKILL); its parent (the factory, or the
+    task it was forked from) reaps it."""
+    if task.pidfd is not None:
         try:
             signal.pidfd_send_signal(task.pidfd, signal.SIGKILL)
         except ProcessLookupError:

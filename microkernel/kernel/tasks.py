@@ -14,11 +14,11 @@ import logging
 import os
 from typing import TYPE_CHECKING
 
-from microkernel.abi import Fault, IpcCode, KernelError
-from microkernel.abi.ops import TASK_EXIT_NOTICE
-from microkernel.abi.threadid import MAX_TASKS
+from microkernel.abi import Fault, IpcCode, KernelError, ThreadId
+from microkernel.abi.ops import EXIT_DELETED, TASK_EXIT_NOTICE
+from microkernel.abi.threadid import MAX_TASKS, VERSION_MASK
 
-from .ipc import abort_ipc, deliver_pending
+from .ipc import OPEN, abort_ipc, deliver_pending
 from .task import Task, close_pidfd, kill_process, spawn_process
 from .thread import ThreadState
 
@@ -50,7 +50,7 @@ def create_task(k: "Kernel", chief: Task | None, no: int, entry: str, pager: int
     """Make task `no` active: space, lthread 0 with `pager`, host process."""
     if no in k.tasks:
         destroy(k, k.tasks[no], status=None)
-    version = (k.versions.get(no, 0) + 1) & 0x3FFF
+    version = (k.versions.get(no, 0) + 1) & VERSION_MASK
     k.versions[no] = version
     space = k.vm.new_space(no)
     task = Task(no, version, chief, mcp if chief is None else min(mcp, chief.mcp),
@@ -105,7 +105,7 @@ def _fail_partners(k: "Kernel", dead: Task) -> None:
     """Threads receiving from (or queued at) the dead task get NOT_EXISTENT."""
     for task in k.tasks.values():
         for t in task.threads.values():
-            if t.blocked and t.partner and ((t.partner >> 17) & 0x7FF) == dead.no:
+            if t.blocked and t.partner and ThreadId(t.partner).task == dead.no:
                 abort_ipc(k, t, IpcCode.NOT_EXISTENT)
 
 
@@ -114,15 +114,15 @@ def _notify(k: "Kernel", chief: Task, dead_tid: int, status: int | None) -> None
     if chief.no not in k.tasks:
         return
     t0 = chief.thread(0)
-    word = 0xFFFFFFFF if status is None else status & 0xFFFFFFFF
+    word = EXIT_DELETED if status is None else status & 0xFFFFFFFF
     t0.pending.append((dead_tid, [TASK_EXIT_NOTICE, word]))
-    if t0.state is ThreadState.RECEIVING and t0.rcv_mode == 2 and not t0.pf:
+    if t0.state is ThreadState.RECEIVING and t0.rcv_mode == OPEN and not t0.pf:
         deliver_pending(k, t0)
 
 
 def adopt(k: "Kernel", task: Task, pid) -> None:
     """A forked process proved it is `task` (HELLO with the secret): watch it."""
-    if task.proc is not None or task.pidfd is not None:
+    if task.pidfd is not None:
         return
     if type(pid) is not int or pid <= 1:
         raise KernelError(Fault.BAD_ARGUMENT, f"pid {pid!r}")
@@ -130,16 +130,13 @@ def adopt(k: "Kernel", task: Task, pid) -> None:
         task.pidfd = os.pidfd_open(pid)
     except OSError as e:
         raise KernelError(Fault.NOT_EXISTENT, f"no process {pid}: {e}") from None
-    task.host_pid = pid
+    task.pid = pid
     task.watch_pidfd = True
     k.sources_changed()
 
 
 def task_exited(k: "Kernel", task: Task, status: int | None = None) -> None:
     """The task's host process ended (the factory said so, or its pidfd showed it)."""
-    proc = task.proc
-    if proc is not None:
-        status = proc.wait()
     close_pidfd(task)
     task.exit_status = status
     if k.tasks.get(task.no) is task:

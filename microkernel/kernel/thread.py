@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from hw.clock import Timer
     from .task import Task
 
-__all__ = ["Thread", "ThreadState", "DEFAULT_PRIO", "DEFAULT_TIMESLICE"]
+__all__ = ["Thread", "ThreadState", "InFlight", "DEFAULT_PRIO", "DEFAULT_TIMESLICE"]
 
 DEFAULT_PRIO = 16
 DEFAULT_TIMESLICE = 0.010
@@ -30,6 +30,20 @@ class ThreadState(enum.Enum):
     SENDING = "sending"        # blocked until the partner receives
     RECEIVING = "receiving"    # blocked until a message (or interrupt) arrives
     DEAD = "dead"
+
+
+class InFlight:
+    """A message in flight: made by the send phase, held in the sender's TCB while it
+    waits (its "registers"), and moved to the receiver by `ipc.transfer`. `sender` is
+    the id the receiver sees (the sender's own, or the one a chief deceives with),
+    `flags` the result bits known at send time (deceited, redirected, src inside)."""
+
+    __slots__ = ("words", "items", "frames", "sender", "flags", "intended")
+
+    def __init__(self, words: list, items: list, frames, sender: int, flags: int,
+                 intended: int | None):
+        self.words, self.items, self.frames = words, items, frames
+        self.sender, self.flags, self.intended = sender, flags, intended
 
 
 class Thread:
@@ -54,8 +68,8 @@ class Thread:
         self.pending: list[Any] = []     # kernel notices (task death) for open waits
         self.timer: Timer | None = None
         self.pf = False                  # blocked in a kernel-made page-fault call
-        self.snd: tuple | None = None    # the held message while SENDING
-        self.rcv_mode = 0
+        self.snd: InFlight | None = None  # the held message while SENDING
+        self.rcv_mode = 0                # RcvMode: none, closed (from rcv_from), open
         self.rcv_from = 0
         self.rcv_window = None
         self.rcv_limits: tuple[int, int] | None = None

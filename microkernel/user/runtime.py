@@ -16,10 +16,12 @@ from typing import Any, Callable
 import msgpack
 import zmq
 
-from microkernel.abi import (ABI_VERSION, INVALID, NEVER, NIL, SIGMA0_TASK, REPLY_FAULT, Fault, Fpage, IpcError,
-                             KernelError, MapItem, GrantItem, Msg, Op, ResultFlag,
-                             StringLimits, ThreadId, split_result)
+from microkernel.abi import (ABI_VERSION, INVALID, NEVER, NIL, SIGMA0_TASK, REPLY_FAULT,
+                             Delivery, Fault, Fpage, GrantItem, IpcError, KernelError,
+                             MapItem, Msg, Op, RcvMode, ResultFlag, StringLimits, ThreadId,
+                             split_result)
 from microkernel.abi import timeouts as _timeouts
+from microkernel.abi.errors import ERROR_BITS, FLAG_BITS
 
 from .vmem import VirtualMemory
 
@@ -31,8 +33,9 @@ _encode_timeouts = _timeouts.encode
 _IPC = int(Op.IPC)
 _RCVMORE, _SNDMORE = int(zmq.RCVMORE), int(zmq.SNDMORE)
 _send = zmq.backend.Socket.send      # the compiled send, without pyzmq's Python wrapper
-OPEN, CLOSED = 2, 1
-_FLAGS = tuple(ResultFlag(i) for i in range(16))   # the result's low nibble, made once
+OPEN, CLOSED = int(RcvMode.OPEN), int(RcvMode.CLOSED)
+_FLAGS = tuple(ResultFlag(i) for i in range(FLAG_BITS + 1))   # the flags' values, made once
+_DELIVERY = len(Delivery._fields)      # a delivery's length; a send alone gets [result]
 # Strings this large go out without a copy. pyzmq frees a zero-copy frame through a
 # helper thread, two thread wakeups per send; under 256 KiB the copy costs less (a
 # 64 KiB RPC ran 0.91-0.96x the zero-copy time with copies, a 1 MiB one 1.14x).
@@ -131,27 +134,30 @@ class Runtime:
                 items = [[it.fpage.encode(), it.snd_base, it.grant] for it in items]
         else:
             words, items, strings = (), (), ()
-        header = [_IPC, dest, words, items,            # tuples pack as msgpack arrays
-                  _encode_timeouts(snd_timeout, rcv_timeout), rcv, src,
-                  window.encode() if window is not None else 0,
+        # an IpcRequest, in its order (tuples pack as msgpack arrays)
+        header = [_IPC, dest, words, items, _encode_timeouts(snd_timeout, rcv_timeout),
+                  rcv, src, window.encode() if window is not None else 0,
                   None if limits is None else [limits.count, limits.size], deceit]
         sock, reply = self._request(header, strings, _unpack_tuples)
-        if len(reply) > 5 and reply[5]:        # a delivery says how many strings follow
-            recv, n = sock.recv, reply[5]
-            strings = (recv(),) if n == 1 else tuple(recv() for _ in range(n))
-        else:
-            strings = ()
-        code = reply[0]
-        if code & 0xF0:
-            c, phase = split_result(code)
+        if len(reply) == _DELIVERY:
+            result, sender, words, items, intended, nstrings = reply
+            if nstrings:                       # exactly the frames it says follow
+                recv = sock.recv
+                strings = (recv(),) if nstrings == 1 else tuple(recv() for _ in range(nstrings))
+            else:
+                strings = ()
+        else:                                  # a send phase alone (rcv 0): [result]
+            result = reply[0]
+        if result & ERROR_BITS:
+            c, phase = split_result(result)
             raise IpcError(c, phase)
         if not rcv:
             return None
-        items = tuple((GrantItem if g else MapItem)(Fpage.decode(f), b)
-                      for f, b, g in reply[3]) if reply[3] else ()
-        return Msg(reply[2], strings, items,
-                   ThreadId(reply[1]), _FLAGS[code & 0x0F],
-                   None if reply[4] is None else ThreadId(reply[4]))
+        if items:
+            items = tuple((GrantItem if g else MapItem)(Fpage.decode(f), b)
+                          for f, b, g in items)
+        return Msg(words, strings, items, ThreadId(sender), _FLAGS[result & FLAG_BITS],
+                   None if intended is None else ThreadId(intended))
 
     def call(self, dest: int, msg: Msg, timeout=NEVER, window: Fpage | None = None,
              limits: StringLimits | None = None) -> Msg:

@@ -1,10 +1,11 @@
-"""The host process of a task: `python -m microkernel.user.task`.
+"""A task's host process once forked: load its entry, build the runtime, run lthread 0.
 
-The kernel starts it with the spawn record on stdin (msgpack: kernel endpoint, task
-number, one-time secret, shared-memory name, entry, args). The process asks Linux to
-kill it when the kernel (its parent) dies, builds the runtime, and calls
-`entry(rt, *args)` as lthread 0. When lthread 0 returns, the task ends; the kernel sees
-the process exit and cleans up.
+The task factory (zygote.py) forks the process and hands it the spawn record it got
+from the kernel over their socket pair (kernel endpoint, task number, one-time secret,
+shared-memory name, entry, args). `run` builds the runtime and calls `entry(rt, *args)`
+as lthread 0. When lthread 0 returns, the task ends; the factory reports the exit and
+the kernel cleans up. `load_entry` is also how the Unix personality's crt0 finds a
+program's entry.
 """
 from __future__ import annotations
 
@@ -16,11 +17,9 @@ import signal
 import sys
 import traceback
 
-import msgpack
-
 from .runtime import Runtime
 
-__all__ = ["load_entry", "main", "run"]
+__all__ = ["load_entry", "run"]
 
 PR_SET_PDEATHSIG = 1
 
@@ -44,6 +43,8 @@ def load_entry(spec: str):
 
 
 def _die_with_parent() -> None:
+    """Ask Linux to kill this process when its parent dies (the kernel, for the
+    factory; the factory, for a task); exit now if the parent is already gone."""
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -51,13 +52,6 @@ def _die_with_parent() -> None:
         pass
     if os.getppid() == 1:
         os._exit(1)
-
-
-def main() -> int:
-    _die_with_parent()
-    record = msgpack.unpackb(sys.stdin.buffer.read(), raw=False)[0]
-    os.close(0)
-    return run(record)
 
 
 def run(record: dict) -> int:
@@ -72,10 +66,3 @@ def run(record: dict) -> int:
         traceback.print_exc()
         return 1
     return 0
-
-
-if __name__ == "__main__":
-    code = main()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)          # daemon L4 threads may still block in the kernel
