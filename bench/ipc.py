@@ -38,7 +38,6 @@ docs/bench.md.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -55,7 +54,7 @@ import zmq
 from .floors import (MAP_SIZES, PAIRS, PAYLOADS, BenchError, DirectFloor, PipeFloor, RelayRing,
                      Settings, _Peers, _fifos, _pick, _rate, _stat, release)
 from .ipc_tasks import round_path, step_path
-from .node import BenchNode
+from .node import BenchNode, command
 
 __all__ = ["run", "main", "format_table", "Settings", "BenchError", "FIGURES", "FLOORS",
            "MAP_SIZES", "PAIRS"]
@@ -317,20 +316,8 @@ def format_table(out: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    ap = argparse.ArgumentParser(prog="python -m bench.ipc", description=__doc__.split("\n")[0])
-    ap.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    ap.add_argument("--node", default="bench", help="name of the temporary node")
-    ap.add_argument("--quick", action="store_true", help="tiny counts: checks paths only")
-    a = ap.parse_args(argv)
-    try:
-        out = run(Settings.quick() if a.quick else Settings(), a.node,
-                  progress=lambda t: print(f"  {t}", file=sys.stderr, flush=True))
-    except BenchError as e:
-        print(f"mk bench ipc: {e}", file=sys.stderr)
-        return 1
-    print(json.dumps(out, indent=2) if a.json else format_table(out))
-    return 0
+    return command("ipc", __doc__.split("\n")[0], run, format_table, Settings, argv,
+                   node="bench")
 
 
 if __name__ == "__main__":

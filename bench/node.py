@@ -6,8 +6,11 @@ they measured from their logs (one line per result, `WORD rest`).
 """
 from __future__ import annotations
 
+import argparse
+import json
 import os
 import shutil
+import sys
 import tempfile
 import time
 
@@ -105,3 +108,25 @@ class BenchNode:
             os.unlink(task["log"])
         except FileNotFoundError:
             pass
+
+
+def command(name: str, doc: str, run, format_table, settings, argv: list[str] | None,
+            node: str | None = None) -> int:
+    """`python -m bench.NAME [--json] [--quick] [--node N]`: run(settings, [node,]
+    progress) and print its table or JSON; a BenchError is one line and status 1.
+    `settings` has `quick()`; with `node` (a default name) the bench takes --node."""
+    ap = argparse.ArgumentParser(prog=f"python -m bench.{name}", description=doc)
+    ap.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    if node is not None:
+        ap.add_argument("--node", default=node, help="name of the temporary node")
+    ap.add_argument("--quick", action="store_true", help="tiny counts: checks paths only")
+    a = ap.parse_args(sys.argv[1:] if argv is None else argv)
+    args = (a.node,) if node is not None else ()
+    try:
+        out = run(settings.quick() if a.quick else settings(), *args,
+                  progress=lambda t: print(f"  {t}", file=sys.stderr, flush=True))
+    except BenchError as e:
+        print(f"mk bench {name}: {e}", file=sys.stderr)
+        return 1
+    print(json.dumps(out, indent=2) if a.json else format_table(out))
+    return 0

@@ -22,7 +22,6 @@ beside it; ratio = figure / floor. See docs/bench.md.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -35,7 +34,7 @@ from dataclasses import asdict, dataclass
 from typing import Callable
 
 from .floors import BenchError, release
-from .node import BenchNode
+from .node import BenchNode, command
 from .unix_tasks import PIPELINE, big_data, step_path
 
 __all__ = ["run", "main", "format_table", "Settings", "FIGURES", "FLOORS", "BOOT_TARGET_S"]
@@ -326,18 +325,7 @@ def format_table(out: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m bench.unix", description=__doc__.split("\n")[0])
-    ap.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    ap.add_argument("--quick", action="store_true", help="tiny counts: checks paths only")
-    a = ap.parse_args(sys.argv[1:] if argv is None else argv)
-    try:
-        out = run(Settings.quick() if a.quick else Settings(),
-                  progress=lambda t: print(f"  {t}", file=sys.stderr, flush=True))
-    except BenchError as e:
-        print(f"mk bench unix: {e}", file=sys.stderr)
-        return 1
-    print(json.dumps(out, indent=2) if a.json else format_table(out))
-    return 0
+    return command("unix", __doc__.split("\n")[0], run, format_table, Settings, argv)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import errno
 
-from microkernel.abi import KernelError, ThreadId
+from microkernel.abi import ThreadId
 from protocols.names import MAX_NAME, NAMES
 from protocols.server import Dispatch, serve
 from protocols.wellknown import ROOT_TASK
@@ -70,13 +70,7 @@ class NameServer:
 
 def main(rt) -> None:
     """Serve NAMES forever."""
-    def alive(tid: int) -> bool:
-        try:
-            rt.id_nearest(tid)
-            return True
-        except KernelError:
-            return False
-    serve(rt, Dispatch(NAMES, NameServer(alive), rt))
+    serve(rt, Dispatch(NAMES, NameServer(rt.alive), rt))
 
 
 # -- to delete once every client uses protocols.names.Names --------------------------

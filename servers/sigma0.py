@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 
-from microkernel.abi import Fpage, KernelError, MapItem, Msg
+from microkernel.abi import Fpage, MapItem, Msg
 from protocols.server import serve
 from protocols.sigma0 import ANY, MAX_LOG2, MIN_LOG2
 
@@ -105,13 +105,7 @@ class Sigma0:
 
 def main(rt, mem_size: int, pool_start: int, pool_end: int) -> None:
     """Serve the sigma0 protocol forever; a malformed request gets an empty reply."""
-    def alive(owner: int) -> bool:
-        try:
-            rt.id_nearest(owner)
-            return True
-        except KernelError:
-            return False
-    s0 = Sigma0(mem_size, pool_start, pool_end, alive)
+    s0 = Sigma0(mem_size, pool_start, pool_end, rt.alive)
 
     def handle(msg: Msg) -> Msg:
         try:

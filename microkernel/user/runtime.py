@@ -208,6 +208,14 @@ class Runtime:
         reply = self._syscall([Op.ID_NEAREST, int(dest)])
         return reply[1], ThreadId(reply[2])
 
+    def alive(self, tid: int) -> bool:
+        """Does thread (or task) `tid` exist? (id_nearest answers for it.)"""
+        try:
+            self.id_nearest(tid)
+            return True
+        except KernelError:
+            return False
+
     def fpage_unmap(self, fpage: Fpage, flush: bool = True, own: bool = False) -> None:
         self._syscall([Op.FPAGE_UNMAP, fpage.encode(), flush, own])
 
