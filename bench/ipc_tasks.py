@@ -30,6 +30,7 @@ import threading
 import time
 
 from microkernel.abi import SIGMA0_TASK, Fpage, IpcError, MapItem, Msg, ThreadId
+from microkernel.abi.ops import PAGE_FAULT_EIP
 
 __all__ = ["rpc_server", "rpc_client", "relay_caller", "rpc_local", "fault_pager", "fault_client",
            "map_a", "map_b", "map_c", "tp_client", "throughput_rounds", "wait_go",
@@ -221,7 +222,7 @@ def fault_pager(rt, npages: str) -> None:
     msg = rt.wait()
     while True:
         w = msg.words
-        if len(w) == 2 and w[1] == 0xFFFFFFFF:     # the V2 page-fault message
+        if len(w) == 2 and w[1] == PAGE_FAULT_EIP:     # the V2 page-fault message
             reply = replies[((w[0] - FAULT_BASE) >> 12) % k]
         elif w[:1] == (FLUSH,):
             rt.fpage_unmap(pool, flush=True, own=False)

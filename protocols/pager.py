@@ -20,7 +20,7 @@ import enum
 from typing import NamedTuple
 
 from microkernel.abi import Msg
-from microkernel.abi.ops import PAGE_FAULT_EIP
+from microkernel.abi.ops import PAGE_FAULT_EIP, PF_WRITE
 
 from .interface import Interface, Who, call
 
@@ -50,4 +50,4 @@ class Fault(NamedTuple):
 def fault_of(msg: Msg) -> Fault:
     """The fault a page-fault message reports (the sender is the faulting thread)."""
     w = msg.words[0]
-    return Fault(msg.sender.task, w & ~(PAGE - 1), bool(w & 2))
+    return Fault(msg.sender.task, w & ~(PAGE - 1), bool(w & PF_WRITE))

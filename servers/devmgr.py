@@ -19,7 +19,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from microkernel.abi import Fpage, IpcCode, IpcError, MapItem, ThreadId, irq_id
+from microkernel.abi import Fpage, IpcCode, IpcError, MapItem, RcvMode, ThreadId, irq_id
 from protocols.client import Service, ServiceError
 from protocols.root import HOLDER, HOLDER_BASE, HolderOp
 from protocols.server import Dispatch, serve
@@ -224,7 +224,7 @@ class Holder:
     def release(self, req, msg):
         """RELEASE: let go of the line (V2: receive from nil, timeout 0)."""
         try:
-            self.rt.ipc(None, None, rcv=1, src=0, rcv_timeout=0)
+            self.rt.ipc(None, None, rcv=RcvMode.CLOSED, src=0, rcv_timeout=0)
         except IpcError:
             pass
         return ()

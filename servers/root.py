@@ -26,6 +26,7 @@ import msgpack
 import zmq
 
 from microkernel.abi import USER_TOP, Fpage, MapItem, Msg, ThreadId, place
+from microkernel.abi.ops import exit_status
 from protocols.client import Service, ServiceError
 from protocols.fs import FsClient
 from protocols.pager import PAGER, Op as PagerOp
@@ -87,8 +88,7 @@ class Chief:
     def notice(self, msg: Msg) -> None:
         """A task of the clan ended: a driver's restart is planned, any other task's
         exit goes to lthread 1 (its waiters, its pages)."""
-        w = msg.words[1]
-        status = None if w == 0xFFFFFFFF else (w - (1 << 32) if w >> 31 else w)
+        status = exit_status(msg.words[1])
         if not self.mgr.died(msg.sender.task, status):
             self.events.send(msgpack.packb([msg.sender.task, status]))
 

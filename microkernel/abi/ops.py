@@ -13,7 +13,7 @@ from __future__ import annotations
 import enum
 
 __all__ = ["Op", "ABI_VERSION", "RcvMode", "REPLY_FAULT", "TASK_EXIT_NOTICE",
-           "EXIT_DELETED", "PF_PRESENT", "PF_WRITE", "PAGE_FAULT_EIP",
+           "EXIT_DELETED", "exit_status", "PF_PRESENT", "PF_WRITE", "PAGE_FAULT_EIP",
            "NEAREST_SAME", "NEAREST_OUTER", "NEAREST_INNER"]
 
 ABI_VERSION = 1
@@ -52,6 +52,14 @@ REPLY_FAULT = -1
 # or EXIT_DELETED for a task deleted (by task_new, or with its chief) rather than ended.
 TASK_EXIT_NOTICE = 0xFFFF_0E71
 EXIT_DELETED = 0xFFFF_FFFF
+
+
+def exit_status(word: int) -> int | None:
+    """A death notice's status word as the host's: the exit code, -signal, or None for
+    a task deleted rather than ended."""
+    if word == EXIT_DELETED:
+        return None
+    return word - (1 << 32) if word >> 31 else word
 
 # id_nearest relations (V2 §2): same clan, redirected out to own chief, into an inner clan.
 NEAREST_SAME, NEAREST_OUTER, NEAREST_INNER = 0x00, 0x04, 0x0C

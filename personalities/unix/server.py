@@ -31,8 +31,10 @@ import time
 from functools import partial
 
 from microkernel.abi import NEVER, IpcError, Msg, ThreadId
+from microkernel.abi.ops import exit_status
 from protocols import wellknown
 from protocols.fs import FsClient
+from protocols.pager import fault_of
 from protocols.interface import error
 from protocols.names import Names
 from protocols.root import Root
@@ -51,7 +53,6 @@ __all__ = ["main", "Server", "Timers"]
 
 log = logging.getLogger("mk.unix")
 FIRST_WORKER, MAX_WORKERS = 2, 32          # lthreads 2.. do slow calls
-KILLED = 0xFFFFFFFF                        # a notice's status: deleted, or unknown
 
 
 class Timers:
@@ -137,8 +138,8 @@ class Server(ProcessCalls, FileCalls, ExecCalls):
         task = msg.sender.task
         if task not in self.tasks:
             return error(errno.EPERM)
-        w = msg.words[0]
-        return self.memory.fault(task, w, bool(w & 2))
+        fault = fault_of(msg)
+        return self.memory.fault(task, fault.page, fault.write)
 
     def refuse(self, msg: Msg) -> None:
         """A process sent IPC past the Unix server (its chief): it reaches nobody. Its
@@ -160,12 +161,13 @@ class Server(ProcessCalls, FileCalls, ExecCalls):
         self.procs.free_tasks.append(sender.task)
         proc = self.procs.by_task.get(sender.task)
         if proc is not None and proc.tid.version == sender.version:
-            if word == KILLED:
+            status = exit_status(word)
+            if status is None:                     # deleted: as if killed
                 self.finish(proc, wait_status_signal(signal.SIGKILL))
-            elif word >> 31:
-                self.finish(proc, wait_status_signal(-(word - (1 << 32))))
+            elif status < 0:
+                self.finish(proc, wait_status_signal(-status))
             else:
-                self.finish(proc, wait_status_exit(word))
+                self.finish(proc, wait_status_exit(status))
 
     # -- slow calls on worker lthreads ------------------------------------------------
 
