@@ -60,9 +60,12 @@ def up(node_name: str, mem: int, site: int, link: str | None, pcap: bool,
 def down(node_name: str) -> None:
     """Stop a node and every process it started."""
     node = _node(node_name)
-    if not node.down():
+    stopped, removed = node.down()
+    if not stopped and not removed:
         raise click.ClickException(f"node {node.name!r} is not running")
-    click.echo(f"node {node.name} down")
+    said = f"node {node.name} down" if stopped else f"node {node.name} was not running"
+    click.echo(said + (f"; removed what its kernel left: {', '.join(removed)}"
+                       if removed else ""))
 
 
 @main.command()

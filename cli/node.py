@@ -15,7 +15,10 @@ import zmq
 
 __all__ = ["Node", "NodeError"]
 
-MAX_SOCKET_PATH = 100          # AF_UNIX sun_path holds 108 bytes with the NUL
+MAX_SOCKET_PATH = 100
+SHM_DIR = "/dev/shm"            # where the kernel's physical memory segment lives (hw/memory.py)
+RUNTIME_FILES = ("ready", "kernel.pid", "console")      # a running node's, besides:
+RUNTIME_SUFFIXES = (".sock", ".pty", ".cable")           # sockets, pty links, NIC cables          # AF_UNIX sun_path holds 108 bytes with the NUL
 DISK_BYTES = 32 << 20          # the node's disk image, made on first `mk up`
 # modules the task factory imports once for every task it forks (the Unix programs')
 PRELOAD = "personalities.unix.crt0,personalities.unix.libc,personalities.unix.program"
@@ -33,6 +36,14 @@ def _alive(pid: int) -> bool:
         return True
     except ProcessLookupError:
         return False
+
+
+def _kill(pid: int, sig: int) -> None:
+    """Signal the process, if it is still there (it may be dying on its own)."""
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
 
 
 class NodeError(Exception):
@@ -63,6 +74,30 @@ class Node:
     def running(self) -> bool:
         return self.pid() is not None and os.path.exists(self.path("kernel.sock"))
 
+    def clean(self) -> list[str]:
+        """Remove what a kernel that is gone left in the node folder: `ready`, its pid
+        file, sockets and pty links, and its shared-memory segment (a kill -9 leaves
+        them); what was removed. Nothing while a kernel runs. The disk image and the
+        logs stay."""
+        if self.pid() is not None or not os.path.isdir(self.dir):
+            return []
+        removed = []
+        try:
+            with open(self.path("kernel.pid")) as f:
+                old = int(f.read().strip())
+        except (OSError, ValueError):
+            old = None
+        if old is not None:
+            for seg in os.listdir(SHM_DIR):
+                if seg.startswith(f"mk-{old}-"):
+                    os.unlink(os.path.join(SHM_DIR, seg))
+                    removed.append(f"{SHM_DIR}/{seg}")
+        for name in sorted(os.listdir(self.dir)):
+            if name in RUNTIME_FILES or name.endswith(RUNTIME_SUFFIXES):
+                os.unlink(self.path(name))
+                removed.append(name)
+        return removed
+
     def up(self, mem_mib: int = 16, site: int = 1, timeout: float = 30.0,
            progress=lambda text: None, link: str | None = None, pcap: bool = False,
            cpu: int | None = None) -> int:
@@ -70,6 +105,9 @@ class Node:
         site's default: boot.kernel_cpu); return when the root task is ready."""
         if self.running():
             raise NodeError(f"node {self.name!r} already runs (kernel pid {self.pid()})")
+        stale = self.clean()                 # never trust a dead kernel's `ready`
+        if stale:
+            progress(f"removed what a kernel that died left: {', '.join(stale)}")
         if len(self.path("control.sock")) > MAX_SOCKET_PATH:
             raise NodeError(f"node folder {self.dir} is too long for a Unix socket path; "
                             "set MK_HOME to a shorter folder")
@@ -95,7 +133,7 @@ class Node:
             if os.path.exists(self.path("ready")):
                 return pid
             time.sleep(0.02)
-        os.kill(pid, signal.SIGKILL)
+        _kill(pid, signal.SIGKILL)
         _alive(pid)
         raise NodeError(f"node {self.name!r} did not become ready in {timeout:.0f}s")
 
@@ -128,11 +166,12 @@ class Node:
         finally:
             os.close(fd)
 
-    def down(self, timeout: float = 10.0) -> bool:
-        """Stop the node; False if it was not running."""
+    def down(self, timeout: float = 10.0) -> tuple[bool, list[str]]:
+        """Stop the node, then remove what a kernel that did not stop cleanly left
+        (`clean`): (whether a kernel was running, what was removed)."""
         pid = self.pid()
         if pid is None:
-            return False
+            return False, self.clean()
         try:
             self.root({"op": "shutdown"}, timeout=15.0)    # orderly: fs writes back
         except NodeError:
@@ -140,15 +179,14 @@ class Node:
         try:
             self.control({"op": "shutdown"}, timeout=2.0)
         except NodeError:
-            os.kill(pid, signal.SIGTERM)
+            _kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not _alive(pid):
-                return True
+        while _alive(pid) and time.monotonic() < deadline:
             time.sleep(0.02)
-        os.kill(pid, signal.SIGKILL)
-        _alive(pid)
-        return True
+        if _alive(pid):
+            _kill(pid, signal.SIGKILL)
+            _alive(pid)
+        return True, self.clean()
 
     def _request(self, sock_name: str, req: dict, timeout: float | None,
                  kind: int = zmq.REQ) -> dict:

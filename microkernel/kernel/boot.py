@@ -118,8 +118,8 @@ def shutdown(k: Kernel) -> None:
             destroy(k, task, status=None)
     k.close()
     k.machine.close()
-    for name in ("ready", "kernel.sock", "control.sock", "kernel.pid", "console",
-                 "net0.cable", "com1.pty", "com2.pty"):
+    for name in ("ready", "kernel.sock", "control.sock", "root.sock", "kernel.pid",
+                 "console", "net0.cable", "com1.pty", "com2.pty"):
         try:
             os.unlink(os.path.join(k.rundir, name))
         except FileNotFoundError:
