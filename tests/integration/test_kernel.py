@@ -1,6 +1,7 @@
 """The kernel's memory, task and interrupt mechanisms, driven by real tasks:
 map/grant/flush/remap between spaces, recursive flush, sigma0, page faults through a
-pager, task_new with clans and chiefs, death of a task, IRQs as IPC, I/O fpages."""
+pager, task_new with clans and chiefs, death of a task, IRQs as IPC, I/O fpages. The
+tasks (tasks/mem_tasks.py) report facts; the tests assert on their values."""
 import json
 import os
 import signal
@@ -9,66 +10,74 @@ import sys
 
 import pytest
 
+from microkernel.abi import irq_id
+from microkernel.abi.ops import NEAREST_OUTER, NEAREST_SAME, TASK_EXIT_NOTICE
+from microkernel.user.testing import facts
+
 pytestmark = pytest.mark.timeout(120)
 
 
 def test_map_remap_flush_grant(node):
-    status, out = node.run("mem_tasks.py", "parent_map")
-    assert status == 0, out
-    assert "child got fpage True b'shared-data'" in out
-    assert "parent sees b'from-child'" in out
-    assert "after remap ro" in out
-    assert "after flush absent" in out
-    assert "parent keeps rw" in out
-    assert "after grant parent has absent" in out
-    assert "granted True b'granted'" in out
+    got = node.facts("mem_tasks.py", "parent_map")
+    assert got["child_fpage"] and got["child_reads"] == "shared-data", got
+    assert got["parent_reads"] == "from-child", got     # the child wrote through the map
+    assert got["after_remap"] == "ro", got
+    assert got["after_flush"] == "absent" and got["parent_keeps"] == "rw", got
+    assert got["parent_after_grant"] == "absent", got
+    assert got["granted_fpage"] and got["granted_reads"] == "granted", got
 
 
 def test_flush_is_recursive_through_three_spaces(node):
-    status, out = node.run("mem_tasks.py", "parent_chain")
-    assert status == 0, out
-    assert "c saw b'chain'" in out
-    assert "c after flush absent" in out
+    got = node.facts("mem_tasks.py", "parent_chain")
+    assert got["c_saw"] == "chain", got
+    assert got["c_after_flush"] == "absent", got
 
 
 def test_task_new_clans_notices_and_versions(node):
-    status, out = node.run("mem_tasks.py", "parent_clan")
-    assert status == 0, out
-    assert "child chief True nest True" in out
-    assert "nearest child True True" in out
-    assert "nearest sigma0 True True" in out
-    assert "child replied (42,)" in out
-    assert "notice True True status 0" in out
-    assert "stale NOT_EXISTENT" in out
-    assert "new version True True" in out
-    assert "not mine NO_PERMISSION" in out
+    got = node.facts("mem_tasks.py", "parent_clan")
+    assert got["child_chief"] == got["my_task"], got
+    assert got["child_nest"] == got["my_nest"] + 1, got
+    assert got["nearest_child"] == [NEAREST_SAME, got["child"]], got
+    assert got["nearest_sigma0"] == [NEAREST_OUTER, got["chief"]], got
+    assert got["child_replied"] == [42], got
+    assert got["notice_word"] == TASK_EXIT_NOTICE, got
+    assert got["notice_task"] == got["child_task"] and got["notice_status"] == 0, got
+    assert got["stale_send"] == "NOT_EXISTENT", got
+    assert got["again_task"] == got["child_task"], got
+    assert got["again_version"] != got["child_version"], got
+    assert got["task_new_5"] == "NO_PERMISSION", got
+
+
+def _start_idle(node) -> tuple[dict, int]:
+    """An idle task (it receives from nil: forever) and its thread id, once reported."""
+    idle = node.start("mem_tasks.py", "idle")
+    tid = node.wait_for(lambda: facts(node.output(idle["task"])).get("idle"),
+                        what="the idle task's id")
+    return idle, tid
 
 
 def test_ipc_leaving_a_clan_is_redirected_to_the_chief(node):
-    idle = node.start("mem_tasks.py", "idle")
-    tid = node.wait_for(lambda: _idle_id(node, idle["task"]), what="idle task id")
-    status, out = node.run("mem_tasks.py", "redirect_parent", tid)
-    node.root({"op": "kill", "task": idle["task"]})
-    assert status == 0, out
-    assert "redirected True intended True from child True words (99,)" in out
-
-
-def _idle_id(node, task):
-    out = node.output(task)
-    return out.split()[1] if out.startswith("idle ") and out.endswith("\n") else None
+    idle, tid = _start_idle(node)
+    try:
+        got = node.facts("mem_tasks.py", "redirect_parent", tid)
+    finally:
+        node.root({"op": "kill", "task": idle["task"]})
+    assert got["redirected"] and got["intended"] == tid, got
+    assert got["sender"] == got["child"] and got["words"] == [99], got
 
 
 def test_sigma0_gives_a_frame_to_one_space_only(node):
     frame = 0x00C00000
     holder = node.start("mem_tasks.py", "sigma0_once", frame, 1)
-    node.wait_for(lambda: "wrote b'mine'" in node.output(holder["task"]), what="holder")
-    status, out = node.run("mem_tasks.py", "sigma0_once", frame)
-    assert status == 0, out
-    assert "frame False" in out
+    node.wait_for(lambda: "wrote" in facts(node.output(holder["task"])),
+                  what="the holder's write")
+    held = facts(node.output(holder["task"]))
+    assert held == {"frame": True, "wrote": "mine"}, held
+    got = node.facts("mem_tasks.py", "sigma0_once", frame)
+    assert got == {"frame": False}, got
     node.root({"op": "kill", "task": holder["task"]})
-    status, out = node.run("mem_tasks.py", "sigma0_once", frame)
-    assert status == 0, out
-    assert "frame True" in out and "wrote b'mine'" in out
+    got = node.facts("mem_tasks.py", "sigma0_once", frame)
+    assert got == {"frame": True, "wrote": "mine"}, got
 
 
 def test_interrupts_as_ipc_and_io_fpages(node):
@@ -80,31 +89,33 @@ def test_interrupts_as_ipc_and_io_fpages(node):
         started = node.root({"op": "driver_start", "name": "testpit", "class": "timer",
                              "entry": entry, "ports": [[0x40, 4]], "irq": 0})
         task = started["driver"]["task"]
-        out = node.wait_for(lambda: (lambda o: o if "not granted" in o else None)(
-            node.output(task)), timeout=30, what="the test driver's report")
+        node.wait_for(lambda: "port_0x60" in facts(node.output(task)), timeout=30,
+                      what="the test driver's last fact")
+        got = facts(node.output(task))
     finally:
         node.root({"op": "driver_stop", "name": "testpit"})
         node.root({"op": "driver_start", "name": "timer"})
-    assert "before grant NO_PERMISSION" in out
-    assert "ports [(64, 4)] irq 0" in out
-    assert "second ['NOT_EXISTENT']" in out
-    assert "irqs True rate_ok True" in out
-    assert "batch refused NO_PERMISSION still ticking True" in out
-    assert "not granted NO_PERMISSION" in out
+    assert got["before_grant"] == "NO_PERMISSION", got
+    assert got["ports"] == [[0x40, 4]] and got["irq"] == 0, got
+    assert got["second_attacher"] == ["NOT_EXISTENT"], got
+    assert got["irq_senders"] == [irq_id(0)] * 10, got
+    assert 0.05 < got["irq_seconds"] < 1.5, got        # ten ticks of a ~100 Hz PIT
+    assert got["batch"] == "NO_PERMISSION", got         # refused whole: still ticking
+    assert got["then_sender"] == irq_id(0), got
+    assert got["port_0x60"] == "NO_PERMISSION", got
 
 
 def test_killed_task_is_cleaned_up_and_partners_fail(node):
-    server = node.start("mem_tasks.py", "idle")
-    tid = node.wait_for(lambda: _idle_id(node, server["task"]), what="server id")
+    server, tid = _start_idle(node)
     client = node.start("mem_tasks.py", "caller", tid)
     rows = lambda: {r["task"]: r for r in node.control({"op": "ps"})["tasks"]}
-    node.wait_for(lambda: rows()[client["task"]]["threads"][0]["state"] == "sending"
-                  or rows()[client["task"]]["threads"][0]["state"] == "receiving",
-                  what="client blocked")
+    node.wait_for(lambda: rows()[client["task"]]["threads"][0]["state"]
+                  in ("sending", "receiving"), what="client blocked")
     os.kill(rows()[server["task"]]["pid"], signal.SIGKILL)
     assert node.wait(server["task"]) == -signal.SIGKILL
     assert node.wait(client["task"]) == 0
-    assert "caller got NOT_EXISTENT" in node.output(client["task"])
+    got = facts(node.output(client["task"]))
+    assert got["caller_got"] == "NOT_EXISTENT", got
     assert server["task"] not in rows()
 
 
@@ -131,13 +142,12 @@ def test_cli_status_ps_logs(node):
 
 
 def test_copy_on_write_through_the_pager(node):
-    status, out = node.run("mem_tasks.py", "cow_parent")
-    assert status == 0, out
-    assert "parent after copy ro" in out
-    assert "child reads b'original' ro" in out
-    assert "child writes b'child!!!' rw" in out
-    assert "parent still reads b'original'" in out
-    assert "parent writes rw b'parent!!'" in out
+    got = node.facts("mem_tasks.py", "cow_parent")
+    assert got["parent_after_copy"] == "ro", got
+    assert got["child_reads"] == "original" and got["child_before_write"] == "ro", got
+    assert got["child_reads_back"] == "child!!!" and got["child_after_write"] == "rw", got
+    assert got["parent_still_reads"] == "original", got
+    assert got["parent_reads"] == "parent!!" and got["parent_after_write"] == "rw", got
 
 
 def test_an_ended_tasks_pages_are_not_seen_by_the_next_task_of_its_number(node):
@@ -145,37 +155,33 @@ def test_an_ended_tasks_pages_are_not_seen_by_the_next_task_of_its_number(node):
     pages back; the next task with that number gets zero-filled pages of its own."""
     first = node.start("mem_tasks.py", "page_writer")
     assert node.wait(first["task"]) == 0
-    assert "wrote b'secret-page'" in node.output(first["task"])
+    assert facts(node.output(first["task"]))["wrote"] == "secret-page"
     second = node.start("mem_tasks.py", "page_reader")
     assert second["task"] == first["task"]          # root hands the number out again
     assert node.wait(second["task"]) == 0
-    assert f"reads {bytes(11)!r}" in node.output(second["task"])
+    got = facts(node.output(second["task"]))
+    assert got["reads"] == "\0" * 11, got
 
 
 def test_a_task_cannot_be_another_thread(node):
-    from microkernel.abi import Fault
-    status, out = node.run("mem_tasks.py", "impostor")
-    assert status == 0, out
-    assert f"wrong secret [{Fault.BAD_IDENTITY}]" in out
-    assert f"other task [{Fault.BAD_IDENTITY}]" in out
-    assert f"taken [{Fault.BUSY}]" in out
-    assert f"no hello [{Fault.BAD_IDENTITY}]" in out
+    got = node.facts("mem_tasks.py", "impostor")
+    assert got == {"wrong_secret": "BAD_IDENTITY", "other_task": "BAD_IDENTITY",
+                   "taken": "BUSY", "no_hello": "BAD_IDENTITY"}, got
 
 
 def test_user_space_ends_at_3_gib(node):
-    status, out = node.run("mem_tasks.py", "kernel_area")
-    assert status == 0, out
-    assert "kernel area fault True" in out
-    assert "fault report refused True" in out
-    assert "last user page b'top page'" in out
-    assert "fpage refused True" in out
+    got = node.facts("mem_tasks.py", "kernel_area")
+    assert got["write_above"] == "MemoryFault" and got["write_above_says_kernel_area"], got
+    assert got["fault_report_above"] == "BAD_ARGUMENT", got
+    assert got["last_user_page"] == "top page", got
+    assert got["fpage_above"] == "ValueError" and got["fpage_above_says_kernel_area"], got
 
 
 def test_a_forked_process_becomes_an_empty_task(node):
-    status, out = node.run("mem_tasks.py", "forker")
-    assert status == 0, out
-    assert "fork child True True True" in out
-    assert "fork notice True True" in out
+    got = node.facts("mem_tasks.py", "forker")
+    assert got["sender"] == got["its_myself"] == got["child"], got
+    assert got["its_pid"] == got["pid"], got
+    assert got["notice_word"] == TASK_EXIT_NOTICE and got["notice_sender"] == got["child"], got
 
 
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="one CPU: nothing to place")

@@ -1,12 +1,14 @@
 """Test drivers for the driver manager: one that serves, one that crashes at once, one
 that spins, one that touches a port it was not given; and a client. Root starts each
 driver as `main(rt, name, names_id)`. The serving one speaks TEST, a protocol of two
-operations declared here the way protocols/ declares a service's."""
+operations declared here the way protocols/ declares a service's. What a test checks is
+reported as facts (microkernel.user.testing.report)."""
 import enum
 import time
 
 from drivers.driver import start
 from microkernel.abi import KernelError
+from microkernel.user.testing import report
 from protocols import Dispatch, Service, call, serve
 from protocols.interface import Interface
 
@@ -29,7 +31,7 @@ class Steady:
         return (101,)
 
     def slow(self, req, msg):
-        time.sleep(1.0)
+        time.sleep(1.0)                 # deliberately long: in flight when the test kills us
         return (102,)
 
 
@@ -46,26 +48,26 @@ def crash(rt, name, names_id):
 
 def spin(rt, name, names_id):
     start(rt, name, names_id)
-    print("spinning", flush=True)
+    report(spinning=True)
     while True:
         pass
 
 
 def rogue(rt, name, names_id):
     drv = start(rt, name, names_id)
-    print("granted", drv.ports, flush=True)
+    writes = {}
     for port, value in ((0x43, 0x30), (0x3FB, 0x80), (0x1F7, 0xEC)):
         try:
             rt.outb(port, value)
-            print("wrote", hex(port))
+            writes[hex(port)] = "written"
         except KernelError as e:
-            print("refused", hex(port), e.fault.name, flush=True)
+            writes[hex(port)] = e.fault
+    report(granted=drv.ports, writes=writes)
     rt.receive(0)
 
 
 def client(rt, name, op):
     """Call driver `name` once through Service, which resends the request to the new
-    driver if the old one dies meanwhile; prints the answer and the resends."""
+    driver if the old one dies meanwhile; reports the answer and the resends."""
     svc = Service(rt, name, iface=TEST, timeout=10)
-    r = svc.call(int(op))
-    print("answer", r.answer, "retries", svc.retries, flush=True)
+    report(answer=svc.call(int(op)).answer, retries=svc.retries)

@@ -1,9 +1,29 @@
-"""Task code for the IPC tests: each function is a task's `main(rt, *args)` and prints
-what the test checks. Several use a second lthread as the partner."""
-import threading
+"""Task code for the IPC tests: each function is a task's `main(rt, *args)` and reports
+(one fact line, microkernel.user.testing.report) what the test checks. Several use a
+second lthread as the partner."""
 import time
 
 from microkernel.abi import (IpcError, KernelError, Msg, StringLimits, ThreadId)
+from microkernel.user.testing import report, wait_until
+
+
+def outcome(request, *args, **kw):
+    """What `request(*args, **kw)` came to: "ok", an IPC error's [code, phase], or the
+    fault the kernel refused it with."""
+    try:
+        request(*args, **kw)
+        return "ok"
+    except IpcError as e:
+        return [e.code, e.phase]
+    except KernelError as e:
+        return e.fault
+
+
+def until_state(rt, lthreads, state: str, timeout: float = 5.0) -> None:
+    """Wait until each of my `lthreads` is in IPC state `state` (thread_schedule's)."""
+    me = rt.myself()
+    wait_until(lambda: all(rt.thread_schedule(me.lthread_id(i))["state"] == state
+                           for i in lthreads), timeout, f"lthreads {lthreads} {state}")
 
 
 def echo_server(rt):
@@ -17,71 +37,45 @@ def rpc(rt):
     rt.lthread_ex_regs(1, echo_server)
     server = rt.myself().lthread_id(1)
     r = rt.call(server, Msg(words=(41, 0xFFFFFFFF)))
-    print("words", list(r.words), "sender_ok", r.sender == server)
+    report(server=server, sender=r.sender, words=r.words)
     r = rt.call(server, Msg(words=(1,), strings=(b"abc", bytes(range(256)) * 2)))
-    print("strings", r.strings[0], len(r.strings[1]), r.strings[1][:2].hex())
+    report(strings=[r.strings[0], len(r.strings[1]), r.strings[1][:2].hex()])
     big = bytes(range(256)) * 256
     r = rt.call(server, Msg(strings=(big,)))
-    print("big", len(r.strings[0]), r.strings[0] == big[::-1])
-    try:
-        rt.call(server, Msg(strings=(b"x" * 100,)), limits=StringLimits(1, 10))
-    except IpcError as e:
-        print("cut", e.code.name, e.phase.value)
+    report(big_len=len(r.strings[0]), big_reversed=r.strings[0] == big[::-1])
+    report(cut=outcome(rt.call, server, Msg(strings=(b"x" * 100,)),
+                       limits=StringLimits(1, 10)))
 
 
 def errors(rt):
     t0 = time.monotonic()
-    try:
-        rt.receive(0, timeout=0.05)                     # sleep: receive from nil
-    except IpcError as e:
-        print("sleep", e.code.name, e.phase.value, time.monotonic() - t0 >= 0.045)
-    idle = rt.myself().lthread_id(5)                     # exists, never receives
-    try:
-        rt.send(idle, Msg(words=(1,)), timeout=0)
-    except IpcError as e:
-        print("poll-send", e.code.name, e.phase.value)
-    try:
-        rt.send(idle, Msg(words=(1,)), timeout=0.05)
-    except IpcError as e:
-        print("timed-send", e.code.name, e.phase.value)
+    report(sleep=outcome(rt.receive, 0, timeout=0.05),      # sleep: receive from nil
+           slept=time.monotonic() - t0)
+    idle = rt.myself().lthread_id(5)                          # exists, never receives
     ghost = ThreadId.make(2000, 0, version=77, site=rt.site)
-    try:
-        rt.call(ghost, Msg(words=(1,)))
-    except IpcError as e:
-        print("ghost", e.code.name, e.phase.value)
-    try:
-        rt.receive(ghost, timeout=1)
-    except IpcError as e:
-        print("ghost-rcv", e.code.name)
-    try:
-        rt._syscall([99])
-    except KernelError as e:
-        print("bad-op", e.fault.name)
-    try:
-        rt._syscall([1, 1, ["x"], [], 0, 0, 0, 0, None, None])
-    except KernelError as e:
-        print("bad-word", e.fault.name)
+    report(poll_send=outcome(rt.send, idle, Msg(words=(1,)), timeout=0),
+           timed_send=outcome(rt.send, idle, Msg(words=(1,)), timeout=0.05),
+           ghost_call=outcome(rt.call, ghost, Msg(words=(1,))),
+           ghost_receive=outcome(rt.receive, ghost, timeout=1),
+           bad_op=outcome(rt._syscall, [99]),
+           bad_word=outcome(rt._syscall, [1, 1, ["x"], [], 0, 0, 0, 0, None, None]))
 
 
 def _blocked_receiver(rt, out):
     try:
         rt.wait()
+        out.append("received")
     except IpcError as e:
-        out.append((e.code.name, e.phase.value))
+        out.append([e.code, e.phase])
 
 
 def cancel(rt):
     out = []
     rt.lthread_ex_regs(1, _blocked_receiver, args=(out,))
-    me1 = rt.myself().lthread_id(1)
-    deadline = time.monotonic() + 5
-    while rt.thread_schedule(me1)["state"] != "receiving" and time.monotonic() < deadline:
-        time.sleep(0.01)
+    until_state(rt, [1], "receiving")
     old = rt.lthread_ex_regs(1, None)
-    deadline = time.monotonic() + 5
-    while not out and time.monotonic() < deadline:
-        time.sleep(0.01)
-    print("cancelled", out, "old-state", old["state"])
+    report(cancelled=wait_until(lambda: out, 5, "lthread 1's IPC to end"),
+           old_state=old["state"])
 
 
 def _sender(rt, prio, tag, target):
@@ -93,14 +87,8 @@ def priority(rt):
     me = rt.myself()
     for i, prio in ((1, 10), (2, 30), (3, 20)):
         rt.lthread_ex_regs(i, _sender, args=(prio, i, me))
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        states = [rt.thread_schedule(me.lthread_id(i))["state"] for i in (1, 2, 3)]
-        if states == ["sending"] * 3:
-            break
-        time.sleep(0.01)
-    order = [rt.wait().words[0] for _ in range(3)]
-    print("order", order)
+    until_state(rt, [1, 2, 3], "sending")
+    report(order=[rt.wait().words[0] for _ in range(3)])
 
 
 def _spin_then_wait(rt, seconds):
@@ -115,35 +103,20 @@ def thread_cpu(rt, seconds="0.3"):
     `seconds` of its own CPU, lthread 0 mostly sleeps."""
     me = rt.myself()
     rt.lthread_ex_regs(1, _spin_then_wait, args=(float(seconds),))
-    deadline = time.monotonic() + 30
-    while rt.thread_schedule(me.lthread_id(1))["state"] != "receiving" \
-            and time.monotonic() < deadline:
-        time.sleep(0.02)
+    until_state(rt, [1], "receiving", timeout=30)
     spun, idle = rt.thread_schedule(me.lthread_id(1))["cpu"], rt.thread_schedule(me)["cpu"]
-    print("spinner", round(spun, 2), "idle", round(idle, 2), "own", round(time.thread_time(), 2))
+    report(spinner=round(spun, 2), idle=round(idle, 2), own=round(time.thread_time(), 2))
 
 
 def deceit(rt):
-    rt.lthread_ex_regs(1, echo_server)
-    server = rt.myself().lthread_id(1)
-    fake = ThreadId.make(rt.myself().task, 7, rt.myself().version, rt.site,
-                         rt.myself().chief, rt.myself().nest)
+    me = rt.myself()
+    fake = ThreadId.make(me.task, 7, me.version, rt.site, me.chief, me.nest)
     got = []
-
-    def catcher(rt2):
-        got.append(rt2.wait())
-    rt.lthread_ex_regs(2, catcher)
-    catcher_id = rt.myself().lthread_id(2)
-    deadline = time.monotonic() + 5
-    while rt.thread_schedule(catcher_id)["state"] != "receiving" and time.monotonic() < deadline:
-        time.sleep(0.01)
-    rt.send(catcher_id, Msg(words=(5,)), deceit=fake)
-    deadline = time.monotonic() + 5
-    while not got and time.monotonic() < deadline:
-        time.sleep(0.01)
-    m = got[0]
-    print("seen-as-self", m.sender == rt.myself(), "deceited", m.deceited)
-    _ = server, threading
+    rt.lthread_ex_regs(2, lambda rt2: got.append(rt2.wait()))
+    until_state(rt, [2], "receiving")
+    rt.send(me.lthread_id(2), Msg(words=(5,)), deceit=fake)
+    m = wait_until(lambda: got, 5, "lthread 2's message")[0]
+    report(me=me, fake=fake, sender=m.sender, deceited=m.deceited)
 
 
 def fastpath_refusals(rt):
@@ -160,17 +133,14 @@ def fastpath_refusals(rt):
             msg = rt1.reply_and_wait(msg.sender, Msg(words=(len(got),)))
     rt.lthread_ex_regs(1, server)
     s = int(rt.myself().lthread_id(1))
-    print("first", list(rt.call(s, Msg(words=(7,))).words))
+    report(first=rt.call(s, Msg(words=(7,))).words)
     call = [1, s, [8], [], timeouts.encode(NEVER, NEVER), 1, s, 0, None, None]
+    refused = {}
     for name, index, value in (("rmode-bool", 5, True), ("window-false", 7, False),
                                ("items-map", 3, {}), ("tword-float", 4, 0.0),
                                ("rfrom-str", 6, "x"), ("word-float", 2, [8.0]),
                                ("limits-str", 8, "x")):
         h = list(call)
         h[index] = value
-        try:
-            rt._syscall(h)
-            print(name, "taken")
-        except KernelError as e:
-            print(name, e.fault.name)
-    print("after", list(rt.call(s, Msg(words=(9,))).words), "got", got)
+        refused[name] = outcome(rt._syscall, h)
+    report(refused=refused, after=rt.call(s, Msg(words=(9,))).words, server_got=got)

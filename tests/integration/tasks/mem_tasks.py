@@ -1,14 +1,15 @@
 """Task code for map/grant/flush, task_new and clans, sigma0 and interrupts.
 
 A parent asks root (its chief) for task numbers, creates children in its own clan, and
-passes pages to them; children report back by IPC, and everyone prints what the test
-checks."""
+passes pages to them; children report back by IPC, and everyone reports (one fact line,
+microkernel.user.testing.report) what the test checks, under names of its own: a
+parent's output and its children's are read as one."""
 import time
 
 from hw.mmu import PageFault, translate
 from microkernel.abi import (Fpage, GrantItem, IpcError, KernelError, MapItem, Msg,
                              ThreadId, irq_id)
-from microkernel.abi.ops import NEAREST_OUTER, NEAREST_SAME, TASK_EXIT_NOTICE
+from microkernel.user.testing import report, wait_until
 from protocols.client import Service
 from protocols.pager import PAGER, Op as PagerOp
 from protocols.root import Root
@@ -42,31 +43,30 @@ def parent_map(rt):
     rt.mem.write(0x101000, b"granted")
     child = new_child(rt, "child_map", rt.myself())
     rt.send(child, Msg(items=(MapItem(Fpage.page(0x100000), 0x100000),)))
-    r = rt.receive(child)                       # the child wrote through the mapping
-    print("parent sees", rt.mem.read(0x100000, 10))
+    rt.receive(child)                           # the child wrote through the mapping
+    report(parent_reads=rt.mem.read(0x100000, 10))
     rt.fpage_unmap(Fpage.page(0x100000), flush=False)            # remap read-only
     rt.call(child, Msg(words=(1,)))
     rt.fpage_unmap(Fpage.page(0x100000), flush=True)             # flush
     rt.call(child, Msg(words=(2,)))
-    print("parent keeps", pte_state(rt, 0x100000))
+    report(parent_keeps=pte_state(rt, 0x100000))
     rt.send(child, Msg(items=(GrantItem(Fpage.page(0x101000), 0x101000),)))
-    print("after grant parent has", pte_state(rt, 0x101000))
+    report(parent_after_grant=pte_state(rt, 0x101000))
     rt.call(child, Msg(words=(3,)))
-    _ = r
 
 
 def child_map(rt, parent):
     parent = ThreadId(parent)
     m = rt.receive(parent, window=Fpage.of(0x200000, 1 << 21))
-    print("child got fpage", m.fpage_received, rt.mem.read(0x300000, 11))
+    report(child_fpage=m.fpage_received, child_reads=rt.mem.read(0x300000, 11))
     rt.mem.write(0x300000, b"from-child")
     rt.send(parent, Msg(words=(0,)))
-    m = rt.receive(parent)
-    print("after remap", pte_state(rt, 0x300000))
-    m = rt.reply_and_wait(parent, Msg())
-    print("after flush", pte_state(rt, 0x300000))
+    rt.receive(parent)
+    report(after_remap=pte_state(rt, 0x300000))
+    rt.reply_and_wait(parent, Msg())
+    report(after_flush=pte_state(rt, 0x300000))
     m = rt.ipc(parent, Msg(), 0, 1, parent, window=Fpage.of(0x400000, 1 << 12))
-    print("granted", m.fpage_received, rt.mem.read(0x400000, 7))
+    report(granted_fpage=m.fpage_received, granted_reads=rt.mem.read(0x400000, 7))
     rt.receive(parent)                           # the call that ends the test
     rt.send(parent, Msg())
 
@@ -79,10 +79,10 @@ def parent_chain(rt):
     c = new_child(rt, "chain_c", rt.myself())
     rt.send(b, Msg(words=(int(c) & 0xFFFFFFFF, int(c) >> 32),
                    items=(MapItem(Fpage.page(0x100000), 0),)))
-    print("c saw", bytes(rt.receive(c).strings[0]))
+    report(c_saw=rt.receive(c).strings[0])
     rt.fpage_unmap(Fpage.page(0x100000), flush=True)
     rt.send(c, Msg())
-    print("c after flush", rt.receive(c).strings[0].decode())
+    report(c_after_flush=rt.receive(c).strings[0])
     rt.send(b, Msg())
 
 
@@ -107,28 +107,28 @@ def chain_c(rt, parent):
 def parent_clan(rt):
     me = rt.myself()
     child = new_child(rt, "clan_child", me)
-    print("child chief", child.chief == me.task, "nest", child.nest == me.nest + 1)
-    rel, near = rt.id_nearest(child)
-    print("nearest child", rel == NEAREST_SAME, near == child)
-    rel, near = rt.id_nearest(rt.sigma0)
-    print("nearest sigma0", rel == NEAREST_OUTER, near == rt.chief())
-    m = rt.call(child, Msg(words=(7,)))
-    print("child replied", m.words)
+    report(my_task=me.task, my_nest=me.nest, chief=rt.chief(), child=child,
+           child_task=child.task, child_version=child.version, child_chief=child.chief,
+           child_nest=child.nest)
+    report(nearest_child=rt.id_nearest(child), nearest_sigma0=rt.id_nearest(rt.sigma0))
+    report(child_replied=rt.call(child, Msg(words=(7,))).words)
     notice = rt.wait(timeout=10)
-    print("notice", notice.words[0] == TASK_EXIT_NOTICE, notice.sender.task == child.task,
-          "status", notice.words[1])
+    report(notice_word=notice.words[0], notice_task=notice.sender.task,
+           notice_status=notice.words[1])
     try:
         rt.send(child, Msg(words=(1,)), timeout=0)
+        report(stale_send="delivered")
     except IpcError as e:
-        print("stale", e.code.name)
+        report(stale_send=e.code)
     again = rt.task_new(child.task, f"{HERE}:clan_child", rt.pager, args=[int(me)])
-    print("new version", again.version != child.version, again.task == child.task)
+    report(again_task=again.task, again_version=again.version)
     rt.call(again, Msg(words=(8,)))
     rt.wait(timeout=10)
     try:
         rt.task_new(5, f"{HERE}:clan_child", rt.pager, args=[0])
+        report(task_new_5="created")
     except KernelError as e:
-        print("not mine", e.fault.name)
+        report(task_new_5=e.fault)
 
 
 def clan_child(rt, parent):
@@ -142,8 +142,8 @@ def redirect_parent(rt, sibling):
     sibling = int(sibling)
     child = new_child(rt, "redirect_child", rt.myself(), sibling)
     m = rt.wait(timeout=10)
-    print("redirected", m.redirected, "intended", m.intended == ThreadId(sibling),
-          "from child", m.sender == child, "words", m.words)
+    report(child=child, sender=m.sender, redirected=m.redirected, intended=m.intended,
+           words=m.words)
     rt.wait(timeout=10)          # the child's exit notice
 
 
@@ -152,7 +152,7 @@ def redirect_child(rt, parent, sibling):
 
 
 def idle(rt):
-    print("idle", int(rt.myself()), flush=True)
+    report(idle=rt.myself())
     rt.receive(0)
 
 
@@ -160,8 +160,9 @@ def caller(rt, server):
     server = int(server)
     try:
         rt.call(ThreadId(server), Msg(words=(1,)))
+        report(caller_got="reply")
     except IpcError as e:
-        print("caller got", e.code.name)
+        report(caller_got=e.code)
 
 
 # -- sigma0 ----------------------------------------------------------------------------
@@ -169,10 +170,10 @@ def caller(rt, server):
 def sigma0_once(rt, frame, hold="0"):
     frame = int(frame)
     got = grab_page(rt, frame, 0x700000)
-    print("frame", got)
+    report(frame=got)
     if got:
         rt.mem.write(0x700000, b"mine")
-        print("wrote", rt.mem.read(0x700000, 4), flush=True)
+        report(wrote=rt.mem.read(0x700000, 4))
     if hold == "1":
         rt.receive(0)
 
@@ -182,8 +183,9 @@ def sigma0_once(rt, frame, hold="0"):
 def _second_attacher(rt, out):
     try:
         rt.receive(irq_id(0), timeout=0)
+        out.append("received")
     except IpcError as e:
-        out.append(e.code.name)
+        out.append(e.code)
 
 
 def pit_irq(rt, name, names_id):
@@ -191,33 +193,31 @@ def pit_irq(rt, name, names_id):
     from drivers.driver import start
     try:
         rt.inb(0x43)
+        report(before_grant="read")
     except KernelError as e:
-        print("before grant", e.fault.name)
+        report(before_grant=e.fault)
     drv = start(rt, name, names_id)              # ports from root, IRQ attached
-    print("ports", drv.ports, "irq", drv.irq)
+    report(ports=drv.ports, irq=drv.irq)
     out = []
     rt.lthread_ex_regs(1, _second_attacher, args=(out,))
-    deadline = time.monotonic() + 5
-    while not out and time.monotonic() < deadline:
-        time.sleep(0.01)
-    print("second", out)
+    report(second_attacher=wait_until(lambda: out, 5, "the second attacher's answer"))
     divisor = 11932                                   # ~100 Hz: one trap for all three
     rt.port_batch(("outb", 0x43, 0x34), ("outb", 0x40, divisor & 0xFF),
                   ("outb", 0x40, divisor >> 8))
     t0 = time.monotonic()
-    got = [rt.receive(irq_id(0), timeout=2).sender for _ in range(10)]
-    dt = time.monotonic() - t0
-    print("irqs", all(s == irq_id(0) for s in got), "rate_ok", 0.05 < dt < 1.5)
+    senders = [rt.receive(irq_id(0), timeout=2).sender for _ in range(10)]
+    report(irq_senders=senders, irq_seconds=time.monotonic() - t0)
     try:                                              # checked whole before any runs:
         rt.port_batch(("outb", 0x43, 0x30), ("inb", 0x60))   # the PIT is not stopped
+        report(batch="done")
     except KernelError as e:
-        print("batch refused", e.fault.name, "still ticking",
-              rt.receive(irq_id(0), timeout=2).sender == irq_id(0))
+        report(batch=e.fault, then_sender=rt.receive(irq_id(0), timeout=2).sender)
     rt.outb(0x43, 0x30)                               # mode 0, no count: stop
     try:
         rt.inb(0x60)
+        report(port_0x60="read")
     except KernelError as e:
-        print("not granted", e.fault.name, flush=True)
+        report(port_0x60=e.fault)                     # the test waits for this fact
     rt.receive(0)                                     # stay until root stops us
 
 
@@ -227,21 +227,22 @@ def cow_parent(rt):
     rt.mem.write(0x100000, b"original")
     child = new_child(rt, "cow_child", rt.myself())
     Service(rt, tid=rt.pager, iface=PAGER).call(PagerOp.COPY, int(child))
-    print("parent after copy", pte_state(rt, 0x100000))
+    report(parent_after_copy=pte_state(rt, 0x100000))
     rt.send(child, Msg())
     rt.receive(child)
-    print("parent still reads", rt.mem.read(0x100000, 8))
+    report(parent_still_reads=rt.mem.read(0x100000, 8))
     rt.mem.write(0x100000, b"parent!!")
-    print("parent writes", pte_state(rt, 0x100000), rt.mem.read(0x100000, 8))
+    report(parent_after_write=pte_state(rt, 0x100000), parent_reads=rt.mem.read(0x100000, 8))
     rt.wait(timeout=10)
 
 
 def cow_child(rt, parent):
     parent = ThreadId(parent)
     rt.receive(parent)
-    print("child reads", rt.mem.read(0x100000, 8), pte_state(rt, 0x100000))
+    report(child_reads=rt.mem.read(0x100000, 8), child_before_write=pte_state(rt, 0x100000))
     rt.mem.write(0x100000, b"child!!!")
-    print("child writes", rt.mem.read(0x100000, 8), pte_state(rt, 0x100000))
+    report(child_after_write=pte_state(rt, 0x100000),
+           child_reads_back=rt.mem.read(0x100000, 8))
     rt.send(parent, Msg())
 
 
@@ -249,11 +250,11 @@ def cow_child(rt, parent):
 
 def page_writer(rt):
     rt.mem.write(0x100000, b"secret-page")
-    print("wrote", rt.mem.read(0x100000, 11), flush=True)
+    report(wrote=rt.mem.read(0x100000, 11))
 
 
 def page_reader(rt):
-    print("reads", rt.mem.read(0x100000, 11), flush=True)
+    report(reads=rt.mem.read(0x100000, 11))
 
 
 # -- identity ----------------------------------------------------------------------------
@@ -262,42 +263,46 @@ def impostor(rt):
     """Try to be another thread: a HELLO with a wrong secret, a HELLO for a thread
     that is already attached, and a message whose body names another sender."""
     import zmq
-    from microkernel.abi import ABI_VERSION, Op, decode_header, encode_header
+    from microkernel.abi import ABI_VERSION, Fault, Op, decode_header, encode_header
     ctx = zmq.Context.instance()
     s = ctx.socket(zmq.DEALER)
     s.setsockopt(zmq.LINGER, 0)
     s.connect(rt.endpoint)
-    s.send(encode_header([Op.HELLO, ABI_VERSION, rt.task_no, 3, b"0" * 16]))
-    print("wrong secret", decode_header(s.recv())[1:2])
-    s.send(encode_header([Op.HELLO, ABI_VERSION, 4, 0, rt._secret]))
-    print("other task", decode_header(s.recv())[1:2])
-    s.send(encode_header([Op.HELLO, ABI_VERSION, rt.task_no, 0, rt._secret]))
-    print("taken", decode_header(s.recv())[1:2])
-    s.send(encode_header([Op.IPC, int(rt.sigma0), [1], [], 0, 0, 0, 0, None, None]))
-    print("no hello", decode_header(s.recv())[1:2])
+
+    def answer(header):
+        """The fault the kernel refused `header` with ("accepted" if it did not)."""
+        s.send(encode_header(header))
+        reply = decode_header(s.recv())
+        return Fault(reply[1]) if reply[0] == -1 else "accepted"
+    report(wrong_secret=answer([Op.HELLO, ABI_VERSION, rt.task_no, 3, b"0" * 16]),
+           other_task=answer([Op.HELLO, ABI_VERSION, 4, 0, rt._secret]),
+           taken=answer([Op.HELLO, ABI_VERSION, rt.task_no, 0, rt._secret]),
+           no_hello=answer([Op.IPC, int(rt.sigma0), [1], [], 0, 0, 0, 0, None, None]))
     s.close()
 
 
 def kernel_area(rt):
     """User space ends at 3 GiB: an access above is the task's MemoryFault, a fault
     report for it is refused, an fpage there cannot be built; the page below works."""
-    from microkernel.abi import USER_TOP, Fault
+    from microkernel.abi import USER_TOP
     from microkernel.user.vmem import MemoryFault
     try:
         rt.mem.write(USER_TOP, b"x")
-        print("kernel area written")
+        report(write_above="written")
     except MemoryFault as e:
-        print("kernel area fault", "kernel area" in str(e))
+        report(write_above="MemoryFault", write_above_says_kernel_area="kernel area" in str(e))
     try:
         rt._page_fault(0xF0001000, True, False)
+        report(fault_report_above="accepted")
     except KernelError as e:
-        print("fault report refused", e.fault is Fault.BAD_ARGUMENT)
+        report(fault_report_above=e.fault)
     rt.mem.write(USER_TOP - 0x1000, b"top page")
-    print("last user page", rt.mem.read(USER_TOP - 0x1000, 8))
+    report(last_user_page=rt.mem.read(USER_TOP - 0x1000, 8))
     try:
         Fpage(0xF0001000, 12)
+        report(fpage_above="built")
     except ValueError as e:
-        print("fpage refused", "kernel area" in str(e))
+        report(fpage_above="ValueError", fpage_above_says_kernel_area="kernel area" in str(e))
 
 
 # -- a task whose process is a fork of another's -------------------------------------
@@ -314,10 +319,11 @@ def forker(rt):
     if pid == 0:
         try:
             rt.after_fork(child, secret)
-            rt.send(parent, Msg(words=(os.getpid(),), strings=(str(rt.myself()).encode(),)))
+            rt.send(parent, Msg(words=(os.getpid(), rt.myself().low, rt.myself().high)))
         finally:
             os._exit(0)
     m = rt.receive(child, timeout=10)
-    print("fork child", m.sender == child, m.words[0] == pid, m.strings[0].decode() == str(child))
+    report(child=child, pid=pid, sender=m.sender, its_pid=m.words[0],
+           its_myself=m.words[2] << 32 | m.words[1])
     notice = rt.wait(timeout=10)
-    print("fork notice", notice.words[0] == TASK_EXIT_NOTICE, notice.sender == child)
+    report(notice_word=notice.words[0], notice_sender=notice.sender)
