@@ -78,14 +78,33 @@ def status(node_name: str, as_json: bool) -> None:
         st = node.control({"op": "status"})
     except NodeError as e:
         raise click.ClickException(str(e))
+    st["health"] = health(node, st)
     if as_json:
         click.echo(json.dumps(st, indent=2))
-        return
-    kf = st["kernel_frames"]
-    click.echo(f"node {node.name}: up, kernel pid {st['pid']}, site {st['site']}, "
-               f"{st['memory'] >> 20} MiB, {st['tasks']} tasks, {st['threads']} threads, "
-               f"kernel frames {kf['used']}/{kf['total']}, "
-               f"{'ready' if st['ready'] else 'booting'}")
+    else:
+        kf = st["kernel_frames"]
+        click.echo(f"node {node.name}: up, kernel pid {st['pid']}, site {st['site']}, "
+                   f"{st['memory'] >> 20} MiB, {st['tasks']} tasks, {st['threads']} threads, "
+                   f"kernel frames {kf['used']}/{kf['total']}, {st['health']}")
+    sys.exit(0 if st["health"] == "ready" else 1)
+
+
+def health(node: Node, st: dict) -> str:
+    """The node as `systemctl is-system-running` would put it: ready, booting,
+    degraded: WHY (a core server lost for good, a kept one restarting) or failed: WHY
+    (sigma0 or root gone: nothing can be restarted)."""
+    dead = [name for name, alive in st.get("alive", {}).items() if not alive]
+    if dead:
+        return f"failed: {' and '.join(dead)} died"
+    if not st["ready"]:
+        return "booting"
+    try:
+        h = node.root({"op": "health"}, timeout=3.0)
+    except NodeError as e:
+        return f"failed: root does not answer ({e})"
+    why = [f"{name} {how}" for name, how in h["lost"].items()]
+    why += [f"{name} {state}" for name, state in h["servers"].items() if state != "running"]
+    return f"degraded: {', '.join(why)}" if why else "ready"
 
 
 @main.command()
@@ -230,12 +249,40 @@ def driver_list(node_name: str, as_json: bool) -> None:
 KINDS = {"com": "uart", "ata": "ata", "net": "nic"}
 
 
+class Port(click.ParamType):
+    """An I/O port number, in any base Python reads (0x2f8, 760)."""
+    name = "port"
+
+    def convert(self, value, param, ctx):
+        try:
+            port = int(value, 0) if isinstance(value, str) else int(value)
+        except ValueError:
+            self.fail(f"{value!r} is not a port number (e.g. 0x2f8)", param, ctx)
+        if not 0 <= port <= 0xFFFF:
+            self.fail(f"{value} is outside the 486's ports 0..0xffff", param, ctx)
+        return port
+
+
+class Irq(click.IntRange):
+    """An ISA interrupt line a card may use: 0..15 but 2, the cascade line."""
+
+    def __init__(self):
+        super().__init__(0, 15)
+
+    def convert(self, value, param, ctx):
+        irq = super().convert(value, param, ctx)
+        if irq == 2:
+            self.fail("IRQ 2 is the cascade to the second 8259A; a card wired to it "
+                      "uses IRQ 9 on a PC AT", param, ctx)
+        return irq
+
+
 @driver.command("attach")
 @node_option
 @click.argument("name")
-@click.option("--port", type=str, default=None, help="base I/O port (e.g. 0x2f8)")
-@click.option("--irq", type=int, default=None, help="IRQ line 0-15")
-def driver_attach(node_name: str, name: str, port: str | None, irq: int | None) -> None:
+@click.option("--port", type=Port(), default=None, help="base I/O port (e.g. 0x2f8)")
+@click.option("--irq", type=Irq(), default=None, help="IRQ line 0-15, not 2")
+def driver_attach(node_name: str, name: str, port: int | None, irq: int | None) -> None:
     """Plug device NAME (comN, ataN, netN) into the running machine and start its driver."""
     from servers.devmgr import DEFAULT_DRIVERS
     node = _node(node_name)
@@ -243,7 +290,7 @@ def driver_attach(node_name: str, name: str, port: str | None, irq: int | None) 
     if kind is None:
         raise click.BadParameter(f"{name!r}: a device name starts with com, ata or net")
     default = DEFAULT_DRIVERS.get(name)
-    base = int(port, 0) if port else (default[2][0][0] if default else None)
+    base = port if port is not None else (default[2][0][0] if default else None)
     irq = irq if irq is not None else (default[3] if default else None)
     if base is None or irq is None:
         raise click.UsageError(f"{name} has no default: give --port and --irq")
@@ -275,11 +322,12 @@ def plug(node: Node, name: str, kind: str, base: int, irq: int) -> None:
 @driver.command("detach")
 @node_option
 @click.argument("name")
-def driver_detach(node_name: str, name: str) -> None:
+@click.option("--force", is_flag=True, help="also the console's line (com1)")
+def driver_detach(node_name: str, name: str, force: bool) -> None:
     """Stop NAME's driver and unplug the device; its ports and IRQ become free."""
     node = _node(node_name)
     try:
-        node.root({"op": "driver_stop", "name": name})
+        node.root({"op": "driver_stop", "name": name, "force": force})
         node.control({"op": "unplug", "name": name})
     except NodeError as e:
         raise click.ClickException(str(e))

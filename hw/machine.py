@@ -15,7 +15,7 @@ from .ata import ATADisk
 from .clock import Clock, RealClock
 from .device import BadAccess, Device, IrqLine
 from .i8254 import PIT
-from .i8259 import PICPair
+from .i8259 import CASCADE_IR, PICPair
 from .memory import PhysicalMemory
 from .nic import NIC
 from .ports import PortBus
@@ -56,6 +56,10 @@ class Machine:
         """Plug `device` in: claim its ports and IRQ lines. Returns the device."""
         if device.name in self.devices:
             raise BadAccess(f"a device named {device.name!r} is already plugged in")
+        bad = [irq for irq in device.irqs if not 0 <= irq < 16 or irq == CASCADE_IR]
+        if bad and lines:
+            raise BadAccess(f"IRQ {bad[0]} cannot be a card's: lines are 0..15 but "
+                            f"{CASCADE_IR}, the cascade to the second 8259A")
         busy = [irq for irq in device.irqs if irq in self._lines] if lines else []
         if busy:
             raise BadAccess(f"IRQ {busy[0]} is already in use")

@@ -7,9 +7,9 @@ The server is looked up with the name server (and again after it was restarted),
 patience: while nobody has registered the name yet (booting, restarting), it asks again
 with growing pauses until a deadline, then fails with ENODEV. A request that meets a
 dead server (NOT_EXISTENT, CANCELED: root restarts servers and drivers, and the new one
-has a new thread id) is sent again to the new server when its operation is declared
-`retry` (idempotent: a read, a write of the same bytes to the same place), until the
-retry deadline; otherwise it fails with EIO and only the next request goes to the new
+has a new thread id, or, for a server given by id, the same one: the name server's) is
+sent again to the new server when its operation is declared `retry` (idempotent: a read,
+a write of the same bytes to the same place), until the retry deadline; otherwise it fails with EIO and only the next request goes to the new
 server, for only the caller can know what to do again (Minix 3's reincarnation, seen
 from the client). Every failure is a `ServiceError`, an OSError: an error reply's errno
 (its further words in `.detail`), EIO for a server gone, ETIMEDOUT for an IPC timeout.
@@ -114,7 +114,7 @@ class Service:
                 if not self.fixed:
                     self.tid = None
                 deadline = deadline or time.monotonic() + self.retry_for
-                if not op.retry or self.fixed or time.monotonic() + pause > deadline:
+                if not op.retry or time.monotonic() + pause > deadline:
                     raise ServiceError(errno.EIO, f"{self._what(code)}: server gone "
                                        f"({e.code.name})") from None
                 self.retries += 1

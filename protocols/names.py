@@ -7,6 +7,10 @@ again after a restart (servers/names.py serves it, as task 6).
     REMOVE    | name          ->                 ENOENT: nobody has the name; EPERM:
                                                  the sender is neither its holder's
                                                  task nor root
+    ASSIGN    tid:64 | name   ->                 the name is now thread `tid`'s (root
+                                                 only: after the name server was
+                                                 restarted, root gives back the names of
+                                                 the servers and drivers it keeps)
 
 Names are 1..MAX_NAME bytes of UTF-8 (EINVAL otherwise). A name whose holder no longer
 exists is dropped when it is looked up, so a stale id is never handed out.
@@ -19,7 +23,7 @@ import errno
 from microkernel.abi import ThreadId
 
 from .client import Service, ServiceError
-from .interface import Interface, call
+from .interface import Interface, Who, call
 
 __all__ = ["Op", "NAMES", "Names", "MAX_NAME"]
 
@@ -31,6 +35,7 @@ class Op(enum.IntEnum):
     LOOKUP = 0x4E02
     LIST = 0x4E03
     REMOVE = 0x4E04
+    ASSIGN = 0x4E05
 
 
 NAMES = Interface("names", Op, {
@@ -38,6 +43,7 @@ NAMES = Interface("names", Op, {
     Op.LOOKUP: call("| name", "id:64", retry=True),
     Op.LIST: call("", "| *entries", retry=True),
     Op.REMOVE: call("| name"),
+    Op.ASSIGN: call("tid:64 | name", who=Who.ROOT),
 })
 
 
@@ -70,3 +76,7 @@ class Names(Service):
 
     def remove(self, name: str) -> None:
         self.call(Op.REMOVE, name.encode())
+
+    def assign(self, name: str, tid: int) -> None:
+        """Register `name` as thread `tid` (root only)."""
+        self.call(Op.ASSIGN, int(tid), name.encode())

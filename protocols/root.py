@@ -21,7 +21,10 @@ with a map; a refusal is {"error": "one line"}. `wait` is answered when the task
     kill          task                   -> task, killed
     drivers                              -> drivers          (mk driver list)
     driver_start  name [class entry ports irq]  -> driver   (defaults: the known drivers)
-    driver_stop   name                   -> stopped
+    driver_stop   name [force]           -> stopped          (force: also the console's line)
+    health                               -> servers, lost    each kept server's state, and
+                                                             the core servers that died and
+                                                             cannot come back (the pager)
     shutdown                             -> unmounted        the fs writes back (mk down)
 """
 from __future__ import annotations
@@ -90,6 +93,7 @@ class OperatorOp(enum.StrEnum):
     DRIVERS = "drivers"
     DRIVER_START = "driver_start"
     DRIVER_STOP = "driver_stop"
+    HEALTH = "health"
     SHUTDOWN = "shutdown"
 
 
@@ -102,7 +106,8 @@ OPERATOR: dict[OperatorOp, dict[str, tuple[type, bool]]] = {
     OperatorOp.DRIVER_START: {"name": (str, True), "class": (str, False),
                               "entry": (str, False), "ports": (list, False),
                               "irq": ((int, type(None)), False)},
-    OperatorOp.DRIVER_STOP: {"name": (str, True)},
+    OperatorOp.DRIVER_STOP: {"name": (str, True), "force": (bool, False)},
+    OperatorOp.HEALTH: {},
     OperatorOp.SHUTDOWN: {},
 }
 
@@ -120,7 +125,8 @@ def parse_operator(req) -> tuple[OperatorOp, dict]:
     for name, value in fields.items():
         if name not in spec:
             raise ValueError(f"{op}: unknown field {name!r}")
-        if not isinstance(value, spec[name][0]) or type(value) is bool:
+        kind = spec[name][0]
+        if not isinstance(value, kind) or (type(value) is bool and kind is not bool):
             raise ValueError(f"{op}: {name} has the wrong type")
     missing = [n for n, (_, required) in spec.items() if required and n not in fields]
     if missing:

@@ -10,7 +10,8 @@ from microkernel.abi import ROOT_TASK, SIGMA0_TASK, ThreadId
 
 __all__ = ["SIGMA0_TASK", "ROOT_TASK", "PAGER_TASK", "NAMES_TASK", "CONSOLE_TASK",
            "FS_TASK", "TTY_TASK", "UNIX_TASK", "DRIVER_TASKS", "FIRST_USER_TASK",
-           "FIRST_GIVEN_TASK", "LAST_GIVEN_TASK", "FS", "TTY", "UNIX", "names_id"]
+           "FIRST_GIVEN_TASK", "LAST_GIVEN_TASK", "FS", "TTY", "UNIX", "CONSOLE_LINE",
+           "names_id"]
 
 PAGER_TASK = 5                   # the default pager (servers/pager.py)
 NAMES_TASK = 6                   # the name server (servers/names.py)
@@ -24,6 +25,7 @@ FIRST_GIVEN_TASK = 1024          # numbers root hands to tasks that ask (ALLOC_T
 LAST_GIVEN_TASK = 2047
 
 FS, TTY, UNIX = "fs", "tty", "unix"     # the servers' registered names
+CONSOLE_LINE = "com1"                   # the console monitor's serial line (its driver)
 
 
 def names_id(site: int) -> ThreadId:

@@ -8,9 +8,11 @@ personality's tty server and shell take the console over when they exist.
 """
 from __future__ import annotations
 
+import os
 import time
 
 from protocols.char import CharDevice
+from protocols.wellknown import CONSOLE_LINE
 
 __all__ = ["main", "Monitor"]
 
@@ -61,9 +63,11 @@ class Monitor:
         return f"{word}: not a monitor command (try help)\r\n".encode()
 
 
-def main(rt, names_id, node: str = "mk") -> None:
-    """Greet on COM1, then answer each line typed there."""
-    com = CharDevice(rt, "com1", names=int(names_id), retry_for=30.0)
+def main(rt, name: str = "console", names_id=None) -> None:
+    """Greet on COM1, then answer each line typed there (root keeps it, as a server)."""
+    node = os.path.basename(rt.rundir.rstrip("/")) or "mk"
+    com = CharDevice(rt, CONSOLE_LINE, names=None if names_id is None else int(names_id),
+                     retry_for=30.0)
     mon = Monitor(node)
     com.write(f"\r\nmk node {node}: console on COM1. Type help.\r\n".encode() + PROMPT)
     while True:

@@ -37,6 +37,7 @@ DEFAULT_DRIVERS: dict[str, tuple[str, str, list[tuple[int, int]], int | None]] =
     "timer": ("timer", "drivers.timer:main", [(0x40, 4)], 0),
     "net0": ("net", "drivers.nic:main", [(0x300, 32)], 9),
 }
+USABLE_IRQS = [n for n in range(16) if n != 2]      # IRQ 2 cascades the second 8259A
 FAST_RESTARTS = 3                # restarts within CRASH_WINDOW before backing off
 CRASH_WINDOW = 10.0
 MAX_BACKOFF = 60.0
@@ -52,6 +53,8 @@ class Record:
     task: int = 0
     tid: int = 0
     fixed: int = 0                    # a server's well-known task number (0: any driver slot)
+    version: int | None = None        # the version every incarnation gets (None: the next)
+    named: bool = True                # the task registers its record's name with names
     state: str = "stopped"            # starting, running, backoff, stopped
     restarts: int = 0
     crashes: list[float] = field(default_factory=list)
@@ -86,11 +89,19 @@ class DriverManager:
         self.pager = pager
         self.lock = threading.RLock()
         self.records: dict[str, Record] = {}
+        self.restarted = None             # restarted(record), after each restart
+        self.lost: dict[str, str] = {}    # core servers dead for good: name -> how
         self.by_task: dict[int, Record] = {}
 
     # -- starting and stopping -----------------------------------------------------
 
-    def add(self, name: str, cls: str, entry: str, ports, irq, fixed: int = 0) -> Record:
+    def add(self, name: str, cls: str, entry: str, ports, irq, fixed: int = 0,
+            version: int | None = None, named: bool = True) -> Record:
+        if irq is not None and irq not in USABLE_IRQS:
+            raise ValueError(f"IRQ {irq} cannot be a driver's: lines are 0..15 but 2, "
+                             "the cascade to the second 8259A")
+        if any(not (0 <= b and n > 0 and b + n <= 0x10000) for b, n in ports):
+            raise ValueError(f"ports {ports} are outside the 486's 0..0xffff")
         with self.lock:
             if name in self.records:
                 raise ValueError(f"driver {name!r} exists")
@@ -99,7 +110,8 @@ class DriverManager:
                 raise ValueError(f"ports of {name!r} are already another driver's")
             if irq is not None and any(r.irq == irq for r in self.records.values()):
                 raise ValueError(f"IRQ {irq} is already another driver's")
-            rec = self.records[name] = Record(name, cls, entry, list(ports), irq, fixed=fixed)
+            rec = self.records[name] = Record(name, cls, entry, list(ports), irq, fixed=fixed,
+                                              version=version, named=named)
             return rec
 
     def start(self, rec: Record) -> None:
@@ -110,9 +122,12 @@ class DriverManager:
             rec.state = "starting"
             self.by_task[rec.task] = rec
             rec.tid = int(self.rt.task_new(rec.task, rec.entry, self.pager,
-                                           args=[rec.name, int(self.names)]))
+                                           args=[rec.name, int(self.names)],
+                                           version=rec.version))
             if not rec.ports and rec.irq is None:
                 rec.state = "running"          # a server: no DRIVER_HELLO to wait for
+            if rec.restarts and self.restarted is not None:
+                self.restarted(rec)
 
     def stop(self, name: str) -> Record:
         """Delete the driver's task; its IRQ goes back to its holder."""
@@ -198,6 +213,18 @@ class DriverManager:
     def list(self) -> list[dict]:
         with self.lock:
             return [r.describe() for r in self.records.values()]
+
+    def health(self) -> dict:
+        """Each kept task's state, and the core servers lost for good."""
+        with self.lock:
+            return {"servers": {r.name: r.state for r in self.records.values()},
+                    "lost": dict(self.lost)}
+
+    def named(self) -> list[tuple[str, int]]:
+        """(name, thread) of every running task that registers its record's name."""
+        with self.lock:
+            return [(r.name, r.tid) for r in self.records.values()
+                    if r.named and r.tid and r.state == "running"]
 
 
 class Holder:

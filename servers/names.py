@@ -55,6 +55,11 @@ class NameServer:
         """Every entry as b"name\\0id", sorted by name."""
         return (tuple(f"{n}\0{t}".encode() for n, t in sorted(self.table.items())),)
 
+    def assign(self, req, msg):
+        """Root gives `name` to thread `tid` (after this server was restarted)."""
+        self.table[_name(req.name)] = req.tid
+        return ()
+
     def remove(self, req, msg):
         """Drop a name: ENOENT if nobody holds it, EPERM for a sender that is neither
         the holder's task nor root."""
@@ -68,8 +73,8 @@ class NameServer:
         return ()
 
 
-def main(rt) -> None:
-    """Serve NAMES forever."""
+def main(rt, name: str = "names", names_id=None) -> None:
+    """Serve NAMES forever (root starts it as it starts every server it keeps)."""
     serve(rt, Dispatch(NAMES, NameServer(rt.alive), rt))
 
 

@@ -29,15 +29,16 @@ from microkernel.abi import USER_TOP, Fpage, MapItem, Msg, ThreadId, place
 from microkernel.abi.ops import exit_status
 from protocols.client import Service, ServiceError
 from protocols.fs import FsClient
+from protocols.names import Names
 from protocols.pager import PAGER, Op as PagerOp
 from protocols.root import HOLDER_BASE, NO_IRQ, ROOT, OperatorOp, parse_operator
 from protocols.server import Dispatch, Forward, Reply, serve
 from protocols.sigma0 import grab_ports
 from protocols.tty import TtyClient
 from protocols.unix import Unix
-from protocols.wellknown import (CONSOLE_TASK, FIRST_GIVEN_TASK, FIRST_USER_TASK, FS_TASK,
+from protocols.wellknown import (CONSOLE_LINE, CONSOLE_TASK, FIRST_GIVEN_TASK, FIRST_USER_TASK, FS_TASK,
                                  LAST_GIVEN_TASK, NAMES_TASK, PAGER_TASK, TTY_TASK,
-                                 UNIX_TASK)
+                                 UNIX_TASK, names_id)
 
 from .devmgr import DEFAULT_DRIVERS, DriverManager, holder_loop
 
@@ -54,11 +55,12 @@ READY_PATIENCE = 20.0            # seconds boot waits for the servers users need
 
 def main(rt, devices=()) -> None:
     """Boot the node's tasks, start lthread 1 (the operator's port), then serve ROOT."""
-    pager, names, mgr, wanted = boot(rt, devices)
     events = zmq.Context.instance().socket(zmq.PAIR)
     events.bind(_EVENTS)
+    pager, names, mgr, wanted = boot(rt, devices)
     rt.lthread_ex_regs(1, operator_loop, args=(pager, mgr, names, wanted))
     chief = Chief(rt, mgr, events)
+    mgr.restarted = chief.restarted
     serve(rt, Dispatch(ROOT, chief, rt, notice=chief.notice, redirected=chief.redirected),
           timeout=mgr.due, window=WHOLE)
 
@@ -89,8 +91,16 @@ class Chief:
         """A task of the clan ended: a driver's restart is planned, any other task's
         exit goes to lthread 1 (its waiters, its pages)."""
         status = exit_status(msg.words[1])
+        if msg.sender.task == PAGER_TASK:       # it holds live address spaces: for good
+            self.mgr.lost["pager"] = f"died (status {status})"
+            log.error("root: the default pager died (status %s): the node is degraded", status)
         if not self.mgr.died(msg.sender.task, status):
-            self.events.send(msgpack.packb([msg.sender.task, status]))
+            self.events.send(msgpack.packb(["exit", msg.sender.task, status]))
+
+    def restarted(self, rec) -> None:
+        """A kept task came back; after the name server, lthread 1 gives names back."""
+        if rec.name == "names":
+            self.events.send(msgpack.packb(["names"]))
 
     def redirected(self, msg: Msg) -> Forward | None:
         """Chief's duty (V2 C&C): pass the message on to where it was aimed, in the
@@ -109,6 +119,18 @@ class Chief:
                 items.append(MapItem(Fpage(dst, size, it.fpage.writable), it.snd_base))
         return Forward(msg.intended, Msg(msg.words, msg.strings, tuple(items)),
                        deceit=msg.sender, timeout=FORWARD_TIMEOUT)
+
+
+def give_names_back(rt, names: ThreadId, mgr: DriverManager) -> None:
+    """The name server was restarted with an empty table: give every server and driver
+    root keeps its name again (on lthread 1: lthread 0 must stay free to pass the new
+    name server's memory requests on to sigma0)."""
+    ns = Names(rt, tid=names, timeout=5.0)
+    for name, tid in mgr.named():
+        try:
+            ns.assign(name, tid)
+        except ServiceError as e:
+            log.warning("root: could not give %s its name back: %s", name, e)
 
 
 def wait_for_servers(rt, names: ThreadId, wanted: list[type[Service]]) -> None:
@@ -143,7 +165,11 @@ def operator_loop(rt, pager: ThreadId, mgr: DriverManager, names: ThreadId,
     while True:
         for s, _ in poller.poll():
             if s is events:
-                task, status = msgpack.unpackb(events.recv())
+                kind, *what = msgpack.unpackb(events.recv())
+                if kind == "names":
+                    give_names_back(rt, names, mgr)
+                    continue
+                task, status = what
                 for ident in ops.exited(task, status):
                     sock.send_multipart([ident, msgpack.packb({"task": task, "status": status})])
             else:
@@ -222,9 +248,17 @@ class Operator:
         return {"driver": rec.describe()}
 
     def driver_stop(self, ident: bytes, f: dict) -> dict:
-        """Delete the driver's task and forget it; its IRQ line goes back to root."""
+        """Delete the driver's task and forget it; its IRQ line goes back to root. The
+        console's line only with `force` (the console then waits for it to come back)."""
+        if f["name"] == CONSOLE_LINE and "console" in self.mgr.records and not f.get("force"):
+            return {"error": f"{CONSOLE_LINE} carries the console (mk console): "
+                             "detach it with --force"}
         self.mgr.remove(f["name"])
         return {"stopped": f["name"]}
+
+    def health(self, ident: bytes, f: dict) -> dict:
+        """Each kept server's and driver's state, and the core servers lost for good."""
+        return self.mgr.health()
 
     def shutdown(self, ident: bytes, f: dict) -> dict:
         """Before the kernel stops the node: the file server writes back and unmounts."""
@@ -255,8 +289,10 @@ def boot(rt, devices) -> tuple[ThreadId, ThreadId, DriverManager, list[type[Serv
     sigma0 = rt.pager
     grab_ports(rt, Fpage.ports(0, 16))                     # every port sigma0 has
     pager = rt.task_new(PAGER_TASK, "servers.pager:main", sigma0, args=[int(sigma0)])
-    names = rt.task_new(NAMES_TASK, "servers.names:main", pager)
+    names = names_id(rt.site)              # always this id: restarted with version 1
     mgr = DriverManager(rt, names, pager)
+    mgr.start(mgr.add("names", "server", "servers.names:main", [], None, fixed=NAMES_TASK,
+                      version=names.version, named=False))
     for irq in range(16):
         if irq != 2:
             rt.lthread_ex_regs(HOLDER_BASE + irq, holder_loop, args=(irq,))
@@ -269,9 +305,9 @@ def boot(rt, devices) -> tuple[ThreadId, ThreadId, DriverManager, list[type[Serv
         mgr.start(mgr.add("fs", "server", "servers.fs:main", [], None, fixed=FS_TASK))
         wanted.append(FsClient)
     mgr.start(mgr.add("tty", "server", "servers.tty:main", [], None, fixed=TTY_TASK))
-    if "com1" in devices:
-        rt.task_new(CONSOLE_TASK, "servers.console:main", pager,
-                    args=[int(names), os.path.basename(rt.rundir.rstrip("/"))])
+    if CONSOLE_LINE in devices:
+        mgr.start(mgr.add("console", "server", "servers.console:main", [], None,
+                          fixed=CONSOLE_TASK, named=False))
     if importlib.util.find_spec(UNIX_ENTRY.split(":")[0]) is not None:
         mgr.start(mgr.add("unix", "server", UNIX_ENTRY, [], None, fixed=UNIX_TASK))
         wanted.append(Unix)

@@ -16,7 +16,7 @@ import msgpack
 import psutil
 import zmq
 
-from microkernel.abi import ThreadId
+from microkernel.abi import ROOT_TASK, SIGMA0_TASK, ThreadId
 
 from .invariants import check, counts
 
@@ -61,6 +61,7 @@ class ControlPort:
                 "threads": sum(len(t.threads) for t in k.tasks.values()),
                 "devices": [d.describe() for d in k.machine.devices.values()],
                 "ready": os.path.exists(os.path.join(k.rundir, "ready")),
+                "alive": {"sigma0": SIGMA0_TASK in k.tasks, "root": ROOT_TASK in k.tasks},
                 "counts": counts(k)}
 
     def ps(self, req: dict) -> dict:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Callable
 from microkernel.abi import (SIGMA0_TASK, USER_TOP, Fault, Fpage, IpcCode, KernelError, Op,
                              ThreadId)
 from microkernel.abi.ops import NEAREST_OUTER, PF_PRESENT, PF_WRITE
-from microkernel.abi.threadid import INVALID_RAW
+from microkernel.abi.threadid import INVALID_RAW, VERSION_MASK
 
 from . import ipc
 from .tasks import FORKED, create_task, destroy, may_create
@@ -106,9 +106,13 @@ def sys_lthread_ex_regs(k: "Kernel", t: "Thread", h: list, frames) -> None:
 
 
 def sys_task_new(k: "Kernel", t: "Thread", h: list, frames) -> None:
-    """[TASK_NEW, task_no, entry, pager|None, mcp, args, new_chief|None] -> [0, id]."""
-    _, no, entry, pager, mcp, args, new_chief = h
+    """[TASK_NEW, task_no, entry, pager|None, mcp, args, new_chief|None(, version)]
+    -> [0, id]. A version (1..VERSION_MASK) asks for the new task's id to carry it."""
+    _, no, entry, pager, mcp, args, new_chief, *version = h
     no = _int(no, 1, 2047, "task number")
+    if len(version) > 1:
+        raise KernelError(Fault.BAD_REQUEST, "task_new takes at most one version")
+    version = _int(version[0], 1, VERSION_MASK, "version") if version and version[0] else None
     if not may_create(k, t.task, no):
         raise KernelError(Fault.NO_PERMISSION, f"task {no} is not the caller's to create")
     if pager is None:                                      # inactive: hand it on
@@ -121,7 +125,7 @@ def sys_task_new(k: "Kernel", t: "Thread", h: list, frames) -> None:
     if type(entry) is not str or type(args) is not list:
         raise KernelError(Fault.BAD_ARGUMENT, "entry must be a string, args a list")
     _int(pager, 1, INVALID_RAW, "pager")
-    task = create_task(k, t.task, no, entry, pager, _int(mcp, 0, 255, "mcp"), args)
+    task = create_task(k, t.task, no, entry, pager, _int(mcp, 0, 255, "mcp"), args, version)
     if entry == FORKED:                       # the chief hands the secret to the fork
         k.send(t.ident, k.encode([0, task.tid(0), task.secret]))
     else:

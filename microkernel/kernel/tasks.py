@@ -46,11 +46,13 @@ def may_create(k: "Kernel", caller: Task | None, no: int) -> bool:
 
 
 def create_task(k: "Kernel", chief: Task | None, no: int, entry: str, pager: int,
-                mcp: int, args: list) -> Task:
-    """Make task `no` active: space, lthread 0 with `pager`, host process."""
+                mcp: int, args: list, version: int | None = None) -> Task:
+    """Make task `no` active: space, lthread 0 with `pager`, host process. Its version
+    is the next one unless the chief asks for `version` (docs/kernel.md, "Tasks")."""
     if no in k.tasks:
         destroy(k, k.tasks[no], status=None)
-    version = (k.versions.get(no, 0) + 1) & VERSION_MASK
+    if version is None:
+        version = (k.versions.get(no, 0) + 1) & VERSION_MASK
     k.versions[no] = version
     space = k.vm.new_space(no)
     task = Task(no, version, chief, mcp if chief is None else min(mcp, chief.mcp),

@@ -255,10 +255,13 @@ class Runtime:
             self._detach()
 
     def task_new(self, task_no: int, entry: str, pager: int | None, mcp: int = 255,
-                 args: tuple | list = (), new_chief: int | None = None) -> ThreadId:
+                 args: tuple | list = (), new_chief: int | None = None,
+                 version: int | None = None) -> ThreadId:
         """Create task `task_no` running `entry` ("module:func" or "file.py:func");
-        pager None makes it inactive and hands the number to `new_chief`."""
-        r = self._syscall([Op.TASK_NEW, task_no, entry, pager, mcp, list(args), new_chief])
+        pager None makes it inactive and hands the number to `new_chief`. `version`
+        asks for the new id's version (else the kernel takes the next one)."""
+        r = self._syscall([Op.TASK_NEW, task_no, entry, pager, mcp, list(args), new_chief,
+                           version])
         return ThreadId(r[1])
 
     def task_new_forked(self, task_no: int, pager: int, mcp: int = 255) -> tuple[ThreadId, bytes]:
