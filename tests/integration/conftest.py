@@ -1,8 +1,10 @@
 """Integration fixtures: real nodes (kernel + sigma0 + root + pager processes) booted in
-a temporary, short $MK_HOME, and a helper that runs a task file and collects its output."""
+a temporary, short $MK_HOME, a helper that runs a task file and collects its output, and
+the host end of a node's serial line."""
 from __future__ import annotations
 
 import os
+import select
 import shutil
 import tempfile
 import time
@@ -63,6 +65,46 @@ class TestNode(Node):
 
     def wait_for(self, cond, timeout: float = 10.0, what: str = "condition"):
         return wait_until(cond, timeout, what)
+
+    def pty(self, name: str = "com1") -> "Pty":
+        """The host end of UART `name` (see Pty); close it, or use it in a `with`."""
+        return Pty(self, name)
+
+
+class Pty:
+    """The host end of a node's UART `name`: the pseudo-terminal whose path is in the
+    node folder (NAME.pty), non-blocking. A context manager."""
+
+    def __init__(self, node: Node, name: str):
+        with open(node.path(f"{name}.pty")) as f:
+            self.fd = os.open(f.read().strip(), os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+
+    def read_until(self, marker: bytes, timeout: float = 10.0) -> bytes:
+        """What the machine wrote, read until `marker` is in it; AssertionError with
+        what came if it is not within `timeout`."""
+        got = bytearray()
+
+        def arrived() -> bool:
+            while select.select([self.fd], [], [], 0)[0]:
+                got.extend(os.read(self.fd, 4096))
+            return marker in got
+        try:
+            wait_until(arrived, timeout, f"{marker!r} on the pty")
+        except AssertionError as e:
+            raise AssertionError(f"{e}; it got {bytes(got)!r}") from None
+        return bytes(got)
+
+    def type(self, data: bytes) -> None:
+        os.write(self.fd, data)
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+    def __enter__(self) -> "Pty":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,8 @@
-"""`mk bench ipc --quick`: every floor and every kernel figure is produced, through the
-same code as a real run (floor peers, a node of its own, bench tasks), with tiny
-counts. Nothing about speed is asserted here: speed is measured, never timed in a test."""
+"""`mk bench ipc|drivers|unix --quick`: every floor and every figure is produced,
+through the same code as a real run (floor peers, a node of its own, bench tasks), with
+tiny counts, checked on the values each bench reports; and a bench task's result line
+counts only once it is whole. Nothing about speed is asserted here: speed is measured,
+never timed in a test."""
 import json
 import math
 

@@ -5,9 +5,10 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 
 import pytest
+
+from microkernel.user.testing import wait_until
 
 pytestmark = [pytest.mark.timeout(120),
               pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")]
@@ -25,13 +26,12 @@ class Tmux:
         return self("capture-pane", "-p", "-t", "mk")
 
     def wait_for(self, text: str, timeout: float = 20.0) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            s = self.screen()
-            if text in s:
-                return s
-            time.sleep(0.1)
-        raise AssertionError(f"{text!r} never appeared; screen:\n{self.screen()}")
+        """The screen once `text` is on it (AssertionError with the screen if not)."""
+        try:
+            return wait_until(lambda: (lambda s: s if text in s else None)(self.screen()),
+                              timeout, f"{text!r} on the screen")
+        except AssertionError as e:
+            raise AssertionError(f"{e}; screen:\n{self.screen()}") from None
 
 
 def test_typing_on_the_console(node):
@@ -50,9 +50,6 @@ def test_typing_on_the_console(node):
         irqs = {i["irq"]: i for i in node.control({"op": "irqs"})["irqs"]}
         assert irqs[4]["delivered"] > 0                   # COM1's receive interrupts
         tmux("send-keys", "-t", "mk", "C-]")
-        deadline = time.monotonic() + 10
-        while "mk" in tmux("list-sessions") and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert "mk:" not in tmux("list-sessions")
+        wait_until(lambda: "mk:" not in tmux("list-sessions"), 10, "`mk console` to leave")
     finally:
         tmux("kill-server")

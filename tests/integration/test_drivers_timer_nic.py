@@ -2,22 +2,28 @@
 sleepers, bad requests), and the mkNIC driver alone (no far end: INFO, SEND dropped
 promptly, bad requests) and between two nodes cabled together (`up(link=...)`, the
 same as `mk up --node b --link a`): ping-pong, and RX overflow with frames kept in
-the ring. Task code is in tasks/timer_nic_tasks.py."""
+the ring. Task code is in tasks/timer_nic_tasks.py; each task reports facts, which
+the tests read with `run`."""
+import errno
 import os
-import re
 import signal
 import time
 
 import pytest
 
+from microkernel.user.testing import facts
+from protocols.net import NO_CARRIER
+
 pytestmark = [pytest.mark.timeout(180), pytest.mark.slow]
 TASKS = "timer_nic_tasks.py"
+EINVAL, ENOSYS = [errno.EINVAL], [errno.ENOSYS]       # error replies' words
 
 
-def run(node, func, *args):
+def run(node, func, *args) -> dict:
+    """Run task `func` to its end (status 0, else the drivers' logs); its facts."""
     status, out = node.run(TASKS, func, *args, timeout=60)
     assert status == 0, out + _driver_logs(node)
-    return out
+    return facts(out)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -25,8 +31,7 @@ def _drivers_serving(node):
     """Before the first test: both drivers answer. Root reports a node ready while its
     drivers may still be setting up (a driver registers its name before it takes its
     DMA region and programs its card), and a call meanwhile waits in the send phase."""
-    out = run(node, "serving", "timer", "net0")
-    assert "serving timer True" in out and "serving net0 True" in out, out
+    assert run(node, "serving", "timer", "net0")["serving"] == ["timer", "net0"]
 
 
 def _driver_logs(node) -> str:
@@ -43,12 +48,11 @@ def _driver_logs(node) -> str:
 # -- timer ---------------------------------------------------------------------------
 
 def test_timer_now_increases_with_real_time(node):
-    out = run(node, "timer_now")
-    assert "now increases True True" in out
-    m = re.search(r"now delta (\d+) host (\d+) to (\d+) ticks (\d+)", out)
-    delta, lo, hi, ticks = map(int, m.groups())
-    assert lo - 10 <= delta <= hi + 10, out       # ms from the PIT clock source (10 ms tick)
-    assert 10 <= ticks <= 60, out                 # IRQ0 interrupts at 100 Hz (some may merge)
+    got = run(node, "timer_now")
+    lo, hi = got["host_ms"]                       # the host's time between the readings
+    assert got["delta_ms"] > 0 and got["ticks"] > 0, got
+    assert lo - 10 <= got["delta_ms"] <= hi + 10, got   # ms from the PIT (10 ms tick)
+    assert 10 <= got["ticks"] <= 60, got          # IRQ0 interrupts at 100 Hz (some may merge)
 
 
 def test_the_timer_ticks_only_while_someone_sleeps(node):
@@ -57,6 +61,7 @@ def test_the_timer_ticks_only_while_someone_sleeps(node):
     run(node, "timer_sleep", 50, 2)
     busy = delivered()
     time.sleep(0.5)                     # a window with nobody asleep: no tick is delivered
+                                        # (time let pass on purpose, nothing to wait for)
     idle = delivered()
     assert idle - busy <= 1             # (at most one edge the ticker had already taken)
     run(node, "timer_sleep", 100, 1)
@@ -64,53 +69,61 @@ def test_the_timer_ticks_only_while_someone_sleeps(node):
 
 
 def test_timer_sleep_100ms(node):
-    out = run(node, "timer_sleep", 100, 5)
-    m = re.search(r"slept min ([\d.]+) mean ([\d.]+) max ([\d.]+)", out)
-    lo, mean, hi = map(float, m.groups())
-    assert lo >= 90, out
-    assert hi <= 1000, out                         # generous: the host may be loaded
+    got = run(node, "timer_sleep", 100, 5)
+    assert got["min_ms"] >= 90, got
+    assert got["max_ms"] <= 1000, got             # generous: the host may be loaded
 
 
 def test_timer_concurrent_sleepers_wake_in_deadline_order(node):
-    out = run(node, "timer_sleepers", 400, 100, 300, 200, 500, 160)
-    assert "woke [100, 160, 200, 300, 400, 500] ok True" in out
-    assert "late True" in out
+    got = run(node, "timer_sleepers", 400, 100, 300, 200, 500, 160)
+    assert got["woke"] == [100, 160, 200, 300, 400, 500], got
+    assert got["failed"] == [] and got["early"] == [], got
 
 
 def test_timer_bad_requests_are_refused_and_it_keeps_serving(node):
-    out = run(node, "timer_bad")
-    assert out.count("bad ") == 8 and "False" not in out.split("sleep0")[0], out
-    assert "sleep0 True" in out
-    assert "gave up ETIMEDOUT" in out
-    assert "still serving True True True" in out
+    got = run(node, "timer_bad")
+    assert got["refused"] == {
+        "empty": ENOSYS, "now-arg": EINVAL, "sleep-no-ms": EINVAL, "sleep-two": EINVAL,
+        "sleep-huge": EINVAL, "unknown": ENOSYS, "net-op": ENOSYS,
+        "due-from-outside": [errno.EPERM]}, got
+    assert got["slept_0"] and got["gave_up"] == "ETIMEDOUT", got
+    assert got["then_slept_ms"] >= 40 and got["then_now_ms"] > 0, got
 
 
 # -- NIC, alone (the node's cable has no far end) ---------------------------------------
 
 def test_nic_info_gives_the_mac_and_no_link(node):
-    out = run(node, "nic_info")
-    assert "mac 52:54:00:00:00:01 link 0" in out   # site 1's MAC; nobody on the cable
+    got = run(node, "nic_info")
+    assert got == {"mac": "52:54:00:00:00:01", "link": 0}   # site 1's MAC; nobody cabled
+
+
+def _dropped_promptly(got: dict) -> None:
+    """nic_send_nolink's facts when nobody is on the cable."""
+    assert got["send"] == [errno.EIO, NO_CARRIER], got    # the card's error, as detail
+    assert got["send_ms"] < 1000 and got["dropped"] == 1, got
+    assert got["recv"] == "ETIMEDOUT", got        # RECV blocks; the client gives up
+    assert got["link_after"] == 0, got            # and the driver still answers
 
 
 def test_nic_send_without_link_is_dropped_promptly(node):
-    out = run(node, "nic_send_nolink")
-    assert "send [5, 3] prompt True dropped 1" in out   # EIO, card error NOCARRIER
-    assert "recv ETIMEDOUT" in out                # RECV blocks; the client gives up
-    assert "after 0" in out                       # and the driver still answers
+    _dropped_promptly(run(node, "nic_send_nolink"))
 
 
 def test_nic_bad_requests_are_refused(node):
-    out = run(node, "nic_bad")
-    assert out.count("bad ") == 9 and "False" not in out, out
-    assert "still serving True" in out
+    got = run(node, "nic_bad")
+    assert got["refused"] == {
+        "empty": ENOSYS, "send-no-frame": EINVAL, "send-short": EINVAL, "send-long": EINVAL,
+        "send-two": EINVAL, "recv-arg": EINVAL, "info-arg": EINVAL, "timer-op": ENOSYS,
+        "unknown": ENOSYS}, got
+    assert got["still_serving"], got
 
 
 @pytest.mark.parametrize("name", ["timer", "net0"])
 def test_undeliverable_messages_cost_only_their_sender(node, name):
     before = _driver(node, name)["restarts"]
-    out = run(node, "bad_senders", name)
-    assert "map item MSG_CUT send" in out
-    assert "still serving True" in out
+    got = run(node, "bad_senders", name)
+    assert got["map_item"] == "MSG_CUT" and got["phase"] == "SEND", got
+    assert got["still_serving"], got
     assert _driver(node, name)["restarts"] == before
 
 
@@ -128,14 +141,15 @@ def _kill_and_wait(node, names) -> None:
     node.wait_for(lambda: all(_driver(node, n)["restarts"] > before[n]["restarts"]
                               and _driver(node, n)["state"] == "running" for n in names),
                   timeout=20, what=f"{names} restarted")
-    out = run(node, "serving", *names)
-    assert all(f"serving {n} True" in out for n in names), out
+    assert run(node, "serving", *names)["serving"] == names
 
 
 def _works_again(node) -> None:
-    assert "mac 52:54:00:00:00:01 link 0" in run(node, "nic_info")
-    assert "now increases True True" in run(node, "timer_now")
-    assert "woke [100, 200] ok True" in run(node, "timer_sleepers", 200, 100)
+    assert run(node, "nic_info") == {"mac": "52:54:00:00:00:01", "link": 0}
+    now = run(node, "timer_now")
+    assert now["delta_ms"] > 0 and now["ticks"] > 0, now
+    woke = run(node, "timer_sleepers", 200, 100)
+    assert woke["woke"] == [100, 200] and woke["failed"] == [], woke
 
 
 def test_timer_and_nic_drivers_come_back_after_a_crash(node):
@@ -175,29 +189,29 @@ MAC_A, MAC_B = "52:54:00:00:00:03", "52:54:00:00:00:04"
 
 def test_nic_two_nodes_see_the_link(lan):
     a, b = lan
-    assert f"mac {MAC_A} link 1" in run(a, "nic_link")
-    assert f"mac {MAC_B} link 1" in run(b, "nic_link")
+    assert run(a, "nic_link") == {"mac": MAC_A, "link": 1}
+    assert run(b, "nic_link") == {"mac": MAC_B, "link": 1}
 
 
 def test_nic_ping_pong_between_two_nodes(lan):
     a, b = lan
     echo = b.start(TASKS, "nic_echo", 30)
-    out = run(a, "nic_ping", MAC_B, 30, 1514)     # full-size frames
+    got = run(a, "nic_ping", MAC_B, 30, 1514)     # full-size frames
     assert b.wait(echo["task"], 60) == 0, b.output(echo["task"])
-    assert "pinged 30 of 30" in out
-    assert "echoed 30" in b.output(echo["task"])
+    assert got["pinged"] == 30, got
+    assert facts(b.output(echo["task"]))["echoed"] == 30
 
 
 def test_nic_rx_overflow_keeps_the_ring_and_counts_the_rest(lan):
     a, b = lan
-    assert "flooded 100" in run(a, "nic_flood", MAC_B, 100)
-    out = run(b, "nic_drain", 100)
-    assert "missed 37 kept 63 in-order True" in out   # 63 RX slots hold frames 0..62
-    assert "rx_frames 63" in out
+    assert run(a, "nic_flood", MAC_B, 100)["flooded"] == 100
+    got = run(b, "nic_drain", 100)
+    assert got["kept"] == list(range(63)), got    # 63 RX slots hold frames 0..62, in order
+    assert got["missed"] == 37 and got["rx_frames"] == 63, got
 
 
 def test_nic_link_goes_down_with_the_peer(lan):
     a, b = lan
     b.down()
-    assert "link 0" in run(a, "nic_wait_down")
-    assert "send [5, 3] prompt True dropped 1" in run(a, "nic_send_nolink")
+    assert run(a, "nic_wait_down")["link"] == 0
+    _dropped_promptly(run(a, "nic_send_nolink"))
