@@ -24,6 +24,7 @@ from microkernel.abi import ThreadId
 
 from .client import Service, ServiceError
 from .interface import Interface, Who, call
+from .wellknown import names_id
 
 __all__ = ["Op", "NAMES", "Names", "MAX_NAME"]
 
@@ -52,6 +53,10 @@ class Names(Service):
 
     iface = NAMES
     timeout = 5.0
+
+    def __init__(self, rt, tid: int | None = None, **kw):
+        """The name server of my node unless `tid` says which."""
+        super().__init__(rt, tid=names_id(rt.site) if tid is None else tid, **kw)
 
     def register(self, name: str) -> None:
         """Register `name` as the calling thread."""

@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import select
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 
@@ -65,6 +67,16 @@ class TestNode(Node):
 
     def wait_for(self, cond, timeout: float = 10.0, what: str = "condition"):
         return wait_until(cond, timeout, what)
+
+    def mk(self, *args: str, timeout: float = 60.0) -> subprocess.CompletedProcess:
+        """Run the `mk` command line on this node, as a user would."""
+        return subprocess.run([sys.executable, "-m", "cli.main", *args, "--node", self.name],
+                              capture_output=True, text=True, timeout=timeout,
+                              env={**os.environ, "MK_HOME": self.home})
+
+    def task_pid(self, task: int) -> int | None:
+        """The host pid of task `task`'s process (None: no such task)."""
+        return {t["task"]: t["pid"] for t in self.control({"op": "ps"})["tasks"]}.get(task)
 
     def pty(self, name: str = "com1") -> "Pty":
         """The host end of UART `name` (see Pty); close it, or use it in a `with`."""
