@@ -1,12 +1,16 @@
 """The file server: ext2 on the ATA disk through the user-level driver, judged by the
 host's e2fsck and debugfs; synced data survives the death of the fs server or of the
-disk driver."""
+disk driver. The tasks (tasks/fs_tasks.py) report facts; the host tools' listings are
+read as their `Name: value` fields."""
 import os
 import re
 import signal
 import subprocess
 
 import pytest
+
+from microkernel.user.testing import facts
+from personalities.unix.image import MOTD
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -20,57 +24,65 @@ def fsck(image):
     return subprocess.run(["e2fsck", "-fn", image], capture_output=True, text=True, timeout=60)
 
 
+def fields(listing: str) -> dict:
+    """The `Name: value` pairs of a debugfs or dumpe2fs listing (the first of a name)."""
+    out: dict = {}
+    for name, value in re.findall(r"([A-Za-z][\w ]*?):\s+(\S+)", listing):
+        out.setdefault(name, value)
+    return out
+
+
 def pid(node, task):
     return {t["task"]: t["pid"] for t in node.control({"op": "ps"})["tasks"]}[task]
 
 
+def drivers(node) -> dict:
+    return {d["name"]: d for d in node.root({"op": "drivers"})["drivers"]}
+
+
 def test_files_from_host_tools_are_read(node):
-    status, out = node.run("fs_tasks.py", "read_host")
-    assert status == 0, out
-    assert "motd Welcome to mk" in out
-    assert "'bin'" in out and "'etc'" in out and "'home'" in out and "'tmp'" in out
+    got = node.facts("fs_tasks.py", "read_host")
+    assert got["motd"] == MOTD, got
+    assert {"bin", "etc", "home", "tmp"} <= set(got["root"]), got
 
 
 def test_errors_are_errnos(node):
-    status, out = node.run("fs_tasks.py", "errors")
-    assert status == 0, out
-    for line in ("enoent ENOENT", "eexist EEXIST", "enotempty ENOTEMPTY", "enotdir ENOTDIR",
-                 "long ENAMETOOLONG"):
-        assert line in out
+    got = node.facts("fs_tasks.py", "errors")
+    assert got == {"enoent": "ENOENT", "eexist": "EEXIST", "enotempty": "ENOTEMPTY",
+                   "enotdir": "ENOTDIR", "long": "ENAMETOOLONG"}
 
 
 def test_written_files_are_read_by_debugfs_and_image_is_clean(fresh_node):
-    status, out = fresh_node.run("fs_tasks.py", "write_tree", 7)
-    assert status == 0, out
-    assert "wrote 500000 2 0o640 1000 100" in out
+    got = fresh_node.facts("fs_tasks.py", "write_tree", 7)
+    assert got == {"size": 500000, "nlink": 2, "mode": 0o640, "uid": 1000, "gid": 100}
     fresh_node.down()
     image = fresh_node.path("disk.img")
     r = fsck(image)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert debugfs(image, "cat /d7/f").startswith("7:" + "x" * 97)
-    stat = debugfs(image, "stat /d7/g")
-    assert re.search(r"Links: 2", stat) and "User:  1000" in stat and "Mode:  0640" in stat
-    assert "clean" in subprocess.run(["dumpe2fs", "-h", image], capture_output=True,
-                                     text=True).stdout
+    assert debugfs(image, "cat /d7/f") == ("7:" + "x" * 97 + "\n") * 5000
+    stat = fields(debugfs(image, "stat /d7/g"))
+    assert (stat["Links"], stat["User"], stat["Mode"]) == ("2", "1000", "0640"), stat
+    sb = fields(subprocess.run(["dumpe2fs", "-h", image], capture_output=True,
+                               text=True).stdout)
+    assert sb["Filesystem state"] == "clean", sb
 
 
 @pytest.mark.parametrize("victim", ["fs", "ata0"])
 def test_synced_data_survives_a_crash_of_the_server_or_driver(fresh_node, victim):
     node = fresh_node
     w = node.start("fs_tasks.py", "writer", 8)
-    node.wait_for(lambda: node.output(w["task"]).count("synced") >= 3, timeout=60,
-                  what="some synced files")
-    drv = {d["name"]: d for d in node.root({"op": "drivers"})["drivers"]}[victim]
-    os.kill(pid(node, drv["task"]), signal.SIGKILL)
-    node.wait_for(lambda: {d["name"]: d for d in node.root({"op": "drivers"})["drivers"]}
-                  [victim]["restarts"] >= 1, what=f"{victim} restarted")
-    assert node.wait(w["task"], timeout=60) == 0
-    synced = [ln.split()[1] for ln in node.output(w["task"]).splitlines()
-              if ln.startswith("synced ")]
-    assert len(synced) >= 3
-    status, out = node.run("fs_tasks.py", "check", *synced)
-    assert status == 0, out
-    assert f"checked {len(synced)} bad 0" in out
+
+    def synced() -> list:                  # what the writer reported on complete lines
+        out = node.output(w["task"])
+        return facts(out[:out.rfind("\n") + 1]).get("synced", [])
+    node.wait_for(lambda: len(synced()) >= 3, timeout=60, what="some synced files")
+    os.kill(pid(node, drivers(node)[victim]["task"]), signal.SIGKILL)
+    node.wait_for(lambda: drivers(node)[victim]["restarts"] >= 1, what=f"{victim} restarted")
+    assert node.wait(w["task"], timeout=60) == 0, node.output(w["task"])
+    files = synced()
+    assert len(files) >= 3, node.output(w["task"])
+    got = node.facts("fs_tasks.py", "check", *files)
+    assert got == {"checked": len(files), "bad": []}
     node.down()
     image = node.path("disk.img")
     if fsck(image).returncode != 0:                     # what was in flight: repairable
@@ -79,9 +91,8 @@ def test_synced_data_survives_a_crash_of_the_server_or_driver(fresh_node, victim
 
 
 def test_utimes_and_map(node):
-    status, out = node.run("fs_tasks.py", "pager")
-    assert status == 0, out
-    assert "utimes 1000 2000" in out
-    assert "map 12 b'mapped page\\n'" in out
-    assert "no window EMSGSIZE" in out          # the reply's map item was cut: MSG_CUT
-    assert "still serving 12 True" in out
+    got = node.facts("fs_tasks.py", "pager")
+    assert (got["atime"], got["mtime"]) == (1000, 2000), got
+    assert (got["map_size"], got["mapped"]) == (12, "mapped page\n"), got
+    assert got["no_window"] == "EMSGSIZE", got   # the reply's map item was cut: MSG_CUT
+    assert got["size_after"] == 12 and got["maps"] >= 2, got   # still serving

@@ -1,7 +1,9 @@
-"""Task code for the file server tests (protocols.fs.FsClient over IPC to the fs server)."""
+"""Task code for the file server tests (protocols.fs.FsClient over IPC to the fs server):
+each reports what it found as facts (microkernel.user.testing.report)."""
 import errno
 import time
 
+from microkernel.user.testing import report
 from protocols.fs import FsClient, Op
 
 
@@ -14,56 +16,63 @@ def write_tree(rt, tag):
     fs.link(ino, d, "g")
     fs.sync()
     st = fs.stat(ino)
-    print("wrote", st.size, st.nlink, oct(st.mode & 0o777), st.uid, st.gid, flush=True)
+    report(size=st.size, nlink=st.nlink, mode=st.mode & 0o777, uid=st.uid, gid=st.gid)
 
 
 def read_host(rt):
     fs = FsClient(rt)
     ino, mode, size = fs.resolve(2, "/etc/motd")
-    print("motd", fs.read(ino, 0, size).decode().strip())
-    names = sorted(n.decode() for n, _, _ in fs.listdir(2))
-    print("root", names)
+    report(motd=fs.read(ino, 0, size), root=sorted(n.decode() for n, _, _ in fs.listdir(2)))
+
+
+def _errno(fn) -> str:
+    """The errno name fn() raised ("no error" if none)."""
+    try:
+        fn()
+        return "no error"
+    except OSError as e:
+        return errno.errorcode[e.errno]
 
 
 def errors(rt):
     fs = FsClient(rt)
-    for what, fn in (("enoent", lambda: fs.resolve(2, "/nope")),
-                     ("eexist", lambda: fs.mkdir(2, "etc")),
-                     ("enotempty", lambda: fs.rmdir(2, "etc")),
-                     ("enotdir", lambda: fs.resolve(2, "/etc/motd/x")),
-                     ("long", lambda: fs.create(2, "n" * 300))):
-        try:
-            fn()
-            print(what, "no error")
-        except OSError as e:
-            print(what, errno.errorcode[e.errno])
+    report(enoent=_errno(lambda: fs.resolve(2, "/nope")),
+           eexist=_errno(lambda: fs.mkdir(2, "etc")),
+           enotempty=_errno(lambda: fs.rmdir(2, "etc")),
+           enotdir=_errno(lambda: fs.resolve(2, "/etc/motd/x")),
+           long=_errno(lambda: fs.create(2, "n" * 300)))
 
 
 def writer(rt, seconds):
-    """Write and sync file s<i> in a loop, printing what was synced, until killed."""
+    """Write and sync file s<i> in a loop for `seconds` (or until killed), reporting
+    the numbers synced so far, and those given up after an error."""
     fs = FsClient(rt)
     deadline = time.monotonic() + float(seconds)
+    synced, given_up = [], []
     i = 0
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline:        # a workload for a time, not a wait
         try:
             ino = fs.create(2, f"s{i}", 0o644)
             fs.write(ino, 0, f"synced {i}\n".encode() * 200)
             fs.sync()
-            print("synced", i, flush=True)
-            i += 1
+            synced.append(i)
+            report(synced=synced)
         except OSError as e:
-            print("error", e.errno, flush=True)       # that file is given up
-            i += 1
-            time.sleep(0.1)
+            given_up.append([i, errno.errorcode[e.errno]])
+            report(given_up=given_up)
+            time.sleep(0.1)                   # not to run through names while it is down
+        i += 1
 
 
 def check(rt, *numbers):
+    """Read back files s<i>: the numbers whose content is wrong."""
     fs = FsClient(rt)
-    bad = 0
+    bad = []
     for i in numbers:
         ino, _, size = fs.resolve(2, f"/s{i}")
-        bad += fs.read(ino, 0, size) != f"synced {i}\n".encode() * 200
-    print("checked", len(numbers), "bad", bad)
+        if fs.read(ino, 0, size) != f"synced {i}\n".encode() * 200:
+            bad.append(int(i))
+    report(checked=len(numbers), bad=bad)
 
 
 def pager(rt):
@@ -74,13 +83,9 @@ def pager(rt):
     fs.write(ino, 0, b"mapped page\n")
     fs.utimes(ino, (1000, 2000))
     st = fs.stat(ino)
-    print("utimes", st.atime, st.mtime, flush=True)
+    report(atime=st.atime, mtime=st.mtime)
     size = fs.map(ino, 0, Fpage(0x5000_0000, 12))
-    print("map", size, rt.mem.read(0x5000_0000, 12), flush=True)
-    try:
-        fs.call(Op.MAP, ino, 0)
-        print("no window: no error")
-    except OSError as e:
-        print("no window", errno.errorcode[e.errno])
-    print("still serving", fs.stat(ino).size, fs.mapinfo()["maps"] >= 2, flush=True)
+    report(map_size=size, mapped=rt.mem.read(0x5000_0000, 12))
+    report(no_window=_errno(lambda: fs.call(Op.MAP, ino, 0)))
+    report(size_after=fs.stat(ino).size, maps=fs.mapinfo()["maps"])
     fs.unlink(2, "mapped")
