@@ -1,6 +1,7 @@
 """Integration fixtures: real nodes (kernel + sigma0 + root + pager processes) booted in
-a temporary, short $MK_HOME, a helper that runs a task file and collects its output, and
-the host end of a node's serial line."""
+a temporary, short $MK_HOME, helpers that run a task file and collect its output or its
+facts (and, for the Unix personality's tests, a process or `sh -c`), and the host end
+of a node's serial line."""
 from __future__ import annotations
 
 import os
@@ -14,7 +15,7 @@ import time
 import pytest
 
 from cli.node import Node
-from microkernel.user.testing import facts, wait_until
+from microkernel.user.testing import MARK, facts, wait_until
 
 TASKS = os.path.join(os.path.dirname(__file__), "tasks")
 
@@ -81,6 +82,30 @@ class TestNode(Node):
     def pty(self, name: str = "com1") -> "Pty":
         """The host end of UART `name` (see Pty); close it, or use it in a `with`."""
         return Pty(self, name)
+
+    def spawn(self, file: str, func: str, *argv, exit: int = 0) -> dict:
+        """Run `func` of tasks/`file` as a Unix process (through the file's `drive`
+        task), which must exit with `exit`: the facts it reported, its other output
+        lines ("lines"), its whole output ("out") and the driving task's facts ("drive")."""
+        r = self.facts(file, "drive", func, *argv, timeout=75)
+        st = r["status"]
+        assert os.WIFEXITED(st) and os.WEXITSTATUS(st) == exit, f"status {st}:\n{r['out']}"
+        got = facts(r["out"])
+        got.update(lines=[ln for ln in r["out"].splitlines() if not ln.startswith(MARK)],
+                   out=r["out"], drive=r)
+        return got
+
+    def sh(self, cmd: str, stdin: str = "") -> tuple[int, str]:
+        """`sh -c CMD` from /bin as a Unix process: (its exit code, or 128 + the signal
+        that ended it, and what its fds 1 and 2 got)."""
+        r = self.facts("unix_tasks.py", "shell", cmd, stdin, timeout=45)
+        st = r["status"]
+        return (os.WEXITSTATUS(st) if os.WIFEXITED(st) else 128 + os.WTERMSIG(st)), r["out"]
+
+    def process_running(self, name: str) -> bool:
+        """A Unix process called `name` is running (as the Unix server's ps lists it)."""
+        return any(p["name"] == name and p["state"] == "running"
+                   for p in self.facts("unix_tasks.py", "processes")["processes"])
 
 
 class Pty:

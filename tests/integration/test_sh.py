@@ -55,7 +55,8 @@ def test_interactive_shell_and_ctrl_c(node):
         tmux("send-keys", "-t", "mk", "echo one two | wc -w", "Enter")
         tmux.wait_for("\n2")
         tmux("send-keys", "-t", "mk", "sleep 100", "Enter")
-        time.sleep(1.0)
+        node.wait_for(lambda: node.process_running("sleep"),
+                      what="sleep to run (its SIGINT no longer ignored, as the shell's is)")
         t0 = time.monotonic()
         tmux("send-keys", "-t", "mk", "C-c")
         tmux("send-keys", "-t", "mk", "echo back $?", "Enter")
@@ -69,9 +70,8 @@ def test_interactive_shell_and_ctrl_c(node):
         other.wait_for("mk")
         other("send-keys", "-t", "mk", "exit 3", "Enter")
         tmux("send-keys", "-t", "mk", "exit", "Enter")
-        deadline = time.monotonic() + 20
-        while "mk:" in tmux("list-sessions") and time.monotonic() < deadline:
-            time.sleep(0.2)
+        node.wait_for(lambda: "mk:" not in tmux("list-sessions"), timeout=20,
+                      what="the shell to exit, and its session with it")
     finally:
         tmux("kill-server")
         if other is not None:

@@ -3,13 +3,14 @@ as their pager), and utime / touch.
 
 `drive` is an ordinary task, like unix_tasks.drive, which also reads the fs server's
 page-cache counters (MAPINFO) before and after the process ran: a mapped file must
-have been paged by the fs server, not copied by the Unix server.
+have been paged by the fs server, not copied by the Unix server. The processes report
+what they find as facts on fd 1 (microkernel.user.testing.report).
 """
 import errno
-import json
 import os
 import time
 
+from microkernel.user.testing import report
 from personalities.unix import libc
 from protocols.fs import FsClient
 from protocols.unix import Unix
@@ -24,12 +25,8 @@ def drive(rt, func, *argv):
     before = fs.mapinfo()
     pid = c.spawn(f"{HERE}:{func}", [func, *argv], module=True)
     status, out = c.wait(pid, timeout=50)
-    print(json.dumps({"pid": pid, "status": status, "out": out.decode(errors="replace"),
-                      "before": before, "after": fs.mapinfo()}), flush=True)
-
-
-def say(*parts) -> None:
-    libc.write(1, (" ".join(str(p) for p in parts) + "\n").encode())
+    report(pid=pid, status=status, out=out.decode(errors="replace"), before=before,
+           after=fs.mapinfo())
 
 
 def _put(path, data: bytes) -> None:
@@ -65,14 +62,13 @@ def p_map_file(argv, envp):
     fd = libc.open(path)
     length = (len(data) + PAGE - 1) // PAGE * PAGE + PAGE
     addr = libc.mmap_file(fd, length)
-    say("size", len(data))
-    say("same", libc.peek(addr, len(data)) == data)
-    say("zeros", libc.peek(addr + len(data), length - len(data)) == bytes(length - len(data)))
+    report(size=len(data), same=libc.peek(addr, len(data)) == data,
+           zeros=libc.peek(addr + len(data), length - len(data)) == bytes(length - len(data)))
     if len(data) > PAGE:
         at = libc.mmap(PAGE * 2, fd, PAGE)
-        say("offset", libc.peek(at, len(data) - PAGE) == data[PAGE:])
+        report(offset=libc.peek(at, len(data) - PAGE) == data[PAGE:])
     libc.close(fd)                        # the mapping outlives the descriptor
-    say("after close", libc.peek(addr, 16) == data[:16])
+    report(after_close=libc.peek(addr, 16) == data[:16])
     return 0
 
 
@@ -90,7 +86,7 @@ def p_shared(argv, envp):
     _put(path, b"A" * 5000)
     fd = libc.open(path)
     addr = libc.mmap_file(fd, 2 * PAGE)
-    say("parent first", libc.peek(addr, 2).decode())
+    report(parent_first=libc.peek(addr, 2))
     up_r, up_w = libc.pipe()
     down_r, down_w = libc.pipe()
     pid = libc.fork()
@@ -115,10 +111,10 @@ def p_shared(argv, envp):
     libc.write(down_w, b"go")
     got = libc.read(up_r, 100)
     libc.waitpid(pid)
-    say("child", got.decode())
-    say("parent", (libc.peek(addr, 4) + libc.peek(addr + 4094, 4)
-                   + libc.peek(addr + 6000, 4)).decode())
-    say("file", _get(path)[:4].decode())
+    report(child_before=got[:4], child_saw=got[4:16], child_inherited=got[16:20],
+           child_own=got[20:])
+    report(parent_sees=libc.peek(addr, 4) + libc.peek(addr + 4094, 4) + libc.peek(addr + 6000, 4),
+           file=_get(path)[:4])
     return 0
 
 
@@ -127,13 +123,12 @@ def p_errors(argv, envp):
     libc.write(fd, b"x" * 100)
     r, _ = libc.pipe()
     ro = libc.open("/tmp/err")
-    for what, fn in (("badfd", lambda: libc.mmap_file(42, PAGE)),
-                     ("dir", lambda: libc.mmap_file(libc.open("/tmp"), PAGE)),
-                     ("wronly", lambda: libc.mmap_file(fd, PAGE)),
-                     ("pipe", lambda: libc.mmap_file(r, PAGE)),
-                     ("offset", lambda: libc.mmap_file(ro, PAGE, 100)),
-                     ("length", lambda: libc.mmap_file(ro, 0))):
-        say(what, _err(fn))
+    report(badfd=_err(lambda: libc.mmap_file(42, PAGE)),
+           dir=_err(lambda: libc.mmap_file(libc.open("/tmp"), PAGE)),
+           wronly=_err(lambda: libc.mmap_file(fd, PAGE)),
+           pipe=_err(lambda: libc.mmap_file(r, PAGE)),
+           offset=_err(lambda: libc.mmap_file(ro, PAGE, 100)),
+           length=_err(lambda: libc.mmap_file(ro, 0)))
     return 0
 
 
@@ -149,10 +144,9 @@ def p_big(argv, envp):
     libc.close(fd)
     addr = libc.mmap_file(libc.open(path), n * PAGE)
     bad = [i for i in range(n) if libc.peek(addr + i * PAGE, 10) != b"page%06d" % i]
-    say("bad", bad)
-    say("again", libc.peek(addr, 10).decode())
+    report(bad=bad, again=libc.peek(addr, 10))
     libc.munmap(addr, n * PAGE)
-    say("unmapped", libc.peek(addr, 10) == bytes(10))
+    report(unmapped=libc.peek(addr, 10) == bytes(10))
     return 0
 
 
@@ -162,12 +156,12 @@ def p_unlinked(argv, envp):
     from microkernel.user.vmem import MemoryFault
     _put("/tmp/gone", b"old contents")
     addr = libc.mmap_file(libc.open("/tmp/gone"), PAGE)
-    say("before", libc.peek(addr, 12).decode())
+    report(before=libc.peek(addr, 12))
     libc.unlink("/tmp/gone")
     try:
-        say("after", libc.peek(addr, 12))
-    except MemoryFault:
-        say("after", "MemoryFault")
+        report(after=libc.peek(addr, 12))
+    except MemoryFault as e:
+        report(after=type(e).__name__)
     return 0
 
 
@@ -178,18 +172,18 @@ def p_touch(argv, envp):
     _put(path, b"x")
     libc.utime(path, (1000, 2000))
     st = libc.stat(path)
-    say("set", st.st_atime, st.st_mtime)
+    report(set=[st.st_atime, st.st_mtime])
     t0 = int(time.time())
+    report(t0=t0)
     pid = libc.fork()
     if pid == 0:
         libc.execve("/bin/touch", ["touch", path, "/tmp/touch-new"], {"PATH": "/bin"})
     _, status = libc.waitpid(pid)
     st = libc.stat(path)
-    say("touched", os.WEXITSTATUS(status), st.st_atime >= t0 - 1, st.st_mtime >= t0 - 1)
-    say("created", libc.stat("/tmp/touch-new").st_size)
+    report(touch_exit=os.WEXITSTATUS(status), touched=[st.st_atime, st.st_mtime],
+           created_size=libc.stat("/tmp/touch-new").st_size)
     libc.utime(path, (5, 6))
     libc.utime(path)
     st = libc.stat(path)
-    say("now", st.st_atime >= t0 - 1, st.st_mtime >= t0 - 1)
-    say("enoent", _err(lambda: libc.utime("/tmp/nope")))
+    report(now=[st.st_atime, st.st_mtime], enoent=_err(lambda: libc.utime("/tmp/nope")))
     return 0

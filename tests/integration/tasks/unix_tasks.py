@@ -2,14 +2,18 @@
 
 `drive` is an ordinary task (started by root, as `mk run` does): it asks the Unix
 server to SPAWN one of the `p_*` functions below as a process (SPAWN_MODULE), waits
-for it, and prints one JSON line with its wait status and captured output. The `p_*`
-functions run as Unix processes: main(argv, envp), libc only, output on fd 1.
+for it, and reports its wait status and captured output as facts. The `p_*` functions
+run as Unix processes: main(argv, envp), libc only; what they find they report as
+facts on fd 1 (report() prints, and a process's sys.stdout is its fd 1), which the
+tests read from the captured output. `shell` runs `sh -c CMD`, `tty_shell` a shell on
+a tty line, `processes` reports the Unix server's process table.
 """
-import json
+import errno
 import os
 import signal
 import time
 
+from microkernel.user.testing import report, wait_until
 from personalities.unix import libc
 from protocols.unix import Unix
 
@@ -21,8 +25,8 @@ def drive(rt, func, *argv):
     t0 = time.monotonic()
     pid = c.spawn(f"{HERE}:{func}", [func, *argv], module=True)
     status, out = c.wait(pid, timeout=40)
-    print(json.dumps({"pid": pid, "status": status, "out": out.decode(errors="replace"),
-                      "seconds": round(time.monotonic() - t0, 3)}), flush=True)
+    report(pid=pid, status=status, out=out.decode(errors="replace"),
+           seconds=round(time.monotonic() - t0, 3))
 
 
 def shell(rt, cmd, stdin=""):
@@ -31,28 +35,57 @@ def shell(rt, cmd, stdin=""):
     t0 = time.monotonic()
     pid = c.spawn("/bin/sh", ["sh", "-c", cmd], stdin=stdin.encode())
     status, out = c.wait(pid, timeout=40)
-    print(json.dumps({"pid": pid, "status": status, "out": out.decode(errors="replace"),
-                      "seconds": round(time.monotonic() - t0, 3)}), flush=True)
+    report(pid=pid, status=status, out=out.decode(errors="replace"),
+           seconds=round(time.monotonic() - t0, 3))
 
 
 def tty_shell(rt, line):
     """Run an interactive /bin/sh on tty line `line` until it exits."""
     c = Unix(rt)
     pid = c.spawn("/bin/sh", ["sh"], stdio=f"tty:{line}")
-    print("shell", pid, flush=True)
+    report(pid=pid)
     status, _ = c.wait(pid, timeout=100)
-    print(json.dumps({"pid": pid, "status": status}), flush=True)
+    report(status=status)
 
 
-def say(*parts) -> None:
-    libc.write(1, (" ".join(str(p) for p in parts) + "\n").encode())
+def processes(rt):
+    """The Unix server's processes, as ps lists them."""
+    rows = [row.split(" ", 4) for row in Unix(rt).ps()]
+    report(processes=[{"pid": int(p), "ppid": int(pp), "pgrp": int(g), "state": s, "name": n}
+                      for p, pp, g, s, n in rows])
+
+
+def ended(status: int):
+    """How a wait status says a process ended: its exit code, or its signal's name."""
+    if os.WIFEXITED(status):
+        return os.WEXITSTATUS(status)
+    return signal.Signals(os.WTERMSIG(status)).name
+
+
+def error(fn) -> str:
+    """The errno name fn() raised ("no error" if none)."""
+    try:
+        fn()
+        return "no error"
+    except OSError as e:
+        return errno.errorcode[e.errno]
+
+
+def in_blocking_call(tid) -> bool:
+    """Thread `tid` (another process's main thread) waits for the Unix server's answer.
+    A parent here makes no call after fork but the blocking one under test, so from
+    its child this says that the parent is in it."""
+    s = libc._s.rt.thread_schedule(tid)
+    return s["state"] == "receiving" and s["partner"] == libc._s.unix.tid
 
 
 # -- processes -----------------------------------------------------------------------
 
 def p_hello(argv, envp):
-    say("hello", argv[1:], libc.getpid() > 1, libc.getppid(), envp.get("PATH"))
-    print("print works too")
+    """Arguments, ids and environment; output through write(2) and through print."""
+    libc.write(1, b"written\n")
+    print("printed")
+    report(argv=argv[1:], pid=libc.getpid(), ppid=libc.getppid(), path=envp.get("PATH"))
     return 3
 
 
@@ -60,14 +93,11 @@ def p_fork_wait(argv, envp):
     me = libc.getpid()
     pid = libc.fork()
     if pid == 0:
-        say("child", libc.getpid() != me, libc.getppid() == me)
+        report(child_pid=libc.getpid(), child_ppid=libc.getppid())
         libc.exit(7)
     wpid, status = libc.waitpid(pid)
-    say("parent", wpid == pid, os.WIFEXITED(status), os.WEXITSTATUS(status))
-    try:
-        libc.wait()
-    except OSError as e:
-        say("no more children", e.errno == 10)
+    report(parent_pid=me, forked=pid, waited=wpid, child=ended(status),
+           wait_again=error(libc.wait))
     return 0
 
 
@@ -79,12 +109,12 @@ def p_many_children(argv, envp):
         if pid == 0:
             libc.exit(i + 1)
         pids.add(pid)
-    codes = set()
+    codes = []
     for _ in range(n):
         pid, status = libc.wait()
         pids.discard(pid)
-        codes.add(os.WEXITSTATUS(status))
-    say("all reaped", not pids, sorted(codes) == list(range(1, n + 1)))
+        codes.append(ended(status))
+    report(not_reaped=pids, codes=sorted(codes, key=str))     # a signal's name sorts too
     return 0
 
 
@@ -94,14 +124,14 @@ def p_orphan(argv, envp):
     if pid == 0:
         if libc.fork() == 0:                      # the grandchild outlives its parent
             libc.close(r)
-            while libc.getppid() != 1:
-                libc.sleep(0.01)
-            libc.write(w, b"adopted by init\n")
+            wait_until(lambda: libc.getppid() == 1, 10, "the orphan's adoption")
+            libc.write(w, b"%d" % libc.getppid())
             libc.exit(0)
         libc.exit(0)
     libc.close(w)
     libc.waitpid(pid)
-    say(libc.read(r, 100).decode().strip())
+    said = libc.read(r, 100)                      # b"" if the grandchild failed
+    report(orphan_ppid=int(said) if said else None)
     return 0
 
 
@@ -116,71 +146,65 @@ def p_kill_default(argv, envp):
     pid = libc.fork()
     if pid == 0:
         while True:
-            libc.sleep(1)
+            libc.sleep(1)                                 # until the signal ends it
     libc.kill(pid, sig)
-    wpid, status = libc.waitpid(pid)
-    say("signalled", os.WIFSIGNALED(status), os.WTERMSIG(status) == sig)
+    _, status = libc.waitpid(pid)
+    report(child=ended(status))
     return 0
 
 
 def p_handler(argv, envp):
     got = []
-    libc.signal(signal.SIGTERM, lambda s, f: got.append(s))
+    libc.signal(signal.SIGTERM, lambda s, f: got.append(signal.Signals(s).name))
     libc.signal(signal.SIGINT, signal.SIG_IGN)
     libc.kill(libc.getpid(), signal.SIGINT)               # ignored
     libc.kill(libc.getpid(), signal.SIGTERM)              # handled
-    deadline = time.monotonic() + 5
-    while not got and time.monotonic() < deadline:
-        sum(range(1000))                                  # running Python: signal thread
-    say("handled while running", got == [signal.SIGTERM])
+    wait_until(lambda: got, 5, "the handler (running: by the signal thread)")
+    report(handled_while_running=got)
     r, w = libc.pipe()
+    parent = libc._s.rt.myself()
     pid = libc.fork()
     if pid == 0:
-        libc.sleep(0.2)
+        wait_until(lambda: in_blocking_call(parent), 5, "the parent to block in read")
         libc.kill(libc.getppid(), signal.SIGTERM)
-        libc.sleep(0.2)
+        wait_until(lambda: in_blocking_call(parent), 5, "the parent's read to restart")
         libc.write(w, b"x")
         libc.exit(0)
     data = libc.read(r, 1)                                # blocked: EINTR, handler, restart
-    say("handled while blocked", got == [signal.SIGTERM] * 2, data)
+    report(handled=got, read=data)
     libc.waitpid(pid)
     return 0
 
 
 def p_pause(argv, envp):
     got = []
-    libc.signal(signal.SIGUSR1, lambda s, f: got.append(s))
+    libc.signal(signal.SIGUSR1, lambda s, f: got.append(signal.Signals(s).name))
+    parent = libc._s.rt.myself()
     pid = libc.fork()
     if pid == 0:
-        libc.sleep(0.1)
+        wait_until(lambda: in_blocking_call(parent), 5, "the parent to pause")
         libc.kill(libc.getppid(), signal.SIGUSR1)
         libc.exit(0)
     libc.pause()
-    say("pause returned", got)
+    report(pause_returned_after=got)
     libc.waitpid(pid)
     return 0
 
 
 def p_sigchld(argv, envp):
     got = []
-    libc.signal(signal.SIGCHLD, lambda s, f: got.append(s))
+    libc.signal(signal.SIGCHLD, lambda s, f: got.append(signal.Signals(s).name))
     pid = libc.fork()
     if pid == 0:
         libc.exit(0)
     libc.waitpid(pid)
-    deadline = time.monotonic() + 5
-    while not got and time.monotonic() < deadline:
-        libc.sleep(0.01)
-    say("sigchld", got == [signal.SIGCHLD])
+    wait_until(lambda: got, 5, "SIGCHLD")
+    report(sigchld=got)
     libc.signal(signal.SIGCHLD, signal.SIG_IGN)           # no zombies from now on
     pid = libc.fork()
     if pid == 0:
         libc.exit(0)
-    try:
-        libc.waitpid(pid)
-        say("zombie left")
-    except OSError as e:
-        say("auto-reaped", e.errno == 10)
+    report(wait_ignored=error(lambda: libc.waitpid(pid)))
     return 0
 
 
@@ -196,13 +220,10 @@ def p_pipe(argv, envp):
         libc.exit(0)
     libc.close(w)
     data = b""
-    while True:
-        chunk = libc.read(r, 4096)
-        if not chunk:
-            break
+    while chunk := libc.read(r, 4096):                    # to end of file
         data += chunk
     libc.waitpid(pid)
-    say("got", data.decode().split("\n")[:3], "eof")
+    report(received=data)
     return 0
 
 
@@ -220,7 +241,7 @@ def p_big_pipe(argv, envp):
     while chunk := libc.read(r, 65536):
         got += chunk
     _, status = libc.waitpid(pid)
-    say("big", got == blob, os.WEXITSTATUS(status))
+    report(received=len(got), same=got == blob, writer=ended(status))
     return 0
 
 
@@ -228,17 +249,14 @@ def p_epipe(argv, envp):
     r, w = libc.pipe()
     libc.close(r)
     libc.signal(signal.SIGPIPE, signal.SIG_IGN)
-    try:
-        libc.write(w, b"x")
-    except OSError as e:
-        say("epipe", e.errno == 32)
+    report(write_ignoring=error(lambda: libc.write(w, b"x")))
     libc.signal(signal.SIGPIPE, signal.SIG_DFL)
     pid = libc.fork()
     if pid == 0:
         libc.write(w, b"x")                               # SIGPIPE kills it
         libc.exit(0)
     _, status = libc.waitpid(pid)
-    say("sigpipe", os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGPIPE)
+    report(writer=ended(status))
     return 0
 
 
@@ -250,12 +268,8 @@ def p_dup(argv, envp):
     libc.dup2(saved, 1)
     libc.close(saved)
     libc.close(w)
-    say("read back", libc.read(r, 100))
-    say("eof after last writer closed", libc.read(r, 100) == b"")
-    try:
-        libc.close(w)
-    except OSError as e:
-        say("ebadf", e.errno == 9)
+    report(read_back=libc.read(r, 100))
+    report(after_last_writer=libc.read(r, 100), close_again=error(lambda: libc.close(w)))
     return 0
 
 
@@ -269,7 +283,7 @@ def p_shared_fd(argv, envp):
     libc.waitpid(pid)
     libc.write(w, b"p")
     libc.close(w)
-    say("both", sorted(libc.read(r, 10).decode()), libc.read(r, 10))
+    report(read=sorted(libc.read(r, 10).decode()), then=libc.read(r, 10))
     return 0
 
 
@@ -282,53 +296,52 @@ def p_cow(argv, envp):
     if pid == 0:
         before = libc.peek(addr, 11)
         libc.poke(addr, b"child wrote")
-        libc.write(w, before + b"|" + libc.peek(addr, 11))
+        libc.write(w, before + libc.peek(addr, 11))
         libc.exit(0)
     libc.waitpid(pid)
-    say("child saw", libc.read(r, 100).decode(), "parent has", libc.peek(addr, 11).decode())
+    child = libc.read(r, 100)
+    report(child_saw=child[:11], child_has=child[11:], parent_has=libc.peek(addr, 11))
     return 0
 
 
 # -- files through libc (needs the fs server) ------------------------------------------
 
 def p_files(argv, envp):
-    import errno
     import stat
     d = "/tmp/pf"
     libc.mkdir(d, 0o755)
     libc.chdir(d)
-    say("cwd", libc.getcwd())
+    report(cwd=libc.getcwd())
     fd = libc.open("f", os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o640)
-    say("wrote", libc.write(fd, b"0123456789"))
-    say("seek", libc.lseek(fd, 2, os.SEEK_SET), libc.read(fd, 3), libc.lseek(fd, 0, os.SEEK_CUR),
-        libc.lseek(fd, -1, os.SEEK_END), libc.read(fd, 10), libc.read(fd, 10))
+    report(wrote=libc.write(fd, b"0123456789"))
+    report(seek=[libc.lseek(fd, 2, os.SEEK_SET), libc.read(fd, 3),
+                 libc.lseek(fd, 0, os.SEEK_CUR), libc.lseek(fd, -1, os.SEEK_END),
+                 libc.read(fd, 10), libc.read(fd, 10)])
     st = libc.fstat(fd)
-    say("fstat", stat.S_ISREG(st.st_mode), oct(st.st_mode & 0o777), st.st_size)
+    report(fstat={"regular": stat.S_ISREG(st.st_mode), "mode": st.st_mode & 0o777,
+                  "size": st.st_size})
     libc.close(fd)
     fd = libc.open("f", os.O_WRONLY | os.O_APPEND)
     libc.write(fd, b"AB")
     libc.close(fd)
     libc.link("f", "g")
     libc.rename("g", "h")
-    say("stat", libc.stat("h").st_nlink, libc.stat(f"{d}/f").st_size, sorted(libc.listdir(".")))
-    names = {n: t for n, _, t in libc.readdir(d)}
-    say("readdir", sorted(names), names["f"])
-    for what, fn in (("enoent", lambda: libc.open("nope")),
-                     ("eexist", lambda: libc.open("f", os.O_CREAT | os.O_EXCL | os.O_WRONLY)),
-                     ("eisdir", lambda: libc.open(d, os.O_WRONLY)),
-                     ("enotdir", lambda: libc.chdir("f")),
-                     ("enotempty", lambda: libc.rmdir(d)),
-                     ("ebadf", lambda: libc.read(42, 1))):
-        try:
-            fn()
-            say(what, "no error")
-        except OSError as e:
-            say(what, errno.errorcode[e.errno])
+    report(links=libc.stat("h").st_nlink, appended_size=libc.stat(f"{d}/f").st_size,
+           listdir=sorted(libc.listdir(".")))
+    types = {n: t for n, _, t in libc.readdir(d)}
+    report(readdir=sorted(types), f_type=types["f"])
+    report(errors={
+        "enoent": error(lambda: libc.open("nope")),
+        "eexist": error(lambda: libc.open("f", os.O_CREAT | os.O_EXCL | os.O_WRONLY)),
+        "eisdir": error(lambda: libc.open(d, os.O_WRONLY)),
+        "enotdir": error(lambda: libc.chdir("f")),
+        "enotempty": error(lambda: libc.rmdir(d)),
+        "ebadf": error(lambda: libc.read(42, 1))})
     libc.unlink("f")
     libc.unlink("h")
     libc.chdir("/")
     libc.rmdir(d)
-    say("gone", "pf" not in libc.listdir("/tmp"))
+    report(tmp_after=libc.listdir("/tmp"))
     libc.sync()
     return 0
 
@@ -348,17 +361,14 @@ def p_exec(argv, envp):
     while chunk := libc.read(r, 100):
         out += chunk
     _, status = libc.waitpid(pid)
-    say("exec", out.decode() == f"{pid}\n", os.WEXITSTATUS(status))
-    try:
-        libc.execve("/etc/motd", ["motd"], {})
-    except OSError as e:
-        say("enoexec", e.errno == 8)
+    report(child=pid, shell_said=out, shell=ended(status),
+           exec_motd=error(lambda: libc.execve("/etc/motd", ["motd"], {})))
     return 0
 
 
 def p_sleeper(argv, envp):
     if libc.fork() == 0:
-        libc.sleep(60)
+        libc.sleep(60)                                    # until the test kills the server
     libc.sleep(60)
 
 
@@ -388,5 +398,5 @@ def p_hostile(argv, envp):
         r = rt.call(unix, Msg(words=tuple(words), strings=strings), timeout=5)
         answered += 1
         refused += bool(r.words and r.words[0])
-    say("hostile answered", answered, "refused", refused > 1000, "pid", libc.getpid() > 0)
+    report(answered=answered, refused=refused, pid=libc.getpid())
     return 0
