@@ -32,10 +32,6 @@ def fields(listing: str) -> dict:
     return out
 
 
-def pid(node, task):
-    return {t["task"]: t["pid"] for t in node.control({"op": "ps"})["tasks"]}[task]
-
-
 def drivers(node) -> dict:
     return {d["name"]: d for d in node.root({"op": "drivers"})["drivers"]}
 
@@ -76,7 +72,7 @@ def test_synced_data_survives_a_crash_of_the_server_or_driver(fresh_node, victim
         out = node.output(w["task"])
         return facts(out[:out.rfind("\n") + 1]).get("synced", [])
     node.wait_for(lambda: len(synced()) >= 3, timeout=60, what="some synced files")
-    os.kill(pid(node, drivers(node)[victim]["task"]), signal.SIGKILL)
+    os.kill(node.task_pid(drivers(node)[victim]["task"]), signal.SIGKILL)
     node.wait_for(lambda: drivers(node)[victim]["restarts"] >= 1, what=f"{victim} restarted")
     assert node.wait(w["task"], timeout=60) == 0, node.output(w["task"])
     files = synced()

@@ -14,29 +14,23 @@ from test_console import Tmux
 pytestmark = pytest.mark.timeout(180)
 
 
-def mk(node, *args, timeout=60):
-    return subprocess.run([sys.executable, "-m", "cli.main", *args, "--node", node.name],
-                          capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, "MK_HOME": node.home})
-
-
 def test_sh_c_prints_and_returns_status(node):
-    r = mk(node, "sh", "-c", "mkdir -p /tmp/d && echo hello > /tmp/d/f && cat /tmp/d/f | wc -c")
+    r = node.mk("sh", "-c", "mkdir -p /tmp/d && echo hello > /tmp/d/f && cat /tmp/d/f | wc -c")
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "6"
-    r = mk(node, "sh", "-c", "ls /bin")
+    r = node.mk("sh", "-c", "ls /bin")
     for prog in ("sh", "ls", "cat", "echo", "grep", "wc", "ps", "kill", "sleep", "uname"):
         assert prog in r.stdout.split()
-    assert mk(node, "sh", "-c", "false").returncode == 1
-    assert mk(node, "sh", "-c", "exit 7").returncode == 7
+    assert node.mk("sh", "-c", "false").returncode == 1
+    assert node.mk("sh", "-c", "exit 7").returncode == 7
 
 
 def test_files_survive_down_and_up(fresh_node):
     node = fresh_node
-    assert mk(node, "sh", "-c", "echo kept > /home/note && sync").returncode == 0
+    assert node.mk("sh", "-c", "echo kept > /home/note && sync").returncode == 0
     node.down()
     node.up()
-    r = mk(node, "sh", "-c", "cat /home/note")
+    r = node.mk("sh", "-c", "cat /home/note")
     assert r.stdout.strip() == "kept"
     node.down()
     fsck = subprocess.run(["e2fsck", "-fn", node.path("disk.img")], capture_output=True,
