@@ -35,7 +35,7 @@ def _echo(rt):
 
 def irq_latency(rt, name, names_id):
     """As the driver of COM2: one receive interrupt per byte the bench types."""
-    start(rt, name, names_id)
+    start(rt, name, names_id).register(rt)
     base, irq = 0x2F8, 3
     rt.outb(base + 1, 0)                # IER off while setting up
     rt.outb(base + 3, 0x80)             # DLAB

@@ -253,4 +253,5 @@ def main(rt, name: str, names_id: str) -> None:
     disk = Ata(rt, base, base + 0x206, drv.irq)          # 0x1F0 -> 0x3F6, as on the AT
     disk.setup()
     print(f"{name}: {disk.model!r}, {disk.sectors} sectors, {disk.per} per block", flush=True)
+    drv.register(rt)
     serve(rt, Dispatch(BLOCK, disk, rt))

@@ -2,10 +2,11 @@
 
 A driver is a task whose chief is root. Its arguments are `name, names_id`; it asks root
 for its resources (protocols.root: DRIVER_HELLO, answered with the IRQ and map items for
-exactly its I/O ports), attaches its IRQ by the V2 protocol (closed receive from
-irq_id(n) with timeout 0: "timeout" means it now owns the line), then registers its
-name with the name server (protocols.names) so clients find it, also after a restart.
-It then serves its class protocol with protocols.server.serve.
+exactly its I/O ports) and attaches its IRQ by the V2 protocol (closed receive from
+irq_id(n) with timeout 0: "timeout" means it now owns the line). Once its device is set
+up it registers its name with the name server (protocols.names), so a client that finds
+it is answered at once, also after a restart, and serves its class protocol with
+protocols.server.serve.
 """
 from __future__ import annotations
 
@@ -25,17 +26,19 @@ class Driver:
     names: ThreadId
     ports: list[tuple[int, int]]
 
+    def register(self, rt) -> None:
+        """Tell the name server I serve now (once the device is set up)."""
+        Names(rt, tid=self.names).register(self.name)
+
 
 def start(rt, name: str, names_id: str | int, attach: bool = True) -> Driver:
-    """Take the resources root holds for driver `name` and register the name; returns
-    what was granted. With attach=False the driver attaches its IRQ itself, from another
-    thread. Root refusing (ENODEV) or the name server failing raises ServiceError."""
+    """Take the resources root holds for driver `name`; returns what was granted. With
+    attach=False the driver attaches its IRQ itself, from another thread. Root refusing
+    (ENODEV) raises ServiceError."""
     irq, ports = Root(rt).driver_hello(name)
     if irq is not None and attach:
         attach_irq(rt, irq)
-    names = ThreadId(int(names_id))
-    Names(rt, tid=names).register(name)
-    return Driver(name, irq, names, ports)
+    return Driver(name, irq, ThreadId(int(names_id)), ports)
 
 
 def attach_irq(rt, irq: int) -> None:

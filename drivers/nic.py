@@ -287,4 +287,5 @@ def main(rt, name: str, names_id) -> None:
     def interrupt(msg) -> None:
         if msg.sender == line:
             svc.interrupt()
+    drv.register(rt)
     serve(rt, Dispatch(NET, svc, rt, irq=interrupt))

@@ -305,4 +305,5 @@ def main(rt, name: str, names_id) -> None:
     pit.program()
     svc = TimerService(Clock(pit.phases))
     server = TimerServer(rt, svc, Ticker(rt, svc, drv.irq))
+    drv.register(rt)
     serve(rt, Dispatch(TIMER, server, rt), timeout=IDLE_READ_S, on_idle=server.idle)

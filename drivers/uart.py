@@ -273,4 +273,5 @@ def main(rt, name: str, names_id: str) -> None:
     drv = start(rt, name, names_id)
     uart = Uart(rt, min(p for p, _ in drv.ports))
     uart.setup()
+    drv.register(rt)
     serve(rt, Dispatch(CHAR, uart, rt, irq=uart.interrupt), after=uart.after)

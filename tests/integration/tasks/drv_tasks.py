@@ -36,18 +36,18 @@ class Steady:
 
 
 def steady(rt, name, names_id):
-    start(rt, name, names_id)
+    start(rt, name, names_id).register(rt)
     print("steady up", rt.myself(), flush=True)
     serve(rt, Dispatch(TEST, Steady(), rt))
 
 
 def crash(rt, name, names_id):
-    start(rt, name, names_id)
+    start(rt, name, names_id).register(rt)
     raise RuntimeError("this driver always crashes")
 
 
 def spin(rt, name, names_id):
-    start(rt, name, names_id)
+    start(rt, name, names_id).register(rt)
     report(spinning=True)
     while True:
         pass
@@ -55,6 +55,7 @@ def spin(rt, name, names_id):
 
 def rogue(rt, name, names_id):
     drv = start(rt, name, names_id)
+    drv.register(rt)
     writes = {}
     for port, value in ((0x43, 0x30), (0x3FB, 0x80), (0x1F7, 0xEC)):
         try:

@@ -197,6 +197,7 @@ def pit_irq(rt, name, names_id):
     except KernelError as e:
         report(before_grant=e.fault)
     drv = start(rt, name, names_id)              # ports from root, IRQ attached
+    drv.register(rt)
     report(ports=drv.ports, irq=drv.irq)
     out = []
     rt.lthread_ex_regs(1, _second_attacher, args=(out,))
