@@ -29,8 +29,9 @@ import os
 import threading
 import time
 
-from microkernel.abi import SIGMA0_TASK, Fpage, IpcError, MapItem, Msg, ThreadId
+from microkernel.abi import Fpage, IpcError, MapItem, Msg, ThreadId
 from microkernel.abi.ops import PAGE_FAULT_EIP
+from protocols.root import Root
 
 __all__ = ["rpc_server", "rpc_client", "relay_caller", "rpc_local", "fault_pager", "fault_client",
            "map_a", "map_b", "map_c", "tp_client", "throughput_rounds", "wait_go",
@@ -321,20 +322,18 @@ def map_b(rt, c: str) -> None:
 
 
 def _get_region(rt, log2: int) -> str:
-    """Back MAP_BASE..+2**log2 in this space: 4 MiB requests to sigma0 (the largest it
-    hands out; through root, the chief, as the default pager does it), or, for a chunk
-    sigma0 refuses, page by page from the default pager."""
-    sigma0 = ThreadId.make(SIGMA0_TASK, 0, 1, rt.site)
+    """Back MAP_BASE..+2**log2 in this space: 4 MiB blocks from root (the largest sigma0
+    hands out; granted, as every task of root's clan gets memory), or, for a block root
+    has none of, page by page from the default pager."""
+    root = Root(rt)
     chunk = min(log2, 22)
     sources = set()
     for base in range(MAP_BASE, MAP_BASE + (1 << log2), 1 << chunk):
         try:
-            r = rt.call(sigma0, Msg(words=(0xFFFFFFFC, chunk)), timeout=10.0,
-                        window=Fpage(base, chunk))
-            if r.fpage_received:
-                sources.add("sigma0")
+            if root.memory(chunk, base) is not None:
+                sources.add("root")
                 continue
-        except IpcError:
+        except OSError:
             pass
         for p in range(base, base + (1 << chunk), PAGE):
             rt.mem.write(p, b"\1")

@@ -34,7 +34,7 @@ from microkernel.abi import irq_id
 from protocols.interface import error
 from protocols.net import ETH_MAX, ETH_MIN, NET, NO_CARRIER, Op
 from protocols.server import Dispatch, send_reply, serve
-from protocols.sigma0 import grab
+from protocols.root import Root
 
 from .driver import start
 
@@ -267,10 +267,10 @@ class NetService:
 
 
 def dma_region(rt) -> tuple[int, int]:
-    """Ask sigma0 (via root) for the DMA region; returns (virtual, physical) base."""
-    pa = grab(rt, REGION_LOG2, VBASE, timeout=10)
+    """Ask root for the DMA region (protocols.root MEMORY); (virtual, physical) base."""
+    pa = Root(rt).memory(REGION_LOG2, VBASE)
     if pa is None:
-        raise RuntimeError("sigma0 gave no memory for the NIC's rings")
+        raise RuntimeError("root has no memory left for the NIC's rings")
     return VBASE, pa
 
 

@@ -10,9 +10,14 @@ The default pager (task 5, servers/pager.py) also takes:
 
     COPY     dst:64      share every page of the sender's space with the task of thread
                          `dst` (a thread id) copy-on-write (both get a private copy at
-                         their next write)
-    FORGET   task        task number `task` is gone: its pages go back to the pool (from
-                         root, the chief of the tasks it paged)
+                         their next write); only into a task of the sender's clan: EPERM
+    FORGET   tid:64      the task of thread `tid` (that incarnation: its version) is gone:
+                         its pages go back to the pool (only from root, the chief of the
+                         tasks it pages)
+
+The default pager keeps each task incarnation's pages apart (a task's id carries its
+version), so a new task with the number of one that ended never sees its pages, even
+before root's FORGET of the old one arrives; a fresh page is zero.
 """
 from __future__ import annotations
 
@@ -36,7 +41,7 @@ class Op(enum.IntEnum):
 
 PAGER = Interface("pager", Op, {
     Op.COPY: call("dst:64"),
-    Op.FORGET: call("task", who=Who.CHIEF | Who.ROOT),
+    Op.FORGET: call("tid:64", who=Who.CHIEF | Who.ROOT),
 })
 
 

@@ -8,6 +8,16 @@ Over IPC, from the tasks root started (Who.CLAN):
                                 (irq NO_IRQ: none); ENODEV for a task that is no driver
     ALLOC_TASK               -> task    an inactive task number, now the sender's (its
                                 chief), to create a task of its own; EAGAIN: none left
+    MEMORY  log2size         -> phys + a map item of 2**log2size bytes (12..22) of
+                                zeroed physical memory, aligned, at physical address
+                                `phys`; ENOMEM: none left. The block is the sender's
+                                until it ends (servers/frames.py)
+
+Memory comes from root, never from sigma0 directly: root is sigma0's one client and maps
+blocks on, and root takes no map items from anyone, so no stranger can displace the
+parents of the clan's memory; no reply crosses a chief that may not be waiting (the
+caller of MEMORY waits in its call). A message of root's clan to sigma0 is refused in
+sigma0's name (an empty reply: V2 sigma0's "no").
 
 Between root's own threads (Who.SELF): RELEASE and GRAB tell the holder thread of an IRQ
 line (lthread HOLDER_BASE + irq) to let go of the line for a driver, or take it back.
@@ -30,14 +40,15 @@ with a map; a refusal is {"error": "one line"}. `wait` is answered when the task
 from __future__ import annotations
 
 import enum
+import errno
 
 from microkernel.abi import Fpage
 
-from .client import Service
+from .client import Service, ServiceError
 from .interface import Interface, Who, call
 
 __all__ = ["Op", "ROOT", "HolderOp", "HOLDER", "Root", "NO_IRQ", "HOLDER_BASE",
-           "OperatorOp", "OPERATOR", "parse_operator"]
+           "OperatorOp", "OPERATOR", "parse_operator", "MIN_LOG2", "MAX_LOG2"]
 
 NO_IRQ = 0xFFFF_FFFF
 HOLDER_BASE = 32                 # lthread 32 + n holds IRQ n while no driver has it
@@ -46,12 +57,15 @@ HOLDER_BASE = 32                 # lthread 32 + n holds IRQ n while no driver ha
 class Op(enum.IntEnum):
     DRIVER_HELLO = 0xD0FF
     ALLOC_TASK = 0xFFFF_7A5C
+    MEMORY = 0xFFFF_7A5D
 
 
 ROOT = Interface("root", Op, {
     Op.DRIVER_HELLO: call("| name", "irq", Who.CLAN),
     Op.ALLOC_TASK: call("", "task", Who.CLAN),
+    Op.MEMORY: call("log2size", "phys", Who.CLAN),
 })
+MIN_LOG2, MAX_LOG2 = 12, 22      # the block sizes MEMORY gives (sigma0's)
 
 
 class HolderOp(enum.IntEnum):
@@ -84,6 +98,26 @@ class Root(Service):
     def alloc_task(self) -> int:
         """A task number of my own (ServiceError EAGAIN when root has none left)."""
         return self.call(Op.ALLOC_TASK, timeout=10).task
+
+    def memory(self, log2size: int, base: int) -> int | None:
+        """2**log2size bytes of physical memory granted to me at `base` (aligned to
+        their size); their physical address, or None when there is none left."""
+        try:
+            r, msg = self.call_msg(Op.MEMORY, log2size, window=Fpage(base, log2size),
+                                   timeout=10)
+        except ServiceError as e:
+            if e.errno == errno.ENOMEM:
+                return None
+            raise
+        return r.phys if msg.fpage_received else None
+
+    def frames(self, base: int, sizes=(20, 12)) -> int:
+        """Frames at `base` of my space: a block of the first size in `sizes` (log2)
+        that `base` is aligned to and root still has; its size in bytes, 0 if none."""
+        for s in sizes:
+            if base & ((1 << s) - 1) == 0 and self.memory(s, base) is not None:
+                return 1 << s
+        return 0
 
 
 class OperatorOp(enum.StrEnum):

@@ -127,14 +127,14 @@ class Dispatch:
         """Route one message to its handler; the reply (or None, or a Forward)."""
         sender, w = msg.sender, msg.words
         if sender.is_irq:
-            return self.irq(msg) if self.irq is not None else None
+            return self.other(self.irq, msg)
         if _and(msg.flags, _REDIRECTED):              # int's &: IntFlag's costs a µs
-            return self.redirected(msg) if self.redirected is not None else None
+            return self.other(self.redirected, msg)
         if len(w) == 2:
             if w[0] == TASK_EXIT_NOTICE and self.notice is not None:
-                return self.notice(msg)
+                return self.other(self.notice, msg)
             if w[1] == PAGE_FAULT_EIP and self.fault is not None:
-                return self.fault(msg)
+                return self.other(self.fault, msg)
         entry = self.table.get(w[0]) if w else None
         if entry is None:
             return error(errno.ENOSYS)
@@ -161,6 +161,17 @@ class Dispatch:
             log.exception("%s: %s from %s failed", self.iface.name,   # one request's EIO
                           self.iface.codes(code).name, sender)
             return error(errno.EIO)
+
+    def other(self, handler, msg: Msg):
+        """A message that is no request, to its handler (dropped without one); a
+        handler that fails is logged, and the message is dropped, not the server."""
+        if handler is None:
+            return None
+        try:
+            return handler(msg)
+        except Exception:
+            log.exception("%s: a message from %s failed", self.iface.name, msg.sender)
+            return None
 
     def answer(self, code: int, out):
         """A handler's return value as the message to send (None stays None)."""

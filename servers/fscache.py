@@ -2,9 +2,8 @@
 the fs server a pager, so files can be mapped into address spaces (docs/unix.md, "mmap
 of files").
 
-Frames come from sigma0 (protocols.sigma0.grab_frames; the request goes through root,
-the chief of the fs server's clan, which maps them on) into the fs server's own space
-at POOL, CAPACITY pages at most. MAP of (inode, page) fills a free page with those
+Frames come from root (protocols.root MEMORY: root takes them from sigma0 and maps them
+on) into the fs server's own space at POOL, CAPACITY pages at most. MAP of (inode, page) fills a free page with those
 4 KiB of the file (zeros past its end) and answers with a read-only map item of it:
 every client that maps the same file page gets the same frame, and a mapping tree
 sigma0 -> root -> fs -> client.
@@ -22,7 +21,7 @@ import errno
 from collections import OrderedDict
 
 from microkernel.abi import Fpage
-from protocols.sigma0 import grab_frames
+from protocols.root import Root
 
 from .ext2.errors import FsError
 
@@ -31,7 +30,7 @@ __all__ = ["PageCache", "CAPACITY", "POOL", "PAGE"]
 PAGE = 0x1000
 POOL = 0x4000_0000              # where the cache's frames sit in the fs server's space
 CAPACITY = 256                  # pages (1 MiB)
-CHUNK = 20                      # log2 of what is asked from sigma0 at a time
+CHUNK = 20                      # log2 of what is asked from root at a time
 MAX_PAGE = 1 << 20              # page numbers of a file that can be mapped (4 GiB)
 
 
@@ -131,11 +130,11 @@ class PageCache:
         return addr
 
     def _grow(self) -> None:
-        """Frames from sigma0: a chunk if the cache has room for it, else one page;
-        nothing if sigma0 has none left."""
+        """Frames from root: a chunk if the cache has room for it, else one page;
+        nothing if there are none left."""
         room = (self.capacity - len(self.pages)) * PAGE
         sizes = (CHUNK, 12) if (1 << CHUNK) <= room else (12,)
-        got = grab_frames(self.rt, self.cursor, sizes)
+        got = Root(self.rt).frames(self.cursor, sizes)
         self.free.extend(range(self.cursor, self.cursor + got, PAGE))
         self.cursor += got
 

@@ -1,9 +1,10 @@
 """The default pager (task 5): anonymous, zero-filled memory for tasks started by `mk run`.
 
 A page fault reaches the pager as the V2 fault message, sent in the faulting thread's
-name (protocols/pager.py). The pager takes frames from sigma0 in 1 MiB chunks into its
-own space (protocols.sigma0.grab_frames), zeroes a page, and replies with a map item
-whose hot spot is the fault address, so the page lands exactly there. Copy-on-write:
+name (protocols/pager.py). The pager takes frames from root in 1 MiB blocks (a page at a
+time once no block is left) into its own space (protocols.root MEMORY), zeroes a page,
+and replies with a map item whose hot spot is the fault address, so the page lands
+exactly there; with no memory left it maps nothing, and the task's access faults. Copy-on-write:
 COPY makes another task share all the caller's pages read-only (remapped with
 `fpage_unmap(flush=False)`); the first write fault of either side gets a private copy.
 FORGET, from root when a task it started has ended, takes the task's pages back.
@@ -14,13 +15,17 @@ over it.
 """
 from __future__ import annotations
 
+import errno
+import logging
+
 from microkernel.abi import Fpage, MapItem, Msg, ThreadId
 from protocols.pager import PAGE, PAGER, fault_of
 from protocols.server import Dispatch, serve
-from protocols.sigma0 import grab_frames
+from protocols.root import Root
 
 __all__ = ["main", "Pager", "Requests", "PAGE"]
 
+log = logging.getLogger("mk.pager")
 CHUNK = 20                      # log2 of what is asked from sigma0 at a time
 POOL = 0x40000000               # where the pager keeps its frames in its own space
 
@@ -28,9 +33,9 @@ POOL = 0x40000000               # where the pager keeps its frames in its own sp
 class Pager:
     """Which pager page backs which (task, virtual page), and how many share it."""
 
-    def __init__(self, rt, sigma0: int):
+    def __init__(self, rt):
         self.rt = rt
-        self.sigma0 = ThreadId(sigma0)
+        self.root = Root(rt)
         self.free: list[int] = []           # pager-space addresses of unused pages
         self.cursor = POOL
         self.pages: dict[tuple[int, int], int] = {}   # (task, vpage) -> pager page
@@ -39,9 +44,9 @@ class Pager:
     def _new_page(self, fill: bytes | None = None) -> int:
         """A page of my own, filled with `fill` (zeros by default), one user."""
         if not self.free:
-            got = grab_frames(self.rt, self.cursor, (CHUNK, 12))
+            got = self.root.frames(self.cursor, (CHUNK, 12))
             if not got:
-                raise MemoryError("sigma0 has no free memory left")
+                raise MemoryError("no free memory left")
             self.free.extend(range(self.cursor, self.cursor + got, PAGE))
             self.cursor += got
         p = self.free.pop()
@@ -79,28 +84,39 @@ class Pager:
 
 
 class Requests:
-    """The handlers of protocols.pager.PAGER and of page faults, over a Pager."""
+    """The handlers of protocols.pager.PAGER and of page faults, over a Pager whose
+    tasks are task incarnations (ids with lthread 0: the version keeps two tasks of one
+    number apart)."""
 
     def __init__(self, pager: Pager):
         self.pager = pager
 
     def copy(self, req, msg):
-        """COPY: the sender's pages are shared copy-on-write with the task of req.dst."""
-        self.pager.copy(msg.sender.task, ThreadId(req.dst).task)
+        """COPY: the sender's pages are shared copy-on-write with the task of req.dst,
+        which must be of the sender's clan (EPERM: no task gives itself another's)."""
+        dst = ThreadId(req.dst)
+        if dst.chief != msg.sender.task or dst.site != msg.sender.site:
+            raise OSError(errno.EPERM, f"task {dst.task} is not of the sender's clan")
+        self.pager.copy(msg.sender.task_id(), dst.task_id())
         return ()
 
     def forget(self, req, msg):
-        """FORGET: task req.task has ended (from root, its chief)."""
-        self.pager.forget(req.task)
+        """FORGET: the task of req.tid (that incarnation) has ended (from root)."""
+        self.pager.forget(ThreadId(req.tid).task_id())
         return ()
 
     def page_fault(self, msg: Msg) -> Msg:
-        """A page fault: the map item that backs the page."""
+        """A page fault: the map item that backs the page; nothing mapped when memory
+        has run out (the task's access then faults: its MemoryFault)."""
         f = fault_of(msg)
-        return self.pager.fault(f.task, f.page, f.write)
+        try:
+            return self.pager.fault(msg.sender.task_id(), f.page, f.write)
+        except MemoryError:
+            log.warning("pager: no memory left for %s's page %#x", msg.sender, f.page)
+            return Msg()
 
 
-def main(rt, sigma0: int) -> None:
+def main(rt, *args) -> None:
     """Serve PAGER and the page faults of every task paged by me, forever."""
-    requests = Requests(Pager(rt, sigma0))
+    requests = Requests(Pager(rt))
     serve(rt, Dispatch(PAGER, requests, rt, fault=requests.page_fault))

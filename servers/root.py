@@ -25,13 +25,14 @@ import time
 import msgpack
 import zmq
 
-from microkernel.abi import USER_TOP, Fpage, MapItem, Msg, ThreadId, place
+from microkernel.abi import SIGMA0_TASK, Fpage, MapItem, Msg, ThreadId
 from microkernel.abi.ops import exit_status
 from protocols.client import Service, ServiceError
 from protocols.fs import FsClient
 from protocols.names import Names
 from protocols.pager import PAGER, Op as PagerOp
-from protocols.root import HOLDER_BASE, NO_IRQ, ROOT, OperatorOp, parse_operator
+from protocols.root import (HOLDER_BASE, MAX_LOG2, MIN_LOG2, NO_IRQ, ROOT, OperatorOp,
+                            parse_operator)
 from protocols.server import Dispatch, Forward, Reply, serve
 from protocols.sigma0 import grab_ports
 from protocols.tty import TtyClient
@@ -41,6 +42,7 @@ from protocols.wellknown import (CONSOLE_LINE, CONSOLE_TASK, FIRST_GIVEN_TASK, F
                                  UNIX_TASK, names_id)
 
 from .devmgr import DEFAULT_DRIVERS, DriverManager, holder_loop
+from .frames import Frames
 
 __all__ = ["main", "Chief", "Operator"]
 
@@ -48,7 +50,6 @@ log = logging.getLogger("mk.root")
 UNIX_ENTRY = "personalities.unix.server:main"     # named, not imported: it sits above us
 DEVICE_DRIVER = {"pit": "timer"}   # device model name -> its driver's name
 _EVENTS = "inproc://root-events"
-WHOLE = Fpage.whole()
 FORWARD_TIMEOUT = 2.0
 READY_PATIENCE = 20.0            # seconds boot waits for the servers users need
 
@@ -62,7 +63,7 @@ def main(rt, devices=()) -> None:
     chief = Chief(rt, mgr, events)
     mgr.restarted = chief.restarted
     serve(rt, Dispatch(ROOT, chief, rt, notice=chief.notice, redirected=chief.redirected),
-          timeout=mgr.due, window=WHOLE)
+          timeout=mgr.due)                 # no receive window: root takes no map items
 
 
 class Chief:
@@ -72,6 +73,7 @@ class Chief:
     def __init__(self, rt, mgr: DriverManager, events):
         self.rt, self.mgr, self.events = rt, mgr, events
         self.next_task = FIRST_GIVEN_TASK
+        self.frames = Frames(rt)
 
     def driver_hello(self, req, msg):
         """DRIVER_HELLO: the driver's IRQ (NO_IRQ: none) and its ports as map items."""
@@ -87,15 +89,27 @@ class Chief:
         self.rt.task_new(no, "", None, new_chief=msg.sender.task)
         return (no,)
 
+    def memory(self, req, msg):
+        """MEMORY: a zeroed block, mapped on to the sender (servers/frames.py)."""
+        s = req.log2size
+        if not MIN_LOG2 <= s <= MAX_LOG2:
+            raise OSError(errno.EINVAL, f"blocks are 2**{MIN_LOG2}..2**{MAX_LOG2} bytes")
+        block = self.frames.give(int(msg.sender.task_id()), s)
+        if block is None:
+            raise OSError(errno.ENOMEM, f"no block of 2**{s} bytes left")
+        addr, phys = block
+        return Reply((phys,), (MapItem(Fpage(addr, s), addr),))
+
     def notice(self, msg: Msg) -> None:
-        """A task of the clan ended: a driver's restart is planned, any other task's
-        exit goes to lthread 1 (its waiters, its pages)."""
+        """A task of the clan ended: its blocks come back, a kept task's restart is
+        planned, and lthread 1 hears of it (the pager's FORGET, the operator's wait)."""
         status = exit_status(msg.words[1])
+        self.frames.reclaim(int(msg.sender.task_id()))
         if msg.sender.task == PAGER_TASK:       # it holds live address spaces: for good
             self.mgr.lost["pager"] = f"died (status {status})"
             log.error("root: the default pager died (status %s): the node is degraded", status)
-        if not self.mgr.died(msg.sender.task, status):
-            self.events.send(msgpack.packb(["exit", msg.sender.task, status]))
+        self.mgr.died(msg.sender.task, status)
+        self.events.send(msgpack.packb(["exit", int(msg.sender.task_id()), status]))
 
     def restarted(self, rec) -> None:
         """A kept task came back; after the name server, lthread 1 gives names back."""
@@ -103,22 +117,16 @@ class Chief:
             self.events.send(msgpack.packb(["names"]))
 
     def redirected(self, msg: Msg) -> Forward | None:
-        """Chief's duty (V2 C&C): pass the message on to where it was aimed, in the
-        original sender's name (deceiving), atomically followed by the next wait, so a
-        reply coming back through this chief finds it waiting. Mappings are passed on
-        from where they landed in root's own space, so root sits in the mapping tree."""
+        """Chief's duty (V2 C&C): a message of the clan to outside it. One to sigma0 is
+        answered in sigma0's name with its "no" (an empty message): memory comes from
+        root (MEMORY). Any other is passed on, in the sender's name (deceiving),
+        atomically followed by the next wait; root takes no map items, so none go on."""
         if msg.intended is None:
             return None
-        items = []
-        for it in msg.items:
-            if it.fpage.io:
-                items.append(MapItem(it.fpage, it.snd_base))
-                continue
-            _, dst, size = place(it.fpage, it.snd_base, WHOLE)
-            if dst < USER_TOP:          # above it the kernel mapped nothing to pass on
-                items.append(MapItem(Fpage(dst, size, it.fpage.writable), it.snd_base))
-        return Forward(msg.intended, Msg(msg.words, msg.strings, tuple(items)),
-                       deceit=msg.sender, timeout=FORWARD_TIMEOUT)
+        if msg.intended.task == SIGMA0_TASK:
+            return Forward(msg.sender, Msg(), deceit=msg.intended, timeout=0)
+        return Forward(msg.intended, Msg(msg.words, msg.strings), deceit=msg.sender,
+                       timeout=FORWARD_TIMEOUT)
 
 
 def give_names_back(rt, names: ThreadId, mgr: DriverManager) -> None:
@@ -169,8 +177,9 @@ def operator_loop(rt, pager: ThreadId, mgr: DriverManager, names: ThreadId,
                 if kind == "names":
                     give_names_back(rt, names, mgr)
                     continue
-                task, status = what
-                for ident in ops.exited(task, status):
+                tid, status = what
+                task = ThreadId(tid).task
+                for ident in ops.exited(tid, status):
                     sock.send_multipart([ident, msgpack.packb({"task": task, "status": status})])
             else:
                 ident, raw = sock.recv_multipart()
@@ -272,15 +281,18 @@ class Operator:
             return {"unmounted": False, "error": f"fs: {e}"}
         return {"unmounted": True}
 
-    def exited(self, task: int, status: int | None) -> list[bytes]:
-        """Record an exit and give the task's pages back; the operators waiting for it."""
-        self.running.pop(task, None)
-        self.exits[task] = status
+    def exited(self, tid: int, status: int | None) -> list[bytes]:
+        """Task `tid` of the clan ended: the default pager takes its pages back; an
+        operator's task's exit is recorded; the operators waiting for it."""
+        task = ThreadId(tid).task
         try:
             Service(self.rt, tid=self.pager, iface=PAGER, timeout=1.0).call(
-                PagerOp.FORGET, task)
+                PagerOp.FORGET, tid)
         except ServiceError as e:
             log.warning("root: the pager did not forget task %d: %s", task, e)
+        if self.running.pop(task, None) is None:
+            return []                            # a kept server or driver, or no task
+        self.exits[task] = status
         return self.waiters.pop(task, [])
 
 

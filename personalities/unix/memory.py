@@ -36,8 +36,8 @@ MAX_SLOTS = 1024                # file pages held at once (4 MiB of slots)
 class Memory(Pager):
     """Pages of every process, keyed by (task number, virtual page)."""
 
-    def __init__(self, rt, sigma0: int, fs=None):
-        super().__init__(rt, sigma0)
+    def __init__(self, rt, fs=None):
+        super().__init__(rt)
         self.fs = fs                                   # a protocols.fs.FsClient, for MAP
         self.regions: dict[int, list[tuple]] = {}      # task -> [(start, end, ino, off)]
         self.slots: OrderedDict[tuple[int, int], int] = OrderedDict()   # (ino, page) -> slot

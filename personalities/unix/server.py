@@ -107,7 +107,7 @@ class Server(ProcessCalls, FileCalls, ExecCalls):
         self.fs = FsClient(rt, names=self.names)
         self.tty = TtyClient(rt, names=self.names)
         self.root = Root(rt)
-        self.memory = Memory(rt, rt.sigma0, self.fs)
+        self.memory = Memory(rt, self.fs)
         self.procs = ProcTable()
         self.timers = Timers()
         self._seq = itertools.count()
@@ -139,7 +139,11 @@ class Server(ProcessCalls, FileCalls, ExecCalls):
         if task not in self.tasks:
             return error(errno.EPERM)
         fault = fault_of(msg)
-        return self.memory.fault(task, fault.page, fault.write)
+        try:
+            return self.memory.fault(task, fault.page, fault.write)
+        except MemoryError:                    # nothing mapped: the process's SIGSEGV
+            log.warning("unix: no memory left for task %d's page %#x", task, fault.page)
+            return Msg()
 
     def refuse(self, msg: Msg) -> None:
         """A process sent IPC past the Unix server (its chief): it reaches nobody. Its

@@ -66,18 +66,19 @@ def test_ipc_leaving_a_clan_is_redirected_to_the_chief(node):
     assert got["sender"] == got["child"] and got["words"] == [99], got
 
 
-def test_sigma0_gives_a_frame_to_one_space_only(node):
-    frame = 0x00C00000
-    holder = node.start("mem_tasks.py", "sigma0_once", frame, 1)
-    node.wait_for(lambda: "wrote" in facts(node.output(holder["task"])),
-                  what="the holder's write")
-    held = facts(node.output(holder["task"]))
-    assert held == {"frame": True, "wrote": "mine"}, held
-    got = node.facts("mem_tasks.py", "sigma0_once", frame)
+def test_sigma0_is_roots_alone(node):
+    """A task of root's clan asking sigma0 gets its "no", in sigma0's name, from root:
+    memory comes from root (MEMORY), which no stranger's map item can reach."""
+    got = node.facts("mem_tasks.py", "sigma0_once", 0x00C00000)
     assert got == {"frame": False}, got
-    node.root({"op": "kill", "task": holder["task"]})
-    got = node.facts("mem_tasks.py", "sigma0_once", frame)
-    assert got == {"frame": True, "wrote": "mine"}, got
+
+
+def test_a_block_from_root_comes_zeroed_to_the_next_task(node):
+    first = node.facts("mem_tasks.py", "memory_block", 22, "a secret")
+    assert first["phys"] and first["zero"], first
+    second = node.facts("mem_tasks.py", "memory_block", 22)
+    assert second["phys"] == first["phys"], (first, second)    # the same block, again
+    assert second["zero"], second
 
 
 def test_interrupts_as_ipc_and_io_fpages(node):

@@ -62,27 +62,56 @@ def test_names_errno_convention_and_the_holders_rule():
     assert d(Msg(words=(0x4E7F,), sender=tid(70))).words == (errno.ENOSYS,)
 
 
-def test_the_pager_backs_faults_copies_and_forgets_by_task_number(monkeypatch):
+def test_the_pager_keeps_incarnations_apart_copies_in_the_clan_and_forgets(monkeypatch):
     rt = FakeRt(5)
     grabbed = []
-
-    def grab_frames(rt_, base, sizes):
-        grabbed.append(base)
-        return 0x2000
-    monkeypatch.setattr("servers.pager.grab_frames", grab_frames)
-    requests = Requests(Pager(rt, 2))
+    pager = Pager(rt)
+    monkeypatch.setattr(pager.root, "frames", lambda base, sizes: grabbed.append(base) or 0x2000)
+    requests = Requests(pager)
     d = Dispatch(PAGER, requests, rt, fault=requests.page_fault)
-    fault = Msg(words=(0x1234_5006, PAGE_FAULT_EIP), sender=tid(64))
+    parent, child = tid(64, chief=4), tid(1024, chief=64)
+    fault = Msg(words=(0x1234_5006, PAGE_FAULT_EIP), sender=parent)
     assert fault_of(fault) == (64, 0x1234_5000, True)
     item = d(fault).items[0]
     assert item.snd_base == 0x1234_5000 and item.fpage.writable
-    assert ask(d, PAGER, PagerOp.COPY, int(tid(65)), sender=tid(64)).words == (0,)
-    assert requests.pager.pages[(65, 0x1234_5000)] == item.fpage.base
-    assert ask(d, PAGER, PagerOp.FORGET, 64, sender=tid(70)).words == (errno.EPERM,)
-    for task in (64, 65):
-        assert ask(d, PAGER, PagerOp.FORGET, task, sender=tid(4, chief=0)).words == (0,)
-    assert not requests.pager.pages and len(requests.pager.free) == 2
+    assert ask(d, PAGER, PagerOp.COPY, int(tid(65)), sender=parent).words == (errno.EPERM,)
+    assert ask(d, PAGER, PagerOp.COPY, int(child), sender=parent).words == (0,)
+    assert pager.pages[(child, 0x1234_5000)] == item.fpage.base
+    next_64 = ThreadId.make(64, 0, 2, site=1, chief=4, nest=1)      # a new incarnation
+    other = d(Msg(words=(0x1234_5004, PAGE_FAULT_EIP), sender=next_64)).items[0]
+    assert other.fpage.base != item.fpage.base                       # not its pages
+    assert ask(d, PAGER, PagerOp.FORGET, int(parent), sender=tid(70)).words == (errno.EPERM,)
+    for t in (parent, child, next_64):
+        assert ask(d, PAGER, PagerOp.FORGET, int(t), sender=tid(4, chief=0)).words == (0,)
+    assert not pager.pages and len(pager.free) == 2
     assert grabbed == [0x40000000]
+
+
+def test_a_pager_with_no_memory_left_maps_nothing_and_goes_on(monkeypatch):
+    rt = FakeRt(5)
+    pager = Pager(rt)
+    monkeypatch.setattr(pager.root, "frames", lambda base, sizes: 0)
+    requests = Requests(pager)
+    d = Dispatch(PAGER, requests, rt, fault=requests.page_fault)
+    r = d(Msg(words=(0x1000_0000, PAGE_FAULT_EIP), sender=tid(64)))
+    assert r.items == () and r.words == ()
+
+
+def test_root_gives_zeroed_blocks_back_out_when_their_task_ends(monkeypatch):
+    from servers import frames as F
+    rt = FakeRt(4)
+    phys = iter(range(0x100000, 0x10000000, 0x100000))
+    monkeypatch.setattr(F, "grab", lambda rt_, s, base: next(phys) if s == 20 else None)
+    pool = F.Frames(rt)
+    a, b = tid(16), tid(17)
+    first = pool.give(a, 20)
+    assert first == (F.POOL, 0x100000)
+    rt.memory[F.POOL] = b"secret"
+    assert pool.give(b, 12) is None                   # sigma0 has no single pages left
+    assert pool.reclaim(a) == 1 << 20
+    page = pool.give(b, 12)                           # cut out of the freed block, zeroed
+    assert page == (F.POOL, 0x100000) and rt.memory[F.POOL] == bytes(1 << 12)
+    assert pool.give(b, 12) == (F.POOL + 0x1000, 0x101000)
 
 
 def test_root_hands_out_task_numbers_to_its_clan_until_none_is_left():

@@ -1,6 +1,6 @@
 """The fs server as a pager (servers/fscache.py, FsServer's MAP, MAPINFO and UTIMES)
 without a kernel, through the fs protocol's dispatch: a fake runtime stands for the
-memory, sigma0 and fpage_unmap; ext2 is real."""
+memory, root's MEMORY and fpage_unmap; ext2 is real."""
 import errno
 
 import pytest
@@ -17,8 +17,7 @@ CLIENT = ThreadId.make(64, 0, 1, site=1, chief=4)
 
 
 class FakeRt:
-    """Memory by page, sigma0 that always gives, and a record of fpage_unmap."""
-    sigma0 = 2
+    """Memory by page, root that always gives (MEMORY), and a record of fpage_unmap."""
 
     def __init__(self):
         self.mem = self
@@ -33,9 +32,9 @@ class FakeRt:
     def write(self, addr, data):
         self.pages[addr & ~0xFFF] = bytearray(data)
 
-    def call(self, dest, msg, window=None, timeout=None):
+    def call(self, dest, msg, window=None, timeout=None, limits=None):
         self.asked.append(window.log2size)
-        return Msg(words=(0x10_0000, window.encode()), flags=ResultFlag.FPAGE_RECEIVED)
+        return Msg(words=(0, 0x10_0000), flags=ResultFlag.FPAGE_RECEIVED)
 
     def send(self, dest, msg, timeout=None):
         self.sent.append((dest, msg.words))
@@ -75,7 +74,7 @@ def test_map_answers_a_read_only_item_of_the_cached_page(rig):
     assert rt.read(item.fpage.base, PAGE) == b"x" * 904 + bytes(PAGE - 904)
     again = ask(server, Op.MAP, ino, 1).items[0]
     assert again.fpage.base == item.fpage.base                # the same frame
-    assert rt.asked == [12]                   # a page from sigma0 (a chunk is > 4 pages)
+    assert rt.asked == [12]                   # a page from root (a chunk is > 4 pages)
     assert item.fpage.base == POOL
     assert ask(server, Op.MAPINFO).words == (0, 2, 1, 1, 4, 0)
     assert rt.read(ask(server, Op.MAP, ino, 7).items[0].fpage.base, PAGE) == bytes(PAGE)
@@ -141,7 +140,7 @@ def test_requests_are_checked_and_only_root_unmounts(rig):
     assert rt.sent == [(root, (0,))] and fs.closed
 
 
-def test_frames_come_from_sigma0_a_chunk_at_a_time(tmp_path):
+def test_frames_come_from_root_a_chunk_at_a_time(tmp_path):
     fs = mount(new_image(tmp_path))
     rt = FakeRt()
     cache = PageCache(rt, fs)

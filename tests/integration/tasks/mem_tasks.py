@@ -167,6 +167,19 @@ def caller(rt, server):
 
 # -- sigma0 ----------------------------------------------------------------------------
 
+def memory_block(rt, log2, secret=""):
+    """A block of 2**log2 bytes from root (MEMORY): its physical address, whether all of
+    it read zero, then (with a secret) the secret written over its first bytes."""
+    base = 0x0800_0000
+    phys = Root(rt).memory(int(log2), base)
+    report(phys=phys)
+    if phys is not None:
+        data = rt.mem.read(base, 1 << int(log2))
+        report(zero=not any(data))
+        if secret:
+            rt.mem.write(base, secret.encode())
+
+
 def sigma0_once(rt, frame, hold="0"):
     frame = int(frame)
     got = grab_page(rt, frame, 0x700000)
