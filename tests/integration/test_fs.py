@@ -92,3 +92,30 @@ def test_utimes_and_map(node):
     assert (got["map_size"], got["mapped"]) == (12, "mapped page\n"), got
     assert got["no_window"] == "EMSGSIZE", got   # the reply's map item was cut: MSG_CUT
     assert got["size_after"] == 12 and got["maps"] >= 2, got   # still serving
+
+
+KILLS = int(os.environ.get("MK_KILLS", "10"))  # bounded; MK_KILLS=100 for the full figure
+
+
+@pytest.mark.parametrize("victim", ["fs", "ata0"])
+def test_every_acknowledged_append_survives_repeated_kills(fresh_node, victim):
+    """`echo lineN >> f && sync` as a user would, then kill -9 of the fs server (or the
+    disk driver), again and again: every line whose command said 0 is on the image
+    after `mk down`, which e2fsck finds clean."""
+    node, acked = fresh_node, []
+    for i in range(KILLS):
+        rc, out = node.sh(f"echo line{i} >> /tmp/appended && sync")
+        if rc == 0:
+            acked.append(f"line{i}")
+        before = drivers(node)[victim]["restarts"]
+        os.kill(node.task_pid(drivers(node)[victim]["task"]), signal.SIGKILL)
+        node.wait_for(lambda: drivers(node)[victim]["restarts"] > before
+                      and drivers(node)[victim]["state"] == "running",
+                      timeout=90, what=f"{victim} restarted")
+    assert len(acked) >= KILLS // 2, acked          # most commands got through at all
+    node.down()
+    image = node.path("disk.img")
+    lines = debugfs(image, "cat /tmp/appended").split()
+    assert [ln for ln in acked if ln not in lines] == [], (acked, lines)
+    r = fsck(image)
+    assert r.returncode == 0, r.stdout + r.stderr
