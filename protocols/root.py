@@ -7,7 +7,9 @@ Over IPC, from the tasks root started (Who.CLAN):
     DRIVER_HELLO  | name     -> irq + map items for exactly the driver's I/O ports
                                 (irq NO_IRQ: none); ENODEV for a task that is no driver
     ALLOC_TASK               -> task    an inactive task number, now the sender's (its
-                                chief), to create a task of its own; EAGAIN: none left
+                                chief), to create a task of its own; EAGAIN: the sender
+                                holds its quota (64; 512 for a server root keeps), or
+                                none is left. A task's numbers come back when it ends
     MEMORY  log2size         -> phys + a map item of 2**log2size bytes (12..22) of
                                 zeroed physical memory, aligned, at physical address
                                 `phys`; ENOMEM: none left. The block is the sender's

@@ -37,12 +37,13 @@ from protocols.server import Dispatch, Forward, Reply, serve
 from protocols.sigma0 import grab_ports
 from protocols.tty import TtyClient
 from protocols.unix import Unix
-from protocols.wellknown import (CONSOLE_LINE, CONSOLE_TASK, FIRST_GIVEN_TASK, FIRST_USER_TASK, FS_TASK,
-                                 LAST_GIVEN_TASK, NAMES_TASK, PAGER_TASK, TTY_TASK,
-                                 UNIX_TASK, names_id)
+from protocols.wellknown import (CONSOLE_LINE, CONSOLE_TASK, FIRST_GIVEN_TASK,
+                                 FIRST_USER_TASK, FS_TASK, NAMES_TASK, PAGER_TASK,
+                                 TTY_TASK, UNIX_TASK, names_id)
 
 from .devmgr import DEFAULT_DRIVERS, DriverManager, holder_loop
 from .frames import Frames
+from .numbers import KEPT_QUOTA, QUOTA, TaskNumbers
 
 __all__ = ["main", "Chief", "Operator"]
 
@@ -72,7 +73,7 @@ class Chief:
 
     def __init__(self, rt, mgr: DriverManager, events):
         self.rt, self.mgr, self.events = rt, mgr, events
-        self.next_task = FIRST_GIVEN_TASK
+        self.numbers = TaskNumbers()
         self.frames = Frames(rt)
 
     def driver_hello(self, req, msg):
@@ -81,11 +82,10 @@ class Chief:
         return Reply((NO_IRQ if irq is None else irq,), items)
 
     def alloc_task(self, req, msg):
-        """ALLOC_TASK (RMGR's task-number service): an inactive task number, handed to
-        the sender as its chief so it can create a task of its own; EAGAIN: none left."""
-        if self.next_task > LAST_GIVEN_TASK:
-            raise OSError(errno.EAGAIN, "no task numbers left")
-        no, self.next_task = self.next_task, self.next_task + 1
+        """ALLOC_TASK: an inactive task number, handed to the sender as its chief so it
+        can create a task of its own (servers/numbers.py); EAGAIN: its quota, or none."""
+        kept = self.mgr is not None and self.mgr.by_task.get(msg.sender.task) is not None
+        no = self.numbers.take(int(msg.sender.task_id()), KEPT_QUOTA if kept else QUOTA)
         self.rt.task_new(no, "", None, new_chief=msg.sender.task)
         return (no,)
 
@@ -105,6 +105,7 @@ class Chief:
         planned, and lthread 1 hears of it (the pager's FORGET, the operator's wait)."""
         status = exit_status(msg.words[1])
         self.frames.reclaim(int(msg.sender.task_id()))
+        self.numbers.reclaim(int(msg.sender.task_id()))
         if msg.sender.task == PAGER_TASK:       # it holds live address spaces: for good
             self.mgr.lost["pager"] = f"died (status {status})"
             log.error("root: the default pager died (status %s): the node is degraded", status)

@@ -54,6 +54,10 @@ class AddressSpace:
             raise
         self.io = IOPermissionBitmap()
         self.destroyed = False
+        # page tables this space may hold, so one task cannot take the whole pool (a
+        # task touching a page every 4 MiB needs a table each): a quarter of the pool,
+        # 16 times what mapping all physical memory takes (the pool is 1/16 of memory)
+        self.table_quota: int | None = max(8, pool.total // 4)
         self._tables: dict[int, int] = {}    # PDE index -> page-table frame
         self._present: dict[int, int] = {}   # PDE index -> present PTEs in that table
 
@@ -73,6 +77,9 @@ class AddressSpace:
         pdx = _pdx(vaddr)
         table = self._tables.get(pdx)
         if table is None:
+            if self.table_quota is not None and len(self._tables) >= self.table_quota:
+                raise KernelError(Fault.NO_MEMORY, f"space {self.asid} holds its quota of "
+                                  f"{self.table_quota} page tables")
             table = self.pool.alloc()
             self._tables[pdx] = table
             self._present[pdx] = 0
@@ -137,6 +144,10 @@ class AddressSpace:
         if not pte & PTE_P:
             return None
         return pte & PTE_FRAME, bool(pte & PTE_W)
+
+    def tables_left(self) -> int | None:
+        """How many more page tables this space may take (None: no quota)."""
+        return None if self.table_quota is None else self.table_quota - len(self._tables)
 
     def has_table(self, vaddr: int) -> bool:
         """Whether the 4 MiB region holding `vaddr` has a page table already."""

@@ -98,6 +98,8 @@ def destroy(k: "Kernel", task: Task, status: int | None) -> None:
     if task.chief is not None:
         task.chief.clan.discard(task)
         k.owner[task.no] = task.chief.no
+        for no in [n for n, owner in k.owner.items() if owner == task.no]:
+            k.owner[no] = task.chief.no        # its numbers (its clan's too) go up a level
         _notify(k, task.chief, task.tid(0), status)
     k.sources_changed()
     log.info("task %d ended (status %s)", task.no, status)

@@ -248,6 +248,11 @@ class VM:
             raise KernelError(Fault.NO_MEMORY,
                               f"mapping needs {len(need)} page tables, "
                               f"{self.pool.available} kernel frames left")
+        for space in (src, dst):
+            left = space.tables_left()
+            if left is not None and sum(s == id(space) for s, _ in need) > left:
+                raise KernelError(Fault.NO_MEMORY, f"space {space.asid} holds its quota of "
+                                  f"{space.table_quota} page tables")
 
     def _transfer_io(self, src, ports: tuple[int, int], grant: bool, dst, dirty) -> int:
         lo, hi = ports

@@ -35,6 +35,7 @@ from .program import CRT0, CRT0_MODULE, MAGIC, TEXT_MAX
 __all__ = ["ExecCalls", "load_program"]
 
 KEEP_SPAWNED = 256
+MAX_SESSION = 64                 # processes one session may have (RLIMIT_NPROC)
 
 
 def load_program(srv, cwd_ino: int, path: str) -> bytes:
@@ -63,7 +64,11 @@ class ExecCalls:
     """The handlers that make processes (see the module docstring)."""
 
     def fork(self, req, msg):
+        """A copy-on-write child (see the module docstring); EAGAIN when the caller's
+        session has MAX_SESSION processes (RLIMIT_NPROC: a fork bomb stops there)."""
         proc = self.procs.caller(msg.sender)
+        if self.procs.in_session(proc.session) >= MAX_SESSION:
+            raise OSError(errno.EAGAIN, f"{MAX_SESSION} processes in this session")
         no = self.alloc_task()
         try:
             tid, secret = self.rt.task_new_forked(no, self.me)
@@ -72,7 +77,8 @@ class ExecCalls:
             raise
         self.made(tid)
         self.memory.copy(proc.task, no)
-        child = Proc(self.procs.new_pid(), proc.pid, proc.pgrp, tid, proc.name)
+        child = Proc(self.procs.new_pid(), proc.pid, proc.pgrp, tid, proc.name,
+                     session=proc.session)
         child.fds = proc.fds.fork()
         child.cwd = proc.cwd
         child.disp = dict(proc.disp)

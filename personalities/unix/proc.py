@@ -82,8 +82,10 @@ class Call:
 
 
 class Proc:
-    def __init__(self, pid: int, ppid: int, pgrp: int, tid: ThreadId, name: str):
+    def __init__(self, pid: int, ppid: int, pgrp: int, tid: ThreadId, name: str,
+                 session: int = 0):
         self.pid, self.ppid, self.pgrp, self.tid, self.name = pid, ppid, pgrp, tid, name
+        self.session = session or pid    # the spawned process its line of forks began with
         self.state = "running"           # running, zombie
         self.status = 0                  # the wait status, once a zombie
         self.fds = FdTable()
@@ -114,6 +116,10 @@ class ProcTable:
         self.by_task: dict[int, Proc] = {}
         self.next_pid = INIT_PID + 1
         self.free_tasks: list[int] = []
+
+    def in_session(self, session: int) -> int:
+        """How many processes (zombies too, as RLIMIT_NPROC counts) the session has."""
+        return sum(p.session == session for p in self.by_pid.values())
 
     def new_pid(self) -> int:
         while self.next_pid in self.by_pid or any(p.pgrp == self.next_pid

@@ -66,6 +66,15 @@ def test_ipc_leaving_a_clan_is_redirected_to_the_chief(node):
     assert got["sender"] == got["child"] and got["words"] == [99], got
 
 
+def test_one_task_cannot_take_the_kernels_page_table_pool(node):
+    total = node.control({"op": "status"})["kernel_frames"]["total"]
+    got = node.facts("mem_tasks.py", "sparse_toucher", total)      # would need them all
+    assert got["stopped"] and got["touched"] <= total // 4, got    # its quota, not the pool
+    st = node.control({"op": "status"})
+    assert st["kernel_frames"]["used"] < total // 2, st            # given back at its end
+    assert node.facts("fuzz_tasks.py", "normal")["words"] == [42]  # and others go on
+
+
 def test_sigma0_is_roots_alone(node):
     """A task of root's clan asking sigma0 gets its "no", in sigma0's name, from root:
     memory comes from root (MEMORY), which no stranger's map item can reach."""

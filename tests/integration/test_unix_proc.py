@@ -38,6 +38,14 @@ def test_many_children_are_all_reaped(node):
     assert r["not_reaped"] == [] and r["codes"] == [1, 2, 3, 4, 5], r
 
 
+def test_a_fork_bomb_gets_eagain_and_the_shell_stays_usable(node):
+    r = spawn(node, "p_fork_bomb")
+    assert r["refused"] == "EAGAIN" and r["reaped"] == r["forked"], r
+    assert 32 <= r["forked"] < 64, r                 # the session's limit, not the node's
+    print(f"fork bomb: {r['forked']} processes in {r['seconds']} s, then EAGAIN")
+    assert node.sh("echo alive") == (0, "alive\n")
+
+
 def test_an_orphan_goes_to_init(node):
     r = spawn(node, "p_orphan")
     assert r["orphan_ppid"] == 1, r

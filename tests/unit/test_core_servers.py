@@ -12,6 +12,7 @@ from protocols.pager import PAGER, Op as PagerOp, fault_of
 from protocols.root import ROOT, Op as RootOp, OperatorOp
 from servers.names import NameServer
 from servers.pager import Pager, Requests
+from servers.numbers import QUOTA
 from servers.root import Chief, Operator
 
 
@@ -123,8 +124,14 @@ def test_root_hands_out_task_numbers_to_its_clan_until_none_is_left():
     assert rt.made == [(1024, {"new_chief": 18})]
     assert ask(d, ROOT, RootOp.ALLOC_TASK, sender=tid(1030, chief=18)).words == \
         (errno.EPERM,)
-    chief.next_task = 2048
+    for _ in range(QUOTA - 1):                          # one task holds at most its quota
+        ask(d, ROOT, RootOp.ALLOC_TASK, sender=tid(18, chief=4))
     assert ask(d, ROOT, RootOp.ALLOC_TASK, sender=tid(18, chief=4)).words == (errno.EAGAIN,)
+    assert chief.numbers.reclaim(int(tid(18, chief=4))) == QUOTA      # it ended: back
+    r = ask(d, ROOT, RootOp.ALLOC_TASK, sender=tid(19, chief=4))
+    assert ROOT.decode_reply(RootOp.ALLOC_TASK, r).task == 1024       # lowest first
+    chief.numbers.free = []
+    assert ask(d, ROOT, RootOp.ALLOC_TASK, sender=tid(20, chief=4)).words == (errno.EAGAIN,)
 
 
 @pytest.mark.parametrize("req,why", [

@@ -167,6 +167,21 @@ def caller(rt, server):
 
 # -- sigma0 ----------------------------------------------------------------------------
 
+def sparse_toucher(rt, regions):
+    """Touch one page in each of `regions` 4 MiB regions (a page table each) until an
+    access faults for good: how many it got, and the kernel's word for the stop."""
+    from microkernel.user import MemoryFault
+    got, why = 0, None
+    for i in range(int(regions)):
+        try:
+            rt.mem.write(0x1000_0000 + (i << 22), b"x")
+            got += 1
+        except MemoryFault as e:
+            why = str(e)
+            break
+    report(touched=got, stopped=why is not None)
+
+
 def memory_block(rt, log2, secret=""):
     """A block of 2**log2 bytes from root (MEMORY): its physical address, whether all of
     it read zero, then (with a secret) the secret written over its first bytes."""

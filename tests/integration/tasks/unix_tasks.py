@@ -118,6 +118,28 @@ def p_many_children(argv, envp):
     return 0
 
 
+def p_fork_bomb(argv, envp):
+    """Fork children that wait for a signal until fork says no; then end them all."""
+    pids, refused = [], None
+    t0 = time.monotonic()
+    while len(pids) < 10_000:
+        try:
+            pid = libc.fork()
+        except OSError as e:
+            refused = errno.errorcode[e.errno]
+            break
+        if pid == 0:
+            while True:
+                libc.pause()
+        pids.append(pid)
+    seconds = round(time.monotonic() - t0, 2)
+    for pid in pids:
+        libc.kill(pid, signal.SIGKILL)
+    reaped = sum(1 for _ in pids if libc.wait())
+    report(forked=len(pids), refused=refused, reaped=reaped, seconds=seconds)
+    return 0
+
+
 def p_orphan(argv, envp):
     r, w = libc.pipe()
     pid = libc.fork()
