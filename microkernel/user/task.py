@@ -21,7 +21,7 @@ from .runtime import Runtime
 
 __all__ = ["load_entry", "run"]
 
-PR_SET_PDEATHSIG = 1
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE = 1, 4
 
 
 def load_entry(spec: str):
@@ -44,10 +44,13 @@ def load_entry(spec: str):
 
 def _die_with_parent() -> None:
     """Ask Linux to kill this process when its parent dies (the kernel, for the
-    factory; the factory, for a task); exit now if the parent is already gone."""
+    factory; the factory, for a task), and to keep other processes of the same user out
+    of its memory (not dumpable: no ptrace, no /proc/PID/mem, which would show its
+    secret); exit now if the parent is already gone."""
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        libc.prctl(PR_SET_DUMPABLE, 0)
     except (OSError, AttributeError):
         pass
     if os.getppid() == 1:

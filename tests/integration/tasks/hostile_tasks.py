@@ -103,3 +103,9 @@ def flood(rt, seconds="4"):
         lookups += names.lookup("fs") is not None
     stop.set()
     report(flooded=[len(c) for c in counts], pages=pages, lookups=lookups)
+
+
+def dumpable(rt):
+    """Whether Linux lets other processes of my user into my memory (PR_GET_DUMPABLE)."""
+    import ctypes
+    report(dumpable=ctypes.CDLL(None).prctl(3, 0, 0, 0, 0))
