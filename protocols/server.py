@@ -22,7 +22,8 @@ order), a `Reply` (values and map items), a Msg, None or a Forward, and may rais
 OSError(errno) anywhere; a `detail` attribute on it (a tuple of words) follows the errno.
 Messages that are no request of the protocol go to the keyword handlers: `irq` (an
 interrupt), `fault` (a page fault, to this thread as pager), `notice` (a task of the clan
-ended), `redirected` (a message of the clan to outside it, to its chief); without one
+ended; the kernel sends it in the dead task's name, so one from a live sender is a
+forgery, and is handled as the request it then is), `redirected` (a message of the clan to outside it, to its chief); without one
 they are dropped.
 """
 from __future__ import annotations
@@ -119,6 +120,7 @@ class Dispatch:
                                 f"{iface.name}.{name.upper()}")
             self.table[code] = (fn, op.rule, op.request, op.reply)
         self.me = rt.myself()
+        self.alive = rt.alive
         chief = rt.chief()
         self.chief = chief.task if chief else -1
         self.irq, self.fault, self.notice, self.redirected = irq, fault, notice, redirected
@@ -131,7 +133,9 @@ class Dispatch:
         if _and(msg.flags, _REDIRECTED):              # int's &: IntFlag's costs a µs
             return self.other(self.redirected, msg)
         if len(w) == 2:
-            if w[0] == TASK_EXIT_NOTICE and self.notice is not None:
+            # a notice comes from the dead task's id: one from a live sender is forged
+            if w[0] == TASK_EXIT_NOTICE and self.notice is not None \
+                    and not self.alive(sender):
                 return self.other(self.notice, msg)
             if w[1] == PAGE_FAULT_EIP and self.fault is not None:
                 return self.other(self.fault, msg)

@@ -28,6 +28,7 @@ class FakeRt:
         self.rundir = "/run/node"
 
     def myself(self): return self.me
+    def alive(self, tid): return False          # a death notice's sender is dead
     def chief(self): return tid(4, chief=0)
     def task_new(self, no, entry, pager, **kw): self.made.append((no, kw)); return tid(no)
     def fpage_unmap(self, fp, flush=True): self.unmapped.append((fp.base, flush))

@@ -46,6 +46,7 @@ class FakeRt:
     def myself(self):
         return ThreadId.make(16, 0, 1, site=1, chief=4, nest=1)
 
+    def alive(self, tid): return False          # a death notice's sender is dead
     def chief(self):
         return ThreadId.make(4, 0, 1, site=1)
 

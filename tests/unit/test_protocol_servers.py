@@ -34,6 +34,7 @@ SERVED = [(NAMES, NameServer), (ROOT, Chief), (HOLDER, Holder), (PAGER, Requests
 
 class FakeRt:
     def myself(self): return ThreadId.make(9, 0, 1, site=1, chief=4, nest=1)
+    def alive(self, tid): return False          # a death notice's sender is dead
     def chief(self): return ThreadId.make(4, 0, 1, site=1)
 
 

@@ -103,6 +103,7 @@ def test_who_may_call(who, sender, ok):
 
 class FakeRt:
     def myself(self): return ME
+    def alive(self, tid): return False          # a death notice's sender is dead
     def chief(self): return ThreadId.make(4, 0, 1, site=1)
 
 
@@ -203,3 +204,12 @@ def test_every_service_is_declared_with_unique_codes():
         for iface in ifaces:
             codes = [int(c) for c in iface.codes]
             assert len(codes) == len(set(codes)) == len(iface.ops), name
+
+
+def test_a_forged_death_notice_is_no_notice():
+    class LiveRt(FakeRt):
+        def alive(self, tid): return True           # the "dead" sender still runs
+    seen = []
+    d = Dispatch(IFACE, Toy(), LiveRt(), notice=lambda m: seen.append(m))
+    r = d(Msg(words=(TASK_EXIT_NOTICE, 0), sender=tid(99)))
+    assert seen == [] and r.words == (errno.ENOSYS,)

@@ -23,6 +23,7 @@ class FakeRt:
     def myself(self):
         return ME
 
+    def alive(self, tid): return False          # a death notice's sender is dead
     def chief(self):
         return ThreadId.make(4, 0, 1, site=1)
 

@@ -31,6 +31,7 @@ class FakeRt:
     def myself(self):
         return ME
 
+    def alive(self, tid): return False          # a death notice's sender is dead
     def chief(self):
         return ThreadId.make(ROOT_TASK, 0, version=1)
 
