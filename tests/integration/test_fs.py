@@ -97,6 +97,7 @@ def test_utimes_and_map(node):
 KILLS = int(os.environ.get("MK_KILLS", "10"))  # bounded; MK_KILLS=100 for the full figure
 
 
+@pytest.mark.timeout(60 + 12 * KILLS)
 @pytest.mark.parametrize("victim", ["fs", "ata0"])
 def test_every_acknowledged_append_survives_repeated_kills(fresh_node, victim):
     """`echo lineN >> f && sync` as a user would, then kill -9 of the fs server (or the
