@@ -85,3 +85,20 @@ def test_the_console_line_is_detached_only_with_force(node):
     r = node.mk("driver", "detach", "com1")
     assert r.returncode != 0 and "--force" in r.stderr, r
     assert kept(node)["com1"]["state"] == "running"
+
+
+def test_a_dying_unix_server_gives_the_user_one_line(fresh_node):
+    import subprocess
+    import sys
+    node = fresh_node
+    sh = subprocess.Popen([sys.executable, "-m", "cli.main", "sh", "-c", "sleep 30",
+                           "--node", node.name], stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True,
+                          env={**os.environ, "MK_HOME": node.home})
+    wait_until(lambda: node.process_running("sleep"), 20, "the command to run")
+    os.kill(node.task_pid(18), signal.SIGKILL)
+    out, err = sh.communicate(timeout=30)
+    assert sh.returncode != 0 and "Traceback" not in out + err, (out, err)
+    said = [ln for ln in (out + err).splitlines() if ln.strip()]
+    assert len(said) == 1 and "unix" in said[0], said
+    restarted(node, "unix")
