@@ -10,6 +10,8 @@ import signal
 
 import pytest
 
+from protocols.wellknown import UNIX_TASK
+
 pytestmark = pytest.mark.timeout(60)
 
 
@@ -120,7 +122,7 @@ def test_the_unix_server_is_restarted_and_its_processes_go_with_it(fresh_node):
     tasks = {x["task"]: x["pid"] for x in node.control({"op": "ps"})["tasks"]}
     given = [n for n in tasks if n >= 1024]
     assert len(given) == 2                          # the process and its forked child
-    os.kill(tasks[18], signal.SIGKILL)
+    os.kill(tasks[UNIX_TASK], signal.SIGKILL)
     assert node.wait(t["task"], timeout=20) == 1    # its SPAWN_WAIT failed: server gone
     node.wait_for(lambda: not any(x["task"] >= 1024
                                   for x in node.control({"op": "ps"})["tasks"]),
