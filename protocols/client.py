@@ -97,37 +97,47 @@ class Service:
 
     def call_msg(self, code: int, *values, timeout=..., window=None, limits=None):
         """As `call`, also returning the reply Msg (its items and flags)."""
-        msg = self.iface.request(code, *values)
-        op = self.iface.ops[code]
-        timeout = self.timeout if timeout is ... else timeout
-        deadline = None                          # set by the first failure: a call may
-        pause = 0.02                             # have blocked long before its server died
-        while True:
-            tid = self.server(deadline)
-            try:
-                reply = self._ipc(tid, msg, timeout, window, limits)
-                break
-            except IpcError as e:
-                if e.code not in GONE:
-                    raise ServiceError(_ERRNO.get(e.code, errno.EIO),
-                                       f"{self._what(code)}: {e}") from None
-                if not self.fixed:
-                    self.tid = None
-                deadline = deadline or time.monotonic() + self.retry_for
-                if not op.retry or time.monotonic() + pause > deadline:
-                    raise ServiceError(errno.EIO, f"{self._what(code)}: server gone "
-                                       f"({e.code.name})") from None
-                self.retries += 1
-                self.rt.sleep(pause)
-                pause = min(pause * 2, 0.5)
+        iface = self.iface
+        msg = iface.request(code, *values)
+        if timeout is ...:
+            timeout = self.timeout
+        tid = self.tid
+        try:
+            reply = self._ipc(tid if tid is not None else self.server(), msg, timeout,
+                              window, limits)
+        except IpcError as e:
+            reply = self._again(code, msg, e, timeout, window, limits)
         w = reply.words
         if not w or w[0]:
             err = w[0] if w else errno.EIO
             raise ServiceError(err, f"{self._what(code)}: {os.strerror(err)}", w[1:])
         try:
-            return self.iface.decode_reply(code, reply), reply
+            return iface.decode_reply(code, reply), reply
         except ValueError as e:
             raise ServiceError(errno.EIO, f"{self._what(code)}: bad reply: {e}") from None
+
+    def _again(self, code: int, msg: Msg, e: IpcError, timeout, window, limits) -> Msg:
+        """The call met an IPC error `e`: resend it to the (restarted) server while its
+        operation may be retried and the deadline allows (it counts from this first
+        failure: a call may have blocked long before its server died); the reply."""
+        retry, deadline, pause = self.iface.ops[code].retry, None, 0.02
+        while True:
+            if e.code not in GONE:
+                raise ServiceError(_ERRNO.get(e.code, errno.EIO),
+                                   f"{self._what(code)}: {e}") from None
+            if not self.fixed:
+                self.tid = None
+            deadline = deadline or time.monotonic() + self.retry_for
+            if not retry or time.monotonic() + pause > deadline:
+                raise ServiceError(errno.EIO, f"{self._what(code)}: server gone "
+                                   f"({e.code.name})") from None
+            self.retries += 1
+            self.rt.sleep(pause)
+            pause = min(pause * 2, 0.5)
+            try:
+                return self._ipc(self.server(deadline), msg, timeout, window, limits)
+            except IpcError as again:
+                e = again
 
     def _ipc(self, tid: ThreadId, msg: Msg, timeout, window, limits) -> Msg:
         """The one IPC of a call (a subclass may wrap it: libc holds signals back)."""

@@ -33,6 +33,7 @@ from microkernel.abi import ROOT_TASK, Msg, ThreadId
 __all__ = ["Who", "Layout", "Operation", "Interface", "call", "error", "MalformedError"]
 
 _MASK = 0xFFFFFFFF
+_tuple_new = tuple.__new__           # a NamedTuple from words already counted
 
 
 class MalformedError(ValueError):
@@ -51,21 +52,22 @@ class Who(enum.Flag):
     def admits(self, sender: ThreadId, me: ThreadId, chief: int) -> bool:
         """Does this rule let `sender` call a server whose id is `me` and whose chief is
         task `chief`?"""
-        return admitted(self.value, sender, me, chief)
+        return admitted(self.value, sender, me.task, me.site, chief)
 
 
 # the rules as plain ints: enum.Flag's operators cost microseconds on every request
 _ANY, _SELF, _CHIEF, _CLAN, _ROOT = (w.value for w in Who)
 
 
-def admitted(rule: int, sender: ThreadId, me: ThreadId, chief: int) -> bool:
-    """`Who.admits` for a rule given as its int value (`Operation.rule`)."""
+def admitted(rule: int, sender: ThreadId, my_task: int, my_site: int, chief: int) -> bool:
+    """`Who.admits` for a rule given as its int value (`Operation.rule`), a server of
+    task `my_task` on site `my_site` whose chief is task `chief`."""
     if rule & _ANY:
         return True
     task = sender.task
-    return bool((rule & _SELF and task == me.task and sender.site == me.site)
+    return bool((rule & _SELF and task == my_task and sender.site == my_site)
                 or (rule & _CHIEF and task == chief)
-                or (rule & _CLAN and sender.chief == me.task and task != me.task)
+                or (rule & _CLAN and sender.chief == my_task and task != my_task)
                 or (rule & _ROOT and task == ROOT_TASK))
 
 
@@ -143,7 +145,7 @@ class Layout:
         """The NamedTuple of a message's words (after the opcode or errno) and strings;
         MalformedError when the counts do not fit."""
         if self.plain and len(words) == self.nwords and not strings:
-            return self.type._make(words)
+            return _tuple_new(self.type, words)
         if len(words) != self.nwords:
             raise MalformedError(f"{len(words)} words where {self.spec!r} has {self.nwords}")
         ns = len(strings)

@@ -45,7 +45,13 @@ _OPEN = int(RcvMode.OPEN)
 _BAD_INPUT = (MalformedError, ValueError, IndexError, UnicodeError)
 _ANY = Who.ANY.value
 _REDIRECTED = int(ResultFlag.REDIRECTED)
+_LAST_IRQ = 16                   # thread ids 1..16 are interrupts (V2: irq n is n + 1)
 _and = int.__and__
+
+
+def _drop(msg: Msg) -> None:
+    """The handler of a message nobody handles: no reply."""
+    return None
 
 
 class Forward(NamedTuple):
@@ -120,6 +126,7 @@ class Dispatch:
                                 f"{iface.name}.{name.upper()}")
             self.table[code] = (fn, op.rule, op.request, op.reply)
         self.me = rt.myself()
+        self.my_task, self.my_site = self.me.task, self.me.site
         self.alive = rt.alive
         chief = rt.chief()
         self.chief = chief.task if chief else -1
@@ -128,22 +135,18 @@ class Dispatch:
     def __call__(self, msg: Msg):
         """Route one message to its handler; the reply (or None, or a Forward)."""
         sender, w = msg.sender, msg.words
-        if sender.is_irq:
-            return self.other(self.irq, msg)
-        if _and(msg.flags, _REDIRECTED):              # int's &: IntFlag's costs a µs
-            return self.other(self.redirected, msg)
-        if len(w) == 2:
-            # a notice comes from the dead task's id: one from a live sender is forged
-            if w[0] == TASK_EXIT_NOTICE and self.notice is not None \
-                    and not self.alive(sender):
-                return self.other(self.notice, msg)
-            if w[1] == PAGE_FAULT_EIP and self.fault is not None:
-                return self.other(self.fault, msg)
+        # the rare kinds first, each test a C-level int operation (ThreadId's and
+        # IntFlag's own properties cost a microsecond or more on every request)
+        if sender <= _LAST_IRQ or len(w) == 2 or _and(msg.flags, _REDIRECTED):
+            handler = self.kind_of(msg)
+            if handler is not None:
+                return self.other(handler, msg)
         entry = self.table.get(w[0]) if w else None
         if entry is None:
             return error(errno.ENOSYS)
         fn, rule, layout, reply = entry
-        if rule != _ANY and not admitted(rule, sender, self.me, self.chief):
+        if rule != _ANY and not admitted(rule, sender, self.my_task, self.my_site,
+                                         self.chief):
             return error(errno.EPERM)
         code = w[0]
         try:
@@ -165,6 +168,21 @@ class Dispatch:
             log.exception("%s: %s from %s failed", self.iface.name,   # one request's EIO
                           self.iface.codes(code).name, sender)
             return error(errno.EIO)
+
+    def kind_of(self, msg: Msg):
+        """The handler of a message that is no request (an interrupt, a redirected
+        message, a death notice, a page fault), or None: a request, or no handler."""
+        sender, w = msg.sender, msg.words
+        if sender <= _LAST_IRQ:
+            return self.irq or _drop
+        if _and(msg.flags, _REDIRECTED):
+            return self.redirected or _drop
+        # a notice comes from the dead task's id: one from a live sender is forged
+        if w[0] == TASK_EXIT_NOTICE and self.notice is not None and not self.alive(sender):
+            return self.notice
+        if w[1] == PAGE_FAULT_EIP and self.fault is not None:
+            return self.fault
+        return None
 
     def other(self, handler, msg: Msg):
         """A message that is no request, to its handler (dropped without one); a

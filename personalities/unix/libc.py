@@ -61,7 +61,7 @@ class Syscalls(Service):
         with a signal runs its handler and, with `restart`, calls again (PEP 475)."""
         while True:
             try:
-                return super().call(code, *values)
+                return self.call_msg(code, *values)[0]
             except ServiceError as e:
                 if e.errno != errno.EINTR or not e.detail:
                     raise OSError(e.errno, os.strerror(e.errno)) from None
