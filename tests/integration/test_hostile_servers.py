@@ -4,6 +4,8 @@ takes no map items; a flood at root, the name server and the pager does not stop
 node. Task code: tasks/hostile_tasks.py."""
 import pytest
 
+from microkernel.user.testing import facts
+
 pytestmark = pytest.mark.timeout(120)
 
 
@@ -33,3 +35,14 @@ def test_a_flood_at_the_core_servers_does_not_stop_the_node(node):
     assert min(got["flooded"]) > 50, got              # the flood was real
     assert got["pages"] > 20 and got["lookups"] > 20, got    # and memory kept flowing
     assert node.sh("echo alive") == (0, "alive\n")
+
+
+def test_running_out_of_memory_faults_the_task_not_the_pager(fresh_node):
+    node = fresh_node
+    status, out = node.run("hostile_tasks.py", "hog", 64, timeout=90)   # a 16 MiB node
+    got = facts(out)
+    assert got["faulted"] and got["pages"] < 64 * 256, got
+    print(f"memory hog: {got['pages']} pages, then its MemoryFault (exit status {status})")
+    assert node.root({"op": "health"})["lost"] == {}            # the pager lives
+    again = node.facts("fuzz_tasks.py", "normal")                # its pages came back
+    assert again["words"] == [42], again

@@ -109,3 +109,15 @@ def dumpable(rt):
     """Whether Linux lets other processes of my user into my memory (PR_GET_DUMPABLE)."""
     import ctypes
     report(dumpable=ctypes.CDLL(None).prctl(3, 0, 0, 0, 0))
+
+
+def hog(rt, mib):
+    """Touch fresh pages until `mib` MiB or an access faults for good: how far it got."""
+    from microkernel.user import MemoryFault
+    pages = 0
+    try:
+        for pages in range(int(mib) * 256):
+            rt.mem.write(0x1000_0000 + pages * 0x1000, b"mine")
+        report(pages=pages + 1, faulted=False)
+    except MemoryFault:
+        report(pages=pages, faulted=True)
