@@ -12,14 +12,14 @@ fpage), or an empty message when sigma0 refuses.
     w0 = an I/O fpage                        those ports
 
 Each frame and each port goes to one task only (a task may ask again for what it has).
-A task outside sigma0's clan reaches it through its chief, which passes the request on
-and the mapping back (root, for every task it starts).
+Root is sigma0's only client: every task root starts gets memory from root (MEMORY,
+protocols/root.py), and root answers a clan's request to sigma0 with sigma0's "no".
 """
 from __future__ import annotations
 
 from microkernel.abi import Fpage, Msg
 
-__all__ = ["ANY", "MIN_LOG2", "MAX_LOG2", "request_any", "grab", "grab_frames",
+__all__ = ["ANY", "MIN_LOG2", "MAX_LOG2", "request_any", "grab",
            "grab_page", "grab_ports"]
 
 ANY = 0xFFFF_FFFC
@@ -37,15 +37,6 @@ def grab(rt, log2size: int, base: int, timeout=None) -> int | None:
     r = rt.call(rt.sigma0, request_any(log2size), window=Fpage(base, log2size),
                 timeout=timeout)
     return r.words[0] if r.fpage_received and r.words else None
-
-
-def grab_frames(rt, base: int, sizes=(20, 12)) -> int:
-    """Frames at `base` of my space: a block of the first size in `sizes` (log2) that
-    sigma0 still has and that `base` is aligned to; its size in bytes, 0 if none."""
-    for s in sizes:
-        if base & ((1 << s) - 1) == 0 and grab(rt, s, base) is not None:
-            return 1 << s
-    return 0
 
 
 def grab_page(rt, addr: int, base: int, timeout=None) -> bool:
