@@ -6,7 +6,8 @@ to fork (`task_new_forked`, pager = this server), makes the child's address spac
 copy-on-write copy of the parent's, and duplicates the fd table; libc then forks on the
 host and the child becomes that task (`rt.after_fork`).
 
-exec: the program file is read through fs, checked for the `#!mk` first line, copied
+exec: the program file is read through fs, checked for the `#!mk` first line (a
+`#!INTERPRETER` line runs that program with the file as its argument), copied
 into pages of this server and mapped read-only at TEXT_BASE of the task, which is
 created again under the same number (a new version; the old process goes with the
 old version) running crt0, which reads the text back through the MMU. The pid stays,
@@ -38,18 +39,31 @@ KEEP_SPAWNED = 256
 MAX_SESSION = 64                 # processes one session may have (RLIMIT_NPROC)
 
 
-def load_program(srv, cwd_ino: int, path: str) -> bytes:
-    """The text of the program at `path`: ENOENT, EACCES (not a regular file), E2BIG,
-    or ENOEXEC (no `#!mk` line)."""
+def _read_program(srv, cwd_ino: int, path: str) -> bytes:
     ino, mode, size = srv.fs.resolve(cwd_ino, path, True)
     if not S.S_ISREG(mode):
         raise OSError(errno.EACCES, "not a regular file")
     if size > TEXT_MAX:
         raise OSError(errno.E2BIG, "program too large")
-    text = srv.fs.read(ino, 0, size)
-    if text.split(b"\n", 1)[0].rstrip() != MAGIC:
-        raise OSError(errno.ENOEXEC, "not a program (no #!mk line)")
-    return text
+    return srv.fs.read(ino, 0, size)
+
+
+def load_program(srv, cwd_ino: int, path: str, argv: list) -> tuple[bytes, list]:
+    """(text, argv) of what runs for `path`: a `#!mk` program is itself; a file whose
+    first line is `#!INTERPRETER [ARG]` runs that program (a `#!mk` one) with argv
+    [INTERPRETER, ARG, path, argv[1:]...], as the kernel of Unix does for scripts.
+    ENOENT, EACCES (not a regular file), E2BIG, or ENOEXEC (no such first line)."""
+    text = _read_program(srv, cwd_ino, path)
+    first = text.split(b"\n", 1)[0].rstrip()
+    if first == MAGIC:
+        return text, list(argv)
+    words = first[2:].decode(errors="replace").split(None, 1) if first[:2] == b"#!" else []
+    if not words:
+        raise OSError(errno.ENOEXEC, "not a program (no #! line)")
+    interp = _read_program(srv, cwd_ino, words[0])
+    if interp.split(b"\n", 1)[0].rstrip() != MAGIC:
+        raise OSError(errno.ENOEXEC, f"{words[0]}: interpreter is no #!mk program")
+    return interp, [words[0], *words[1:], path, *argv[1:]]
 
 
 def _args(args: tuple, nargv: int) -> tuple[list, list]:
@@ -101,7 +115,7 @@ class ExecCalls:
         proc = self.procs.caller(msg.sender)
         path = req.path.decode()
         argv, envp = _args(req.args, req.nargv)
-        text = load_program(self, proc.cwd[0], path)
+        text, argv = load_program(self, proc.cwd[0], path, argv)
         proc.fds.exec()
         proc.disp = {s: d for s, d in proc.disp.items() if d != SIG_HANDLE}
         proc.pending.clear()
@@ -133,7 +147,9 @@ class ExecCalls:
         argv, envp = _args(req.args, req.nargv)
         if len(envp) != req.nenv:
             raise ValueError("environment count")
-        text = None if module else load_program(self, ROOT_INO, entry)
+        text = None
+        if not module:
+            text, argv = load_program(self, ROOT_INO, entry, argv)
         fds, capture = self._stdio(req.stdio, req.stdin)
         no = self.alloc_task()
         pid = self.procs.new_pid()

@@ -19,11 +19,11 @@ class ShellError(Exception):
 
 
 class RedirError(ShellError):
-    """A redirection failed: the command does not run, its status is 1, the shell
-    goes on."""
+    """A redirection (or a builtin's write) failed: the command does not run (or
+    fails), its status is `status`, the shell goes on."""
 
-    def __init__(self, text: str):
-        super().__init__(text, 0, 1)
+    def __init__(self, text: str, status: int = 2):
+        super().__init__(text, 0, status)
 
 
 class SyntaxErr(ShellError):

@@ -4,7 +4,8 @@ dup2), with the shell's state (variables, positional parameters, functions, opti
 `Shell(sys, ...)` is one shell; `run(text)` parses and runs a script command by
 command. Pipelines, subshells, command substitutions and `&` lists run in forked
 children; a child that has only one external command left execs it without another
-fork (`tail`). Builtins are in builtins.py.
+fork (`tail`). Simple commands are in simple.py, compound ones in compound.py,
+builtins in builtins.py and regular.py.
 """
 from __future__ import annotations
 
@@ -12,18 +13,17 @@ import errno
 import signal
 
 from . import expand
-from .ast import (AndOr, Case, FuncDef, For, Group, If, List, Pipeline, Simple, Subshell,
-                  While)
-from .builtins import BUILTINS, SPECIAL
+from .ast import AndOr, FuncDef, List, Pipeline, Simple
+from .compound import CompoundCommands
 from .errors import Break, Exit, Incomplete, RedirError, Return, ShellError, SyntaxErr
 from .parser import Parser
-from .pattern import match
-from .process import Redirector, exit_code, find_program
+from .process import Redirector, exit_code
+from .simple import SimpleCommands
 
 __all__ = ["Shell"]
 
 
-class Shell:
+class Shell(SimpleCommands, CompoundCommands):
     def __init__(self, sys, argv0: str = "sh", args=(), env=None, interactive=False):
         self.sys = sys
         self.vars = dict(env or {})
@@ -99,7 +99,7 @@ class Shell:
             self.sys.write(fd, text.encode(errors="surrogateescape"))
         except OSError as e:
             if fd != 2:
-                raise ShellError(f"write error: {e.strerror}", status=1) from None
+                raise RedirError(f"write error: {e.strerror}", status=1) from None
 
     def error(self, text: str, line: int | None = None) -> None:
         self.write(2, f"{self.name}: {line or self.line}: {text}\n")
@@ -288,208 +288,6 @@ class Shell:
         self.sub_status = self.wait_for(pid)
         return out.decode(errors="surrogateescape").rstrip("\n")
 
-    # -- simple commands --------------------------------------------------------------------
-
-    def exec_simple(self, node: Simple, tail: bool = False) -> int:
-        self.line = node.line
-        self.sub_status = None
-        words = expand.fields(self, node.words)
-        assigns = [(n, expand.string(self, w)) for n, w in node.assigns]
-        if "x" in self.options:
-            self.trace(assigns, words)
-        if not words:
-            for name, value in assigns:
-                self.assign(name, value)
-            self.status = self.sub_status or 0
-            if node.redirs:
-                self.status = self.with_redirs(node.redirs, lambda: self.status)
-            return self.status
-        name = words[0]
-        if name == "exec":
-            return self.exec_builtin(words[1:], assigns, node.redirs)
-        if name in SPECIAL:
-            for n, v in assigns:
-                self.assign(n, v)
-            self.status = self.with_redirs(node.redirs, lambda: BUILTINS[name](self, words))
-        elif name in self.funcs:
-            self.status = self.with_redirs(node.redirs, lambda: self.call(name, words, assigns))
-        elif name in BUILTINS:
-            self.status = self.with_redirs(
-                node.redirs, lambda: self.with_vars(assigns, lambda: BUILTINS[name](self, words)))
-        else:
-            self.status = self.external(words, assigns, node.redirs, tail)
-        return self.status
-
-    def exec_builtin(self, words, assigns, redirs) -> int:
-        """exec: with a command, it replaces the shell; without, its redirections
-        stay."""
-        if words:
-            self.exec_program(words, assigns, redirs)
-        for n, v in assigns:
-            self.assign(n, v)
-        try:
-            self.redir.apply(redirs, None)
-        except RedirError as e:
-            self.error(e.text)
-            if not self.interactive:
-                raise Exit(1) from None
-            self.status = 1
-            return 1
-        self.status = 0
-        return 0
-
-    def trace(self, assigns, words) -> None:
-        items = [f"{n}={v}" for n, v in assigns] + [_quote(w) for w in words]
-        self.write(2, (self.vars.get("PS4", "+ ")) + " ".join(items) + "\n")
-
-    def with_redirs(self, redirs, fn) -> int:
-        if not redirs:
-            return fn()
-        saved: list = []
-        try:
-            self.redir.apply(redirs, saved)
-            return fn()
-        except RedirError as e:
-            self.error(e.text)
-            return 1
-        finally:
-            self.redir.restore(saved)
-
-    def with_vars(self, assigns, fn):
-        """Run fn with `assigns` set for its duration (a regular builtin's prefix)."""
-        old = [(n, self.vars.get(n), n in self.exported) for n, _ in assigns]
-        for n, v in assigns:
-            self.assign(n, v)
-        try:
-            return fn()
-        finally:
-            for n, v, exp in old:
-                if v is None:
-                    self.vars.pop(n, None)
-                else:
-                    self.vars[n] = v
-                if not exp:
-                    self.exported.discard(n)
-
-    def call(self, name: str, words, assigns) -> int:
-        saved, self.positional = self.positional, list(words[1:])
-        self.funcdepth += 1
-        self.locals.append({})
-        try:
-            return self.with_vars(assigns, lambda: self.execute(self.funcs[name]))
-        except Return as r:
-            return r.status
-        finally:
-            self.positional = saved
-            self.funcdepth -= 1
-            for n, (v, exp) in self.locals.pop().items():
-                if v is None:
-                    self.vars.pop(n, None)
-                else:
-                    self.vars[n] = v
-                if not exp:
-                    self.exported.discard(n)
-
-    def external(self, words, assigns, redirs, tail: bool) -> int:
-        if tail and self.in_child and 0 not in self.traps:
-            self.exec_program(words, assigns, redirs)
-        pid = self.sys.fork()
-        if pid == 0:
-            self.child(lambda: self.exec_program(words, assigns, redirs))
-        return self.wait_for(pid)
-
-    def exec_program(self, words, assigns, redirs) -> int:
-        """Redirect and execve (in a child); 127 or 126 if it cannot."""
-        self.redir.apply(redirs, None)
-        env = self.environment(assigns)
-        path = find_program(self.sys, words[0], env.get("PATH", self.vars.get("PATH")))
-        try:
-            if path is None:
-                raise OSError(errno.ENOENT, "not found")
-            self.sys.execve(path, words, env)
-        except OSError as e:
-            missing = e.errno in (errno.ENOENT, errno.ENOTDIR)
-            self.error(f"{words[0]}: {'not found' if missing else e.strerror}")
-            raise Exit(127 if missing else 126) from None
-        raise Exit(127)
-
-    # -- compound commands ------------------------------------------------------------------
-
-    def compound(self, node, tail: bool) -> int:
-        self.line = node.line
-        if type(node) is Subshell:
-            return self.subshell(node, tail)
-        return self.with_redirs(node.redirs, lambda: self.body_of(node, tail))
-
-    def subshell(self, node: Subshell, tail: bool) -> int:
-        if tail and self.in_child:
-            self.redir.apply(node.redirs, None)
-            return self.execute(node.body, tail=True)
-        pid = self.sys.fork()
-        if pid == 0:
-            self.child(lambda: (self.redir.apply(node.redirs, None),
-                                self.execute(node.body, tail=True))[1])
-        self.status = self.wait_for(pid)
-        return self.status
-
-    def body_of(self, node, tail: bool) -> int:
-        kind = type(node)
-        if kind is Group:
-            return self.execute(node.body, tail)
-        if kind is If:
-            for cond, body in node.arms:
-                if self.condition(cond) == 0:
-                    return self.execute(body, tail)
-            if node.orelse is not None:
-                return self.execute(node.orelse, tail)
-            self.status = 0
-            return 0
-        if kind is Case:
-            return self.exec_case(node, tail)
-        return self.loop(node)
-
-    def condition(self, node) -> int:
-        self.no_errexit += 1
-        try:
-            return self.execute(node)
-        finally:
-            self.no_errexit -= 1
-
-    def exec_case(self, node: Case, tail: bool) -> int:
-        word = expand.string(self, node.word)
-        for patterns, body in node.arms:
-            if any(match(expand.pattern(self, p), word) for p in patterns):
-                self.status = 0
-                return self.execute(body, tail) if body is not None else 0
-        self.status = 0
-        return 0
-
-    def loop(self, node) -> int:
-        status = 0
-        if type(node) is For:
-            items = self.positional if node.words is None else expand.fields(self, node.words)
-            todo = ((lambda v=v: self.assign(node.name, v)) for v in items)
-        else:
-            todo = iter(lambda: (self.condition(node.cond) == 0) != node.until, False)
-        self.loops += 1
-        try:
-            for step in todo:
-                if callable(step):
-                    step()
-                try:
-                    status = self.execute(node.body)
-                except Break as b:
-                    if b.n > 1:
-                        b.n -= 1
-                        raise
-                    status = self.status
-                    if type(b) is Break:
-                        break
-        finally:
-            self.loops -= 1
-        self.status = status
-        return status
-
     def run_exit_trap(self) -> None:
         action = self.traps.pop(0, None)
         if action:
@@ -499,10 +297,3 @@ class Shell:
             except Exit:
                 pass
             self.status = status
-
-
-def _quote(word: str) -> str:
-    """A word as set -x shows it: quoted if it needs quotes."""
-    if word and all(c.isalnum() or c in "-_./=:,+@%" for c in word):
-        return word
-    return "'" + word.replace("'", "'\\''") + "'"

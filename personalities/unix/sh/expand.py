@@ -84,7 +84,7 @@ def _param(sh, p: Param, quoted: bool, out: list) -> None:
     elif op == "?" and not is_set:
         msg = string(sh, p.arg) or ("parameter null or not set" if p.colon
                                     else "parameter not set")
-        raise ShellError(f"{name}: {msg}", status=1)
+        raise ShellError(f"{name}: {msg}")
     elif op in ("#", "##", "%", "%%"):
         v = pat.strip(_value(sh, name, strict=True), pattern(sh, p.arg), op)
         out.append((v, quoted, not quoted))
@@ -101,7 +101,7 @@ def _value(sh, name: str, strict: bool = False) -> str:
     v = sh.get(name)
     if v is None:
         if strict and "u" in sh.options and not (name in "@*#?-$!" or name == "0"):
-            raise ShellError(f"{name}: parameter not set", status=1)
+            raise ShellError(f"{name}: parameter not set")
         return ""
     return v
 

@@ -187,6 +187,8 @@ class Lexer:
 
     def read_dollar(self, in_dq: bool):
         src, i = self.src, self.pos + 1
+        while src.startswith("\\\n", i):
+            i += 2
         c = src[i:i + 1]
         if src.startswith("((", i):
             end = self._arith_end(i + 2)

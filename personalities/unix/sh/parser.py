@@ -101,6 +101,10 @@ class Parser:
 
     def parse_subst(self) -> List:
         """The body of `$( )`, up to and with its `)`."""
+        self.linebreak()
+        if self.is_op(")"):
+            self.take()
+            return List([], self.lx.line_at(self.lx.pos))
         body = self.list()
         if not self.is_op(")"):
             raise self.unexpected()
