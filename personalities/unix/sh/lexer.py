@@ -43,6 +43,7 @@ class Lexer:
         self.src, self.pos, self.base = src, pos, base_line
         self.nls = nls if nls is not None else [i for i, c in enumerate(src) if c == "\n"]
         self.pending: list = []               # here-documents: (Redir, delim, strip)
+        self.unterminated = False             # a here-document ended with the text
 
     def line_at(self, pos: int) -> int:
         return self.base + bisect.bisect_left(self.nls, pos)
@@ -97,6 +98,7 @@ class Lexer:
             lines, line0 = [], self.line_at(self.pos)
             while True:
                 if self.pos >= len(src):
+                    self.unterminated = True
                     break
                 end = src.find("\n", self.pos)
                 end = len(src) if end < 0 else end

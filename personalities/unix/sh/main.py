@@ -113,7 +113,10 @@ def interactive_loop(sh: Shell) -> int:
             return run_script(sh, "")
         pending += line
         try:
-            Parser(pending).parse_all()
+            parser = Parser(pending)
+            parser.parse_all()
+            if parser.lx.unterminated:
+                continue
         except Incomplete:
             continue
         except SyntaxErr:
