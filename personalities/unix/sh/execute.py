@@ -15,7 +15,7 @@ import signal
 from . import expand
 from .ast import AndOr, FuncDef, List, Pipeline, Simple
 from .compound import CompoundCommands
-from .errors import Break, Exit, Incomplete, RedirError, Return, ShellError, SyntaxErr
+from .errors import Break, Exit, RedirError, Return, ShellError, SyntaxErr
 from .parser import Parser
 from .process import Redirector, exit_code
 from .simple import SimpleCommands
@@ -108,20 +108,26 @@ class Shell(SimpleCommands, CompoundCommands):
 
     def run(self, text: str, base_line: int = 1) -> int:
         """Parse and run `text`, one complete command at a time; the last status.
-        A syntax error ends it with status 2; `exit` raises Exit to the caller."""
+        A syntax error ends it with status 2 (raising Exit unless interactive);
+        `exit` raises Exit to the caller. With -v each command's text is written to
+        fd 2 as it is read; with -n (not interactive) nothing runs."""
         parser = Parser(text, 0, base_line)
         while True:
+            start = parser.lx.pos
             try:
                 cmd = parser.next_command()
             except SyntaxErr as e:
                 self.error(e.text, e.line)
                 self.status = 2
-                if self.interactive and not isinstance(e, Incomplete):
+                if self.interactive:
                     return self.status
                 raise Exit(2) from None
             if cmd is None:
                 return self.status
-            self.run_command(cmd)
+            if "v" in self.options:
+                self.write(2, text[start:parser.lx.pos])
+            if "n" not in self.options or self.interactive:
+                self.run_command(cmd)
 
     def run_command(self, node) -> int:
         """Run one command; an error is reported, and ends a shell that is not
