@@ -104,3 +104,23 @@ def test_set_x_shift_eval_dot_and_exec(node):
     assert out.splitlines() == ["2 b", "evaluated b", "yes", "tests", "n=007",
                                 "+ : traced", "+ set +x", "replaced"], out
     assert code == 0
+
+
+def test_an_interactive_shell_reads_on_until_a_command_is_complete(node):
+    with node.pty("com2") as com2:
+        t = node.start("unix_tasks.py", "tty_shell", "com2")
+        com2.read_until(b"$ ")
+        com2.type(b"for i in 1 2\r")
+        assert com2.read_until(b"> ").endswith(b"for i in 1 2\r\n> ")
+        com2.type(b"do echo n$i; done\r")
+        assert com2.read_until(b"$ ").endswith(b"n1\r\nn2\r\n$ ")
+        com2.type(b"cat <<E\r")
+        com2.read_until(b"> ")
+        com2.type(b"doc $((6 * 7))\r")
+        com2.read_until(b"> ")
+        com2.type(b"E\r")
+        assert com2.read_until(b"$ ").endswith(b"doc 42\r\n$ ")
+        com2.type(b"echo a;; echo b\r")
+        assert b'syntax error: ";;" unexpected' in com2.read_until(b"$ ")
+        com2.type(b"exit 0\r")
+        assert node.wait(t["task"], timeout=20) == 0

@@ -241,6 +241,7 @@ class Shell(SimpleCommands, CompoundCommands):
         self.in_child, self.jobs = True, set()
         status = 1
         try:
+            self.reset_traps()
             if self.interactive or sigint == signal.SIG_IGN:
                 self.sys.signal(signal.SIGINT, sigint)
                 self.interactive = False
@@ -293,6 +294,14 @@ class Shell(SimpleCommands, CompoundCommands):
         sys.close(r)
         self.sub_status = self.wait_for(pid)
         return out.decode(errors="surrogateescape").rstrip("\n")
+
+    def reset_traps(self) -> None:
+        """A subshell keeps ignored signals ignored, and no other trap."""
+        for sig, action in list(self.traps.items()):
+            if action != "":
+                del self.traps[sig]
+                if sig:
+                    self.sys.signal(sig, signal.SIG_DFL)
 
     def run_exit_trap(self) -> None:
         action = self.traps.pop(0, None)
