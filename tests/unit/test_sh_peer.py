@@ -121,6 +121,17 @@ def test_the_cases_hold_for_the_host_shell():
     assert failing == sorted(HOST_DIFFERS)
 
 
+def test_the_docs_count_the_cases():
+    """docs/unix.md's tally is this suite's: N cases, mk passes N of N, dash N - its
+    differences."""
+    import re
+    text = (HERE.parents[1] / "docs" / "unix.md").read_text()
+    n, passed, of, host = map(int, re.search(
+        r"holds (\d+) cases.*?mk passes (\d+) of (\d+), dash (\d+)", text, re.S).groups())
+    assert n == of == len(ALL) and passed == n - len(MK_DIFFERS)
+    assert host == n - len(HOST_DIFFERS)
+
+
 def tally(verbose: bool = False) -> None:
     results = {"mk sh": run_mk, f"host {HOST_SH}": run_host}
     for label, fn in results.items():
