@@ -126,66 +126,70 @@ class Lexer:
 
     def read_parts(self, mode: str, stop: str = "") -> list:
         """Parts up to the end of a word ("word"), a closing `"` ("dq"), a `}` in
-        `stop` ("param": ${x-word}), or the end of the text ("heredoc", "arith")."""
+        `stop` ("param", "dqparam": ${x-word}), or the end of the text ("heredoc",
+        "arith")."""
         src, parts, lit = self.src, [], []
-
-        def flush():
-            if lit:
-                parts.append(Lit("".join(lit)))
-                lit.clear()
-
         quotes = mode in ("word", "param", "arith")
-        escapes = None if quotes else ("$`\\\n" + ('"' if mode in ("dq", "dqparam") else "")
+        in_dq = mode in ("dq", "dqparam")
+        escapes = None if quotes else ("$`\\\n" + ('"' if in_dq else "")
                                        + ("}" if stop else ""))
         while self.pos < len(src):
             c = src[self.pos]
-            if mode == "word" and c in META:
-                break
-            if mode == "dq" and c == '"':
-                break
-            if stop and c in stop:
+            if (mode == "word" and c in META) or (mode == "dq" and c == '"') or \
+                    (stop and c in stop):
                 break
             if c == "\\":
-                nxt = src[self.pos + 1:self.pos + 2]
-                if nxt == "\n":
-                    self.pos += 2
-                    continue
-                if not nxt and mode == "word":
-                    self.pos += 1
-                    continue
-                if escapes is None or (nxt and nxt in escapes):
-                    flush()
-                    parts.append(Quoted(nxt))
-                    self.pos += 2
-                    continue
-                lit.append(c)
-                self.pos += 1
+                part = self._backslash(escapes, mode)
             elif c == "'" and quotes:
-                end = src.find("'", self.pos + 1)
-                if end < 0:
-                    raise self.error("unterminated '", eof=True)
-                flush()
-                parts.append(Quoted(src[self.pos + 1:end]))
-                self.pos = end + 1
+                part = self._single_quoted()
             elif c == '"' and (quotes or mode == "dqparam"):
-                flush()
-                self.pos += 1
-                inner = self.read_parts("dq")
-                if self.pos >= len(src):
-                    raise self.error('unterminated "', eof=True)
-                self.pos += 1
-                parts.append(DQ(inner))
+                part = self._double_quoted()
             elif c == "$":
-                flush()
-                parts.append(self.read_dollar(mode == "dq" or mode == "dqparam"))
+                part = self.read_dollar(in_dq)
             elif c == "`":
-                flush()
-                parts.append(self.read_backquote(mode in ("dq", "dqparam")))
+                part = self.read_backquote(in_dq)
             else:
                 lit.append(c)
                 self.pos += 1
-        flush()
+                continue
+            if isinstance(part, str):
+                lit.append(part)
+            elif part is not None:
+                if lit:
+                    parts.append(Lit("".join(lit)))
+                    lit.clear()
+                parts.append(part)
+        if lit:
+            parts.append(Lit("".join(lit)))
         return parts
+
+    def _backslash(self, escapes, mode: str):
+        """At a backslash: a Quoted character, a literal backslash (text), or None
+        (a line continuation)."""
+        nxt = self.src[self.pos + 1:self.pos + 2]
+        if nxt == "\n" or (not nxt and mode == "word"):
+            self.pos += 1 + len(nxt)
+            return None
+        if escapes is None or (nxt and nxt in escapes):
+            self.pos += 2
+            return Quoted(nxt)
+        self.pos += 1
+        return "\\"
+
+    def _single_quoted(self) -> Quoted:
+        end = self.src.find("'", self.pos + 1)
+        if end < 0:
+            raise self.error("unterminated '", eof=True)
+        text, self.pos = self.src[self.pos + 1:end], end + 1
+        return Quoted(text)
+
+    def _double_quoted(self) -> DQ:
+        self.pos += 1
+        inner = self.read_parts("dq")
+        if self.pos >= len(self.src):
+            raise self.error('unterminated "', eof=True)
+        self.pos += 1
+        return DQ(inner)
 
     def read_dollar(self, in_dq: bool):
         src, i = self.src, self.pos + 1
