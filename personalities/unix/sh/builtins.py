@@ -51,12 +51,14 @@ def b_dot(sh, argv) -> int:
     saved = None
     if len(argv) > 2:
         saved, sh.positional = sh.positional, argv[2:]
+    sh.sourcing += 1
     try:
         sh.status = 0
         return sh.run(text)
     except Return as r:
         return r.status
     finally:
+        sh.sourcing -= 1
         if saved is not None:
             sh.positional = saved
 

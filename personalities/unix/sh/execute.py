@@ -38,7 +38,7 @@ class Shell(SimpleCommands, CompoundCommands):
         self.interactive, self.in_child = interactive, False
         self.name = "sh"                      # in error messages: sh, or the script
         self.pid = sys.getpid()
-        self.loops, self.funcdepth, self.no_errexit = 0, 0, 0
+        self.loops, self.funcdepth, self.no_errexit, self.sourcing = 0, 0, 0, 0
         self.locals: list = []
         self.sub_status = None
         self.redir = Redirector(self)
@@ -139,6 +139,17 @@ class Shell(SimpleCommands, CompoundCommands):
             self.status = e.status
             if not self.interactive:
                 raise Exit(e.status) from None
+            return self.status
+        except OSError as e:                  # a system call failed (fork: EAGAIN)
+            self.error(e.strerror or str(e))
+            self.status = 2
+            return self.status
+        except Return as r:
+            if self.funcdepth or self.sourcing:
+                raise
+            self.status = r.status            # return outside a function: as exit
+            if not self.interactive:
+                raise Exit(r.status) from None
             return self.status
 
     # -- nodes ------------------------------------------------------------------------------
