@@ -32,7 +32,8 @@ with a map; a refusal is {"error": "one line"}. `wait` is answered when the task
     wait          task                   -> task, status
     kill          task                   -> task, killed
     drivers                              -> drivers          (mk driver list)
-    driver_start  name [class entry ports irq]  -> driver   (defaults: the known drivers)
+    driver_start  name [class entry ports irq task]  -> driver   (defaults: the known
+                  drivers; task: a fixed number, free and root's, for a kept server)
     driver_stop   name [force]           -> stopped          (force: also the console's line)
     health                               -> servers, lost    each kept server's state, and
                                                              the core servers that died and
@@ -141,7 +142,7 @@ OPERATOR: dict[OperatorOp, dict[str, tuple[type, bool]]] = {
     OperatorOp.DRIVERS: {},
     OperatorOp.DRIVER_START: {"name": (str, True), "class": (str, False),
                               "entry": (str, False), "ports": (list, False),
-                              "irq": ((int, type(None)), False)},
+                              "irq": ((int, type(None)), False), "task": (int, False)},
     OperatorOp.DRIVER_STOP: {"name": (str, True), "force": (bool, False)},
     OperatorOp.HEALTH: {},
     OperatorOp.SHUTDOWN: {},

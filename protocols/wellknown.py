@@ -6,10 +6,10 @@ asking anyone, and find every other server by name there.
 """
 from __future__ import annotations
 
-from microkernel.abi import ROOT_TASK, SIGMA0_TASK, ThreadId
+from microkernel.abi import COMM_TASK, ROOT_TASK, SIGMA0_TASK, ThreadId
 
 __all__ = ["SIGMA0_TASK", "ROOT_TASK", "PAGER_TASK", "NAMES_TASK", "CONSOLE_TASK",
-           "FS_TASK", "TTY_TASK", "UNIX_TASK", "DRIVER_TASKS", "FIRST_USER_TASK",
+           "COMM_TASK", "FS_TASK", "TTY_TASK", "UNIX_TASK", "DRIVER_TASKS", "FIRST_USER_TASK",
            "FIRST_GIVEN_TASK", "LAST_GIVEN_TASK", "FS", "TTY", "UNIX", "CONSOLE_LINE",
            "names_id"]
 

@@ -3,7 +3,8 @@
 It owns every task number but sigma0's and its own (V2: task numbers are handed down
 like capabilities). At boot it takes every I/O port from sigma0, starts the default
 pager, the name server, a driver for each plugged device and the fs, tty and Unix
-servers (all kept alive by servers/devmgr.py), and the console monitor on COM1.
+servers (all kept alive by servers/devmgr.py), the console monitor on COM1, and, once
+there is one, the comm server at COMM_TASK, where the kernel sends off-site IPC.
 
 lthread 0 then serves protocols.root.ROOT to the tasks of its clan (DRIVER_HELLO,
 ALLOC_TASK), takes the death notices of its clan, and, as the chief of every task it
@@ -37,9 +38,9 @@ from protocols.server import Dispatch, Forward, Reply, serve
 from protocols.sigma0 import grab_ports
 from protocols.tty import TtyClient
 from protocols.unix import Unix
-from protocols.wellknown import (CONSOLE_LINE, CONSOLE_TASK, FIRST_GIVEN_TASK,
-                                 FIRST_USER_TASK, FS_TASK, NAMES_TASK, PAGER_TASK,
-                                 TTY_TASK, UNIX_TASK, names_id)
+from protocols.wellknown import (COMM_TASK, CONSOLE_LINE, CONSOLE_TASK, DRIVER_TASKS,
+                                 FIRST_GIVEN_TASK, FIRST_USER_TASK, FS_TASK, NAMES_TASK,
+                                 PAGER_TASK, TTY_TASK, UNIX_TASK, names_id)
 
 from .devmgr import DEFAULT_DRIVERS, DriverManager, holder_loop
 from .frames import Frames
@@ -49,6 +50,7 @@ __all__ = ["main", "Chief", "Operator"]
 
 log = logging.getLogger("mk.root")
 UNIX_ENTRY = "personalities.unix.server:main"     # named, not imported: it sits above us
+COMM_ENTRY = "servers.comm:main"                  # remote IPC's server, when there is one
 DEVICE_DRIVER = {"pit": "timer"}   # device model name -> its driver's name
 _EVENTS = "inproc://root-events"
 FORWARD_TIMEOUT = 2.0
@@ -248,14 +250,34 @@ class Operator:
         return {"drivers": self.mgr.list()}
 
     def driver_start(self, ident: bytes, f: dict) -> dict:
-        """Start driver `name`; what is not given comes from the known drivers."""
+        """Start driver `name`; what is not given comes from the known drivers. With
+        `task`, it is kept at that fixed number (a server's, like the comm task's)."""
         cls, entry, ports, irq = DEFAULT_DRIVERS.get(f["name"], ("", "", [], None))
         if not (f.get("entry") or entry):
             return {"error": f"no driver {f['name']!r} is known: give its entry"}
+        why = "task" in f and self.not_free(f["task"])
+        if why:
+            return {"error": why}
         rec = self.mgr.add(f["name"], f.get("class") or cls, f.get("entry") or entry,
-                           [tuple(p) for p in f.get("ports", ports)], f.get("irq", irq))
+                           [tuple(p) for p in f.get("ports", ports)], f.get("irq", irq),
+                           fixed=f.get("task", 0))
         self.mgr.start(rec)
         return {"driver": rec.describe()}
+
+    def not_free(self, no: int) -> str | None:
+        """Why task `no` cannot be a kept server's fixed number, or None: it must be one
+        root keeps for its servers (below FIRST_USER_TASK, no driver slot, not sigma0,
+        root or the pager) that no other kept task holds."""
+        if not 0 < no < FIRST_USER_TASK or no in DRIVER_TASKS or \
+                no in (SIGMA0_TASK, self.rt.task_no, PAGER_TASK):
+            return (f"task {no} is not root's to give a server: those are 1.."
+                    f"{FIRST_USER_TASK - 1} but sigma0 ({SIGMA0_TASK}), root "
+                    f"({self.rt.task_no}), the pager ({PAGER_TASK}) and the driver slots "
+                    f"({DRIVER_TASKS.start}..{DRIVER_TASKS.stop - 1})")
+        with self.mgr.lock:
+            holder = next((r.name for r in self.mgr.records.values()
+                           if no in (r.fixed, r.task)), None)
+        return None if holder is None else f"task {no} is taken by {holder!r}"
 
     def driver_stop(self, ident: bytes, f: dict) -> dict:
         """Delete the driver's task and forget it; its IRQ line goes back to root. The
@@ -324,4 +346,8 @@ def boot(rt, devices) -> tuple[ThreadId, ThreadId, DriverManager, list[type[Serv
     if importlib.util.find_spec(UNIX_ENTRY.split(":")[0]) is not None:
         mgr.start(mgr.add("unix", "server", UNIX_ENTRY, [], None, fixed=UNIX_TASK))
         wanted.append(Unix)
+    if importlib.util.find_spec(COMM_ENTRY.split(":")[0]) is not None:
+        # remote IPC: the kernel redirects IPC to other sites to this task (docs/kernel.md)
+        mgr.start(mgr.add("comm", "server", COMM_ENTRY, [], None, fixed=COMM_TASK,
+                          named=False))
     return pager, names, mgr, wanted

@@ -10,7 +10,7 @@ from .fpage import PAGE_SIZE, USER_TOP, Fpage, GrantItem, MapItem, place
 from .layout import Delivery, IpcRequest
 from .message import MAX_STRING, MAX_STRINGS, MAX_WORDS, Msg, StringLimits
 from .ops import ABI_VERSION, REPLY_FAULT, Op, RcvMode
-from .threadid import (INVALID, NIL, ROOT_TASK, SIGMA0_TASK, ThreadId, irq_id)
+from .threadid import (COMM_TASK, INVALID, NIL, ROOT_TASK, SIGMA0_TASK, ThreadId, irq_id)
 from .timeouts import NEVER
 
 __all__ = [
@@ -21,6 +21,6 @@ __all__ = [
     "Delivery", "IpcRequest",
     "MAX_STRING", "MAX_STRINGS", "MAX_WORDS", "Msg", "StringLimits",
     "ABI_VERSION", "REPLY_FAULT", "Op", "RcvMode",
-    "INVALID", "NIL", "ROOT_TASK", "SIGMA0_TASK", "ThreadId", "irq_id",
+    "COMM_TASK", "INVALID", "NIL", "ROOT_TASK", "SIGMA0_TASK", "ThreadId", "irq_id",
     "NEVER",
 ]

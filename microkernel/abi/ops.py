@@ -13,8 +13,8 @@ from __future__ import annotations
 import enum
 
 __all__ = ["Op", "ABI_VERSION", "RcvMode", "REPLY_FAULT", "TASK_EXIT_NOTICE",
-           "EXIT_DELETED", "exit_status", "PF_PRESENT", "PF_WRITE", "PAGE_FAULT_EIP",
-           "NEAREST_SAME", "NEAREST_OUTER", "NEAREST_INNER"]
+           "EXIT_DELETED", "exit_status", "REMOTE_ERROR", "PF_PRESENT", "PF_WRITE",
+           "PAGE_FAULT_EIP", "NEAREST_SAME", "NEAREST_OUTER", "NEAREST_INNER"]
 
 ABI_VERSION = 1
 
@@ -60,6 +60,14 @@ def exit_status(word: int) -> int | None:
     if word == EXIT_DELETED:
         return None
     return word - (1 << 32) if word >> 31 else word
+
+
+# The first word of the one message the kernel does not deliver: [REMOTE_ERROR, result]
+# sent by the comm task in the name of an off-site thread ends, instead, the IPC of the
+# local thread waiting in a closed receive from that thread, with `result` (an IPC
+# result byte, errors.result_byte(code, phase): the error the remote partner's IPC came
+# to, or NOT_EXISTENT for a node that has gone). docs/kernel.md, "Remote IPC".
+REMOTE_ERROR = 0xFFFF_0E72
 
 # id_nearest relations (V2 §2): same clan, redirected out to own chief, into an inner clan.
 NEAREST_SAME, NEAREST_OUTER, NEAREST_INNER = 0x00, 0x04, 0x0C

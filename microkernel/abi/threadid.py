@@ -5,7 +5,9 @@
 
 (V2 `types.h`, l4env @f68bf96b.) A `ThreadId` *is* its raw 64-bit integer, so it hashes,
 compares and travels on the wire as a plain int; the properties decode the fields.
-nil is 0, invalid is all ones, interrupt n is the id n + 1 (V2 §7). The kernel's hot
+nil is 0, invalid is all ones, interrupt n is the id n + 1 (V2 §7). Nodes are sites
+1, 2, ...: an id of another site than a node's own is off-site there (remote IPC), one
+of site 0 (nil, interrupts, an id made without a site) is no node's. The kernel's hot
 paths hold raw ints and slice the task and lthread fields with the shifts and masks
 below, where building a ThreadId to ask it would cost a call per field.
 """
@@ -13,15 +15,18 @@ from __future__ import annotations
 
 __all__ = ["ThreadId", "NIL", "INVALID", "INVALID_RAW", "irq_id", "MAX_TASKS",
            "MAX_LTHREADS", "VERSION_MASK", "KERNEL_TASK", "SIGMA0_TASK", "ROOT_TASK",
-           "TASK_SHIFT", "TASK_MASK", "LTHREAD_SHIFT", "LTHREAD_MASK", "LTHREAD_FIELD"]
+           "COMM_TASK", "TASK_SHIFT", "TASK_MASK", "LTHREAD_SHIFT", "LTHREAD_MASK",
+           "LTHREAD_FIELD", "SITE_SHIFT", "SITE_MASK"]
 
 MAX_TASKS = 2048
 MAX_LTHREADS = 128
 KERNEL_TASK, SIGMA0_TASK, ROOT_TASK = 0, 2, 4     # the well-known tasks (Fiasco)
+COMM_TASK = 8        # the communication server: the task the kernel redirects off-site IPC to
 VERSION_MASK = (1 << 14) - 1                      # a task number's version: 14 bits
 TASK_SHIFT, TASK_MASK = 17, MAX_TASKS - 1         # task: bits 17..27 of the low word
 LTHREAD_SHIFT, LTHREAD_MASK = 10, MAX_LTHREADS - 1   # lthread: bits 10..16
 LTHREAD_FIELD = LTHREAD_MASK << LTHREAD_SHIFT     # clear it: the task's id (lthread 0)
+SITE_SHIFT, SITE_MASK = 32, (1 << 17) - 1          # site: bits 0..16 of the high word
 
 
 class ThreadId(int):
@@ -52,7 +57,7 @@ class ThreadId(int):
     @property
     def version(self) -> int: return (self & 0x3FF) | ((self >> 28) & 0xF) << 10
     @property
-    def site(self) -> int: return (self >> 32) & 0x1FFFF
+    def site(self) -> int: return (self >> SITE_SHIFT) & SITE_MASK
     @property
     def chief(self) -> int: return (self >> 49) & 0x7FF
     @property

@@ -5,7 +5,7 @@ Every L4 kernel has one (Liedtke's hand-coded short IPC; seL4's `fastpath_call` 
 common case is checked with a few tests, done in a straight line, and everything else
 falls through to the general path, which does the same thing more slowly. Here the
 common case is a send of words (and strings the receiver accepts) to a thread of the
-same clan that already waits for the sender, followed by a receive that must block at
+same clan (so of this node) that already waits for the sender, followed by a receive that must block at
 once:
 
   * a call: closed receive from that same thread, nobody queued to send to the caller;
@@ -87,7 +87,8 @@ def fast_path(k: "Kernel") -> Callable[["Thread", bytes, list], bool]:
         elif rcv_mode != OPEN or t.senders or t.pending or t.irq is not None:
             return False
         # the receiver: `dest` exactly (version included), waiting for t, in t's clan,
-        # taking the strings whole (ipc.waiting_receiver, same_clan=True)
+        # taking the strings whole (ipc.waiting_receiver, same_clan=True). An off-site
+        # id leaves here: its site is in the base compared, so remote IPC adds no test
         task = tasks.get((dest >> TASK_SHIFT) & TASK_MASK)
         if task is None or task.base != dest & _TASK_ID_BITS:
             return False

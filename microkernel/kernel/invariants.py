@@ -10,7 +10,8 @@ so a test can hammer a node and then ask whether the kernel's state still adds u
   * IPC: a SENDING thread holds its message and sits exactly once in the senders queue
     of a live partner; a queue holds only SENDING threads aimed at its owner; a blocked
     thread with a finite timeout has a live timer, and a thread that is not blocked has
-    none (a stale timer would end a later IPC early);
+    none (a stale timer would end a later IPC early); a thread waits for an off-site
+    partner only while a comm task lives that can answer in that partner's name;
   * interrupts: each line's owner is a live thread that says it owns that line, and a
     line nobody owns is masked with nothing pending;
   * memory: the mapping database's own `check()`; every PTE of a live space matches a
@@ -32,6 +33,7 @@ from typing import TYPE_CHECKING
 
 from microkernel.abi import ThreadId
 
+from .remote import off_site, route
 from .thread import ThreadState
 
 if TYPE_CHECKING:
@@ -189,6 +191,10 @@ def _ipc(k: "Kernel", out: list[str]) -> None:
             out.append(f"{t!r} is {t.state.value} with a live timer (a stale timeout)")
         if not t.blocked and t.pf:
             out.append(f"{t!r} is {t.state.value} but still marked as in a page fault")
+        if (t.state is ThreadState.RECEIVING and t.partner
+                and off_site(k, t.partner) and route(k, t, t.partner) is None):
+            out.append(f"{t!r} waits for off-site {ThreadId(t.partner)!r}, for which no "
+                       "comm task speaks")
 
 
 def _irqs(k: "Kernel", out: list[str]) -> None:

@@ -12,7 +12,9 @@ the sender's own frames, forwarded untouched. A message waiting for its receiver
 `InFlight` in its sender's TCB.
 
 Interrupts arrive as empty messages from `irq_id(n)` (see irq.py); death notices of
-clan members wait in the chief's `pending` list for an open wait.
+clan members wait in the chief's `pending` list for an open wait. An off-site
+destination resolves to the comm task, and the comm task's messages in an off-site
+thread's name skip the chiefs, or end a waiter with an error (remote.py).
 """
 from __future__ import annotations
 
@@ -25,13 +27,14 @@ from microkernel.abi.errors import SEND_PHASE_BIT
 from microkernel.abi.message import MAX_STRING, MAX_STRINGS, MAX_WORDS
 from microkernel.abi.ops import PAGE_FAULT_EIP
 
+from .remote import error_notice, route, speaks_for
 from .thread import InFlight, Thread, ThreadState
 
 if TYPE_CHECKING:
     from .kernel import Kernel
 
 __all__ = ["sys_ipc", "fast_send", "waiting_receiver", "receive_now", "deliver_pending",
-           "abort_ipc", "page_fault_call"]
+           "abort_ipc", "page_fault_call", "fail_waiter"]
 
 RUNNING, SENDING, RECEIVING = ThreadState.RUNNING, ThreadState.SENDING, ThreadState.RECEIVING
 # receive modes and result flags as plain ints: enum arithmetic goes through the enum
@@ -123,6 +126,14 @@ def send_phase(k: "Kernel", t: Thread, dest: int, words: list, items: list, fram
     """Deliver now if the destination waits for us, else queue (or time out)."""
     if t.pf:                                   # the pager its chief chose: never redirected
         r, flags, intended = k.thread_of(dest), 0, None
+    elif deceit is not None and speaks_for(k, t, deceit):
+        # the comm task in an off-site thread's name: past any chief, as the message it
+        # answers went to it past them (remote.py); an error notice ends a waiter instead
+        r, flags, intended = k.thread_of(dest), 0, None
+        result = None if r is None else error_notice(words, items, frames)
+        if result is not None:
+            fail_waiter(k, t, r, deceit, result)
+            return
     else:
         r, flags, intended = k.resolve(t, dest)
     if r is None:
@@ -144,6 +155,18 @@ def send_phase(k: "Kernel", t: Thread, dest: int, words: list, items: list, fram
     _enqueue(r.senders, t)
     if snd_to is not None:
         t.timer = k.clock.call_later(snd_to, lambda: timed_out(k, t, SENDING))
+
+
+def fail_waiter(k: "Kernel", t: Thread, r: Thread, virtual: int, result: int) -> None:
+    """The comm task's error notice in off-site `virtual`'s name: `r`'s closed receive
+    from `virtual` ends with V2 error `result` and `t`'s send is done; if `r` is not
+    waiting so, the notice is dropped, never queued: `t` gets a send timeout."""
+    if r.state is RECEIVING and r.rcv_mode == CLOSED and r.rcv_from == virtual and not r.pf:
+        r.cancel_timer()
+        k.ipc_error(r, result)                 # the result byte: its code and its phase
+        after_send(k, t)
+    else:
+        k.ipc_error(t, IpcCode.TIMEOUT, _SE)
 
 
 def after_send(k: "Kernel", t: Thread, r: Thread | None = None) -> None:
@@ -184,8 +207,8 @@ def receive_phase(k: "Kernel", t: Thread) -> None:
                     del t.senders[i]
                     _take(k, s, t)
                     return
-            if not k.exists(src):
-                k.ipc_error(t, IpcCode.NOT_EXISTENT)
+            if not k.exists(src) and route(k, t, src) is None:   # off-site: the comm task
+                k.ipc_error(t, IpcCode.NOT_EXISTENT)                  # may come in its name
                 return
     block_receive(k, t)
 

@@ -25,8 +25,8 @@ import zmq
 
 from hw import Machine
 from hw.device import BadAccess
-from microkernel.abi import (ABI_VERSION, REPLY_FAULT, CodecError, Fault, Fpage,
-                             IpcCode, KernelError, Op, ResultFlag, decode_header,
+from microkernel.abi import (ABI_VERSION, COMM_TASK, REPLY_FAULT, CodecError, Fault,
+                             Fpage, IpcCode, KernelError, Op, ResultFlag, decode_header,
                              encode_header)
 from microkernel.abi.message import MAX_STRINGS
 from microkernel.abi.ops import NEAREST_INNER, NEAREST_OUTER, NEAREST_SAME
@@ -36,6 +36,7 @@ from microkernel.abi.threadid import (LTHREAD_FIELD, LTHREAD_MASK, LTHREAD_SHIFT
 from .factory import Factory
 from .fastpath import fast_path
 from .irq import IrqControl
+from .remote import off_site, route
 from .sources import Sources
 from .task import Task
 from .tasks import adopt, task_exited
@@ -47,6 +48,8 @@ __all__ = ["Kernel", "rearm"]
 _DEAD = ThreadState.DEAD
 _TASK_ID_BITS = ~LTHREAD_FIELD    # a raw id without its lthread: its task's id (lthread 0)
 _REDIRECTED, _SRC_INSIDE = int(ResultFlag.REDIRECTED), int(ResultFlag.SRC_INSIDE)
+# an off-site message reaches the comm task as its own chief's would: leaving the clan
+_OFF_SITE = _REDIRECTED | _SRC_INSIDE
 log = logging.getLogger("mk.kernel")
 RCVTIMEO, SNDMORE = int(zmq.RCVTIMEO), int(zmq.SNDMORE)
 
@@ -292,7 +295,8 @@ class Kernel:
     # -- thread ids and clans ---------------------------------------------------
 
     def thread_of(self, tid: int) -> Thread | None:
-        """The live thread with exactly this id (version included), or None."""
+        """The live thread with exactly this id, or None: version, site, chief and nest
+        are in `task.base`, so an id of another site never names a local thread."""
         task = self.tasks.get((tid >> TASK_SHIFT) & TASK_MASK)
         if task is None or task.base != tid & _TASK_ID_BITS:
             return None
@@ -319,8 +323,9 @@ class Kernel:
         if type(dest) is not int:
             raise KernelError(Fault.BAD_REQUEST, "destination must be a thread id")
         d = self.thread_of(dest)
-        if d is None:
-            return None, 0, None
+        if d is None:       # an off-site id goes to the comm task (remote.py), redirected
+            c = route(self, t, dest)
+            return (None, 0, None) if c is None else (c, _OFF_SITE, dest)
         if d.task.chief is t.task.chief or (d.pf and d.rcv_from == t.tid):
             return d, 0, None                  # same clan, or a pager's fault reply
         rel, task = self.nearest(t.task, d.task)
@@ -330,9 +335,12 @@ class Kernel:
         return task.thread(0), flags, dest
 
     def may_deceive(self, t: Thread, virtual: int, r: Thread) -> bool:
-        """Deceit is allowed only direction-preserving: `t` is a chief above one end."""
+        """Deceit is allowed only direction-preserving: `t` is a chief above one end;
+        in the name of an off-site thread, only the comm task may speak (remote.py)."""
         if type(virtual) is not int:
             raise KernelError(Fault.BAD_REQUEST, "deceit id must be a thread id")
+        if off_site(self, virtual):
+            return t.task.no == COMM_TASK
         v = self.thread_of(virtual)
         ends = [r.task] + ([v.task] if v is not None else [])
         return any(t.task in e.ancestors() for e in ends)

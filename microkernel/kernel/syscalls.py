@@ -14,6 +14,7 @@ from microkernel.abi.ops import NEAREST_OUTER, PF_PRESENT, PF_WRITE
 from microkernel.abi.threadid import INVALID_RAW, VERSION_MASK
 
 from . import ipc
+from .remote import route
 from .tasks import FORKED, create_task, destroy, may_create
 from .thread import ThreadState
 
@@ -31,7 +32,8 @@ def _int(v, lo: int, hi: int, what: str) -> int:
 
 
 def sys_id_nearest(k: "Kernel", t: "Thread", h: list, frames) -> None:
-    """[ID_NEAREST, dest] -> [0, relation, nearest id]; nil dest = myself."""
+    """[ID_NEAREST, dest] -> [0, relation, nearest id]; nil dest = myself; an off-site
+    dest: the comm task, outer."""
     dest = h[1]
     if dest == 0:
         k.send(t.ident, k.encode([0, 0, t.tid]))
@@ -42,7 +44,11 @@ def sys_id_nearest(k: "Kernel", t: "Thread", h: list, frames) -> None:
         return
     d = k.thread_of(_int(dest, 0, INVALID_RAW, "thread id"))
     if d is None:
-        raise KernelError(Fault.NOT_EXISTENT, f"{ThreadId(dest)!r} does not exist")
+        comm = route(k, t, dest)           # an off-site id: the comm task, as the chief
+        if comm is None:                   # a message to it leaves the clan by (remote.py)
+            raise KernelError(Fault.NOT_EXISTENT, f"{ThreadId(dest)!r} does not exist")
+        k.send(t.ident, k.encode([0, NEAREST_OUTER, comm.tid]))
+        return
     rel, task = k.nearest(t.task, d.task)
     k.send(t.ident, k.encode([0, rel, d.tid if task is d.task else task.tid(0)]))
 

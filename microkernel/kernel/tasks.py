@@ -14,11 +14,12 @@ import logging
 import os
 from typing import TYPE_CHECKING
 
-from microkernel.abi import Fault, IpcCode, KernelError, ThreadId
+from microkernel.abi import COMM_TASK, Fault, IpcCode, KernelError
 from microkernel.abi.ops import EXIT_DELETED, TASK_EXIT_NOTICE
-from microkernel.abi.threadid import MAX_TASKS, VERSION_MASK
+from microkernel.abi.threadid import LTHREAD_FIELD, MAX_TASKS, VERSION_MASK
 
 from .ipc import OPEN, abort_ipc, deliver_pending
+from .remote import off_site
 from .task import Task, close_pidfd, kill_process, spawn_process
 from .thread import ThreadState
 
@@ -30,6 +31,7 @@ __all__ = ["create_task", "destroy", "task_exited", "may_create", "FORKED", "ado
 FORKED = "fork:"       # task_new entry: no process yet; a forked one will say HELLO
 
 log = logging.getLogger("mk.kernel")
+_TASK_ID_BITS = ~LTHREAD_FIELD    # a raw id without its lthread: its task's id (lthread 0)
 
 
 def may_create(k: "Kernel", caller: Task | None, no: int) -> bool:
@@ -106,10 +108,15 @@ def destroy(k: "Kernel", task: Task, status: int | None) -> None:
 
 
 def _fail_partners(k: "Kernel", dead: Task) -> None:
-    """Threads receiving from (or queued at) the dead task get NOT_EXISTENT."""
+    """Threads receiving from (or queued at) the dead task get NOT_EXISTENT; when the
+    comm task dies, so do those receiving from an off-site thread: it spoke for them.
+    A partner is this task only by its whole task id (an off-site id or an old version
+    with the same task number is another task's)."""
+    comm = dead.no == COMM_TASK
     for task in k.tasks.values():
         for t in task.threads.values():
-            if t.blocked and t.partner and ThreadId(t.partner).task == dead.no:
+            p = t.partner
+            if t.blocked and p and (p & _TASK_ID_BITS == dead.base or comm and off_site(k, p)):
                 abort_ipc(k, t, IpcCode.NOT_EXISTENT)
 
 

@@ -6,7 +6,9 @@ microkernel/kernel/invariants.py), both mid-run and after, and once the hostile 
 are gone the node's counts must be back where they were: open fds, tasks, threads,
 sockets bound to threads, pidfds and IRQ owners exactly; mappings, kernel frames and
 live timers within a small slack for the servers' own lazy growth. Nothing leaked. See
-tasks/fuzz_tasks.py for what is sent.
+tasks/fuzz_tasks.py for what is sent. A comm task (tasks/fuzz_tasks.py:comm_sink, kept
+by root at COMM_TASK while the fuzz runs) answers the IPC the fuzz aims at off-site ids
+in their names, so remote IPC's redirection, deceit and error notices are hammered too.
 
 MK_FUZZ_SEED and MK_FUZZ_REQUESTS change the run (the seed is printed on failure).
 The tests marked xfail reproduce kernel bugs the fuzz found; each one passes once its
@@ -19,6 +21,7 @@ import time
 
 import pytest
 
+from microkernel.abi import COMM_TASK
 from microkernel.user.testing import facts, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.fuzz, pytest.mark.timeout(300)]
@@ -75,10 +78,15 @@ def test_fuzz_every_request_answered_nothing_broken_nothing_leaked(fresh_node):
     sink = node.start("fuzz_tasks.py", "sink", 600)
     sink_id = node.wait_for(lambda: facts(node.output(sink["task"])).get("sink"),
                             what="the sink's id")
+    node.root({"op": "driver_start", "name": "fuzzcomm", "class": "server",
+               "entry": os.path.join(os.path.dirname(__file__), "tasks",
+                                     "fuzz_tasks.py") + ":comm_sink", "task": COMM_TASK})
+    comm_id = node.wait_for(lambda: facts(node.output(COMM_TASK)).get("comm"),
+                            what="the comm task's id")
     per_thread = -(-TOTAL // THREADS)
     t0 = time.monotonic()
     status, out = node.run("fuzz_tasks.py", "fuzz", SEED, TOTAL, THREADS, sink_id,
-                           per_thread * 4 // 5, timeout=240)
+                           per_thread * 4 // 5, comm_id, timeout=240)
     seconds = time.monotonic() - t0
     print(out)
     done = facts(out)
@@ -86,7 +94,9 @@ def test_fuzz_every_request_answered_nothing_broken_nothing_leaked(fresh_node):
     assert done["answered"] >= TOTAL and done["failures"] == 0, out[-3000:]
     assert done["checks"] == 1 and done["violations"] == 0, out[-3000:]
     assert done["task_new_ok"] == 0                        # it owns no task number
+    assert facts(node.output(COMM_TASK)).get("redirected", 0) > 100   # remote IPC ran
 
+    node.root({"op": "driver_stop", "name": "fuzzcomm"})
     node.root({"op": "kill", "task": sink["task"]})
     node.wait(sink["task"])
     status_reply = node.control({"op": "status"})          # the kernel still answers

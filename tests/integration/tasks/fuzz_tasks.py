@@ -52,6 +52,7 @@ import zmq
 from microkernel.user.testing import report, wait_until
 from microkernel.abi import (ABI_VERSION, CodecError, Fault, IpcCode, Op, ThreadId,
                              decode_header)
+from microkernel.abi.ops import NEAREST_OUTER
 
 REPLY_TIMEOUT_MS = 5000
 # A page fault whose pager does not exist leaves the thread marked as in a page fault
@@ -147,11 +148,17 @@ class Gen:
         own = [me.lthread_id(i) for i in (0, 1, 2, 3, 7, 64, 127)]
         ghost = [ThreadId.make(2000, 0, 77, site), ThreadId.make(me.task, me.lthread,
                  (me.version + 1) & 0x3FFF, site, me.chief, me.nest),
-                 ThreadId.make(me.task, 0, me.version, (site + 1) & 0x1FFFF, me.chief, me.nest),
+                 ThreadId.make(me.task, 0, me.version, 0, me.chief, me.nest),   # no site
                  ThreadId.make(me.task, 0, me.version, site, (me.chief + 1) & 0x7FF, me.nest),
                  ThreadId.make(3, 0, 5, site), ThreadId.make(1, 0, 1, site, 4, 1)]
+        # off-site ids (remote IPC): mine, my partner's, a comm task's, of other sites
+        other = [ThreadId(p) for p in self.partners[:1]] + [me]
+        far = [ThreadId.make(t.task, t.lthread, t.version, s, t.chief, t.nest)
+               for t in other for s in ((site + 1) & 0x1FFFF, 0x1FFFE)]
+        far += [ThreadId.make(8, 0, 1, site + 2, 4, 1), ThreadId.make(me.task, 1, 0, 77)]
         self.own = [int(t) for t in own]
         self.ghosts = [int(t) for t in ghost]
+        self.far = [int(t) for t in far if t.site not in (0, site)]
         self.ints = [0, 1, 2, 3, 7, 15, 16, 17, 31, 32, 127, 128, 255, 256, 1023, 1024,
                      1025, 4095, 4096, 0xFFFF, 0x10000, 0x7FFFFFFF, 0x80000000, M32,
                      1 << 32, (1 << 63) - 1, 1 << 63, M64, -1, -2, -(1 << 31),
@@ -167,7 +174,7 @@ class Gen:
             lambda: [], lambda: [None], lambda: [[[[]]]],
             lambda: self.words_of(self.r.choice((3, 100, 1025))),
             lambda: {}, lambda: {"a": 1, "op": [1, 2]}, lambda: {b"k": None},
-            lambda: self.r.choice(self.own + self.ghosts),
+            lambda: self.r.choice(self.own + self.ghosts + self.far),
         ]
         self.valid = {
             Op.IPC: self.v_ipc, Op.ID_NEAREST: self.v_nearest,
@@ -195,7 +202,7 @@ class Gen:
         if x < 0.45:
             return self.r.choice(self.own)
         if x < 0.65:
-            return self.r.choice(self.ghosts)
+            return self.r.choice(self.ghosts if self.r.random() < 0.6 else self.far)
         if x < 0.73:
             return self.r.randint(1, 17)            # interrupt ids (and one past)
         if x < 0.77:
@@ -425,8 +432,10 @@ class Gate:
 
 class Worker:
     def __init__(self, rt, seed: int, count: int, stop: threading.Event,
-                 partners: list[int] = (), check_every: int = 0, gate: Gate | None = None):
+                 partners: list[int] = (), check_every: int = 0, gate: Gate | None = None,
+                 comm: int = 0):
         self.rt = rt
+        self.comm = comm                    # the comm task's id (0: none)
         self.gate = gate or Gate()
         self.parked = self.gate.join()
         self.check_every = check_every
@@ -589,6 +598,14 @@ class Worker:
         x = r.random()
         if x < 0.3:
             self.expect([2, 0], lambda rep: rep[:3] == [0, 0, me], "id_nearest(nil) is myself")
+        elif x < 0.5:
+            far = r.choice(self.gen.far)
+            if self.comm:
+                self.expect([2, far], lambda rep: rep[:3] == [0, NEAREST_OUTER, self.comm],
+                            "id_nearest(off-site) is the comm task")
+            else:
+                self.expect([2, far], lambda rep: rep[:2] == [-1, Fault.NOT_EXISTENT],
+                            "id_nearest(off-site) with no comm task is NOT_EXISTENT")
         elif x < 0.55:
             ghost = r.choice(self.gen.ghosts)
             h = [1, ghost, [r.getrandbits(32)], [], 0x00000011,   # send timeout 0
@@ -760,8 +777,8 @@ def control(rt, req: dict, timeout_ms: int = 60000) -> dict:
         s.close()
 
 
-def _worker(rt, seed, count, stop, out, done, partners=(), check_every=0, gate=None):
-    w = Worker(rt, seed, count, stop, partners, check_every, gate)
+def _worker(rt, seed, count, stop, out, done, partners=(), check_every=0, gate=None, comm=0):
+    w = Worker(rt, seed, count, stop, partners, check_every, gate, comm)
     try:
         w.run()
     except BaseException as e:               # a bug here must not look like a kernel hang
@@ -772,13 +789,14 @@ def _worker(rt, seed, count, stop, out, done, partners=(), check_every=0, gate=N
         done.set()
 
 
-def fuzz(rt, seed="1", total="100000", threads="2", partner="0", check_every="0"):
+def fuzz(rt, seed="1", total="100000", threads="2", partner="0", check_every="0", comm="0"):
     """The fuzz task: `threads` workers send `total` requests; `partner` is the id of
     a task that answers (see `sink`), `check_every` > 0 makes lthread 0 run the kernel's
-    self-check that often (through the control port) while the fuzz is live."""
+    self-check that often (through the control port) while the fuzz is live, `comm` is
+    the comm task's id (see `comm_sink`; 0: there is none)."""
     seed, total, threads = int(seed), int(total), int(threads)
     partners = [int(partner)] if int(partner) else []
-    check_every = int(check_every)
+    check_every, comm = int(check_every), int(comm)
     per = -(-total // threads)
     stop = threading.Event()
     gate = Gate()
@@ -789,9 +807,9 @@ def fuzz(rt, seed="1", total="100000", threads="2", partner="0", check_every="0"
         done = threading.Event()
         dones.append(done)
         rt.lthread_ex_regs(i, _worker, args=(seed * 1000 + i, per, stop, workers, done,
-                                             partners, 0, gate))
+                                             partners, 0, gate, comm))
     mine = threading.Event()
-    _worker(rt, seed * 1000, per, stop, workers, mine, partners, check_every, gate)
+    _worker(rt, seed * 1000, per, stop, workers, mine, partners, check_every, gate, comm)
     for d in dones:
         if not d.wait(60 + per / 500):
             print("FAIL a worker did not finish", flush=True)
@@ -829,18 +847,32 @@ def sink(rt, seconds="300"):
     0, sometimes with a map or grant item of its own pages, and now and then flush what
     it holds. Gives the fuzz a live partner in another address space, so map, grant,
     string limits and flush run across spaces. Ends after `seconds` or when killed."""
+    report(sink=int(rt.myself()))
+    _sink(rt, float(seconds))
+
+
+def comm_sink(rt, name="comm", names="0"):
+    """The sink as the comm task (root keeps it at COMM_TASK during the fuzz): what the
+    kernel redirects to it from off-site ids is answered in those ids' names (deceit),
+    now and then as an error notice [REMOTE_ERROR, result], good or bad, and now and
+    then in a wrong name (another off-site id, a local one). Runs until deleted."""
+    report(comm=int(rt.myself()))
+    _sink(rt, 1e9, comm=True)
+
+
+def _sink(rt, seconds: float, comm: bool = False) -> None:
     from microkernel.abi import KernelError
     from microkernel.abi import timeouts as _t
+    from microkernel.abi.ops import REMOTE_ERROR
 
     me = rt.myself()
-    report(sink=int(me))
     r = random.Random(int(me))
     to = _t.encode(0, 0.05)
     wait = [1, None, [], [], to, 2, 0, WHOLE, [4, 1 << 16], None]
     mine = [WHOLE, 0x10000000 | 24 << 2 | 2, 0x20400000 | 12 << 2] + \
            [p | 12 << 2 | 2 for p in SAFE_PAGES]
-    h, n = wait, 0
-    deadline = time.monotonic() + float(seconds)
+    h, n, redirected = wait, 0, 0
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
             reply = rt._syscall(h)
@@ -859,7 +891,15 @@ def sink(rt, seconds="300"):
         items = []
         if r.random() < 0.3:
             items = [[r.choice(mine), r.getrandbits(32), r.random() < 0.2]]
-        h = [1, reply[1], [n & M32], items, to, 2, 0, WHOLE, [4, 1 << 16], None]
+        words, deceit, x = [n & M32], None, r.random()
+        if comm and reply[4] is not None:        # redirected: an off-site id's message
+            redirected += 1
+            if redirected % 100 == 1:
+                report(redirected=redirected)
+            deceit = reply[4] if x < 0.9 else r.choice((reply[4] ^ 1 << 32, int(me), 1))
+            if r.random() < 0.15:
+                words, items = [REMOTE_ERROR, r.choice((0x10, 0x30, 0xC0, 0xE0, 0x15, 0, 256))], []
+        h = [1, reply[1], words, items, to, 2, 0, WHOLE, [4, 1 << 16], deceit]
 
 
 # -- a normal task, and the reproducers of what the fuzz found ----------------------------
