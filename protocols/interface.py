@@ -64,8 +64,10 @@ def admitted(rule: int, sender: ThreadId, my_task: int, my_site: int, chief: int
     task `my_task` on site `my_site` whose chief is task `chief`."""
     if rule & _ANY:
         return True
+    if sender.site != my_site:           # another node's tasks are none of these here
+        return False
     task = sender.task
-    return bool((rule & _SELF and task == my_task and sender.site == my_site)
+    return bool((rule & _SELF and task == my_task)
                 or (rule & _CHIEF and task == chief)
                 or (rule & _CLAN and sender.chief == my_task and task != my_task)
                 or (rule & _ROOT and task == ROOT_TASK))

@@ -85,10 +85,6 @@ def test_only_the_exact_shape_is_a_notice_and_its_result_must_be_an_error():
         assert e.value.fault.name == "BAD_ARGUMENT"
 
 
-@pytest.mark.xfail(strict=True, reason="protocols.interface.admitted compares only the task "
-                   "number (and the chief field) for CHIEF, CLAN and ROOT, not the site: once "
-                   "a comm task delivers in off-site names, another node's root, or a task "
-                   "whose chief field holds my number there, passes those rules here")
 def test_a_sender_of_another_site_is_not_my_chief_clan_or_root():
     from protocols.interface import Who, admitted
     me = ThreadId.make(16, 0, 1, SITE, chief=4, nest=1)
