@@ -2,7 +2,10 @@
 
 Inode 2 is the root directory. Offsets and sizes are 64-bit (`:64`, two words). READ and
 WRITE move at most MAX_IO bytes; READDIR answers at most MAX_ENTRIES entries a time,
-each b"name\\0ino\\0type", and the cookie to go on from (0: the end).
+each b"name\\0ino\\0type", and the cookie to go on from (0: the end). A cookie is
+the byte offset of the next entry in the directory (`start` 0: from the beginning), so
+each page costs the server only the blocks it lists; one that no longer falls on an
+entry, because the directory changed, resumes at the next entry.
 
     RESOLVE   cwd_ino follow | path          -> ino mode size:64   (cwd 0: the root)
     LOOKUP    dir_ino | name                 -> ino mode size:64

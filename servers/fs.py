@@ -11,11 +11,17 @@ is safe to). One request at a time: ext2 here has no locking.
 
 It is also a pager: MAP maps a page of its page cache (servers/fscache.py) holding a
 file page into the client's window; WRITE and TRUNCATE keep those pages up to date.
+
+A disk that cannot be mounted at all (not ext2, unsupported features, corrupt
+superblock or descriptors) stops the server at once with a logged reason and exit
+status EXIT_UNMOUNTABLE; one that is unsafe to write is served read-only (every change
+answers EROFS), the reason logged, as is corruption met later (EIO, then EROFS).
 """
 from __future__ import annotations
 
 import errno
 import logging
+import os
 
 from microkernel.abi import Fpage, MapItem
 from protocols import Dispatch, Reply, send_reply, serve, wellknown
@@ -27,11 +33,12 @@ from .ext2 import Ext2
 from .ext2.errors import FsError
 from .fscache import PageCache
 
-__all__ = ["main", "FsServer", "DriverDisk"]
+__all__ = ["main", "mount", "FsServer", "DriverDisk", "EXIT_UNMOUNTABLE"]
 
 log = logging.getLogger("mk.fs")
 WRITE_BACK = 5.0              # seconds of quiet before dirty blocks go to the disk
 DISK = "ata0"
+EXIT_UNMOUNTABLE = 3          # the task's exit status when the disk cannot be mounted
 
 
 class DriverDisk:
@@ -87,12 +94,10 @@ class FsServer:
         return (self.fs.read(req.ino, req.off, min(req.count, MAX_IO)),)
 
     def readdir(self, req, msg):
-        """At most MAX_ENTRIES entries from cookie `start`; the next cookie (0: the end)."""
-        entries = self.fs.readdir(req.dir_ino)
-        page = entries[req.start:req.start + MAX_ENTRIES]
-        end = req.start + len(page)
-        return (end if end < len(entries) else 0,
-                tuple(f"{n}\0{i}\0{t}".encode() for n, i, t in page))
+        """At most MAX_ENTRIES entries from cookie `start` (the byte offset of an entry
+        in the directory, 0 its start); the next cookie (0: the end)."""
+        page, nxt = self.fs.readdir_page(req.dir_ino, req.start, MAX_ENTRIES)
+        return nxt, tuple(b"%s\0%d\0%d" % (os.fsencode(n), i, t) for n, i, t in page)
 
     def statfs(self, req, msg):
         f = self.fs.statfs()
@@ -191,12 +196,28 @@ class FsServer:
         return self.cache.info() if self.cache is not None else (0, 0, 0, 0, 0)
 
 
+def mount(disk) -> Ext2:
+    """Ext2 on `disk`, read-write if it is safe (else read-only, saying why in the log);
+    a disk that cannot be mounted at all is logged and ends the task (SystemExit with
+    EXIT_UNMOUNTABLE)."""
+    try:
+        fs = Ext2(disk)
+    except FsError as e:
+        log.error("fs: cannot mount the disk: %s", e.strerror)
+        raise SystemExit(EXIT_UNMOUNTABLE) from None
+    if fs.readonly:
+        log.warning("fs: ext2 mounted read-only, %d sectors: %s", disk.sectors,
+                    fs.ro_reason)
+    else:
+        log.info("fs: ext2 mounted, %d sectors", disk.sectors)
+    return fs
+
+
 def main(rt, name, names_id) -> None:
     """Mount the disk of `ata0`, register as "fs", serve until UMOUNT."""
     names = int(names_id)
     disk = DriverDisk(BlockDevice(rt, DISK, names=names, retry_for=30.0))
-    fs = Ext2(disk)
+    fs = mount(disk)
     server = FsServer(rt, fs, PageCache(rt, fs))
     Names(rt, tid=names).register(wellknown.FS)
-    log.info("fs: ext2 mounted, %d sectors", disk.sectors)
     serve(rt, Dispatch(FS, server, rt), timeout=WRITE_BACK, on_idle=server.write_back)

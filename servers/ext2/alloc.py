@@ -45,16 +45,16 @@ def alloc_block(vol, goal: int = 0) -> int:
 
 
 def free_block(vol, blk: int) -> None:
-    """Return block `blk` to its group; FsError(EIO) if it was not in use."""
+    """Return block `blk` to its group; EIO (corruption) if it was not in use."""
     sb = vol.sb
-    if not sb.first_data_block <= blk < sb.blocks_count:
-        raise FsError(errno.EIO, f"freeing block {blk} outside the file system")
+    if not vol.valid_block(blk):
+        raise vol.corrupt(f"freeing block {blk}, outside the file system")
     g = vol.group_of_block(blk)
     gd = vol.groups[g]
     buf = vol.bitmap(gd.block_bitmap)
     bit = blk - vol.group_first(g)
     if not bitmap.test(buf, bit):
-        raise FsError(errno.EIO, f"freeing free block {blk}")
+        raise vol.corrupt(f"freeing block {blk}, which is already free")
     bitmap.clear_bit(buf, bit)
     vol.put_bitmap(gd.block_bitmap, buf)
     vol.cache.forget(blk)
@@ -105,7 +105,7 @@ def free_inode(vol, ino: int, is_dir: bool) -> None:
     buf = vol.bitmap(gd.inode_bitmap)
     bit = (ino - 1) % vol.sb.inodes_per_group
     if not bitmap.test(buf, bit):
-        raise FsError(errno.EIO, f"freeing free inode {ino}")
+        raise vol.corrupt(f"freeing inode {ino}, which is already free")
     bitmap.clear_bit(buf, bit)
     vol.put_bitmap(gd.inode_bitmap, buf)
     gd.free_inodes_count += 1

@@ -4,7 +4,8 @@ i_block[0..11] point at data, i_block[12] at a single indirect block (a block of
 pointers), [13] at a double and [14] at a triple indirect block. A zero pointer is a hole
 (reads as zeros). `map_alloc` fills in missing pointers on the way down, charging every
 new block to i_blocks; `free_from` frees every data block at or after a logical block,
-and every indirect block left empty.
+and every indirect block left empty. A pointer outside the file system is corruption
+(EIO through `vol.corrupt`), never a read or write of whatever the device holds there.
 """
 from __future__ import annotations
 
@@ -42,14 +43,22 @@ def block_path(lblk: int, ptrs: int) -> tuple[int, list[int]]:
     raise FsError(errno.EFBIG, "beyond the triple indirect block")
 
 
+def _valid(vol, inode, blk: int) -> int:
+    """`blk`, a pointer of `inode`: 0, or a block of the file system (else EIO)."""
+    if blk and not vol.valid_block(blk):
+        raise vol.corrupt(f"inode {inode.ino} points to block {blk}, outside the file "
+                          f"system ({vol.nblocks} blocks)")
+    return blk
+
+
 def map_block(vol, inode, lblk: int) -> int:
     """The physical block holding logical block `lblk`, or 0 for a hole."""
     slot, path = block_path(lblk, vol.ptrs)
-    blk = inode.get_block(slot)
+    blk = _valid(vol, inode, inode.get_block(slot))
     for i in path:
         if not blk:
             return 0
-        blk = _PTR.unpack_from(vol.cache.get(blk), 4 * i)[0]
+        blk = _valid(vol, inode, _PTR.unpack_from(vol.cache.get(blk), 4 * i)[0])
     return blk
 
 
@@ -62,7 +71,7 @@ def map_alloc(vol, inode, lblk: int, goal: int = 0) -> tuple[int, bool]:
     slot, path = block_path(lblk, vol.ptrs)
     if not goal:
         goal = vol.group_first(vol.group_of_inode(inode.ino))
-    blk = inode.get_block(slot)
+    blk = _valid(vol, inode, inode.get_block(slot))
     new = False
     if not blk:
         blk = alloc_block(vol, goal)
@@ -73,7 +82,7 @@ def map_alloc(vol, inode, lblk: int, goal: int = 0) -> tuple[int, bool]:
             vol.cache.zero(blk, INDIRECT)
     for depth, i in enumerate(path):
         buf = vol.cache.get(blk)
-        nxt = _PTR.unpack_from(buf, 4 * i)[0]
+        nxt = _valid(vol, inode, _PTR.unpack_from(buf, 4 * i)[0])
         new = False
         if not nxt:
             nxt = alloc_block(vol, blk + 1)
@@ -90,7 +99,7 @@ def map_alloc(vol, inode, lblk: int, goal: int = 0) -> tuple[int, bool]:
 def _free_tree(vol, inode, blk: int, depth: int) -> None:
     """Free indirect block `blk` of `depth` levels and everything under it."""
     if depth:
-        ptrs = struct.unpack(f"<{vol.ptrs}I", vol.cache.get(blk))
+        ptrs = struct.unpack(f"<{vol.ptrs}I", vol.cache.get(_valid(vol, inode, blk)))
         for p in ptrs:
             if p:
                 _free_tree(vol, inode, p, depth - 1)
@@ -102,7 +111,7 @@ def _trim(vol, inode, blk: int, depth: int, base: int, first: int) -> bool:
     """Free what indirect block `blk` (depth >= 1, mapping from `base`) maps at or after
     `first`; True if `blk` now maps nothing (and the caller should free it)."""
     span = vol.ptrs ** (depth - 1)
-    buf = vol.cache.get(blk)
+    buf = vol.cache.get(_valid(vol, inode, blk))
     ptrs = list(struct.unpack(f"<{vol.ptrs}I", buf))
     changed = False
     for i, p in enumerate(ptrs):

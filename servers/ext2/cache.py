@@ -17,16 +17,27 @@ Contents go before the pointers that reach them, pointers before the summary. Th
 never writes a single dirty block out of that order to make room: when it must evict a
 dirty block it writes back everything first (without the device flush of `sync`).
 An unjournaled ext2 cannot be made crash-proof by ordering alone; see docs/ext2.md.
+A device that fails (an I/O error, a sector past its end) is FsError(EIO) here; a
+failed write-back keeps its blocks dirty for the next attempt.
 """
 from __future__ import annotations
 
+import errno
 from collections import OrderedDict
 
 from .device import SECTOR
+from .errors import FsError
 
-__all__ = ["BufferCache", "DATA", "INDIRECT", "DIR", "BITMAP", "INODE", "SUMMARY"]
+__all__ = ["BufferCache", "DATA", "INDIRECT", "DIR", "BITMAP", "INODE", "SUMMARY",
+           "device_error"]
 
 DATA, INDIRECT, DIR, BITMAP, INODE, SUMMARY = range(6)
+
+
+def device_error(what: str, lba: int | None, e: Exception) -> FsError:
+    """The EIO for a device that failed to `what` ("read", "write") at sector `lba`."""
+    at = "" if lba is None else f" at sector {lba}"
+    return FsError(errno.EIO, f"disk {what}{at} failed: {e}")
 
 
 class BufferCache:
@@ -49,7 +60,12 @@ class BufferCache:
             self.blocks.move_to_end(blk)
             return buf
         self.reads += 1
-        buf = bytearray(self.dev.read(blk * self.spb, self.spb))
+        try:
+            buf = bytearray(self.dev.read(blk * self.spb, self.spb))
+        except Exception as e:
+            raise device_error("read", blk * self.spb, e) from e
+        if len(buf) != self.block_size:
+            raise device_error("read", blk * self.spb, ValueError("short read"))
         self._admit(blk, buf)
         return buf
 
@@ -77,7 +93,10 @@ class BufferCache:
     def sync(self) -> None:
         """Write every dirty block back in order, then flush the device."""
         self.write_back()
-        self.dev.flush()
+        try:
+            self.dev.flush()
+        except Exception as e:
+            raise device_error("flush", None, e) from e
 
     def write_back(self) -> None:
         """Write every dirty block back, by kind and then by block number."""
@@ -85,7 +104,10 @@ class BufferCache:
             return
         self.writebacks += 1
         for blk in sorted(self.dirty, key=lambda b: (self.dirty[b], b)):
-            self.dev.write(blk * self.spb, bytes(self.blocks[blk]))
+            try:
+                self.dev.write(blk * self.spb, bytes(self.blocks[blk]))
+            except Exception as e:
+                raise device_error("write", blk * self.spb, e) from e
             self.writes += 1
         self.dirty.clear()
 

@@ -9,6 +9,12 @@ Adding splits the first entry with enough slack, else appends a block; removing 
 the entry into its predecessor (or zeroes the inode of a block's first entry). An htree
 (dir_index) directory reads fine linearly; changing one clears its index flag, which
 e2fsck accepts, so the stale index is simply no longer used.
+
+Every block is checked as it is parsed (`parse`: lengths, alignment, inode numbers in
+range); a bad block, or a hole, is corruption: EIO through `vol.corrupt`. A listing can
+be taken a page at a time (`page`): its cookie is the byte offset of the next entry in
+the directory, so each call parses only the blocks it returns, and a cookie that no
+longer falls on an entry (the directory changed) resumes at the next one.
 """
 from __future__ import annotations
 
@@ -20,8 +26,8 @@ from .cache import DIR
 from .errors import FsError
 from .inode import FT_DIR, INDEX_FL
 
-__all__ = ["entries", "rec_size", "find", "add", "remove", "retarget", "listing",
-           "is_empty", "init_block", "NAME_MAX"]
+__all__ = ["DirError", "parse", "entries", "rec_size", "find", "add", "remove",
+           "retarget", "listing", "page", "is_empty", "init_block", "NAME_MAX"]
 
 NAME_MAX = 255
 _HEAD = struct.Struct("<IHBB")
@@ -32,17 +38,32 @@ def rec_size(name_len: int) -> int:
     return (8 + name_len + 3) & ~3
 
 
-def entries(buf, where: str = "directory"):
-    """Yield (offset, inode, rec_len, name bytes, file type) for each entry of a block."""
+class DirError(Exception):
+    """A directory block that cannot be right (the message says where)."""
+
+
+def parse(buf, max_ino: int):
+    """Yield (offset, inode, rec_len, name bytes, file type) for each entry of a block;
+    DirError at the first entry that cannot be right."""
     off, end = 0, len(buf)
     while off < end:
         if end - off < 8:
-            raise FsError(errno.EIO, f"{where}: truncated entry at {off}")
+            raise DirError(f"truncated entry at {off}")
         ino, rec, nlen, ftype = _HEAD.unpack_from(buf, off)
         if rec < 8 or rec & 3 or off + rec > end or (ino and 8 + nlen > rec):
-            raise FsError(errno.EIO, f"{where}: bad entry at {off} (rec_len {rec})")
+            raise DirError(f"bad entry at {off} (rec_len {rec})")
+        if ino > max_ino:
+            raise DirError(f"entry at {off} names inode {ino}, past the last ({max_ino})")
         yield off, ino, rec, bytes(buf[off + 8:off + 8 + nlen]), ftype
         off += rec
+
+
+def entries(vol, buf, where: str):
+    """parse() one block of a directory of `vol`; corruption is vol.corrupt's EIO."""
+    try:
+        yield from parse(buf, vol.ninodes)
+    except DirError as e:
+        raise vol.corrupt(f"{where}: {e}") from None
 
 
 def _pack(buf, off: int, ino: int, rec: int, name: bytes, ftype: int) -> None:
@@ -57,19 +78,28 @@ def init_block(buf, ino: int, parent: int, ftype_ok: bool) -> None:
     _pack(buf, 12, parent, len(buf) - 12, b"..", t)
 
 
-def _blocks(vol, dirnode):
-    """Yield (physical block, buffer) for each block of the directory."""
-    for lblk in range(dirnode.size // vol.block_size):
+def _blocks(vol, dirnode, first: int = 0):
+    """Yield (logical block, physical block, buffer) for each block of the directory
+    from logical block `first` on."""
+    bs = vol.block_size
+    if dirnode.size % bs:
+        raise vol.corrupt(f"directory {dirnode.ino} has size {dirnode.size}, not a "
+                          f"multiple of the block size")
+    for lblk in range(first, dirnode.size // bs):
         pblk = map_block(vol, dirnode, lblk)
         if not pblk:
-            raise FsError(errno.EIO, f"directory {dirnode.ino} has a hole at {lblk}")
-        yield pblk, vol.cache.get(pblk)
+            raise vol.corrupt(f"directory {dirnode.ino} has a hole at block {lblk}")
+        yield lblk, pblk, vol.cache.get(pblk)
+
+
+def _where(dirnode, lblk: int) -> str:
+    return f"directory {dirnode.ino} block {lblk}"
 
 
 def find(vol, dirnode, name: bytes):
     """(physical block, offset, inode, file type) of `name`, or None."""
-    for pblk, buf in _blocks(vol, dirnode):
-        for off, ino, _, nm, ftype in entries(buf, f"directory {dirnode.ino}"):
+    for lblk, pblk, buf in _blocks(vol, dirnode):
+        for off, ino, _, nm, ftype in entries(vol, buf, _where(dirnode, lblk)):
             if ino and nm == name:
                 return pblk, off, ino, ftype
     return None
@@ -78,10 +108,25 @@ def find(vol, dirnode, name: bytes):
 def listing(vol, dirnode) -> list[tuple[bytes, int, int]]:
     """Every (name, inode, file type) in the directory, "." and ".." included."""
     out = []
-    for _, buf in _blocks(vol, dirnode):
+    for lblk, _, buf in _blocks(vol, dirnode):
         out += [(nm, ino, ft) for _, ino, _, nm, ft in
-                entries(buf, f"directory {dirnode.ino}") if ino]
+                entries(vol, buf, _where(dirnode, lblk)) if ino]
     return out
+
+
+def page(vol, dirnode, cookie: int, limit: int) -> tuple[list[tuple[bytes, int, int]], int]:
+    """Up to `limit` (name, inode, file type) from byte offset `cookie` (0: the start),
+    and the cookie of the entry after them (0: there is none)."""
+    bs, out = vol.block_size, []
+    first, skip = divmod(max(cookie, 0), bs)
+    for lblk, _, buf in _blocks(vol, dirnode, first):
+        for off, ino, _, nm, ft in entries(vol, buf, _where(dirnode, lblk)):
+            if not ino or (lblk == first and off < skip):
+                continue
+            if len(out) == limit:
+                return out, lblk * bs + off
+            out.append((nm, ino, ft))
+    return out, 0
 
 
 def is_empty(vol, dirnode) -> bool:
@@ -99,8 +144,8 @@ def add(vol, dirnode, name: bytes, ino: int, ftype: int) -> None:
     if not vol.filetype:
         ftype = 0
     need = rec_size(len(name))
-    for pblk, buf in _blocks(vol, dirnode):
-        for off, eino, rec, nm, _ in entries(buf, f"directory {dirnode.ino}"):
+    for lblk, pblk, buf in _blocks(vol, dirnode):
+        for off, eino, rec, nm, _ in entries(vol, buf, _where(dirnode, lblk)):
             used = rec_size(len(nm)) if eino else 0
             if rec - used >= need:
                 if eino:
@@ -121,9 +166,9 @@ def add(vol, dirnode, name: bytes, ino: int, ftype: int) -> None:
 
 def remove(vol, dirnode, name: bytes) -> int:
     """Remove entry `name`, returning its inode number; put_inode() after."""
-    for pblk, buf in _blocks(vol, dirnode):
+    for lblk, pblk, buf in _blocks(vol, dirnode):
         prev = None
-        for off, ino, rec, nm, _ in entries(buf, f"directory {dirnode.ino}"):
+        for off, ino, rec, nm, _ in entries(vol, buf, _where(dirnode, lblk)):
             if ino and nm == name:
                 if prev is None:
                     struct.pack_into("<I", buf, off, 0)

@@ -21,3 +21,5 @@ class GroupDesc(Record):
     free_blocks_count = field(12, "H")
     free_inodes_count = field(14, "H")
     used_dirs_count = field(16, "H")
+    flags = field(18, "H")                  # uninit_bg's INODE_ and BLOCK_UNINIT: 1, 2
+    itable_unused = field(28, "H")

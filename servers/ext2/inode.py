@@ -15,13 +15,15 @@ from .record import Record, field
 
 __all__ = ["Inode", "N_DIRECT", "IND", "DIND", "TIND", "N_BLOCKS", "ROOT_INO",
            "FT_UNKNOWN", "FT_REG", "FT_DIR", "FT_CHR", "FT_BLK", "FT_FIFO", "FT_SOCK",
-           "FT_SYMLINK", "file_type", "INDEX_FL", "LINK_MAX", "FAST_SYMLINK_MAX"]
+           "FT_SYMLINK", "file_type", "INDEX_FL", "LINK_MAX", "FAST_SYMLINK_MAX",
+           "XATTR_MAGIC"]
 
 N_DIRECT, IND, DIND, TIND, N_BLOCKS = 12, 12, 13, 14, 15
 ROOT_INO = 2
 LINK_MAX = 32000                 # EXT2_LINK_MAX
 INDEX_FL = 0x1000                # the directory has an htree index (dir_index)
 FAST_SYMLINK_MAX = 59            # targets this long or shorter live in i_block
+XATTR_MAGIC = 0xEA020000         # the header of an extended-attribute block (i_file_acl)
 FT_UNKNOWN, FT_REG, FT_DIR, FT_CHR, FT_BLK, FT_FIFO, FT_SOCK, FT_SYMLINK = range(8)
 _FT = {stat.S_IFREG: FT_REG, stat.S_IFDIR: FT_DIR, stat.S_IFCHR: FT_CHR,
        stat.S_IFBLK: FT_BLK, stat.S_IFIFO: FT_FIFO, stat.S_IFSOCK: FT_SOCK,

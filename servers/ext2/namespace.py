@@ -1,133 +1,33 @@
-"""The name space of an ext2 volume: path lookup and the directory operations.
+"""The directory operations of an ext2 volume: create, mkdir, symlink, link, unlink,
+rmdir and rename.
 
-A mixin of Ext2 (fs.py), which supplies `vol`, `_inode`, `_new_inode`, `_unlinked`,
-`_destroy`. Directories keep ext2's link-count rule: a directory has 2 links plus one
-per subdirectory (each child's ".."). Every operation checks all it can before changing
-anything, so an error leaves the volume as it was.
+A mixin of Ext2 (fs.py), built on Paths (paths.py); Ext2 supplies `vol`, `_inode`,
+`_new_inode`, `_unlinked`, `_destroy`. Directories keep ext2's link-count rule: a
+directory has 2 links plus one per subdirectory (each child's ".."). Every operation
+checks all it can before changing anything, so an error leaves the volume as it was.
 """
 from __future__ import annotations
 
 import errno
-import os
 import stat as st
 
 from . import dir as dirs
-from .bmap import map_alloc, map_block
+from .bmap import map_alloc
 from .cache import DATA, DIR
 from .errors import FsError
 from .inode import FAST_SYMLINK_MAX, FT_DIR, LINK_MAX, ROOT_INO, file_type
+from .paths import Paths, check_name, encode
 
-__all__ = ["Namespace", "SYMLOOP_MAX"]
-
-SYMLOOP_MAX = 40
-
-
-def _bytes(name) -> bytes:
-    return os.fsencode(name) if isinstance(name, str) else bytes(name)
+__all__ = ["Namespace"]
 
 
-def _check_name(name) -> bytes:
-    nm = _bytes(name)
-    if not nm:
-        raise FsError(errno.ENOENT, "empty name")
-    if len(nm) > dirs.NAME_MAX:
-        raise FsError(errno.ENAMETOOLONG, f"name of {len(nm)} bytes")
-    if b"/" in nm or b"\0" in nm:
-        raise FsError(errno.EINVAL, f"bad character in name {nm!r}")
-    return nm
-
-
-class Namespace:
-    """Path lookup and the operations that add, remove and move directory entries."""
-
-    def _dir(self, ino: int):
-        d = self._inode(ino)
-        if not d.is_dir:
-            raise FsError(errno.ENOTDIR, f"inode {ino} is not a directory")
-        return d
-
-    def _find(self, d, nm: bytes):
-        hit = dirs.find(self.vol, d, nm)
-        return None if hit is None else hit[2]
-
-    def lookup(self, dir_ino: int, name) -> int:
-        """The inode named `name` in directory `dir_ino`."""
-        nm = _check_name(name)
-        ino = self._find(self._dir(dir_ino), nm)
-        if ino is None:
-            raise FsError(errno.ENOENT, nm.decode(errors="replace"))
-        return ino
-
-    def readdir(self, dir_ino: int) -> list[tuple[str, int, int]]:
-        """(name, inode, file type FT_*) of every entry, "." and ".." included."""
-        out = []
-        for nm, ino, ft in dirs.listing(self.vol, self._dir(dir_ino)):
-            if not self.vol.filetype:
-                ft = file_type(self.vol.get_inode(ino).mode)
-            out.append((os.fsdecode(nm), ino, ft))
-        return out
-
-    # -- paths ------------------------------------------------------------------------
-
-    def resolve(self, path, cwd_ino: int = ROOT_INO, follow: bool = True,
-                cred: tuple[int, int] | None = None) -> int:
-        """The inode at `path` (absolute, or relative to `cwd_ino`). Symbolic links are
-        followed, the last one only if `follow`. With cred=(uid, gid), every directory
-        passed needs search (x) permission (EACCES)."""
-        return self._walk(_bytes(path), cwd_ino, follow, cred, [SYMLOOP_MAX])
-
-    def _walk(self, p: bytes, cur: int, follow: bool, cred, budget: list) -> int:
-        if not p:
-            raise FsError(errno.ENOENT, "empty path")
-        if p.startswith(b"/"):
-            cur = ROOT_INO
-        must_dir = p.endswith(b"/")
-        parts = [c for c in p.split(b"/") if c]
-        for k, comp in enumerate(parts):
-            d = self._dir(cur)
-            if cred is not None and not self.access(cur, cred[0], cred[1], 1):
-                raise FsError(errno.EACCES, f"search permission on inode {cur}")
-            ino = self._find(d, _check_name(comp))
-            if ino is None:
-                raise FsError(errno.ENOENT, comp.decode(errors="replace"))
-            last = k == len(parts) - 1
-            if (not last or follow or must_dir) and self._inode(ino).is_symlink:
-                budget[0] -= 1
-                if budget[0] < 0:
-                    raise FsError(errno.ELOOP, "too many symbolic links")
-                ino = self._walk(_bytes(self.readlink(ino)), cur, True, cred, budget)
-            cur = ino
-        if must_dir:
-            self._dir(cur)
-        return cur
-
-    def split(self, path, cwd_ino: int = ROOT_INO, cred=None) -> tuple[int, str]:
-        """(directory inode, last name) of `path`, for creating or removing it."""
-        p = _bytes(path).rstrip(b"/")
-        if not p:
-            return ROOT_INO, "."
-        head, _, tail = p.rpartition(b"/")
-        if b"/" in p:
-            d = self.resolve(head or b"/", cwd_ino, True, cred)
-        else:
-            d = cwd_ino
-        return self._dir(d).ino, os.fsdecode(tail)
-
-    def readlink(self, ino: int) -> str:
-        """The target of symbolic link `ino`."""
-        i = self._inode(ino)
-        if not i.is_symlink:
-            raise FsError(errno.EINVAL, f"inode {ino} is not a symbolic link")
-        if self._fast_symlink(i):
-            return os.fsdecode(bytes(i.raw[40:40 + i.size]))
-        blk = map_block(self.vol, i, 0)
-        data = self.vol.cache.get(blk)[:i.size] if blk else b""
-        return os.fsdecode(bytes(data))
+class Namespace(Paths):
+    """The operations that add, remove and move directory entries."""
 
     # -- making names -----------------------------------------------------------------
 
     def _free_name(self, dir_ino: int, name):
-        d, nm = self._dir(dir_ino), _check_name(name)
+        d, nm = self._dir(dir_ino), check_name(name)
         self.vol.check_writable()
         if nm in (b".", b"..") or self._find(d, nm) is not None:
             raise FsError(errno.EEXIST, nm.decode(errors="replace"))
@@ -177,7 +77,7 @@ class Namespace:
 
     def symlink(self, dir_ino: int, name, target, uid: int = 0, gid: int = 0) -> int:
         """A new symbolic link `name` -> `target`; its inode number."""
-        t = _bytes(target)
+        t = encode(target)
         if not t:
             raise FsError(errno.ENOENT, "empty symlink target")
         if len(t) >= self.vol.block_size:
@@ -229,7 +129,7 @@ class Namespace:
 
     def unlink(self, dir_ino: int, name) -> None:
         """Remove name `name` (not a directory) from `dir_ino`."""
-        d, nm = self._dir(dir_ino), _check_name(name)
+        d, nm = self._dir(dir_ino), check_name(name)
         self.vol.check_writable()
         ino = self._find(d, nm)
         if ino is None:
@@ -243,7 +143,7 @@ class Namespace:
 
     def rmdir(self, dir_ino: int, name) -> None:
         """Remove the empty directory `name` from `dir_ino`."""
-        d, nm = self._dir(dir_ino), _check_name(name)
+        d, nm = self._dir(dir_ino), check_name(name)
         self.vol.check_writable()
         if nm == b".":
             raise FsError(errno.EINVAL, "cannot remove '.'")
@@ -267,9 +167,9 @@ class Namespace:
         when moving a directory). Moving a directory under itself is EINVAL."""
         vol = self.vol
         vol.check_writable()
-        od, on = self._dir(old_dir), _check_name(old_name)
+        od, on = self._dir(old_dir), check_name(old_name)
         nd = od if new_dir == old_dir else self._dir(new_dir)
-        nn = _check_name(new_name)
+        nn = check_name(new_name)
         if {on, nn} & {b".", b".."}:
             raise FsError(errno.EINVAL, "cannot rename '.' or '..'")
         src_ino = self._find(od, on)
