@@ -19,7 +19,7 @@ from cluster.client import SwitchClient, join, leave
 from cluster.config import ClusterSpec, NodeSpec
 from cluster.keys import read_bundle
 
-from .node import Node, NodeError
+from .node import DISK_BYTES, Node, NodeError
 
 __all__ = ["home", "boot", "join_up", "stop", "stop_all", "node_names", "rows",
            "link_text"]
@@ -40,14 +40,18 @@ def _parallel(fn, items: list) -> list:
         return list(pool.map(fn, items))
 
 
-def _switch(sw: SwitchClient, pcap: bool, listen: str | None, echo) -> None:
-    """Start the switch, or give the running one what was asked (capture, listener)."""
+def _switch(sw: SwitchClient, pcap: bool, listen: str | None, echo, meanwhile) -> None:
+    """Start the switch, doing `meanwhile()` while it starts, or give the running one
+    what was asked (capture, listener)."""
     if not sw.running():
-        pid = sw.start(pcap, listen)
+        pid = sw.spawn(pcap, listen)
+        meanwhile()
+        sw.wait(pid)
         st = sw.request("status")
         echo(f"switch up (pid {pid})" + (f", listening on {st['listen']}" if listen else "")
              + (f", capturing to {st['pcap']}" if pcap else ""))
         return
+    meanwhile()
     st = sw.request("status")
     if pcap and not st["pcap"]:
         echo(f"switch: capturing to {sw.request('capture', on=True)['pcap']}")
@@ -57,25 +61,30 @@ def _switch(sw: SwitchClient, pcap: bool, listen: str | None, echo) -> None:
         echo(f"switch: already listening on {st['listen']}")
 
 
-def _boot_one(job: tuple[NodeSpec, Node, str]) -> tuple[Node, str | None, float]:
-    """Boot one node cabled to `endpoint` and plug its extra drivers: (node, error, s)."""
+def _boot_one(job: tuple[NodeSpec, Node, str]) -> tuple[Node, bool, str | None, float]:
+    """Boot one node cabled to `endpoint` and plug its extra drivers: (node, whether it
+    is up, what went wrong, seconds)."""
     from .main import KINDS, plug
     spec, node, endpoint = job
     t0 = time.monotonic()
     try:
         node.up(spec.mem, spec.site, link=endpoint, disk=spec.disk)
-        for d in spec.drivers:
-            plug(node, d.name, KINDS[d.name.rstrip("0123456789")], d.port, d.irq)
     except NodeError as e:
-        return node, str(e), time.monotonic() - t0
-    return node, None, time.monotonic() - t0
+        return node, False, str(e), time.monotonic() - t0
+    took = time.monotonic() - t0
+    for d in spec.drivers:
+        try:
+            plug(node, d.name, KINDS[d.name.rstrip("0123456789")], d.port, d.irq)
+        except NodeError as e:
+            return node, True, f"driver {d.name}: {e}", took
+    return node, True, None, took
 
 
 def boot(spec: ClusterSpec, pcap: bool, listen: str | None, echo) -> bool:
     """Boot `spec`'s nodes on the switch, all at once; whether every one is up."""
     sw = SwitchClient(home())
     t0 = time.monotonic()
-    _switch(sw, pcap or spec.pcap, listen or spec.listen, echo)
+    _switch(sw, pcap or spec.pcap, listen or spec.listen, echo, lambda: _images(spec))
     jobs, added = [], []
     try:
         for n in spec.nodes:
@@ -95,15 +104,44 @@ def boot(spec: ClusterSpec, pcap: bool, listen: str | None, echo) -> bool:
         _unplug(sw, added)
         raise
     ok = True
-    for node, error, took in _parallel(_boot_one, jobs):
-        if error is None:
-            echo(f"node {node.name} up (site {node_site(spec, node.name)}) in {took:.2f}s")
+    for node, up, error, took in _parallel(_boot_one, jobs):
+        if up:
+            echo(f"node {node.name} up (site {node_site(spec, node.name)}) in {took:.2f}s"
+                 + (f", but {error}" if error else ""))
         else:
-            ok = False
             echo(f"node {node.name} failed: {error}")
             _unplug(sw, [node.name])
+        ok = ok and error is None
     echo(f"cluster {spec.source}: {len(spec.nodes)} nodes in {time.monotonic() - t0:.2f}s")
     return ok
+
+
+def _images(spec: ClusterSpec) -> None:
+    """Give every node of `spec` that has no disk image yet a copy of one fresh image:
+    one build (mke2fs and the files of /bin) instead of one per node."""
+    need = [Node(n.name, home()) for n in spec.nodes if n.disk is None]
+    need = [n for n in need if not n.running() and not os.path.exists(n.path("disk.img"))]
+    if not need:
+        return
+    from personalities.unix.image import build
+    first = need[0].path("disk.img")
+    os.makedirs(need[0].dir, mode=0o700, exist_ok=True)
+    build(first, DISK_BYTES)
+    for node in need[1:]:
+        os.makedirs(node.dir, mode=0o700, exist_ok=True)
+        _copy_sparse(first, node.path("disk.img"))
+
+
+def _copy_sparse(src: str, dst: str, chunk: int = 1 << 16) -> None:
+    """Copy a disk image, leaving holes where it is all zeros (as mke2fs made it)."""
+    with open(src, "rb") as i, open(dst + ".tmp", "wb") as o:
+        while block := i.read(chunk):
+            if block.count(0) == len(block):
+                o.seek(len(block), os.SEEK_CUR)
+            else:
+                o.write(block)
+        o.truncate()
+    os.replace(dst + ".tmp", dst)
 
 
 def node_site(spec: ClusterSpec, name: str) -> int:

@@ -17,6 +17,7 @@ from click.core import ParameterSource
 
 from cluster import ClusterError, config
 from cluster.client import SwitchClient
+from cluster.keys import read_bundle
 
 from . import cluster
 from .node import Node, NodeError
@@ -81,6 +82,8 @@ def up(ctx: click.Context, node_name: str, mem: int, site: int, link: str | None
                 sys.exit(1)
             return
         t0 = time.monotonic()
+        if join is not None and keys and "node_name" not in given:
+            node_name = read_bundle(keys)["node"]         # the node the keys were made for
         node = open_node(node_name)
         progress = lambda s: click.echo(f"  {s}", err=True)
         if join is not None:

@@ -64,6 +64,11 @@ class SwitchClient:
               module: str = "cluster.switch") -> int:
         """Start the switch (`python -m module`) in the background; its pid once it
         answers."""
+        return self.wait(self.spawn(pcap, listen, module), timeout)
+
+    def spawn(self, pcap: bool = False, listen: str | None = None,
+              module: str = "cluster.switch") -> int:
+        """Start the switch process and return at once (`wait` for it); its pid."""
         os.makedirs(self.folder, mode=0o700, exist_ok=True)
         for stale in ("switch.pid", "control.sock"):        # a switch killed with -9
             if os.path.exists(self.path(stale)) and self.pid() is None:
@@ -79,6 +84,10 @@ class SwitchClient:
                 setsid=True)
         finally:
             os.close(fd)
+        return pid
+
+    def wait(self, pid: int, timeout: float = 10.0) -> int:
+        """Wait until the switch `pid` answers (ClusterError if it dies or does not)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if not _alive(pid):

@@ -167,9 +167,9 @@ def test_a_node_of_another_host_joins_over_curve(cluster, mk_home):
     bundle = Keys(os.path.join(mk_home, "switch")).path("far.keys")
     elsewhere = tempfile.mkdtemp(prefix="mkj", dir="/tmp")      # the other host's $MK_HOME
     try:
-        r = mk(elsewhere, "up", "--node", "far", "--site", "9", "--join", listen,
-               "--keys", bundle)
-        assert r.returncode == 0, r.stdout + r.stderr
+        r = mk(elsewhere, "up", "--site", "9", "--join", listen, "--keys", bundle)
+        assert r.returncode == 0, r.stdout + r.stderr       # node "far": the keys say so
+        assert r.stdout.startswith("node far up"), r.stdout
         far = TestNode("far", elsewhere)
         assert run(far, "wait_link", 1)["link"] == 1
         st = mk(elsewhere, "status").stdout
