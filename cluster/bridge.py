@@ -83,8 +83,9 @@ class Bridge:
         return port
 
     def remove(self, name: str) -> None:
+        """Take port `name` away; its frames still on a timer go nowhere."""
         self.forget(name)
-        del self.ports[name]
+        self.ports.pop(name).up = False
 
     def forget(self, name: str) -> None:
         """Drop every address learned on port `name` (it went down or lost its node)."""
@@ -107,6 +108,8 @@ class Bridge:
 
     def forward(self, port: BridgePort, frame: bytes) -> None:
         """A frame past its inbound lane: learn, capture, forward or flood."""
+        if self.ports.get(port.name) is not port:
+            return                          # (delayed) from a port since removed
         now = self.clock()
         dst = frame[:6]
         if not frame[6] & 1:                # a group address is never a source

@@ -20,6 +20,7 @@ A joining node may only join or leave as the name its key was issued to.
 """
 from __future__ import annotations
 
+import logging
 import os
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Control", "MAX_SITE"]
 
+log = logging.getLogger("mk.switch")
 MAX_SITE = 0xFFFF                       # a site is 16 bits of the MAC (52:54:00:00:SS:SS)
 
 
@@ -71,6 +73,9 @@ class Control:
             return handler(req) if user is None else handler(req, user)
         except (ClusterError, ValueError) as e:
             return {"error": str(e)}
+        except Exception as e:              # a switch bug: told, logged, and served on
+            log.exception("request %r", req)
+            return {"error": f"{type(e).__name__}: {e}"}
 
     def _port(self, req: dict) -> str:
         name = _name(req)

@@ -115,7 +115,8 @@ class Switch:
 
     def send(self, name: str, frame: bytes) -> bool:
         """The bridge's output: one frame onto port `name`'s socket."""
-        return self.ports[name].send(frame)
+        port = self.ports.get(name)
+        return port is not None and port.send(frame)
 
     def add_port(self, name: str, site: int, endpoint: str, curve_secret: str | None = None,
                  seed: int | None = None) -> PortSocket:

@@ -116,3 +116,15 @@ def test_loss_applies_on_the_way_in_and_on_the_way_out(rig):
     assert rig.take() == [] and rig.c("p1")["lost"] == 1 and rig.captured == []
     rig.b.ingress("p2", eth(BCAST, MAC[2]))               # lost leaving toward p1
     assert rig.take() == ["p3"] and rig.c("p1")["lost"] == 2 == rig.c("p1")["drops"]
+
+
+def test_a_removed_ports_delayed_frames_go_nowhere():
+    timers = []
+    sent = []
+    b = Bridge(lambda n, f: sent.append(n) or True, lambda d, fn: timers.append(fn))
+    b.add("p1", 1, 1).impair(Impairment(delay=0.1, seed=1))
+    b.add("p2", 2, 2)
+    b.ingress("p1", eth(BCAST, MAC[1]))               # waits in p1's inbound lane
+    b.remove("p1")
+    timers.pop()()
+    assert sent == [] and b.learned() == {}
