@@ -4,107 +4,17 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
 
 import click
 
+from .lifecycle import down, json_option, node_option, open_node as _node, status, up
+from .net import link, switch
 from .node import Node, NodeError
-
-node_option = click.option("--node", "node_name", default="local", show_default=True,
-                           help="which node (a folder under $MK_HOME)")
-json_option = click.option("--json", "as_json", is_flag=True, help="print JSON")
-
-
-def _node(name: str) -> Node:
-    try:
-        return Node(name)
-    except NodeError as e:
-        raise click.ClickException(str(e))
 
 
 @click.group()
 def main() -> None:
     """mk: an L4 version 2 microkernel laboratory on a simulated 486 PC."""
-
-
-@main.command()
-@node_option
-@click.option("--mem", default=16, show_default=True, help="physical memory, MiB (1-256)")
-@click.option("--site", default=1, show_default=True, help="this node's site number")
-@click.option("--link", default=None, help="cable net0 to another node (its name) or ENDPOINT")
-@click.option("--pcap", is_flag=True, help="capture net0's frames to NODE/net0.pcap")
-@click.option("--cpu", type=int, default=None,
-              help="host CPU for the kernel process (-1: any; default: one per site)")
-def up(node_name: str, mem: int, site: int, link: str | None, pcap: bool,
-       cpu: int | None) -> None:
-    """Boot a node in the background; returns when it is ready."""
-    if not 1 <= mem <= 256:
-        raise click.BadParameter("memory must be 1..256 MiB", param_hint="--mem")
-    if cpu is not None and cpu != -1 and cpu not in os.sched_getaffinity(0):
-        raise click.BadParameter(f"CPU {cpu} is not one of "
-                                 f"{sorted(os.sched_getaffinity(0))} (or -1 for any)",
-                                 param_hint="--cpu")
-    node = _node(node_name)
-    t0 = time.monotonic()
-    try:
-        pid = node.up(mem, site, progress=lambda s: click.echo(f"  {s}", err=True),
-                      link=link, pcap=pcap, cpu=cpu)
-    except NodeError as e:
-        raise click.ClickException(str(e))
-    click.echo(f"node {node.name} up (kernel pid {pid}, {mem} MiB) "
-               f"in {time.monotonic() - t0:.2f}s")
-
-
-@main.command()
-@node_option
-def down(node_name: str) -> None:
-    """Stop a node and every process it started."""
-    node = _node(node_name)
-    stopped, removed = node.down()
-    if not stopped and not removed:
-        raise click.ClickException(f"node {node.name!r} is not running")
-    said = f"node {node.name} down" if stopped else f"node {node.name} was not running"
-    click.echo(said + (f"; removed what its kernel left: {', '.join(removed)}"
-                       if removed else ""))
-
-
-@main.command()
-@node_option
-@json_option
-def status(node_name: str, as_json: bool) -> None:
-    """Is the node up, and what does it hold."""
-    node = _node(node_name)
-    try:
-        st = node.control({"op": "status"})
-    except NodeError as e:
-        raise click.ClickException(str(e))
-    st["health"] = health(node, st)
-    if as_json:
-        click.echo(json.dumps(st, indent=2))
-    else:
-        kf = st["kernel_frames"]
-        click.echo(f"node {node.name}: up, kernel pid {st['pid']}, site {st['site']}, "
-                   f"{st['memory'] >> 20} MiB, {st['tasks']} tasks, {st['threads']} threads, "
-                   f"kernel frames {kf['used']}/{kf['total']}, {st['health']}")
-    sys.exit(0 if st["health"] == "ready" else 1)
-
-
-def health(node: Node, st: dict) -> str:
-    """The node as `systemctl is-system-running` would put it: ready, booting,
-    degraded: WHY (a core server lost for good, a kept one restarting) or failed: WHY
-    (sigma0 or root gone: nothing can be restarted)."""
-    dead = [name for name, alive in st.get("alive", {}).items() if not alive]
-    if dead:
-        return f"failed: {' and '.join(dead)} died"
-    if not st["ready"]:
-        return "booting"
-    try:
-        h = node.root({"op": "health"}, timeout=3.0)
-    except NodeError as e:
-        return f"failed: root does not answer ({e})"
-    why = [f"{name} {how}" for name, how in h["lost"].items()]
-    why += [f"{name} {state}" for name, state in h["servers"].items() if state != "running"]
-    return f"degraded: {', '.join(why)}" if why else "ready"
 
 
 @main.command()
@@ -396,6 +306,27 @@ def bench_unix(as_json: bool, quick: bool) -> None:
         raise click.ClickException(str(e))
     click.echo(json.dumps(out, indent=2) if as_json else format_table(out))
 
+
+@bench_group.command("net")
+@json_option
+@click.option("--quick", is_flag=True, help="tiny counts: checks every path, times nothing")
+@click.option("--only", type=click.Choice(["forwarding", "boot"]), default=None,
+              help="one half of the run")
+def bench_net(as_json: bool, quick: bool, only: str | None) -> None:
+    """The switch: frames through it beside the direct cable (and on uvloop beside its
+    zmq.Poller loop), and `mk up --nodes 4` beside one node's boot."""
+    from bench.net import BenchError, Settings, format_table, run
+    try:
+        out = run(Settings.quick() if quick else Settings(),
+                  lambda text: click.echo(f"  {text}", err=True),
+                  (only,) if only else ("forwarding", "boot"))
+    except (BenchError, NodeError) as e:
+        raise click.ClickException(str(e))
+    click.echo(json.dumps(out, indent=2) if as_json else format_table(out))
+
+
+for command in (up, down, status, link, switch):
+    main.add_command(command)
 
 if __name__ == "__main__":
     main()

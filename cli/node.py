@@ -15,10 +15,10 @@ import zmq
 
 __all__ = ["Node", "NodeError"]
 
-MAX_SOCKET_PATH = 100
+MAX_SOCKET_PATH = 100          # AF_UNIX sun_path holds 108 bytes with the NUL
 SHM_DIR = "/dev/shm"            # where the kernel's physical memory segment lives (hw/memory.py)
 RUNTIME_FILES = ("ready", "kernel.pid", "console")      # a running node's, besides:
-RUNTIME_SUFFIXES = (".sock", ".pty", ".cable")           # sockets, pty links, NIC cables          # AF_UNIX sun_path holds 108 bytes with the NUL
+RUNTIME_SUFFIXES = (".sock", ".pty", ".cable")           # sockets, pty links, NIC cables
 DISK_BYTES = 32 << 20          # the node's disk image, made on first `mk up`
 # modules the task factory imports once for every task it forks (the Unix programs')
 PRELOAD = "personalities.unix.crt0,personalities.unix.libc,personalities.unix.program"
@@ -52,8 +52,9 @@ class NodeError(Exception):
 
 class Node:
     def __init__(self, name: str = "local", home: str | None = None):
-        if not name or "/" in name or name.startswith("."):
-            raise NodeError(f"bad node name {name!r}")
+        if not name or "/" in name or name.startswith(".") or name == "switch":
+            raise NodeError(f"bad node name {name!r}" + (" (the cluster's switch lives in "
+                            "$MK_HOME/switch)" if name == "switch" else ""))
         self.name = name
         self.home = home or os.environ.get("MK_HOME") or os.path.expanduser("~/.mk")
         self.dir = os.path.join(self.home, name)
@@ -100,9 +101,10 @@ class Node:
 
     def up(self, mem_mib: int = 16, site: int = 1, timeout: float = 30.0,
            progress=lambda text: None, link: str | None = None, pcap: bool = False,
-           cpu: int | None = None) -> int:
+           cpu: int | None = None, disk: str | None = None) -> int:
         """Start the kernel in the background (on host CPU `cpu`, -1 any, None the
-        site's default: boot.kernel_cpu); return when the root task is ready."""
+        site's default: boot.kernel_cpu) with disk image `disk` (default: the node's
+        own, made on first boot); return when the root task is ready."""
         if self.running():
             raise NodeError(f"node {self.name!r} already runs (kernel pid {self.pid()})")
         stale = self.clean()                 # never trust a dead kernel's `ready`
@@ -112,7 +114,9 @@ class Node:
             raise NodeError(f"node folder {self.dir} is too long for a Unix socket path; "
                             "set MK_HOME to a shorter folder")
         os.makedirs(self.path("logs"), mode=0o700, exist_ok=True)
-        disk = self.path("disk.img")
+        if disk is not None and not os.path.isfile(disk):
+            raise NodeError(f"no disk image {disk}")
+        disk = disk or self.path("disk.img")
         if not os.path.exists(disk):
             progress("making the root file system (ext2)")
             from personalities.unix.image import build

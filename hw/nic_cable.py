@@ -8,6 +8,12 @@ ends, frames in order, nothing routed. Spec strings:
     "bind:ipc:///tmp/lan0"        "connect:ipc:///tmp/lan0"
     "bind:tcp://127.0.0.1:5555"   "connect:tcp://127.0.0.1:5555"
     "bind:tcp://127.0.0.1:*"      (any free port; read the real one from `endpoint`)
+    "connect:tcp://10.0.0.1:7701#curve=/home/u/.mk/c/switch.keys"
+
+The `#curve=KEYS` option makes a connecting end a CurveZMQ client: KEYS is a TOML file
+(mode 0600) of Z85 keys, `switch_public` (the server's), `public` and `secret` (this
+end's), as the cluster's switch hands them out (cluster/keys.py). A server that refuses
+the key never completes the handshake, so the carrier stays down; `refused` says why.
 
 Carrier (the card's LINK bit) follows the ZeroMQ socket monitor: up when a ZMTP handshake
 with the far end succeeds, down when it disconnects. Sending never blocks: with no far end
@@ -22,12 +28,13 @@ from __future__ import annotations
 import os
 import struct
 import time
+import tomllib
 from typing import BinaryIO
 
 import zmq
 from zmq.utils.monitor import recv_monitor_message
 
-__all__ = ["Cable", "PcapWriter", "parse_spec", "parse_mac", "format_mac", "random_mac",
+__all__ = ["Cable", "PcapWriter", "parse_spec", "curve_keys", "parse_mac", "format_mac", "random_mac",
            "PCAP_MAGIC", "LINKTYPE_ETHERNET", "ETH_MIN", "ETH_MAX", "BROADCAST"]
 
 PCAP_MAGIC = 0xA1B2C3D4
@@ -38,15 +45,38 @@ _SNAPLEN = 65535
 _HWM = 1000                      # frames queued per direction before the cable drops
 _UP = zmq.EVENT_HANDSHAKE_SUCCEEDED
 _DOWN = zmq.EVENT_DISCONNECTED
+_REFUSED = zmq.EVENT_HANDSHAKE_FAILED_AUTH
+CURVE_KEYS = ("switch_public", "public", "secret")
 
 
 def parse_spec(spec: str) -> tuple[str, str]:
-    """Split "bind:ENDPOINT" / "connect:ENDPOINT" into (mode, endpoint); ValueError if bad."""
+    """Split "bind:ENDPOINT" / "connect:ENDPOINT" into (mode, endpoint); ValueError if bad.
+    A "#curve=KEYS" option is left out (see `curve_keys`)."""
     mode, sep, endpoint = spec.partition(":")
+    endpoint, _, option = endpoint.partition("#")
     if not sep or mode not in ("bind", "connect") or "://" not in endpoint:
         raise ValueError(f"bad link spec {spec!r}: want 'bind:<zmq endpoint>' "
                          f"or 'connect:<zmq endpoint>'")
+    if option and not (option.startswith("curve=") and mode == "connect"):
+        raise ValueError(f"bad link spec {spec!r}: the only option is "
+                         f"'#curve=KEYS', on a connecting end")
     return mode, endpoint
+
+
+def curve_keys(spec: str) -> dict[str, bytes] | None:
+    """The CurveZMQ keys a spec's "#curve=KEYS" file holds (None without the option);
+    ValueError when the file cannot be read or lacks a key."""
+    option = spec.partition("#")[2]
+    if not option:
+        return None
+    path = option.removeprefix("curve=")
+    try:
+        with open(path, "rb") as f:
+            keys = tomllib.load(f)
+        return {k: keys[k].encode("ascii") for k in CURVE_KEYS}
+    except (OSError, tomllib.TOMLDecodeError, KeyError, AttributeError,
+            UnicodeEncodeError) as exc:
+        raise ValueError(f"cannot read CurveZMQ keys from {path}: {exc!r}") from None
 
 
 def parse_mac(mac: bytes | str) -> bytes:
@@ -71,15 +101,20 @@ class Cable:
 
     def __init__(self, spec: str):
         mode, endpoint = parse_spec(spec)
+        keys = curve_keys(spec)
         self.spec = spec
         self.carrier = False
+        self.refused = False            # a CURVE server refused our key (last handshake)
         self._ctx = zmq.Context()
         sock = self._ctx.socket(zmq.PAIR)
         sock.linger = 0
         sock.sndhwm = sock.rcvhwm = _HWM
         if mode == "connect":
             sock.immediate = 1          # queue nothing until the far end is really there
-        self.monitor = sock.get_monitor_socket(_UP | _DOWN)
+        if keys is not None:
+            sock.curve_serverkey = keys["switch_public"]
+            sock.curve_publickey, sock.curve_secretkey = keys["public"], keys["secret"]
+        self.monitor = sock.get_monitor_socket(_UP | _DOWN | _REFUSED)
         self.sock = sock
         try:
             getattr(sock, mode)(endpoint)
@@ -89,7 +124,7 @@ class Cable:
 
     @property
     def endpoint(self) -> str:
-        """The endpoint actually bound or connected (a bound "tcp://...:*" shows its port)."""
+        """The endpoint bound or connected (a bound "tcp://...:*" shows its port)."""
         return self.sock.last_endpoint.decode()
 
     def send(self, frame: bytes) -> bool:
@@ -118,9 +153,11 @@ class Cable:
             except zmq.Again:
                 return self.carrier != before
             if event == _UP:
-                self.carrier = True
+                self.carrier, self.refused = True, False
             elif event == _DOWN:
                 self.carrier = False
+            elif event == _REFUSED:
+                self.refused = True
 
     def close(self) -> None:
         """Unplug: close both sockets and end the private ZeroMQ context."""

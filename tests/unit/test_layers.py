@@ -1,13 +1,15 @@
 """Imports point down only (DESIGN §2): cli → personalities → servers/drivers →
 protocols → microkernel.user/abi (servers and drivers are peers: neither imports the
 other, the clients of both are in protocols); microkernel.kernel → hw; hw imports nothing of the project, and
-nothing above the kernel imports microkernel.kernel."""
+nothing above the kernel imports microkernel.kernel. The cluster's switch (cluster/) is
+beside the nodes: it imports hw (the cable's frame and pcap helpers) and nothing above;
+cli imports it."""
 import ast
 import pathlib
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-PROJECT = ("hw", "microkernel", "protocols", "servers", "drivers", "personalities", "cli",
-           "bench")
+PROJECT = ("hw", "microkernel", "protocols", "servers", "drivers", "personalities", "cluster",
+           "cli", "bench")
 
 # package prefix -> the project packages it may import
 ALLOWED = {
@@ -22,8 +24,9 @@ ALLOWED = {
     "drivers": ("drivers", "protocols", "microkernel.user", "microkernel.abi"),
     "personalities": ("personalities", "servers", "protocols", "microkernel.user",
                       "microkernel.abi"),
-    "cli": ("cli", "personalities", "servers", "drivers", "protocols", "microkernel.user",
-            "microkernel.abi", "hw", "bench"),
+    "cluster": ("cluster", "hw"),
+    "cli": ("cli", "cluster", "personalities", "servers", "drivers", "protocols",
+            "microkernel.user", "microkernel.abi", "hw", "bench"),
     "bench": PROJECT,
 }
 
@@ -70,3 +73,4 @@ def test_the_rule_catches_a_violation(tmp_path):
     assert not any(
         "microkernel.kernel" == a for a in _rule("servers.fs"))
     assert _rule("hw.mmu") == ("hw",)
+    assert _rule("cluster.switch") == ("cluster", "hw")
