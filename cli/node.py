@@ -21,7 +21,8 @@ RUNTIME_FILES = ("ready", "kernel.pid", "console")      # a running node's, besi
 RUNTIME_SUFFIXES = (".sock", ".pty", ".cable")           # sockets, pty links, NIC cables
 DISK_BYTES = 32 << 20          # the node's disk image, made on first `mk up`
 # modules the task factory imports once for every task it forks (the Unix programs')
-PRELOAD = "personalities.unix.crt0,personalities.unix.libc,personalities.unix.program"
+PRELOAD = ("personalities.unix.crt0,personalities.unix.libc,personalities.unix.program,"
+           "personalities.unix.sh.main")
 
 
 def _alive(pid: int) -> bool:
