@@ -10,7 +10,8 @@ everything measured. They talk to the bench through the host, outside the system
 measured (as bench/ipc_tasks.py does): each appends lines to a host file, `READY` once
 set up and `STEP<r> <json>` per step, and waits for step r by opening a FIFO the bench
 made, which blocks in the host kernel using no CPU. So the bench can interleave its
-host floors with the process's repeats.
+host floors with the process's repeats. A process's `open` is the node's
+(personalities/unix/nodeio.py), so these host files are opened with `host.open`.
 
 Times are `time.perf_counter_ns` in the process that makes the calls, ns per operation.
 """
@@ -21,6 +22,7 @@ import os
 import time
 
 from microkernel.abi import IpcError, Msg
+from personalities.unix.nodeio import host
 from protocols.unix import UNIX, Op, Unix
 
 __all__ = ["drive", "p_micro", "p_procs", "big_data", "step_path", "wait_go",
@@ -55,12 +57,12 @@ def step_path(steps: str, r: int) -> str:
 
 def wait_go(path: str) -> None:
     """Block until the bench opens the FIFO `path` for writing, and closes it."""
-    with open(path, "rb") as f:
+    with host.open(path, "rb") as f:
         f.read()
 
 
 def _report(results: str, line: str) -> None:
-    with open(results, "a") as f:
+    with host.open(results, "a") as f:
         f.write(line + "\n")
 
 

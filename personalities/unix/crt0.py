@@ -5,61 +5,24 @@ the MMU (`rt.mem.read`, faulting the pages in from the Unix server, its pager),
 compiles it, and calls its `main(argv, envp)`. `start_module` runs a Python function
 instead (SPAWN_MODULE: the first process of a test, or init). Before that: libc is
 bound to the server, sys.stdin/stdout/stderr become fds 0, 1, 2 (through libc), the
-host's SIGCHLD is ignored so host children of fork are reaped. What main returns is
-the exit status (None is 0); an exception prints its traceback on fd 2 and is 1.
+host's SIGCHLD is ignored so host children of fork are reaped; once the program's
+own imports are done, its Python file world becomes the node's (`nodeio.install`:
+open, input, os.* and os.environ through libc). What main returns is the exit status
+(None is 0); an exception prints its traceback on fd 2 and is 1.
 """
 from __future__ import annotations
 
-import io
+import linecache
 import signal
-import sys
 import traceback
 
 from microkernel.user.task import load_entry
 
-from . import libc
+from . import libc, nodeio
+from .nodeio import NodeFile as FdIO, stdio
 from .program import TEXT_BASE
 
 __all__ = ["start", "start_module", "FdIO", "stdio"]
-
-
-class FdIO(io.RawIOBase):
-    """A file descriptor as a raw Python stream, through libc."""
-
-    def __init__(self, fd: int, mode: str):
-        super().__init__()
-        self.fd, self.mode = fd, mode
-
-    def readable(self) -> bool:
-        return "r" in self.mode
-
-    def writable(self) -> bool:
-        return "w" in self.mode
-
-    def readinto(self, b) -> int:
-        data = libc.read(self.fd, len(b))
-        b[:len(data)] = data
-        return len(data)
-
-    def write(self, b) -> int:
-        return libc.write(self.fd, bytes(b))
-
-    def isatty(self) -> bool:
-        try:
-            return libc.isatty(self.fd)
-        except OSError:
-            return False
-
-
-def stdio() -> None:
-    """sys.stdin, stdout, stderr over fds 0, 1, 2."""
-    tty = FdIO(1, "w").isatty()
-    sys.stdin = io.TextIOWrapper(io.BufferedReader(FdIO(0, "r")), encoding="utf-8",
-                                 errors="replace")
-    sys.stdout = io.TextIOWrapper(io.BufferedWriter(FdIO(1, "w")), encoding="utf-8",
-                                  errors="replace", line_buffering=tty)
-    sys.stderr = io.TextIOWrapper(io.BufferedWriter(FdIO(2, "w")), encoding="utf-8",
-                                  errors="replace", write_through=True)
 
 
 def start(rt, pid: int, text_len: int, argv: list, envp: list) -> None:
@@ -67,7 +30,11 @@ def start(rt, pid: int, text_len: int, argv: list, envp: list) -> None:
     def program():
         text = rt.mem.read(TEXT_BASE, text_len)
         space = {"__name__": "__mkprog__", "__file__": argv[0] if argv else "?"}
-        exec(compile(text, space["__file__"], "exec"), space)
+        code = compile(text, space["__file__"], "exec")
+        linecache.cache[space["__file__"]] = (     # its traceback shows its lines
+            len(text), None, text.decode(errors="replace").splitlines(True),
+            space["__file__"])
+        exec(code, space)
         return space["main"]
     _run(rt, pid, argv, envp, program)
 
@@ -85,7 +52,9 @@ def _run(rt, pid: int, argv: list, envp: list, get_main) -> None:
     stdio()
     status = 1
     try:
-        status = get_main()(list(argv), libc.environ)
+        main = get_main()
+        nodeio.install(argv)
+        status = main(list(argv), libc.environ)
         status = 0 if status is None else int(status)
     except SystemExit as e:
         status = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
