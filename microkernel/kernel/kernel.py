@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import hmac
+import secrets
 from typing import Callable
 
 import zmq
@@ -266,7 +267,9 @@ class Kernel:
         """[HELLO, version, task, lthread, secret(, pid(, host thread id))]: bind this
         socket to a thread; a pid comes from a forked process adopting an empty task,
         and the host thread's id, kept if it is a thread of the task's process, is
-        what thread_schedule reads the thread's CPU time by."""
+        what thread_schedule reads the thread's CPU time by. The secret is spent: the
+        reply carries the next one, so a copy seen earlier (a spawn record, a chief's
+        fork reply, a memory dump) attaches nothing."""
         _, version, task_no, lthread, secret, *rest = h
         pid, host_tid = (rest + [None, None])[:2]
         if version != ABI_VERSION:
@@ -288,9 +291,10 @@ class Kernel:
         if not t.pager and t.lthread:
             t.pager = task.thread(0).pager
         sp = task.space
+        task.secret = secrets.token_bytes(16)
         self.send(ident, encode_header([0, t.tid, {
             "cr3": sp.cr3, "gen": sp.gen_addr, "pager": t.pager, "mcp": task.mcp,
-            "site": self.site, "mem": self.machine.memory.name}]))
+            "site": self.site, "mem": self.machine.memory.name, "secret": task.secret}]))
 
     # -- thread ids and clans ---------------------------------------------------
 

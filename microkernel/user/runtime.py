@@ -60,7 +60,8 @@ class Runtime:
         self.endpoint = record["kernel"]
         self.task_no = record["task"]
         self.rundir = record.get("rundir", "")
-        self._secret = record["secret"]
+        self._secret = record.pop("secret")      # used once: each HELLO brings the next
+        self._hello = threading.Lock()
         self._ctx = zmq.Context.instance()
         self._cpu = _Cpu()
         self._threads: dict[int, threading.Thread] = {}
@@ -80,8 +81,10 @@ class Runtime:
         sock.connect(self.endpoint)
         self._cpu.sock = sock
         # the host thread's id lets the kernel read this thread's CPU time
-        reply = self._syscall([Op.HELLO, ABI_VERSION, self.task_no, lthread, self._secret,
-                               pid, threading.get_native_id()])
+        with self._hello:       # one HELLO at a time: each spends the secret it shows
+            reply = self._syscall([Op.HELLO, ABI_VERSION, self.task_no, lthread,
+                                   self._secret, pid, threading.get_native_id()])
+            self._secret = reply[2].pop("secret")
         self._cpu.tid = ThreadId(reply[1])
         return reply[2]
 
@@ -279,6 +282,7 @@ class Runtime:
         self._threads = {}
         self.task_no = ThreadId(tid).task
         self._secret = secret
+        self._hello = threading.Lock()              # the parent's may be held: fresh
         info = self._attach(0, pid=os.getpid())
         self.pager = ThreadId(info["pager"])
         self.mcp = info["mcp"]

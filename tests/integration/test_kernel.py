@@ -176,7 +176,8 @@ def test_an_ended_tasks_pages_are_not_seen_by_the_next_task_of_its_number(node):
 def test_a_task_cannot_be_another_thread(node):
     got = node.facts("mem_tasks.py", "impostor")
     assert got == {"wrong_secret": "BAD_IDENTITY", "other_task": "BAD_IDENTITY",
-                   "taken": "BUSY", "no_hello": "BAD_IDENTITY"}, got
+                   "taken": "BUSY", "no_hello": "BAD_IDENTITY",
+                   "spent_secret": "BAD_IDENTITY", "next_secret_new": True}, got
 
 
 def test_user_space_ends_at_3_gib(node):

@@ -669,8 +669,13 @@ class Worker:
         return s
 
     def hello(self, sock, lthread: int):
-        return self.roundtrip(sock, _pack([0, ABI_VERSION, self.rt.task_no, lthread,
-                                          self.rt._secret]), [])
+        """HELLO as `lthread`, keeping the runtime's secret: each HELLO spends it."""
+        with self.rt._hello:
+            reply = self.roundtrip(sock, _pack([0, ABI_VERSION, self.rt.task_no, lthread,
+                                              self.rt._secret]), [])
+            if reply and reply[0][0] == 0:
+                self.rt._secret = reply[0][2]["secret"]
+        return reply
 
     def exit_and_hello(self) -> None:
         """EXIT detaches my socket (no reply); HELLO attaches it again."""

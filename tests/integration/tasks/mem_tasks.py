@@ -290,7 +290,8 @@ def page_reader(rt):
 
 def impostor(rt):
     """Try to be another thread: a HELLO with a wrong secret, a HELLO for a thread
-    that is already attached, and a message whose body names another sender."""
+    that is already attached, a message whose body names another sender, and a
+    HELLO with a secret already spent (each HELLO's reply brings the next one)."""
     import zmq
     from microkernel.abi import ABI_VERSION, Fault, Op, decode_header, encode_header
     ctx = zmq.Context.instance()
@@ -307,7 +308,20 @@ def impostor(rt):
            other_task=answer([Op.HELLO, ABI_VERSION, 4, 0, rt._secret]),
            taken=answer([Op.HELLO, ABI_VERSION, rt.task_no, 0, rt._secret]),
            no_hello=answer([Op.IPC, int(rt.sigma0), [1], [], 0, 0, 0, 0, None, None]))
+    with rt._hello:                     # attach lthread 5 as the runtime would, by hand
+        spent = rt._secret
+        s.send(encode_header([Op.HELLO, ABI_VERSION, rt.task_no, 5, spent]))
+        reply = decode_header(s.recv())
+        rt._secret = reply[2]["secret"]
+    other = ctx.socket(zmq.DEALER)
+    other.setsockopt(zmq.LINGER, 0)
+    other.connect(rt.endpoint)
+    other.send(encode_header([Op.HELLO, ABI_VERSION, rt.task_no, 6, spent]))
+    reply = decode_header(other.recv())
+    report(spent_secret=Fault(reply[1]) if reply[0] == -1 else "accepted",
+           next_secret_new=rt._secret != spent)
     s.close()
+    other.close()
 
 
 def kernel_area(rt):
