@@ -21,8 +21,10 @@ parents of the clan's memory; no reply crosses a chief that may not be waiting (
 caller of MEMORY waits in its call). A message of root's clan to sigma0 is refused in
 sigma0's name (an empty reply: V2 sigma0's "no").
 
-Between root's own threads (Who.SELF): RELEASE and GRAB tell the holder thread of an IRQ
-line (lthread HOLDER_BASE + irq) to let go of the line for a driver, or take it back.
+Between root's own threads (Who.SELF): HAND and GRAB tell the holder thread of an IRQ
+line (lthread HOLDER_BASE + irq) to hand the line down to a driver's task (the kernel
+gives it back to the holder when that task ends: docs/kernel.md, Interrupts), or to
+take it again.
 
 The operator's port `root.sock` (a ZeroMQ ROUTER, mode 0600) takes msgpack maps
 {"op": NAME, field: value...}, the fields of OPERATOR[NAME] and no others, and answers
@@ -72,12 +74,12 @@ MIN_LOG2, MAX_LOG2 = 12, 22      # the block sizes MEMORY gives (sigma0's)
 
 
 class HolderOp(enum.IntEnum):
-    RELEASE = 0x1E01
+    HAND = 0x1E01
     GRAB = 0x1E02
 
 
 HOLDER = Interface("irq holder", HolderOp, {
-    HolderOp.RELEASE: call(who=Who.SELF),
+    HolderOp.HAND: call("task:64", who=Who.SELF),
     HolderOp.GRAB: call(who=Who.SELF),
 })
 

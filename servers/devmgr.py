@@ -19,7 +19,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from microkernel.abi import Fpage, IpcCode, IpcError, MapItem, RcvMode, ThreadId, irq_id
+from microkernel.abi import Fpage, IpcCode, IpcError, MapItem, Msg, ThreadId, irq_id
 from protocols.client import Service, ServiceError
 from protocols.root import HOLDER, HOLDER_BASE, HolderOp
 from protocols.server import Dispatch, serve
@@ -152,8 +152,8 @@ class DriverManager:
     # -- requests from drivers and notices -------------------------------------------
 
     def hello(self, sender: ThreadId) -> tuple[int | None, tuple[MapItem, ...]]:
-        """DRIVER_HELLO from `sender`: free its IRQ line; (the IRQ, map items for exactly
-        its ports). ENODEV for a task that is no driver of mine."""
+        """DRIVER_HELLO from `sender`: hand its IRQ line down to its task; (the IRQ, map
+        items for exactly its ports). ENODEV for a task that is no driver of mine."""
         with self.lock:
             rec = self.by_task.get(sender.task)
             if rec is None:
@@ -161,7 +161,7 @@ class DriverManager:
             rec.state = "running"
             rec.tid = int(sender)
         if rec.irq is not None:
-            self.holder(rec.irq, HolderOp.RELEASE)
+            self.holder(rec.irq, HolderOp.HAND, int(sender.lthread_id(0)))
         return rec.irq, tuple(MapItem(fp, fp.base) for b, n in rec.ports
                               for fp in fpages_for(b, n))
 
@@ -202,11 +202,11 @@ class DriverManager:
                     nxt = wait if nxt is None else min(nxt, wait)
             return nxt
 
-    def holder(self, irq: int, op: HolderOp) -> None:
-        """Tell the holder thread of `irq` to let go of its line, or take it again."""
+    def holder(self, irq: int, op: HolderOp, *args) -> None:
+        """Tell the holder thread of `irq` to hand its line down, or take it again."""
         tid = self.rt.myself().lthread_id(HOLDER_BASE + irq)
         try:
-            Service(self.rt, tid=tid, iface=HOLDER, timeout=2.0).call(op)
+            Service(self.rt, tid=tid, iface=HOLDER, timeout=2.0).call(op, *args)
         except ServiceError as e:
             log.warning("IRQ %d holder did not answer: %s", irq, e)
 
@@ -228,7 +228,8 @@ class DriverManager:
 
 
 class Holder:
-    """lthread HOLDER_BASE + irq: owns the line while no driver does (RMGR's grab), and
+    """lthread HOLDER_BASE + irq: owns the line while no driver does (RMGR's grab), keeps
+    it while one does (the kernel gives it back when the driver ends), and
     serves protocols.root.HOLDER to root's other threads. Interrupts nobody drives
     are dropped (Dispatch has no irq handler here)."""
 
@@ -248,12 +249,13 @@ class Holder:
         self.attach()
         return ()
 
-    def release(self, req, msg):
-        """RELEASE: let go of the line (V2: receive from nil, timeout 0)."""
+    def hand(self, req, msg):
+        """HAND(task): hand the line down to that task's threads; it comes back here
+        when the task ends or lets go (the kernel's send to irq_id(n), irq.py)."""
         try:
-            self.rt.ipc(None, None, rcv=RcvMode.CLOSED, src=0, rcv_timeout=0)
-        except IpcError:
-            pass
+            self.rt.send(irq_id(self.irq), Msg((req.task & 0xFFFF_FFFF, req.task >> 32)), timeout=0)
+        except IpcError as e:
+            log.warning("IRQ %d not handed to %s: %s", self.irq, ThreadId(req.task), e.code.name)
         return ()
 
 

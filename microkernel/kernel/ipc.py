@@ -137,6 +137,9 @@ def send_phase(k: "Kernel", t: Thread, dest: int, words: list, items: list, fram
     else:
         r, flags, intended = k.resolve(t, dest)
     if r is None:
+        if type(dest) is int and 1 <= dest <= 16 and k.irq.hand(t, dest - 1, words, items, frames):
+            after_send(k, t)                   # an interrupt line handed down (irq.py)
+            return
         k.ipc_error(t, IpcCode.NOT_EXISTENT)
         return
     seen = t.tid

@@ -8,6 +8,12 @@ NOT_EXISTENT). When the line fires, the kernel masks it, sends the EOI, and deli
 empty message from `irq_id(n)`, or counts it pending. The line stays masked until the
 owner's next receive from it (Fiasco's `-always_irqack` mode), so a slow driver never
 sees an interrupt storm and never touches the PIC itself.
+
+Beyond V2, a line is handed down without ever being free (docs/kernel.md, Interrupts):
+its owner's send to `irq_id(n)` of a task's id (two words, low and high) reserves the line for that
+task (only its threads may attach it), and when that task ends or lets go, the line
+returns to the thread that handed it. Root hands each driver its line so, and gets it
+back when the driver dies: no other task can take it across a restart.
 """
 from __future__ import annotations
 
@@ -35,6 +41,8 @@ class IrqControl:
         self.k = k
         self.ports = k.machine.ports
         self.owner: list[Thread | None] = [None] * 16
+        self.keeper: list[Thread | None] = [None] * 16     # who handed the line down
+        self.reserved: list = [None] * 16                  # the Task it was handed to
         self.pending = [0] * 16
         self.delivered = [0] * 16
         self.init_pic()
@@ -109,6 +117,8 @@ class IrqControl:
         """A closed receive from irq_id(n): attach, take a pending one, or wait."""
         k = self.k
         owner = self.owner[n]
+        if owner is None and self.reserved[n] not in (None, t.task):
+            owner = self.keeper[n]                 # kept for another task: as if owned
         if owner is None and t.rcv_timeout == 0 and n != CASCADE:
             if t.irq is not None:
                 self.detach(t)
@@ -129,15 +139,41 @@ class IrqControl:
         block_receive(k, t)
 
     def detach(self, t: Thread) -> None:
-        """Release the line `t` owns (receive from nil with timeout 0, or death)."""
+        """Release the line `t` owns (receive from nil with timeout 0, or death): back
+        to the thread that handed it down, if any, else free."""
         n = t.irq
         if n is not None and self.owner[n] is t:
             self.owner[n] = None
             self.pending[n] = 0
             self.mask(n)
+            self._give_back(n)
         t.irq = None
+
+    def hand(self, t: Thread, n: int, words, items, frames) -> bool:
+        """`t`'s send to irq_id(n): [id low, id high] reserves the line `t` owns for that
+        id's task, `t` its keeper; False (NOT_EXISTENT) if `t` does not own it or no such task."""
+        to = self.k.thread_of(words[0] | words[1] << 32) if len(words) == 2 else None
+        if self.owner[n] is not t or to is None or to.task is t.task or items or frames:
+            return False
+        self.owner[n], t.irq, self.pending[n] = None, None, 0
+        self.keeper[n], self.reserved[n] = t, to.task
+        self.mask(n)
+        return True
+
+    def ended(self, task) -> None:
+        """`task` ended: lines reserved for it and not attached go back to their keepers."""
+        for n in range(16):
+            if self.reserved[n] is task and self.owner[n] is None:
+                self._give_back(n)
+
+    def _give_back(self, n: int) -> None:
+        keeper, self.keeper[n], self.reserved[n] = self.keeper[n], None, None
+        if keeper is not None and keeper.irq is None and \
+                self.k.thread_of(keeper.tid) is keeper:
+            self.owner[n], keeper.irq = keeper, n       # masked until its next receive
 
     def describe(self) -> list[dict]:
         return [{"irq": n, "owner": self.owner[n].tid if self.owner[n] else None,
+                 "keeper": self.keeper[n].tid if self.keeper[n] else None,
                  "pending": self.pending[n], "delivered": self.delivered[n],
                  "masked": bool(self.imr & (1 << n))} for n in range(16)]

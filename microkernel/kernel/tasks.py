@@ -95,6 +95,7 @@ def destroy(k: "Kernel", task: Task, status: int | None) -> None:
             k.by_ident.pop(t.ident, None)
         t.state = ThreadState.DEAD
         t.senders.clear()                 # those senders fail in _fail_partners
+    k.irq.ended(task)
     _fail_partners(k, task)
     k.vm.delete_space(task.space)
     if task.chief is not None:

@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from microkernel.abi import ThreadId
 from microkernel.user.testing import facts
 
 pytestmark = pytest.mark.timeout(120)
@@ -48,6 +49,29 @@ def test_a_killed_driver_is_restarted_and_clients_retry(node):
     got = facts(node.output(client["task"]))
     assert got["answer"] == 102 and got["retries"] >= 1, got   # resent once cut off
     node.root({"op": "driver_stop", "name": "steady"})
+
+
+def test_a_restarted_driver_gets_its_line_back_whatever_spins_for_it(node):
+    line = 5
+    add(node, "lined", "steady", irq=line)
+    node.wait_for(lambda: drivers(node)["lined"]["state"] == "running", what="lined up")
+    thief = node.start("drv_tasks.py", "thief", line, 8)
+    node.wait_for(lambda: facts(node.output(thief["task"])).get("spinning"), what="the thief")
+    for n in range(1, 4):
+        os.kill(pid_of(node, drivers(node)["lined"]["task"]), signal.SIGKILL)
+        node.wait_for(lambda: (lambda d: d["state"] == "running" and d["restarts"] == n)(
+            drivers(node)["lined"]), what=f"restart {n}")
+    d = drivers(node)["lined"]
+    node.wait_for(lambda: node.control({"op": "irqs"})["irqs"][line]["owner"] is not None,
+                  what="the driver attached")
+    irq = node.control({"op": "irqs"})["irqs"][line]
+    assert ThreadId(irq["owner"]).task == d["task"], (irq, d)
+    assert ThreadId(irq["keeper"]).task == 4, irq           # root's holder, to get it back
+    assert node.wait(thief["task"], timeout=30) == 0
+    got = facts(node.output(thief["task"]))
+    assert got["tries"] > 100 and got["stolen"] is False, got
+    assert drivers(node)["lined"]["restarts"] == 3      # no crash loop: it attached each time
+    node.root({"op": "driver_stop", "name": "lined"})
 
 
 def test_a_driver_that_crashes_in_a_loop_is_backed_off(node):

@@ -67,6 +67,21 @@ def rogue(rt, name, names_id):
     rt.receive(0)
 
 
+def thief(rt, line, seconds):
+    """Try to take IRQ `line` over and over for `seconds` (V2 attach: a closed receive
+    from irq_id(n) with timeout 0); report how often, and whether it ever got it."""
+    from microkernel.abi import IpcCode, IpcError, irq_id
+    tries, stolen, end = 0, False, time.monotonic() + float(seconds)
+    report(spinning=True)
+    while time.monotonic() < end:
+        try:
+            rt.receive(irq_id(int(line)), timeout=0)
+        except IpcError as e:
+            stolen = stolen or e.code == IpcCode.TIMEOUT     # "timeout": attached
+        tries += 1
+    report(tries=tries, stolen=stolen)
+
+
 def client(rt, name, op):
     """Call driver `name` once through Service, which resends the request to the new
     driver if the old one dies meanwhile; reports the answer and the resends."""
