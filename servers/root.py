@@ -348,6 +348,5 @@ def boot(rt, devices) -> tuple[ThreadId, ThreadId, DriverManager, list[type[Serv
         wanted.append(Unix)
     if importlib.util.find_spec(COMM_ENTRY.split(":")[0]) is not None:
         # remote IPC: the kernel redirects IPC to other sites to this task (docs/kernel.md)
-        mgr.start(mgr.add("comm", "server", COMM_ENTRY, [], None, fixed=COMM_TASK,
-                          named=False))
+        mgr.start(mgr.add("comm", "server", COMM_ENTRY, [], None, fixed=COMM_TASK))
     return pager, names, mgr, wanted

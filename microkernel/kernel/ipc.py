@@ -27,7 +27,7 @@ from microkernel.abi.errors import SEND_PHASE_BIT
 from microkernel.abi.message import MAX_STRING, MAX_STRINGS, MAX_WORDS
 from microkernel.abi.ops import PAGE_FAULT_EIP
 
-from .remote import error_notice, route, speaks_for
+from .remote import error_notice, grace, route, speaks_for
 from .thread import InFlight, Thread, ThreadState
 
 if TYPE_CHECKING:
@@ -151,9 +151,11 @@ def send_phase(k: "Kernel", t: Thread, dest: int, words: list, items: list, fram
             after_send(k, t, r)
         return
     if snd_to == 0:
-        t.snd = None
-        k.ipc_error(t, IpcCode.TIMEOUT, _SE)
-        return
+        snd_to = grace(k, intended)            # a reply to a remote caller (remote.py)
+        if snd_to == 0:
+            t.snd = None
+            k.ipc_error(t, IpcCode.TIMEOUT, _SE)
+            return
     t.state, t.partner = SENDING, r.tid
     _enqueue(r.senders, t)
     if snd_to is not None:
