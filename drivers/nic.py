@@ -12,10 +12,14 @@ The protocol is protocols/net.py; its handlers are NetService's `info`, `send`, 
                     so the reply carries the outcome: sent or queued; EIO with the card's
                     error code as detail (3 NOCARRIER: no link), the frame dropped; EINVAL
                     (not 14..1514 bytes); EBUSY (all TX slots still held by the card).
-    RECV            -> | frame; blocks until one comes. The RX ring itself is the receive
-                    queue (63 frames): frames wait in their DMA buffers until a RECV takes
-                    them; when it is full the card drops and counts (RXOVF, MISSED). A
-                    waiting client that gave up is skipped, the frame kept.
+    RECV etype      -> | frame; the next frame of EtherType `etype`, blocking until one
+                    comes; etype 0: of any type no client has asked for. A client that
+                    asks for a type claims it (the comm server claims 0x88B5), so protocols
+                    share the card as packet sockets share a host's. Every frame leaves the
+                    ring when its interrupt comes, for a waiting client of its type or its
+                    type's queue (63 frames, as many as the ring holds; past that it is
+                    dropped and counted as missed, as the card counts RXOVF). A waiting
+                    client that gave up is skipped, the frame kept.
     INFO            -> the MAC, the link and the counters.
 
 One thread serves clients and IRQ 9 (open wait; the interrupt comes through Dispatch's
@@ -46,6 +50,7 @@ log = logging.getLogger("mk.nic")
 VBASE = 0x4000_0000                   # where the DMA region is mapped in our space
 REGION_LOG2 = 17                      # 128 KiB
 TX_N, RX_N, BUF = 16, 64, 1536
+QUEUE = RX_N - 1                      # frames kept per EtherType queue, as the ring holds
 TX_RING, RX_RING, BUFS = 0x000, 0x100, 0x1000
 
 # registers (offsets from the card's base port)
@@ -118,7 +123,9 @@ class NetService:
 
     def __init__(self, rt, card: Card, rings: Rings):
         self.rt, self.card, self.rings = rt, card, rings
-        self.waiters: deque[int] = deque()
+        self.claims: set[int] = set()               # EtherTypes a client asked for
+        self.waiters: dict[int, deque[int]] = {}    # by EtherType claimed, or 0
+        self.queues: dict[int, deque[bytes]] = {}   # frames no client waited for, likewise
         self.stats = dict.fromkeys(("tx_frames", "tx_dropped", "tx_errors", "rx_frames",
                                     "rx_errors", "rx_missed"), 0)
         self.mac = b""
@@ -156,12 +163,20 @@ class NetService:
                 int(self.up), s["tx_frames"], s["tx_dropped"], s["rx_frames"],
                 s["rx_missed"], s["rx_errors"], s["tx_errors"])
 
-    def recv(self, req, msg) -> None:
-        """RECV: the client waits for the next frame (answered by `deliver`)."""
-        if msg.sender in self.waiters:              # it gave up on an earlier RECV
-            self.waiters.remove(msg.sender)
-        self.waiters.append(msg.sender)
-        self.deliver()
+    def recv(self, req, msg):
+        """RECV: the next frame of EtherType `etype` (0: of a type nobody claimed), now
+        if one is queued, else when it comes (answered by `deliver`)."""
+        key = req.etype
+        if key:
+            self.claims.add(key)
+        for waiting in self.waiters.values():       # it gave up on an earlier RECV
+            if msg.sender in waiting:
+                waiting.remove(msg.sender)
+        queue = self.queues.get(key)
+        if queue:
+            self.stats["rx_frames"] += 1
+            return (queue.popleft(),)
+        self.waiters.setdefault(key, deque()).append(msg.sender)
         return None
 
     def send(self, req, msg):
@@ -222,26 +237,31 @@ class NetService:
         self.card.wb(RX_TAIL, self.rx_tail)
 
     def deliver(self) -> None:
-        """Hand ring frames to waiting clients, oldest first; bad frames are dropped."""
+        """Take every frame out of the ring, oldest first: to a client waiting for its
+        type, else to its type's queue (full: dropped, counted as missed); bad frames
+        are dropped and counted."""
         while True:
             got = self._frame()
             if got is None:
                 return
             slots, frame, good = got
+            self._recycle(slots)
             if not good:
                 self.stats["rx_errors"] += 1
-                self._recycle(slots)
                 continue
-            if not self.waiters:
-                return                              # the frame waits in the ring
-            while self.waiters:
-                client = self.waiters.popleft()
-                if send_reply(self.rt, client, NET.reply(Op.RECV, (frame,))):
+            etype = int.from_bytes(frame[12:14], "big")
+            key = etype if etype in self.claims else 0
+            waiting = self.waiters.get(key)
+            while waiting:
+                if send_reply(self.rt, waiting.popleft(), NET.reply(Op.RECV, (frame,))):
                     self.stats["rx_frames"] += 1
-                    self._recycle(slots)
                     break                           # else gave up or died: next waiter
             else:
-                return
+                queue = self.queues.setdefault(key, deque())
+                if len(queue) < QUEUE:
+                    queue.append(frame)
+                else:
+                    self.stats["rx_missed"] += 1
 
     # -- the interrupt -------------------------------------------------------------------
 

@@ -4,7 +4,8 @@
                                         EIO with detail (card error; 3: no carrier),
                                         EBUSY (every TX slot still held by the card),
                                         EINVAL (size)
-    RECV             -> | frame         blocks until a frame comes
+    RECV   etype     -> | frame         the next frame of EtherType `etype` (0: of a type
+                                        no client asked for); blocks until one comes
     INFO             -> mac_hi mac_lo link tx_frames tx_dropped rx_frames rx_missed
                         rx_errors tx_errors            (mac_hi: the MAC's first 2 bytes)
 """
@@ -33,7 +34,7 @@ NET = Interface("net", Op, {
     Op.INFO: call("", "mac_hi mac_lo link tx_frames tx_dropped rx_frames rx_missed "
                       "rx_errors tx_errors", retry=True),
     Op.SEND: call("| frame"),
-    Op.RECV: call("", "| frame", retry=True),
+    Op.RECV: call("etype", "| frame", retry=True),
 })
 
 
@@ -46,9 +47,10 @@ class NetDevice(Service):
         """Hand one frame to the card (ServiceError: EIO, EBUSY, EINVAL)."""
         self.call(Op.SEND, bytes(frame))
 
-    def recv(self, timeout=NEVER) -> bytes:
-        """The next frame received (blocks until one comes, or timeout)."""
-        return self.call(Op.RECV, timeout=timeout).frame
+    def recv(self, timeout=NEVER, etype: int = 0) -> bytes:
+        """The next frame received of EtherType `etype`, which it claims (0: of a type
+        nobody claimed); blocks until one comes, or timeout."""
+        return self.call(Op.RECV, etype, timeout=timeout).frame
 
     def info(self) -> dict:
         """The MAC (bytes), the link, and the counters."""

@@ -133,6 +133,7 @@ class OperatorOp(enum.StrEnum):
     DRIVER_START = "driver_start"
     DRIVER_STOP = "driver_stop"
     HEALTH = "health"
+    NODES = "nodes"
     SHUTDOWN = "shutdown"
 
 
@@ -147,6 +148,7 @@ OPERATOR: dict[OperatorOp, dict[str, tuple[type, bool]]] = {
                               "irq": ((int, type(None)), False), "task": (int, False)},
     OperatorOp.DRIVER_STOP: {"name": (str, True), "force": (bool, False)},
     OperatorOp.HEALTH: {},
+    OperatorOp.NODES: {},
     OperatorOp.SHUTDOWN: {},
 }
 

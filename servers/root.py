@@ -29,6 +29,7 @@ import zmq
 from microkernel.abi import SIGMA0_TASK, Fpage, MapItem, Msg, ThreadId
 from microkernel.abi.ops import exit_status
 from protocols.client import Service, ServiceError
+from protocols.comm import CommClient
 from protocols.fs import FsClient
 from protocols.names import Names
 from protocols.pager import PAGER, Op as PagerOp
@@ -291,6 +292,16 @@ class Operator:
     def health(self, ident: bytes, f: dict) -> dict:
         """Each kept server's and driver's state, and the core servers lost for good."""
         return self.mgr.health()
+
+    def nodes(self, ident: bytes, f: dict) -> dict:
+        """The cluster as the comm server sees it (protocols.comm NODES)."""
+        rec = self.mgr.records.get("comm")
+        if rec is None or not rec.tid or rec.state != "running":
+            return {"error": "no comm server runs on this node"}
+        try:
+            return CommClient(self.rt, tid=rec.tid, timeout=2.0).nodes()
+        except ServiceError as e:
+            return {"error": f"comm: {e.strerror}"}
 
     def shutdown(self, ident: bytes, f: dict) -> dict:
         """Before the kernel stops the node: the file server writes back and unmounts."""

@@ -147,12 +147,16 @@ class Comm:
         except Exception:
             self.counts["malformed"] += 1
             return
+        known = self.peers.by_site.get(h.src_site)
+        restarted = known is not None and known.boot != h.src_boot
         p, failed = self.peers.heard(name, h.src_site, mac, h.src_boot, now)
         if p is None:
             self.counts["refused"] += 1
             return
         p.frames_in += 1
-        self._failed(p, failed, restarted=True)
+        if restarted:                            # its comm server, or its node, is new
+            self.counts["restarts"] += 1
+            self._failed(p, failed, restarted=True)
         if h.flags & Flag.SOLICIT and p not in self._answer:
             self._answer.append(p)               # answered by work(), unicast
         self.lock.notify()

@@ -29,6 +29,7 @@ from protocols.server import Dispatch, serve
 
 from .engine import Comm
 from .peers import INTERVAL
+from .wire import ETHERTYPE
 
 __all__ = ["main", "Front", "DELIVER_TIMEOUT", "WORKERS"]
 
@@ -99,7 +100,7 @@ def rx_loop(rt, comm: Comm) -> None:
     net = NetDevice(rt, name="net0")
     while True:
         try:
-            raw = net.recv()
+            raw = net.recv(etype=ETHERTYPE)
         except ServiceError as e:                 # the driver restarting: ask again
             log.info("comm: net0 RECV: %s", e)
             time.sleep(0.05)
