@@ -42,6 +42,11 @@ class Deliveries:
             self.count += 1
             return True
 
+    def idle(self, dest: int) -> bool:
+        """Nothing for `dest` is queued or being delivered."""
+        with self.cond:
+            return dest not in self.queues and dest not in self.active
+
     def take(self) -> tuple[int, tuple]:
         """The next item of a destination no other lthread serves (blocks)."""
         with self.cond:

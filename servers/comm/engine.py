@@ -108,18 +108,19 @@ class Comm:
 
     # -- from the wire (the receiving lthread) -----------------------------------------
 
-    def received(self, raw: bytes) -> None:
-        """Take one frame from net0: count what is wrong, queue what is to deliver."""
+    def received(self, raw: bytes) -> list[tuple]:
+        """Take one frame from net0: count what is wrong; what is to deliver is queued,
+        or returned, for the caller to try at once, when no queue holds its thread's."""
         now = time.monotonic()
         try:
             mac, h, payload = parse(raw)
         except Malformed:
             self.counts["malformed"] += 1
-            return
+            return []
         with self.lock:
             if h.kind == Kind.ANNOUNCE:
                 self._announced(mac, h, payload, now)
-                return
+                return []
             p = self.peers.by_site.get(h.src_site)
             if (p is None or p.boot != h.src_boot or p.mac != mac
                     or h.dst_site != self.site or h.dst_boot != self.boot):
@@ -129,15 +130,15 @@ class Comm:
             p.frames_in += 1
             if h.ack_txn:
                 p.out.ack(h.ack_txn, h.ack_frag, now)
-            if h.kind == Kind.DATA:
-                msgs, what = p.inn.take(h.txn, h.floor, h.frag, h.nfrags, payload, now)
-                if what == "dup":
-                    p.ack_due = now
-                elif what == "new" and p.ack_due is None:
-                    p.ack_due = now + ACK_DELAY
-                for m in msgs:
-                    self._arrived(p, m)
-                self.lock.notify()
+            if h.kind != Kind.DATA:
+                return []
+            msgs, what = p.inn.take(h.txn, h.floor, h.frag, h.nfrags, payload, now)
+            if what == "dup":
+                p.ack_due = now
+            elif what == "new" and p.ack_due is None:
+                p.ack_due = now + ACK_DELAY
+            self.lock.notify()
+            return [item for m in msgs if (item := self._arrived(p, m)) is not None]
 
     def _announced(self, mac: bytes, h: Header, payload: bytes, now: float) -> None:
         try:
@@ -161,8 +162,9 @@ class Comm:
             self._answer.append(p)               # answered by work(), unicast
         self.lock.notify()
 
-    def _arrived(self, p: Peer, body: bytes) -> None:
-        """One whole message from peer `p`: check it and queue it for its thread."""
+    def _arrived(self, p: Peer, body: bytes) -> tuple | None:
+        """One whole message from peer `p`: checked; returned if its thread has nothing
+        queued (to be tried at once), else queued behind the rest."""
         try:
             m = msgpack.unpackb(body, raw=False)
             kind, sender, dest = m[0], m[1], m[2]
@@ -184,7 +186,15 @@ class Comm:
             ok = False
         if not ok:
             self.counts["forged"] += 1
-            return
+            return None
+        if self.deliveries.idle(dest):
+            return item
+        self.queue(dest, item)
+        return None
+
+    def queue(self, dest: int, item: tuple) -> None:
+        """`item` for local thread `dest`, to a delivering lthread (dropped and counted
+        when the queues are full)."""
         if not self.deliveries.put(dest, item):
             self.counts["overflow"] += 1
 

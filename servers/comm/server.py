@@ -18,7 +18,7 @@ import time
 
 import msgpack
 
-from microkernel.abi import IpcError, KernelError, Msg, result_byte
+from microkernel.abi import IpcCode, IpcError, KernelError, Msg, result_byte
 from microkernel.abi.ops import REMOTE_ERROR
 from protocols import wellknown
 from protocols.client import ServiceError
@@ -105,7 +105,8 @@ def rx_loop(rt, comm: Comm) -> None:
             log.info("comm: net0 RECV: %s", e)
             time.sleep(0.05)
             continue
-        comm.received(raw)
+        for item in comm.received(raw):
+            deliver(rt, comm, item, wait=False)
 
 
 def tx_loop(rt, comm: Comm) -> None:
@@ -136,20 +137,30 @@ def deliver_loop(rt, comm: Comm) -> None:
     while True:
         dest, item = comm.deliveries.take()
         try:
-            if item[0] == "msg":
-                _, sender, dest, words, strings, reply = item
-                result = None
-                try:
-                    rt.send(dest, Msg(words=words, strings=tuple(strings)),
-                            timeout=0 if reply else DELIVER_TIMEOUT, deceit=sender)
-                except IpcError as e:
-                    result = result_byte(e.code, e.phase)
-                comm.delivered(sender, dest, reply, result)
-            else:
-                _, waiter, partner, result = item
-                notice(rt, waiter, partner, result)
-                comm.noticed(waiter, partner)
+            deliver(rt, comm, item, wait=True)
         except Exception:
             log.exception("comm: delivering to %#x", dest)
         finally:
             comm.deliveries.done(dest)
+
+
+def deliver(rt, comm: Comm, item: tuple, wait: bool) -> None:
+    """One item of deliver.py's kinds. A message that is no reply may wait for its
+    receiver up to DELIVER_TIMEOUT; without `wait` (the receiving lthread, which must
+    not block) it is tried once and, if its receiver is busy, queued for a worker."""
+    if item[0] != "msg":
+        _, waiter, partner, result = item
+        notice(rt, waiter, partner, result)
+        comm.noticed(waiter, partner)
+        return
+    _, sender, dest, words, strings, reply = item
+    result = None
+    try:
+        rt.send(dest, Msg(words=words, strings=tuple(strings)),
+                timeout=DELIVER_TIMEOUT if wait and not reply else 0, deceit=sender)
+    except IpcError as e:
+        if not wait and not reply and e.code == IpcCode.TIMEOUT:
+            comm.queue(dest, item)               # busy now: a worker waits for it
+            return
+        result = result_byte(e.code, e.phase)
+    comm.delivered(sender, dest, reply, result)
