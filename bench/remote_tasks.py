@@ -12,6 +12,7 @@ import sys
 import time
 
 from microkernel.abi import IpcError, Msg, StringLimits
+from protocols.client import ServiceError
 from protocols.comm import CommClient
 from protocols.names import Names
 from protocols.net import NetDevice
@@ -62,9 +63,10 @@ def raw(rt):
         elif kind == b"S":
             count += 1
             first = first or time.monotonic()
-        elif kind == b"C":
-            body = struct.pack(">Id", count, time.monotonic() - (first or time.monotonic()))
-            net.send(f[6:12] + me + f[12:14] + b"C" + body.ljust(45, b"\0"))
+        elif kind == b"C":                              # f[15]: the round, echoed
+            body = f[15:16] + struct.pack(">Id", count, time.monotonic() - (first or
+                                                                           time.monotonic()))
+            net.send((f[6:12] + me + f[12:14] + b"C" + body).ljust(60, b"\0"))
             count, first = 0, None
 
 
@@ -105,19 +107,31 @@ def client(rt, peer_mac, node, repeats, n, stream):
             _median_ns(lambda: rt.call(far, null), n), _median_ns(lambda: rt.call(near, null), n))
     s = _frame(peer, me, b"S", 1514)
     for r in range(repeats):
-        t = time.monotonic()
         for _ in range(stream):
             net.send(s)
-        net.send(_frame(peer, me, b"C", 60))
-        while (f := net.recv())[12:15] != s[12:14] + b"C":
-            pass
-        count, secs = struct.unpack(">Id", f[15:27])
+        count, secs = _count(net, _frame(peer, me, b"C" + bytes([r]), 60))
         data = bytes(1 << 20)
         t = _ns()
         rt.call(far, Msg(words=(0,), strings=(data,)), limits=StringLimits())
         bulk = (_ns() - t) / 1e9
         out("BULK", r, count * 1514, secs, len(data), bulk)
     out("DONE")
+
+
+def _count(net, ask: bytes) -> tuple[int, float]:
+    """The far end's count of S frames and the seconds they took (ask again if the
+    question or its answer was lost)."""
+    for _ in range(20):
+        net.send(ask)
+        deadline = time.monotonic() + 1.0
+        try:
+            while time.monotonic() < deadline:
+                f = net.recv(timeout=1.0)
+                if f[12:16] == ask[12:16]:
+                    return struct.unpack(">Id", f[16:28])
+        except ServiceError:
+            continue
+    raise RuntimeError("the far end does not answer C")
 
 
 def counted(rt, node, n):

@@ -307,19 +307,23 @@ def bench_unix(as_json: bool, quick: bool) -> None:
     click.echo(json.dumps(out, indent=2) if as_json else format_table(out))
 
 
+PARTS = ("forwarding", "boot", "remote")       # bench/net.py's
+
+
 @bench_group.command("net")
 @json_option
 @click.option("--quick", is_flag=True, help="tiny counts: checks every path, times nothing")
-@click.option("--only", type=click.Choice(["forwarding", "boot"]), default=None,
-              help="one half of the run")
+@click.option("--only", type=click.Choice(list(PARTS)), default=None,
+              help="one part of the run")
 def bench_net(as_json: bool, quick: bool, only: str | None) -> None:
     """The switch: frames through it beside the direct cable (and on uvloop beside its
-    zmq.Poller loop), and `mk up --nodes 4` beside one node's boot."""
+    zmq.Poller loop); `mk up --nodes 4` beside one node's boot; remote IPC on two nodes
+    beside raw frames through both NIC drivers and a local RPC."""
     from bench.net import BenchError, Settings, format_table, run
     try:
         out = run(Settings.quick() if quick else Settings(),
                   lambda text: click.echo(f"  {text}", err=True),
-                  (only,) if only else ("forwarding", "boot"))
+                  (only,) if only else PARTS)
     except (BenchError, NodeError) as e:
         raise click.ClickException(str(e))
     click.echo(json.dumps(out, indent=2) if as_json else format_table(out))

@@ -7,6 +7,8 @@
                                       (frames dropped, by reason; deaths; ...)
     RESOLVE | name   -> site          a node's site by its name; ENOENT: never heard of,
                                       EHOSTDOWN: not heard for 3 intervals
+    LEAVE            ->               the node is stopping: say goodbye to the cluster, so
+                                      its callers fail at once (root, at shutdown)
 
 IPC to other nodes needs no operation: the kernel redirects it to the comm server
 (docs/kernel.md, "Remote IPC"; the wire is docs/net.md).
@@ -18,7 +20,7 @@ import enum
 import msgpack
 
 from .client import Service
-from .interface import Interface, call
+from .interface import Interface, Who, call
 
 __all__ = ["Op", "COMM", "CommClient", "MAX_NODE_NAME"]
 
@@ -28,11 +30,13 @@ MAX_NODE_NAME = 64
 class Op(enum.IntEnum):
     NODES = 0xC011
     RESOLVE = 0xC012
+    LEAVE = 0xC013
 
 
 COMM = Interface("comm", Op, {
     Op.NODES: call("", "| table", retry=True),
     Op.RESOLVE: call("| name", "site", retry=True),
+    Op.LEAVE: call(who=Who.CHIEF),
 })
 
 
@@ -50,3 +54,7 @@ class CommClient(Service):
     def resolve(self, node: str) -> int:
         """The site of node `node` (ServiceError ENOENT, EHOSTDOWN)."""
         return self.call(Op.RESOLVE, node.encode()).site
+
+    def leave(self) -> None:
+        """Tell the cluster this node stops (the comm server's chief only)."""
+        self.call(Op.LEAVE)

@@ -304,7 +304,14 @@ class Operator:
             return {"error": f"comm: {e.strerror}"}
 
     def shutdown(self, ident: bytes, f: dict) -> dict:
-        """Before the kernel stops the node: the file server writes back and unmounts."""
+        """Before the kernel stops the node: the comm server tells the cluster it leaves;
+        the file server writes back and unmounts."""
+        comm = self.mgr.records.get("comm")
+        if comm is not None and comm.tid and comm.state == "running":
+            try:
+                CommClient(self.rt, tid=comm.tid, timeout=1.0).leave()
+            except ServiceError as e:
+                log.warning("root: the comm server could not say goodbye: %s", e)
         rec = self.mgr.records.get("fs")
         if rec is None or not rec.tid:
             return {"unmounted": False}

@@ -155,6 +155,11 @@ class Comm:
             self.counts["refused"] += 1
             return
         p.frames_in += 1
+        if h.flags & Flag.LEAVING:               # it stops now: do not wait 3 intervals
+            self.counts["left"] += 1
+            p.alive = False
+            self._failed(p, p.out.drain(), restarted=True)
+            return
         if restarted:                            # its comm server, or its node, is new
             self.counts["restarts"] += 1
             self._failed(p, failed, restarted=True)
@@ -235,6 +240,13 @@ class Comm:
             if p.ack_due is not None and p.ack_due <= now:
                 out.append(self._frame(p, Kind.ACK, 0))
         return out
+
+    def goodbye(self) -> list[bytes]:
+        """The announcement that this node leaves (sent twice: frames may be lost)."""
+        with self.lock:
+            raw = self._frame(None, Kind.ANNOUNCE, Flag.LEAVING, msgpack.packb(self.name))
+            self.next_announce = float("inf")      # and no more announcements after it
+            return [raw, raw]
 
     def _frame(self, p: Peer | None, kind: int, flags: int, payload: bytes = b"",
                txn: int = 0, frag: int = 0, nfrags: int = 0) -> bytes:

@@ -61,6 +61,7 @@ class Front:
 
     def __init__(self, rt, comm: Comm):
         self.rt, self.comm = rt, comm
+        self.net = NetDevice(rt, name="net0")
 
     def redirected(self, msg: Msg) -> None:
         """A local thread's message to an off-site thread: ship it, or end the sender's
@@ -72,6 +73,12 @@ class Front:
 
     def nodes(self, req, msg):
         return (msgpack.packb(self.comm.table()),)
+
+    def leave(self, req, msg):
+        """The node stops: a goodbye to every peer, sent before the reply."""
+        for raw in self.comm.goodbye():
+            transmit(self.net, self.comm, raw)
+        return ()
 
     def resolve(self, req, msg):
         name = req.name.decode(errors="replace")

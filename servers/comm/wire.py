@@ -46,6 +46,7 @@ class Kind(enum.IntEnum):
 
 class Flag(enum.IntFlag):
     SOLICIT = 1       # ANNOUNCE: answer with yours
+    LEAVING = 2       # ANNOUNCE: this node stops now (its callers fail at once)
 
 
 class Header(NamedTuple):
