@@ -69,21 +69,25 @@ class Comm:
 
     # -- from this node's threads (lthread 0) -------------------------------------------
 
-    def send(self, sender: int, dest: int, words, strings) -> int | None:
-        """Ship `sender`'s message to remote `dest`; a V2 result byte if it cannot go."""
+    def send(self, sender: int, dest: int, words, strings) -> tuple[int | None, list]:
+        """Ship `sender`'s message to remote `dest`: (a V2 result byte if it cannot go,
+        the frames due now). A message of one fragment is the caller's to transmit at
+        once (no hand-off to the sending lthread); a longer one streams from there."""
         site = ThreadId(dest).site
         with self.lock:
             p = self.peers.by_site.get(site)
             if p is None or not p.alive:
                 self.counts["no_node"] += 1
-                return _GONE_SEND
+                return _GONE_SEND, []
             reply = self.served.pop((sender, dest), None) is not None
             if not reply:
                 _book(self.calls, (sender, dest), site)
             body = msgpack.packb([MSG, sender, dest, list(words), list(strings), reply])
-            p.out.add(body, (sender, dest, reply))
+            m = p.out.add(body, (sender, dest, reply))
+            if len(m.frags) == 1:
+                return None, self._due(time.monotonic())
             self.lock.notify()
-        return None
+        return None, []
 
     def delivered(self, sender: int, dest: int, reply: bool, result: int | None) -> None:
         """A worker's outcome for remote `sender`'s message to local `dest`: an error

@@ -5,9 +5,11 @@
     2      the engine's due frames -> net0 SEND (announcements, data, acknowledgements)
     3..    delivery: a remote thread's message to a local thread, in its name (deceit)
 
-lthread 0 does no IPC of its own while it handles a redirected message, so it is back
-in its open wait at once: a local server's reply to a remote client is a send with
-timeout 0 to it (docs/kernel.md, "Remote IPC", what the comm server must do).
+lthread 0 hands a redirected message to the engine and, when it is one frame, sends
+that frame itself (one call of the NIC driver) before it waits again: no hand-off to
+lthread 2 on an RPC's path. A local server's reply to a remote client is a send with
+timeout 0 to it, which the kernel lets wait 0.5 s for the comm task (docs/kernel.md,
+"Remote IPC"), so nothing is lost while lthread 0 is at the driver.
 """
 from __future__ import annotations
 
@@ -66,9 +68,12 @@ class Front:
     def redirected(self, msg: Msg) -> None:
         """A local thread's message to an off-site thread: ship it, or end the sender's
         wait with the reason it cannot go (no such node: NOT_EXISTENT)."""
-        result = self.comm.send(int(msg.sender), int(msg.intended), msg.words, msg.strings)
+        result, frames = self.comm.send(int(msg.sender), int(msg.intended), msg.words,
+                                        msg.strings)
         if result is not None:
             notice(self.rt, int(msg.sender), int(msg.intended), result)
+        for raw in frames:            # a reply to us meanwhile waits in the kernel's grace
+            transmit(self.net, self.comm, raw)
         return None
 
     def nodes(self, req, msg):
