@@ -129,7 +129,7 @@ class Comm:
             if (p is None or p.boot != h.src_boot or p.mac != mac
                     or h.dst_site != self.site or h.dst_boot != self.boot):
                 self.counts["stale"] += 1     # an earlier incarnation's, or not for me
-                return
+                return []
             p.heard, p.alive = now, True
             p.frames_in += 1
             if h.ack_txn:
