@@ -61,6 +61,18 @@ def test_a_call_to_another_nodes_thread_is_answered_as_from_it(cluster, mk_home)
     assert "n1" in r.stdout and "n2" in r.stdout and "alive" in r.stdout, r.stdout
 
 
+def test_sends_reach_an_open_and_a_closed_receive_in_order(cluster):
+    n1, n2 = cluster
+    t = n2.start(TASKS, "listen")
+    me = n2.wait_for(lambda: facts(n2.output(t["task"])).get("listener"), 30, "listener")
+    got = n1.facts(TASKS, "push", me, 7, 8)
+    assert got["sent"] == [True, True], got
+    assert n2.wait(t["task"], 30) == 0, n2.output(t["task"])
+    heard = facts(n2.output(t["task"]))
+    assert heard["open"] == {"sender": got["me"], "words": [7]}, heard
+    assert heard["closed"] == {"sender": got["me"], "words": [8]}, heard
+
+
 def test_errors_keep_their_v2_meaning_across_the_network(cluster):
     n1, _ = cluster
     got = n1.facts(TASKS, "errors", "n2", timeout=60)

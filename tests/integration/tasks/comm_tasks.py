@@ -122,3 +122,20 @@ def by_name(rt, node):
 def nodes(rt):
     """The cluster as this node's comm server sees it."""
     report(**CommClient(rt).nodes())
+
+
+def listen(rt):
+    """Report my id; an open wait, then a closed receive from whoever came first: what
+    each received (sender, words)."""
+    report(listener=int(rt.myself()))
+    first = rt.wait(timeout=60)
+    report(open={"sender": int(first.sender), "words": list(first.words)})
+    then = rt.receive(first.sender, timeout=60)
+    report(closed={"sender": int(then.sender), "words": list(then.words)})
+
+
+def push(rt, dest, *words):
+    """Send each word to thread `dest` (a raw id), one message each."""
+    report(me=int(rt.myself()),
+           sent=[outcome(rt.send, int(dest), Msg(words=(int(w),)), timeout=10) is None
+                 for w in words])
