@@ -1,6 +1,6 @@
-"""Remote IPC through the comm servers, on a real two-node cluster booted as a user
-would (`mk up --nodes 2 --pcap`): a call to a thread of the other node is answered as
-from that thread, exactly once under a seeded lossy, duplicating, reordering link;
+"""Remote IPC through the comm servers, on a real three-node cluster booted as a user
+would (`mk up --nodes 3 --pcap`): a call to a thread of another node is answered as
+from that thread, calls from two nodes at once each run once, exactly once under a seeded lossy, duplicating, reordering link;
 errors keep their V2 meaning; a 1 MiB string crosses intact; names across nodes; `mk
 nodes`; the capture shows the comm frames; a killed comm server is restarted and IPC
 works again; calls survive a short link outage exactly once; a longer one fails a
@@ -33,13 +33,14 @@ def mk(home: str, *args: str, timeout: float = 90) -> subprocess.CompletedProces
 
 @pytest.fixture(scope="module")
 def cluster(mk_home):
-    r = mk(mk_home, "up", "--nodes", "2", "--pcap")
+    r = mk(mk_home, "up", "--nodes", "3", "--pcap")
     try:
         assert r.returncode == 0, r.stdout + r.stderr
-        n1, n2 = TestNode("n1", mk_home), TestNode("n2", mk_home)
+        n1, n2, n3 = (TestNode(f"n{i}", mk_home) for i in (1, 2, 3))
         n2.start(TASKS, "counter")
-        wait_until(lambda: _peer_alive(mk_home, "n1", "n2"), 20, "n1 to hear of n2")
-        yield n1, n2
+        for n in ("n1", "n3"):
+            wait_until(lambda: _peer_alive(mk_home, n, "n2"), 20, f"{n} to hear of n2")
+        yield n1, n2, n3
     finally:
         mk(mk_home, "down", "--all")
 
@@ -51,7 +52,7 @@ def _peer_alive(home: str, node: str, peer: str) -> bool:
 
 
 def test_a_call_to_another_nodes_thread_is_answered_as_from_it(cluster, mk_home):
-    n1, _ = cluster
+    n1, *_ = cluster
     got = n1.facts(TASKS, "call", "n2", 20, timeout=60)
     assert got["ok"] == 20 and got["last"] - got["first"] == 19, got
     counter = ThreadId(got["counter"])
@@ -61,8 +62,20 @@ def test_a_call_to_another_nodes_thread_is_answered_as_from_it(cluster, mk_home)
     assert "n1" in r.stdout and "n2" in r.stdout and "alive" in r.stdout, r.stdout
 
 
+def test_calls_from_two_nodes_at_once_each_run_once(cluster):
+    n1, n2, n3 = cluster
+    before = n1.facts(TASKS, "call", "n2", 1)["last"]
+    t = n3.start(TASKS, "call", "n2", 100, 30)
+    got = n1.facts(TASKS, "call", "n2", 100, 30, timeout=120)
+    assert n3.wait(t["task"], 120) == 0, n3.output(t["task"])
+    other = facts(n3.output(t["task"]))
+    assert got["ok"] == other["ok"] == 100, (got, other)
+    after = n1.facts(TASKS, "call", "n2", 1)["last"]
+    assert after == before + 201, (before, after)          # 200 and this one, no more
+
+
 def test_sends_reach_an_open_and_a_closed_receive_in_order(cluster):
-    n1, n2 = cluster
+    n1, n2, _ = cluster
     t = n2.start(TASKS, "listen")
     me = n2.wait_for(lambda: facts(n2.output(t["task"])).get("listener"), 30, "listener")
     got = n1.facts(TASKS, "push", me, 7, 8)
@@ -74,7 +87,7 @@ def test_sends_reach_an_open_and_a_closed_receive_in_order(cluster):
 
 
 def test_errors_keep_their_v2_meaning_across_the_network(cluster):
-    n1, _ = cluster
+    n1, *_ = cluster
     got = n1.facts(TASKS, "errors", "n2", timeout=60)
     assert got["no_thread"] == ["NOT_EXISTENT", "SEND"], got
     assert got["no_node"] == ["NOT_EXISTENT", "SEND"], got
@@ -84,19 +97,19 @@ def test_errors_keep_their_v2_meaning_across_the_network(cluster):
 
 
 def test_a_mebibyte_string_crosses_intact(cluster):
-    n1, _ = cluster
+    n1, *_ = cluster
     assert n1.facts(TASKS, "echo", "n2", 1 << 20, timeout=90)["intact"] is True
 
 
 def test_a_server_is_found_by_name_at_a_node(cluster):
-    n1, n2 = cluster
+    n1, n2, _ = cluster
     got = n1.facts(TASKS, "by_name", "n2")
     assert ThreadId(got["found"]).site == 2, got
     assert got["unknown"] == 2, got                            # ENOENT: no such node
 
 
 def test_every_call_executes_exactly_once_on_a_bad_link(cluster, mk_home):
-    n1, _ = cluster
+    n1, *_ = cluster
     r = mk(mk_home, "link", "n1", "--loss", "0.1", "--dup", "0.05", "--reorder", "0.05",
            "--seed", "7")
     assert r.returncode == 0, r.stderr
@@ -119,7 +132,7 @@ def test_the_capture_shows_the_comm_frames(cluster, mk_home):
 
 
 def test_a_killed_comm_server_is_restarted_and_ipc_works_again(cluster):
-    n1, _ = cluster
+    n1, *_ = cluster
     pid = n1.task_pid(COMM_TASK)
     os.kill(pid, signal.SIGKILL)
     wait_until(lambda: n1.task_pid(COMM_TASK) not in (None, pid), 10, "a new comm server")
@@ -129,7 +142,7 @@ def test_a_killed_comm_server_is_restarted_and_ipc_works_again(cluster):
 
 
 def test_calls_survive_a_short_link_outage_exactly_once(cluster, mk_home):
-    n1, _ = cluster
+    n1, *_ = cluster
     t = n1.start(TASKS, "call", "n2", 60, 30)
     assert mk(mk_home, "link", "n1", "down").returncode == 0
     time.sleep(0.5)                     # an outage shorter than the peers' 3 intervals
@@ -140,7 +153,7 @@ def test_calls_survive_a_short_link_outage_exactly_once(cluster, mk_home):
 
 
 def test_a_long_outage_fails_the_waiting_caller_then_ipc_recovers(cluster, mk_home):
-    n1, _ = cluster
+    n1, *_ = cluster
     t = n1.start(TASKS, "hold", "n2")
     n1.wait_for(lambda: "holding" in facts(n1.output(t["task"])), 30, "the call to n2")
     assert mk(mk_home, "link", "n1", "down").returncode == 0
@@ -155,7 +168,7 @@ def test_a_long_outage_fails_the_waiting_caller_then_ipc_recovers(cluster, mk_ho
 
 
 def test_a_caller_of_a_node_that_goes_down_gets_not_existent(cluster):
-    n1, n2 = cluster
+    n1, n2, _ = cluster
     t = n1.start(TASKS, "hold", "n2")
     n1.wait_for(lambda: "holding" in facts(n1.output(t["task"])), 30, "the call to n2")
     n2.down()
