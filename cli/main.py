@@ -10,6 +10,7 @@ import click
 from .lifecycle import down, json_option, node_option, open_node as _node, status, up
 from .net import link, switch
 from .node import Node, NodeError
+from .trace import trace
 
 
 @click.group()
@@ -325,7 +326,7 @@ def bench_net(as_json: bool, quick: bool, only: str | None) -> None:
     click.echo(json.dumps(out, indent=2) if as_json else format_table(out))
 
 
-for command in (up, down, status, link, switch):
+for command in (up, down, status, link, switch, trace):
     main.add_command(command)
 
 if __name__ == "__main__":

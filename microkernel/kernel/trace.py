@@ -78,15 +78,15 @@ class Tracer:
 
             def traced_fast(t, raw: bytes, frames) -> bool:
                 ts = clock()
-                if fast(t, raw, frames):
-                    ring.append((ts, FAST, t.tid, raw, _size(frames)))
+                if fast(t, raw, frames):       # the delivery's time: clock() now
+                    ring.append((ts, FAST, t.tid, raw, _size(frames), clock()))
                     self.count += 1
                     return True
                 return False
 
             def traced_dispatch(ident: bytes, t, raw: bytes, frames) -> None:
                 if t is not None:
-                    ring.append((clock(), IN, t.tid, raw, _size(frames)))
+                    ring.append((clock(), IN, t.tid, raw, _size(frames), 0))
                     self.count += 1
                 dispatch(ident, t, raw, frames)
             self._wrapped = traced_fast, traced_dispatch
@@ -96,13 +96,13 @@ class Tracer:
         """`Kernel.send`, noting the reply or delivery to a thread first."""
         t = self.k.by_ident.get(ident) if ident is not None else None
         if t is not None:
-            self.ring.append((_clock(), OUT, t.tid, header, _size(frames)))
+            self.ring.append((_clock(), OUT, t.tid, header, _size(frames), 0))
             self.count += 1
         type(self.k).send(self.k, ident, header, frames)
 
     def note(self, kind: str, **fields) -> None:
         """A kernel event besides a system call (a task made, an interrupt raised...)."""
-        self.ring.append((_clock(), NOTE, kind, fields, 0))
+        self.ring.append((_clock(), NOTE, kind, fields, 0, 0))
         self.count += 1
 
     # -- draining -----------------------------------------------------------------
@@ -124,7 +124,7 @@ class Tracer:
 def _decode(e: tuple) -> list[dict]:
     """The records one ring entry stands for (a fast-path IPC is two: the sender's
     IPC and the receiver's delivery)."""
-    ts, what, who, data, nbytes = e
+    ts, what, who, data, nbytes, done = e
     us = ts / 1000
     if what == NOTE:
         return [{"ts": us, "k": who, **data}]
@@ -133,7 +133,7 @@ def _decode(e: tuple) -> list[dict]:
         return [_reply(us, who, h, nbytes)]
     rec = _request(us, who, h, nbytes)
     if what == FAST:                    # delivered at once: result 0, no items
-        return [rec, {"ts": us, "k": "recv", "tid": rec["dest"], "sender": who,
+        return [rec, {"ts": done / 1000, "k": "recv", "tid": rec["dest"], "sender": who,
                       "result": 0, "words": rec["words"], "bytes": nbytes, "items": 0,
                       "label": rec["label"], "intended": None, "pf": False}]
     return [rec]
