@@ -55,6 +55,7 @@ class _Node:
         self.kernel_pid = self.base
         self.pids: dict[int, int] = {}           # task id -> pid
         self.names: dict[int, str] = {}          # task id -> name
+        self.args: dict[int, str] = {}           # task id -> its arguments, if seen made
         self.threads: set[int] = set()
         self.open: dict[int, list] = {}          # tid -> [start, name, cat, args]
         self.flows: dict[int, dict] = {}         # caller tid -> its call's flow
@@ -81,7 +82,8 @@ class _Node:
             pid = self.pids[task] = self.base + len(self.pids) + 1
             no = (tid >> 17) & 0x7FF
             self.meta("process_name", pid, name=self.names.get(task, f"task {no}"))
-            self.meta("process_labels", pid, labels=f"node {self.node['node']}, task {no}")
+            args = f", args {self.args[task]}" if task in self.args else ""
+            self.meta("process_labels", pid, labels=f"node {self.node['node']}, task {no}{args}")
             self.meta("process_sort_index", pid, sort_index=pid)
         return pid
 
@@ -224,6 +226,7 @@ class _Node:
         if r["what"] == "new":
             self.names[r["id"]] = short(r["entry"]) if r["entry"] != "fork:" \
                 else f"forked task {r['no']}"
+            self.args[r["id"]] = r.get("args", "")
         self.emit("i", r["id"], r["ts"], f"task {r['what']}", s="p", cat="task",
                   args={k: v for k, v in r.items() if k not in ("ts", "k", "id")})
 

@@ -66,7 +66,7 @@ def create_task(k: "Kernel", chief: Task | None, no: int, entry: str, pager: int
     task.entry = entry
     if k.tracer:
         k.tracer.note("task", id=task.base, no=no, what="new", entry=entry,
-                      chief=chief.no if chief else None)
+                      chief=chief.no if chief else None, args=repr(args)[:120])
     if entry == FORKED:
         log.info("task %d v%d made for a forked process", no, version)
         return task

@@ -1,0 +1,51 @@
+"""`mk trace` on a real node: a shell pipeline traced into a Chrome trace-event file
+that is well formed and shows the IPC the pipeline must make (a Unix process calling
+the Unix server, the Unix server calling the file server), linked call to reply."""
+import json
+import os
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "unit"))
+from trace_events import problems  # noqa: E402
+
+
+def _mk(node, *args):
+    return subprocess.run([sys.executable, "-m", "cli.main", *args], capture_output=True,
+                          text=True, timeout=60, env={**os.environ, "MK_HOME": node.home})
+
+
+def test_a_traced_pipeline(node, tmp_path):
+    out = tmp_path / "t.json"
+    sh = (sys.executable, "-m", "cli.main", "sh", "--node", node.name, "-c", "ls /bin | wc -l")
+    r = _mk(node, "trace", "--node", node.name, "-o", str(out), "--", *sh)
+    assert r.returncode == 0, r.stderr
+    assert int(r.stdout) > 5 and "trace events from 1 node" in r.stderr
+    doc = json.loads(out.read_text())
+    assert problems(doc) == []
+    ev = doc["traceEvents"]
+    procs = {e["pid"]: e["args"]["name"] for e in ev
+             if e["ph"] == "M" and e["name"] == "process_name"}
+    calls = {(procs[e["pid"]], e["name"]) for e in ev if e["ph"] == "X"}
+    assert ("personalities.unix.server", "call servers.fs") in calls
+    assert any(who.startswith("personalities.unix.crt0") and what ==
+               "call personalities.unix.server" for who, what in calls)
+    flows: dict = {}
+    for e in ev:
+        if e["ph"] in "stf":
+            flows.setdefault(e["id"], set()).add(procs[e["pid"]])
+    assert {"personalities.unix.server", "servers.fs"} in flows.values()
+    # the trace is over: the kernel records nothing more, and says so
+    assert _mk(node, "trace", "status", "--node", node.name).stdout.strip() == \
+        f"{node.name}: not tracing"
+
+
+def test_trace_errors_are_one_line(node, tmp_path):
+    r = _mk(node, "trace", "stop", "--node", node.name, "-o", str(tmp_path / "x.json"))
+    assert r.returncode == 1 and "no trace was started" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and not (tmp_path / "x.json").exists()
+    r = _mk(node, "trace", "--node", node.name, "-o", "/nonexistent/t.json", "--", "true")
+    assert r.returncode == 1 and r.stderr.strip() == \
+        "Error: /nonexistent/t.json: No such file or directory"
+    r = _mk(node, "trace", "start", "--node", "nosuch")
+    assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1
