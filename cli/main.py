@@ -326,6 +326,20 @@ def bench_net(as_json: bool, quick: bool, only: str | None) -> None:
     click.echo(json.dumps(out, indent=2) if as_json else format_table(out))
 
 
+@bench_group.command("trace")
+@json_option
+@click.option("--quick", is_flag=True, help="tiny counts: checks every path, times nothing")
+def bench_trace(as_json: bool, quick: bool) -> None:
+    """What `mk trace` costs: null RPC with the kernel's trace on beside off, paired."""
+    from bench.trace import BenchError, Settings, format_table, run
+    try:
+        out = run(Settings.quick() if quick else Settings(),
+                  progress=lambda text: click.echo(f"  {text}", err=True))
+    except (BenchError, NodeError) as e:
+        raise click.ClickException(str(e))
+    click.echo(json.dumps(out, indent=2) if as_json else format_table(out))
+
+
 for command in (up, down, status, link, switch, trace):
     main.add_command(command)
 

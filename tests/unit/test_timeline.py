@@ -110,3 +110,16 @@ def test_a_fast_path_entry_is_the_send_and_its_delivery():
     assert got["k"] == "recv" and got["tid"] == S and got["sender"] == C
     assert got["ts"] == 5002.0 and got["words"] == 2 and not got["pf"]
     assert PAGE_FAULT_EIP not in got.values()
+
+
+def test_the_ring_keeps_the_newest_and_counts_the_lost():
+    from types import SimpleNamespace
+    from microkernel.kernel.trace import Tracer
+    k = SimpleNamespace(tasks={}, site=1, by_ident={})
+    tr = Tracer(k, 16)
+    for i in range(100):
+        tr.note("irq", line=i % 16, what="raised")
+    out = tr.drain()
+    assert out["lost"] == 84 and len(out["events"]) == 16
+    assert [e["line"] for e in out["events"]] == [i % 16 for i in range(84, 100)]
+    assert tr.drain()["events"] == [] and tr.drain()["lost"] == 0
