@@ -299,13 +299,19 @@ def bench_drivers(as_json: bool, mib: int, quick: bool) -> None:
 def bench_unix(as_json: bool, quick: bool) -> None:
     """The Unix personality: getpid, a cached 4 KiB read, fork+exec+wait, a pipeline and
     boot to a shell, beside floors from the same run. Boots and stops its own nodes."""
-    from bench.unix import BenchError, Settings, format_table, run
+    _settled_bench("unix", as_json, quick)
+
+
+def _settled_bench(name: str, as_json: bool, quick: bool) -> None:
+    """Run bench.NAME with its Settings (quick or not), progress on stderr; print."""
+    import importlib
+    bench = importlib.import_module(f"bench.{name}")
     try:
-        out = run(Settings.quick() if quick else Settings(),
-                  progress=lambda text: click.echo(f"  {text}", err=True))
-    except (BenchError, NodeError) as e:
+        out = bench.run(bench.Settings.quick() if quick else bench.Settings(),
+                        progress=lambda text: click.echo(f"  {text}", err=True))
+    except (bench.BenchError, NodeError) as e:
         raise click.ClickException(str(e))
-    click.echo(json.dumps(out, indent=2) if as_json else format_table(out))
+    click.echo(json.dumps(out, indent=2) if as_json else bench.format_table(out))
 
 
 @bench_group.command("net")
@@ -331,13 +337,7 @@ def bench_net(as_json: bool, quick: bool, only: str | None) -> None:
 @click.option("--quick", is_flag=True, help="tiny counts: checks every path, times nothing")
 def bench_trace(as_json: bool, quick: bool) -> None:
     """What `mk trace` costs: null RPC with the kernel's trace on beside off, paired."""
-    from bench.trace import BenchError, Settings, format_table, run
-    try:
-        out = run(Settings.quick() if quick else Settings(),
-                  progress=lambda text: click.echo(f"  {text}", err=True))
-    except (BenchError, NodeError) as e:
-        raise click.ClickException(str(e))
-    click.echo(json.dumps(out, indent=2) if as_json else format_table(out))
+    _settled_bench("trace", as_json, quick)
 
 
 for command in (up, down, status, link, switch, trace):
