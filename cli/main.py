@@ -10,6 +10,7 @@ import click
 from .lifecycle import down, json_option, node_option, open_node as _node, status, up
 from .net import link, switch
 from .node import Node, NodeError
+from .top import top
 from .trace import trace
 
 
@@ -340,7 +341,7 @@ def bench_trace(as_json: bool, quick: bool) -> None:
     _settled_bench("trace", as_json, quick)
 
 
-for command in (up, down, status, link, switch, trace):
+for command in (up, down, status, link, switch, trace, top):
     main.add_command(command)
 
 if __name__ == "__main__":

@@ -126,7 +126,8 @@ class ControlPort:
 
     def trace(self, req: dict) -> dict:
         """`mk trace`: {"action": "start", "size": N} switches tracing on with a ring of
-        N entries; "stop" drains it and switches it off; "status" tells; "note" adds an
+        N entries; "stop" drains it and switches it off; "drain" drains it and goes on
+        (`mk top`); "status" tells; "note" adds an
         event of a kind in NOTE_KINDS (`tid` and the kind's fields) to a running trace."""
         k, action = self.k, req.get("action")
         if action == "status":
@@ -140,15 +141,16 @@ class ControlPort:
             return {"tracing": True, "size": k.tracer.ring.maxlen}
         if k.tracer is None:
             return {"error": "no trace was started (mk trace start)"}
-        if action == "stop":
+        if action in ("stop", "drain"):
             out = k.tracer.drain()
-            switch(k, None)
+            if action == "stop":
+                switch(k, None)
             return out
         if action == "note" and req.get("kind") in NOTE_KINDS and type(req.get("tid")) is int:
             fields = {key: v for key, v in req.items() if key not in ("op", "action", "kind")}
             k.tracer.note(req["kind"], **fields)
             return {"ok": True}
-        return {"error": f"trace: no action {action!r} (start, stop, status, note)"}
+        return {"error": f"trace: no action {action!r} (start, stop, drain, status, note)"}
 
     def shutdown(self, req: dict) -> dict:
         self.k.stop()

@@ -49,3 +49,15 @@ def test_trace_errors_are_one_line(node, tmp_path):
         "Error: /nonexistent/t.json: No such file or directory"
     r = _mk(node, "trace", "start", "--node", "nosuch")
     assert r.returncode == 1 and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_top_shows_rates_and_states_then_stops_tracing(node):
+    r = _mk(node, "top", "--node", node.name, "-n", "1", "-d", "0.3")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith(f"mk top: node {node.name}, every 0.3 s")
+    assert lines[2].split() == ["TASK", "ENTRY", "SENT/s", "RECV/s", "FAULT/s", "THREADS"]
+    rows = {ln.split()[1]: ln.split() for ln in lines[3:] if ln.strip()}
+    assert rows["servers.fs"][0] == "16" and "receiving" in rows["servers.fs"][-1]
+    assert _mk(node, "trace", "status", "--node", node.name).stdout.strip() == \
+        f"{node.name}: not tracing"

@@ -123,3 +123,18 @@ def test_the_ring_keeps_the_newest_and_counts_the_lost():
     assert out["lost"] == 84 and len(out["events"]) == 16
     assert [e["line"] for e in out["events"]] == [i % 16 for i in range(84, 100)]
     assert tr.drain()["events"] == [] and tr.drain()["lost"] == 0
+
+
+def test_top_counts_each_tasks_ipc_per_second():
+    from cli.top import rates, table
+    ev = scenario()["events"]
+    per = rates(ev, 2.0)
+    assert per[40] == {"sent": 0.5, "recv": 0.5, "faults": 0.5}    # the client: 1 in 2 s
+    assert per[16] == {"sent": 0.5, "recv": 0.5, "faults": 0.0}
+    ps = [{"task": 16, "entry": "servers.fs:main", "threads": [
+              {"lthread": 0, "state": "receiving"}]},
+          {"task": 4, "entry": "servers.root:main", "threads": [
+              {"lthread": n, "state": "receiving" if n else "running"} for n in range(6)]}]
+    screen = table("n1", ps, per, 2.0).splitlines()
+    assert screen[3].split() == ["16", "servers.fs", "0", "0", "0", "0:receiving"]
+    assert screen[4].split()[-4:] == ["5", "receiving,", "1", "running"]
