@@ -77,6 +77,19 @@ def _open(path: str | None):
         raise click.ClickException(f"{path}: {e.strerror}")
 
 
+def _writable(path: str | None) -> None:
+    """The one-line reason FILE.json could not be written, without touching it."""
+    if not path:
+        raise click.UsageError("give the output file: -o FILE.json")
+    folder = os.path.dirname(path) or "."
+    reason = ("Is a directory" if os.path.isdir(path) else
+              "No such file or directory" if not os.path.isdir(folder) else
+              "Permission denied" if not os.access(path if os.path.exists(path) else folder,
+                                                   os.W_OK) else None)
+    if reason:
+        raise click.ClickException(f"{path}: {reason}")
+
+
 def _write(nodes: list[Node], path: str | None) -> None:
     out = _open(path)
     try:
@@ -116,8 +129,7 @@ def trace(node_name: str, everything: bool, output: str | None, size: int | None
                 click.echo(f"{n.name}: " + (f"tracing, {st['events']}/{st['size']} entries"
                                             if st["tracing"] else "not tracing"))
         return
-    out = _open(output)                     # a bad path is told before the command runs
-    out.close()
+    _writable(output)                       # a bad path is told before the command runs
     nodes = _nodes(node_name, everything)
     start(nodes, size)
     try:
