@@ -209,6 +209,9 @@ class _Node:
         caller = self.flows.get(actual)
         if caller is not None and caller["received"] is None and actual != tid:
             caller["received"] = tid                # the call's receipt
+            opened = self.open.get(actual)
+            if opened is not None and opened[2] == "fault":
+                opened[3]["pager"] = self.who(tid)
             caller["steps"].append((tid, max(ts - EPS, start)))
         elif tid not in self.flows and actual in self.sends and not 1 <= actual <= 16:
             fid = next(self.ids)                    # a one-way send and its receipt
@@ -243,11 +246,13 @@ class _Node:
             self.meta("thread_name", self.kernel_pid, track, name=f"irq {line}")
         self.out.append({"ph": "i", "ts": round(r["ts"] - self.origin, 3), "s": "t",
                          "pid": self.kernel_pid, "tid": track, "name": f"irq {line} {what}",
-                         "cat": "irq", "args": {"driver": self.who(r.get("tid"))}})
+                         "cat": "irq",
+                         "args": {"driver": self.who(r["tid"])} if r.get("tid") else {}})
 
     def on_map(self, r: dict) -> None:
         verb = "grant" if r["grant"] else "map"
-        self.emit("i", r["tid"], r["ts"], f"{verb} {r['pages']} pages to {self.who(r['to'])}",
+        pages = f"{r['pages']} page{'' if r['pages'] == 1 else 's'}"
+        self.emit("i", r["tid"], r["ts"], f"{verb} {pages} to {self.who(r['to'])}",
                   s="t", cat="memory", args={"pages": r["pages"], "to": self.who(r["to"])})
 
     def on_flush(self, r: dict) -> None:

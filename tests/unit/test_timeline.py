@@ -70,6 +70,7 @@ def test_tracks_slices_flows_and_counters():
     assert call[0]["args"]["bytes"] == 12
     fault = [e for e in ev if e["ph"] == "X" and e["name"] == "page fault 0x5000"]
     assert fault[0]["dur"] == 6.0 and fault[0]["args"]["access"] == "write"
+    assert fault[0]["args"]["pager"] == "servers.pager"
     flows = {}
     for e in sorted((e for e in ev if e["ph"] in "stf"), key=lambda e: e["ts"]):
         flows.setdefault(e["id"], []).append((e["ph"], procs[e["pid"]]))
@@ -80,7 +81,7 @@ def test_tracks_slices_flows_and_counters():
     counters = {e["name"]: e["args"] for e in ev if e["ph"] == "C"}
     assert counters["page faults"] == {"faults": 1} and counters["frames"]["sent"] == 1
     instants = {e["name"] for e in ev if e["ph"] == "i"}
-    assert {"irq 14 raised", "irq 14 delivered", "map 1 pages to tests.client",
+    assert {"irq 14 raised", "irq 14 delivered", "map 1 page to tests.client",
             "frame sent", "task end"} <= instants
 
 
