@@ -146,7 +146,9 @@ class ControlPort:
             if action == "stop":
                 switch(k, None)
             return out
-        if action == "note" and req.get("kind") in NOTE_KINDS and type(req.get("tid")) is int:
+        if action == "note":
+            if req.get("kind") not in NOTE_KINDS or type(req.get("tid")) is not int:
+                return {"error": f"trace note: a kind of {sorted(NOTE_KINDS)} and a tid"}
             fields = {key: v for key, v in req.items() if key not in ("op", "action", "kind")}
             k.tracer.note(req["kind"], **fields)
             return {"ok": True}

@@ -6,6 +6,11 @@ import os
 import subprocess
 import sys
 
+import pytest
+
+from cli.node import NodeError
+from microkernel.abi.threadid import ThreadId
+
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "unit"))
 from trace_events import problems  # noqa: E402
 
@@ -61,3 +66,22 @@ def test_top_shows_rates_and_states_then_stops_tracing(node):
     assert rows["servers.fs"][0] == "16" and "receiving" in rows["servers.fs"][-1]
     assert _mk(node, "trace", "status", "--node", node.name).stdout.strip() == \
         f"{node.name}: not tracing"
+
+
+def test_a_frame_note_is_a_counter(node):
+    """The hook for remote IPC: a process notes a frame through the operator's port."""
+    from cli.timeline import chrome
+    me = node.control({"op": "ps"})["tasks"][0]
+    assert node.control({"op": "trace", "action": "start", "size": 64})["size"] == 64
+    tid = int(ThreadId.make(me["task"], 0, 1, 1))
+    for what in ("sent", "retransmitted", "sent"):
+        node.control({"op": "trace", "action": "note", "kind": "frame", "tid": tid,
+                      "dir": what, "peer": 2, "seq": 7})
+    with pytest.raises(NodeError, match="a kind of"):
+        node.control({"op": "trace", "action": "note", "kind": "secret", "tid": tid})
+    drained = node.control({"op": "trace", "action": "stop"})
+    frames = [e for e in drained["events"] if e["k"] == "frame"]
+    assert [f["dir"] for f in frames] == ["sent", "retransmitted", "sent"]
+    counters = [e["args"] for e in chrome([{"node": node.name, **drained}])["traceEvents"]
+                if e["ph"] == "C" and e["name"] == "frames"]
+    assert counters[-1] == {"sent": 2, "received": 0, "retransmitted": 1}

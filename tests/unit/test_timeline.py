@@ -51,6 +51,8 @@ def scenario() -> dict:
                 {"ts": 1051, "k": "irq", "line": 14, "what": "delivered", "tid": S1},
                 {"ts": 1060, "k": "frame", "tid": S, "dir": "sent", "peer": 2, "bytes": 64},
                 {"ts": 1070, "k": "task", "id": C, "no": 40, "what": "end", "status": 0},
+                ipc(1080, S1, None, "open", 0),
+                {**recv(1081, S1, P, result=0x05), "intended": S},   # redirected, deceit
             ]}
 
 
@@ -77,9 +79,13 @@ def test_tracks_slices_flows_and_counters():
     assert sorted(flows.values()) == sorted([
         [("s", "tests.client"), ("t", "servers.fs"), ("t", "servers.fs"), ("f", "tests.client")],
         [("s", "tests.client"), ("t", "servers.pager"), ("t", "servers.pager"),
-         ("f", "tests.client")]])
+         ("f", "tests.client")],
+        [("s", "servers.pager"), ("f", "servers.fs")]])             # a one-way send
     counters = {e["name"]: e["args"] for e in ev if e["ph"] == "C"}
     assert counters["page faults"] == {"faults": 1} and counters["frames"]["sent"] == 1
+    waited = [e for e in ev if e["ph"] == "X" and e["tid"] % 256 == 1 and e["name"] == "wait"]
+    assert waited[0]["args"]["redirected"] == "intended for servers.fs"
+    assert waited[0]["args"]["deceit"] == "in the name of servers.pager"
     instants = {e["name"] for e in ev if e["ph"] == "i"}
     assert {"irq 14 raised", "irq 14 delivered", "map 1 page to tests.client",
             "frame sent", "task end"} <= instants
@@ -131,11 +137,11 @@ def test_top_counts_each_tasks_ipc_per_second():
     ev = scenario()["events"]
     per = rates(ev, 2.0)
     assert per[40] == {"sent": 0.5, "recv": 0.5, "faults": 0.5}    # the client: 1 in 2 s
-    assert per[16] == {"sent": 0.5, "recv": 0.5, "faults": 0.0}
+    assert per[16] == {"sent": 0.5, "recv": 1.0, "faults": 0.0}    # lthreads 0 and 1
     ps = [{"task": 16, "entry": "servers.fs:main", "threads": [
               {"lthread": 0, "state": "receiving"}]},
           {"task": 4, "entry": "servers.root:main", "threads": [
               {"lthread": n, "state": "receiving" if n else "running"} for n in range(6)]}]
     screen = table("n1", ps, per, 2.0).splitlines()
-    assert screen[3].split() == ["16", "servers.fs", "0", "0", "0", "0:receiving"]
+    assert screen[3].split() == ["16", "servers.fs", "0", "1", "0", "0:receiving"]
     assert screen[4].split()[-4:] == ["5", "receiving,", "1", "running"]
