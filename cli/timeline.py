@@ -20,6 +20,7 @@ Times are µs since the earliest trace start (host-monotonic clock, one for all 
 from __future__ import annotations
 
 from microkernel.abi.threadid import LTHREAD_FIELD, LTHREAD_MASK, LTHREAD_SHIFT
+from personalities.unix.program import CRT0, CRT0_MODULE
 
 __all__ = ["chrome", "NODE_PIDS"]
 
@@ -46,6 +47,16 @@ def short(entry: str) -> str:
     return entry[:-5] if entry.endswith(":main") else entry
 
 
+def task_name(no: int, entry: str, args) -> str:
+    """What a task's track is called: a Unix program by its argv[0] and pid (its
+    arguments are `[pid, text or entry, argv, envp]`), a task made for a forked
+    process `forked task N`, any other by its entry."""
+    if entry in (CRT0, CRT0_MODULE) and type(args) is list and len(args) >= 3 \
+            and type(args[2]) is list and args[2] and type(args[2][0]) is str:
+        return f"{args[2][0]} (pid {args[0]})"
+    return f"forked task {no}" if entry == "fork:" else short(entry)
+
+
 class _Node:
     """One node's records, converted in time order."""
 
@@ -66,7 +77,7 @@ class _Node:
         self.seen: set[int] = set()              # threads with a record so far
         self.end = node.get("started", origin)
         for base, no, entry, _chief in node.get("tasks", []):
-            self.names[base] = short(entry) if entry != "fork:" else f"forked task {no}"
+            self.names[base] = task_name(no, entry, None)
 
     # -- tracks -----------------------------------------------------------------------
 
@@ -227,9 +238,8 @@ class _Node:
 
     def on_task(self, r: dict) -> None:
         if r["what"] == "new":
-            self.names[r["id"]] = short(r["entry"]) if r["entry"] != "fork:" \
-                else f"forked task {r['no']}"
-            self.args[r["id"]] = r.get("args", "")
+            self.names[r["id"]] = task_name(r["no"], r["entry"], r.get("args"))
+            self.args[r["id"]] = str(r.get("args", ""))[:120]
         self.emit("i", r["id"], r["ts"], f"task {r['what']}", s="p", cat="task",
                   args={k: v for k, v in r.items() if k not in ("ts", "k", "id")})
 

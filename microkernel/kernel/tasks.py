@@ -22,6 +22,7 @@ from .ipc import OPEN, abort_ipc, deliver_pending
 from .remote import off_site
 from .task import Task, close_pidfd, kill_process, spawn_process
 from .thread import ThreadState
+from .trace import brief
 
 if TYPE_CHECKING:
     from .kernel import Kernel
@@ -66,7 +67,7 @@ def create_task(k: "Kernel", chief: Task | None, no: int, entry: str, pager: int
     task.entry = entry
     if k.tracer:
         k.tracer.note("task", id=task.base, no=no, what="new", entry=entry,
-                      chief=chief.no if chief else None, args=repr(args)[:120])
+                      chief=chief.no if chief else None, args=brief(args))
     if entry == FORKED:
         log.info("task %d v%d made for a forked process", no, version)
         return task

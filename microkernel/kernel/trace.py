@@ -28,7 +28,7 @@ from microkernel.abi.ops import PAGE_FAULT_EIP
 if TYPE_CHECKING:
     from .kernel import Kernel
 
-__all__ = ["Tracer", "switch", "DEFAULT_SIZE", "MAX_SIZE", "NOTE_KINDS"]
+__all__ = ["Tracer", "switch", "brief", "DEFAULT_SIZE", "MAX_SIZE", "NOTE_KINDS"]
 
 DEFAULT_SIZE, MAX_SIZE = 1 << 17, 1 << 22
 IN, FAST, OUT, NOTE = range(4)          # what a ring entry is (its second field)
@@ -49,6 +49,20 @@ def switch(k: "Kernel", tracer: "Tracer | None") -> None:
     else:
         k.send = tracer.send
     k.sources_changed()
+
+
+def brief(v, depth: int = 3):
+    """A task's arguments, bounded for the ring: strings cut at 60 characters, lists
+    at 6 items, 3 levels deep; bytes and other objects as a short description."""
+    if v is None or type(v) in (bool, int, float):
+        return v
+    if type(v) is str:
+        return v[:60]
+    if type(v) in (list, tuple) and depth:
+        return [brief(x, depth - 1) for x in v[:6]]
+    if type(v) in (bytes, bytearray):
+        return f"<{len(v)} bytes>"
+    return repr(v)[:60]
 
 
 def _size(frames) -> int:

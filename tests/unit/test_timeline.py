@@ -145,3 +145,15 @@ def test_top_counts_each_tasks_ipc_per_second():
     screen = table("n1", ps, per, 2.0).splitlines()
     assert screen[3].split() == ["16", "servers.fs", "0", "1", "0", "0:receiving"]
     assert screen[4].split()[-4:] == ["5", "receiving,", "1", "running"]
+
+
+def test_a_unix_program_is_named_by_its_argv():
+    from cli.timeline import task_name
+    from microkernel.kernel.trace import brief
+    from personalities.unix.program import CRT0
+    args = brief([7, 1898, ["ls", "/bin"], ["PATH=/bin"] * 9])
+    assert args == [7, 1898, ["ls", "/bin"], ["PATH=/bin"] * 6]
+    assert task_name(1025, CRT0, args) == "ls (pid 7)"
+    assert task_name(1025, "fork:", []) == "forked task 1025"
+    assert task_name(16, "servers.fs:main", ["x" * 100]) == "servers.fs"
+    assert brief([b"\0" * 9, "y" * 100, object]) == ["<9 bytes>", "y" * 60, "<class 'object'>"]
