@@ -67,6 +67,7 @@ class _Node:
         self.pids: dict[int, int] = {}           # task id -> pid
         self.names: dict[int, str] = {}          # task id -> name
         self.args: dict[int, str] = {}           # task id -> its arguments, if seen made
+        self.entries = dict(node.get("threads", []))   # tid -> an lthread's entry
         self.threads: set[int] = set()
         self.open: dict[int, list] = {}          # tid -> [start, name, cat, args]
         self.flows: dict[int, dict] = {}         # caller tid -> its call's flow
@@ -105,7 +106,9 @@ class _Node:
         track = pid * 256 + lthread
         if track not in self.threads:
             self.threads.add(track)
-            self.meta("thread_name", pid, track, name=f"lthread {lthread}")
+            entry = self.entries.get(tid)
+            self.meta("thread_name", pid, track,
+                      name=f"lthread {lthread}" + (f" {entry}" if entry else ""))
         return pid, track
 
     def who(self, tid) -> str:
@@ -245,6 +248,8 @@ class _Node:
 
     def on_thread(self, r: dict) -> None:
         self.seen.add(r["tid"])
+        if r.get("entry") and (r["tid"] >> LTHREAD_SHIFT) & LTHREAD_MASK:
+            self.entries[r["tid"]] = r["entry"]
         self.emit("i", r["tid"], r["ts"], f"thread {r['what']}", s="t", cat="task",
                   args={"entry": r.get("entry", "")})
 

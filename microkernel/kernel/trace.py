@@ -131,8 +131,11 @@ class Tracer:
         for task in self.k.tasks.values():
             names.setdefault(task.base, [task.no, task.entry,
                                          task.chief.no if task.chief else None])
+        threads = [[t.tid, t.entry] for task in self.k.tasks.values()
+                   for t in task.threads.values() if t.lthread and t.entry]
         return {"site": self.k.site, "started": self.started / 1000, "events": out,
-                "lost": lost, "tasks": [[base, *v] for base, v in names.items()]}
+                "lost": lost, "tasks": [[base, *v] for base, v in names.items()],
+                "threads": threads}
 
 
 def _decode(e: tuple) -> list[dict]:

@@ -36,6 +36,7 @@ def scenario() -> dict:
     return {"node": "n1", "site": 1, "started": 1000.0, "lost": 0,
             "tasks": [[C, 40, "tests.client:main", 4], [S, 16, "servers.fs:main", 4],
                       [P, 5, "servers.pager:main", 4]],
+            "threads": [[S1, "irq_loop"]],
             "events": [
                 ipc(1010, S, None, "open", 0),
                 ipc(1020, C, S, "closed", S, nbytes=12),
@@ -86,6 +87,9 @@ def test_tracks_slices_flows_and_counters():
     waited = [e for e in ev if e["ph"] == "X" and e["tid"] % 256 == 1 and e["name"] == "wait"]
     assert waited[0]["args"]["redirected"] == "intended for servers.fs"
     assert waited[0]["args"]["deceit"] == "in the name of servers.pager"
+    threads = {e["args"]["name"] for e in ev if e["ph"] == "M" and e["name"] == "thread_name"
+               and e["pid"] == pid["servers.fs"]}
+    assert threads == {"lthread 0", "lthread 1 irq_loop"}
     instants = {e["name"] for e in ev if e["ph"] == "i"}
     assert {"irq 14 raised", "irq 14 delivered", "map 1 page to tests.client",
             "frame sent", "task end"} <= instants
