@@ -42,9 +42,10 @@ from .sources import Sources
 from .task import Task
 from .tasks import adopt, task_exited
 from .thread import Thread, ThreadState
+from .vm import VM
+
 if TYPE_CHECKING:
     from .trace import Tracer
-from .vm import VM
 
 __all__ = ["Kernel", "rearm"]
 
