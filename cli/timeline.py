@@ -219,7 +219,8 @@ class _Node:
             extra["deceit"] = f"in the name of {self.who(sender)}"
         if r["pf"]:
             extra["page fault of"] = self.who(sender)
-        start = self.open.get(tid, [ts])[0]
+        start = self.open[tid][0] if tid in self.open else \
+            ts if tid in self.seen else self.node.get("started", ts)
         caller = self.flows.get(actual)
         if caller is not None and caller["received"] is None and actual != tid:
             caller["received"] = tid                # the call's receipt
