@@ -56,7 +56,7 @@ def _steps(bn: BenchNode, s: Settings, tmp: str) -> tuple[dict, int]:
         for i, side in enumerate(("off", "on") if r % 2 == 0 else ("on", "off")):
             k = 2 * r + i
             if side == "on":
-                bn.node.control({"op": "trace", "action": "start"})
+                bn.node.control({"op": "trace", "action": "start"}, timeout=30)
             release(step_path(prefix, k))
             times[side].append(json.loads(bn.line(client, f"STEP{k}", 120))["null"])
             if side == "on":
