@@ -1,7 +1,9 @@
 """Task code of `mk bench net`'s remote IPC part (bench/remote.py): servers on the far
 node, the measuring client on the near one. Each prints result lines `WORD rest`.
 
-Raw frames are EtherType 0x88B6 (the comm server's is 0x88B5), read with RECV 0:
+Raw frames are EtherType 0x88B6 (the comm server's is 0x88B5), read with RECVV 0 (every
+queued frame in one call, as the comm server reads its own) and the stream sent with
+SENDV (31 a call, as the comm server sends a window):
     payload[0] b"E"   echo it back (a ping)
     payload[0] b"S"   count it (the link floor's stream)
     payload[0] b"C"   answer with the count and the seconds since the first S
@@ -15,7 +17,7 @@ from microkernel.abi import IpcError, Msg, StringLimits
 from protocols.client import ServiceError
 from protocols.comm import CommClient
 from protocols.names import Names
-from protocols.net import NetDevice
+from protocols.net import MAX_BATCH, NetDevice
 from protocols.wellknown import names_id
 
 ETHERTYPE = 0x88B6
@@ -54,9 +56,13 @@ def raw(rt):
     out("READY", me.hex())
     count, first = 0, None
     while True:
-        f = net.recv()
-        if f[12:14] != ETHERTYPE.to_bytes(2, "big"):
-            continue
+        for f in net.recvv():                          # all that is queued, one call
+            count, first = _raw_one(net, me, f, count, first)
+
+
+def _raw_one(net, me: bytes, f: bytes, count: int, first):
+    """One frame of `raw`'s: (the S count, when the first S came)."""
+    if f[12:14] == ETHERTYPE.to_bytes(2, "big"):
         kind = f[14:15]
         if kind == b"E":
             net.send(f[6:12] + me + f[12:])
@@ -68,6 +74,7 @@ def raw(rt):
                                                                            time.monotonic()))
             net.send((f[6:12] + me + f[12:14] + b"C" + body).ljust(60, b"\0"))
             count, first = 0, None
+    return count, first
 
 
 def _frame(dst: bytes, src: bytes, kind: bytes, size: int) -> bytes:
@@ -107,8 +114,10 @@ def client(rt, peer_mac, node, repeats, n, stream):
             _median_ns(lambda: rt.call(far, null), n), _median_ns(lambda: rt.call(near, null), n))
     s = _frame(peer, me, b"S", 1514)
     for r in range(repeats):
-        for _ in range(stream):
-            net.send(s)
+        for i in range(0, stream, MAX_BATCH):          # back to back, 31 a call
+            sent = 0
+            while sent < min(MAX_BATCH, stream - i):
+                sent += net.sendv([s] * (min(MAX_BATCH, stream - i) - sent))
         count, secs = _count(net, _frame(peer, me, b"C" + bytes([r]), 60))
         data = bytes(1 << 20)
         t = _ns()

@@ -26,7 +26,7 @@ from protocols import wellknown
 from protocols.client import ServiceError
 from protocols.comm import COMM, MAX_NODE_NAME
 from protocols.names import Names
-from protocols.net import NetDevice
+from protocols.net import MAX_BATCH, NetDevice
 from protocols.server import Dispatch, serve
 
 from .engine import Comm
@@ -72,8 +72,8 @@ class Front:
                                         msg.strings)
         if result is not None:
             notice(self.rt, int(msg.sender), int(msg.intended), result)
-        for raw in frames:            # a reply to us meanwhile waits in the kernel's grace
-            transmit(self.net, self.comm, raw)
+        if frames:                    # a reply to us meanwhile waits in the kernel's grace
+            transmit(self.net, self.comm, frames)
         return None
 
     def nodes(self, req, msg):
@@ -81,8 +81,7 @@ class Front:
 
     def leave(self, req, msg):
         """The node stops: a goodbye to every peer, sent before the reply."""
-        for raw in self.comm.goodbye():
-            transmit(self.net, self.comm, raw)
+        transmit(self.net, self.comm, self.comm.goodbye())
         return ()
 
     def resolve(self, req, msg):
@@ -112,36 +111,38 @@ def rx_loop(rt, comm: Comm) -> None:
     net = NetDevice(rt, name="net0")
     while True:
         try:
-            raw = net.recv(etype=ETHERTYPE)
+            frames = net.recvv(etype=ETHERTYPE)   # every frame queued, one IPC
         except ServiceError as e:                 # the driver restarting: ask again
-            log.info("comm: net0 RECV: %s", e)
+            log.info("comm: net0 RECVV: %s", e)
             time.sleep(0.05)
             continue
-        for item in comm.received(raw):
-            deliver(rt, comm, item, wait=False)
+        for raw in frames:
+            for item in comm.received(raw):
+                deliver(rt, comm, item, wait=False)
 
 
 def tx_loop(rt, comm: Comm) -> None:
     """lthread 2: the engine's frames, as they fall due, to net0."""
     net = NetDevice(rt, name="net0")
     while True:
-        for raw in comm.work():
-            transmit(net, comm, raw)
+        transmit(net, comm, comm.work())
 
 
-def transmit(net: NetDevice, comm: Comm, raw: bytes) -> None:
-    """One frame to the card; EBUSY waits for a TX slot, other errors drop it (the
-    link's retransmission is the remedy)."""
-    for _ in range(BUSY_TRIES):
+def transmit(net: NetDevice, comm: Comm, frames: list[bytes]) -> None:
+    """Frames to the card, MAX_BATCH a call (SENDV); EBUSY waits for TX slots, another
+    error drops the frame it stopped at (the link's retransmission is the remedy)."""
+    i, busy = 0, 0
+    while i < len(frames):
         try:
-            net.send(raw)
-            return
+            i += net.sendv(frames[i:i + MAX_BATCH])
+            continue
         except ServiceError as e:
-            if e.errno != errno.EBUSY:
-                comm.counts["tx_errors"] += 1
-                return
-        time.sleep(BUSY_PAUSE)
-    comm.counts["tx_busy"] += 1
+            if e.errno == errno.EBUSY and busy < BUSY_TRIES:
+                busy += 1
+                time.sleep(BUSY_PAUSE)
+                continue
+            comm.counts["tx_errors" if e.errno != errno.EBUSY else "tx_busy"] += 1
+        i += 1
 
 
 def deliver_loop(rt, comm: Comm) -> None:

@@ -51,6 +51,15 @@ def _peer_alive(home: str, node: str, peer: str) -> bool:
                                      for p in json.loads(r.stdout)["peers"])
 
 
+def _reported(node: TestNode, t: dict, key: str, timeout: float = 30.0):
+    """Wait for task `t` to report `key`; on timeout, fail with what it printed."""
+    try:
+        return node.wait_for(lambda: facts(node.output(t["task"])).get(key), timeout, key)
+    except AssertionError:
+        raise AssertionError(f"task {t['task']} did not report {key!r}: "
+                             f"{node.output(t['task'])[-3000:]}") from None
+
+
 def test_a_call_to_another_nodes_thread_is_answered_as_from_it(cluster, mk_home):
     n1, *_ = cluster
     got = n1.facts(TASKS, "call", "n2", 20, timeout=60)
@@ -77,7 +86,7 @@ def test_calls_from_two_nodes_at_once_each_run_once(cluster):
 def test_sends_reach_an_open_and_a_closed_receive_in_order(cluster):
     n1, n2, _ = cluster
     t = n2.start(TASKS, "listen")
-    me = n2.wait_for(lambda: facts(n2.output(t["task"])).get("listener"), 30, "listener")
+    me = _reported(n2, t, "listener")
     got = n1.facts(TASKS, "push", me, 7, 8)
     assert got["sent"] == [True, True], got
     assert n2.wait(t["task"], 30) == 0, n2.output(t["task"])
@@ -155,7 +164,7 @@ def test_calls_survive_a_short_link_outage_exactly_once(cluster, mk_home):
 def test_a_long_outage_fails_the_waiting_caller_then_ipc_recovers(cluster, mk_home):
     n1, *_ = cluster
     t = n1.start(TASKS, "hold", "n2")
-    n1.wait_for(lambda: "holding" in facts(n1.output(t["task"])), 30, "the call to n2")
+    _reported(n1, t, "holding")
     assert mk(mk_home, "link", "n1", "down").returncode == 0
     try:
         assert n1.wait(t["task"], 30) == 0, n1.output(t["task"])
@@ -170,7 +179,7 @@ def test_a_long_outage_fails_the_waiting_caller_then_ipc_recovers(cluster, mk_ho
 def test_a_caller_of_a_node_that_goes_down_gets_not_existent(cluster):
     n1, n2, _ = cluster
     t = n1.start(TASKS, "hold", "n2")
-    n1.wait_for(lambda: "holding" in facts(n1.output(t["task"])), 30, "the call to n2")
+    _reported(n1, t, "holding")
     n2.down()
     assert n1.wait(t["task"], 30) == 0, n1.output(t["task"])
     got = facts(n1.output(t["task"]))

@@ -165,3 +165,26 @@ def test_a_claimed_ethertype_goes_to_its_claimant_only():
     svc.interrupt()
     assert req(svc, (RECV, 0), sender=7) is None and len(rt.sent) == 2
     assert req(svc, (RECV, 0x88B5), sender=8) == NET.reply(Op.RECV, (comm,))
+
+
+def test_sendv_sends_a_batch_in_order_and_recvv_takes_what_is_queued():
+    sent = []
+    cable = SimpleNamespace(send=lambda f: sent.append(f) or True, carrier=True,
+                            close=lambda: None, recv_ready=lambda: [])
+    nic, rt, svc = rig(cable)
+    frames = tuple(eth(BCAST, MAC, bytes([i]) * 100, ethertype=0x88B6) for i in range(31))
+    assert req(svc, (Op.SENDV,), frames).words == (0, 31)          # more than the 15 TX slots
+    assert sent == list(frames)
+    for words, strings in [((Op.SENDV,), ()), ((Op.SENDV,), frames + frames[:1]),
+                           ((Op.RECVV, 0, 0), ()), ((Op.RECVV, 0, 32), ())]:
+        assert req(svc, words, strings).words == (errno.EINVAL,)
+    rt.alive = {tid(7)}
+    for f in frames[:5]:
+        nic.receive(f)
+    svc.interrupt()
+    assert req(svc, (Op.RECVV, 0, 3)) == NET.reply(Op.RECVV, (frames[:3],))
+    assert req(svc, (Op.RECVV, 0, 31)) == NET.reply(Op.RECVV, (frames[3:5],))
+    assert req(svc, (Op.RECVV, 0, 31)) is None                     # waits
+    nic.receive(frames[5])
+    svc.interrupt()
+    assert rt.sent[-1] == (tid(7), NET.reply(Op.RECVV, (frames[5:6],)))
