@@ -34,7 +34,7 @@ def relay(pty_path: str, stdin: int | None = None, stdout: int | None = None,
                 _drain(line, fout)
                 return
             if fin in ready:
-                data = os.read(fin, 1024)
+                data = _read(fin)
                 if not data or ESCAPE in data:
                     os.write(line, data.split(ESCAPE)[0])
                     return
@@ -43,8 +43,19 @@ def relay(pty_path: str, stdin: int | None = None, stdout: int | None = None,
                 return
     finally:
         if saved is not None:
-            termios.tcsetattr(fin, termios.TCSADRAIN, saved)
+            try:
+                termios.tcsetattr(fin, termios.TCSADRAIN, saved)
+            except termios.error:
+                pass                              # the terminal is gone
         os.close(line)
+
+
+def _read(fin: int) -> bytes:
+    """What was typed; b"" when the terminal is gone."""
+    try:
+        return os.read(fin, 1024)
+    except OSError:
+        return b""
 
 
 def _drain(line: int, fout: int) -> None:

@@ -35,12 +35,19 @@ processes' pager): shorter ones are padded to three.
     MUNMAP address length;  UTIME now atime mtime | path   (now = 1: both now)
     SPAWN / SPAWN_MODULE  nargv nenv | entry stdio stdin *args -> pid
     SPAWN_WAIT  pid                 -> status | output        (blocks)
+    SPAWN_READ  pid fd count        -> | data?   (b"pipes": the process's fd 1 or 2;
+                                                  blocks; none: end of file)
+    SPAWN_WRITE pid | data          -> count     (b"pipes": to its fd 0; blocks while
+                                                  the pipe is full; empty: close it)
+    HANGUP      | line              -> pids      (the terminal on tty line LINE left:
+                                                  SIGHUP and SIGCONT to its session)
     TTY_SIGNAL  line pgrp sig       (from the tty server: ^C and friends; no reply)
     WORKER_DONE job                 (Who.SELF: a worker lthread finished a slow call)
 
 SPAWN* start a process whose parent is init (pid 1, the server). `stdio` is b"capture"
-(fds 1 and 2 collected for SPAWN_WAIT, fd 0 reads the stdin data), b"null", or
-b"tty:LINE". Wait statuses are encoded as on Linux (os.WEXITSTATUS reads them).
+(fds 1 and 2 collected for SPAWN_WAIT, fd 0 reads the stdin data), b"null",
+b"tty:LINE", or b"pipes" (fds 0, 1, 2 are three pipes whose other ends only the
+spawning task reaches, by SPAWN_WRITE and SPAWN_READ, until its SPAWN_WAIT is answered). Wait statuses are encoded as on Linux (os.WEXITSTATUS reads them).
 """
 from __future__ import annotations
 
@@ -105,6 +112,9 @@ class Op(enum.IntEnum):
     SPAWN_WAIT = 0x5529
     MUNMAP = 0x552A
     UTIME = 0x552B
+    SPAWN_READ = 0x552C
+    SPAWN_WRITE = 0x552D
+    HANGUP = 0x552E
     TTY_SIGNAL = 0x5410
     WORKER_DONE = 0x55FF
 
@@ -156,6 +166,9 @@ UNIX = Interface("unix", Op, pad_to=3, ops={
     Op.SPAWN_WAIT: call("pid", "status | output"),
     Op.MUNMAP: call("address length", "", _P),
     Op.UTIME: call("now atime mtime | path", "", _P),
+    Op.SPAWN_READ: call("pid fd count", "| data?"),
+    Op.SPAWN_WRITE: call("pid | data", "count"),
+    Op.HANGUP: call("| line", "pids"),
     Op.TTY_SIGNAL: call("line pgrp sig"),
     Op.WORKER_DONE: call("job", "", Who.SELF),
 })
@@ -206,6 +219,18 @@ class Unix(Service):
 
     def kill(self, pid: int, sig: int) -> None:
         self.call(Op.KILL, pid, sig)
+
+    def read_output(self, pid: int, fd: int, count: int = 65536) -> bytes:
+        """What a b"pipes" process wrote to `fd` (1 or 2) next; b"" at its end."""
+        return self.call(Op.SPAWN_READ, pid, fd, count, timeout=NEVER).data
+
+    def write_input(self, pid: int, data: bytes) -> int:
+        """Feed a b"pipes" process's fd 0 (blocks while full); b"" closes it."""
+        return self.call(Op.SPAWN_WRITE, pid, bytes(data), timeout=NEVER).count
+
+    def hangup(self, line: str) -> int:
+        """The terminal on tty line `line` left: how many processes got SIGHUP."""
+        return self.call(Op.HANGUP, line.encode()).pids
 
     def ps(self) -> list[str]:
         """Every process, as "pid ppid pgrp state name" rows."""

@@ -3,7 +3,8 @@
 One thread (lthread 0) serves protocols/unix.py's UNIX interface with the one server
 loop (protocols.server.serve and Dispatch): every operation goes to the handler named
 after it, in calls.py (processes, signals, memory), files.py (fds, files, pipes) or
-exec.py (fork, exec, spawn), mixed into `Server`. The declaration says who may call
+exec.py (fork, exec, spawn) and spawnio.py (a spawned process's pipes, a line's
+hang-up), mixed into `Server`. The declaration says who may call
 (Who.CLAN: a process, a task of this server's clan; Who.ANY: also root, tests, `mk
 sh`); a handler that needs a process asks the process table, EPERM for a task that is
 none. Besides its requests, lthread 0 takes:
@@ -48,6 +49,7 @@ from .files import FileCalls
 from .memory import Memory
 from .proc import INIT_PID, Call, ProcTable
 from .signals import post
+from .spawnio import SpawnIoCalls
 
 __all__ = ["main", "Server", "Timers"]
 
@@ -97,7 +99,7 @@ class Timers:
                     log.exception("unix: a timer failed")
 
 
-class Server(ProcessCalls, FileCalls, ExecCalls):
+class Server(ProcessCalls, FileCalls, ExecCalls, SpawnIoCalls):
     """The state of the Unix server and the handlers of its interface."""
 
     def __init__(self, rt, names: int | None = None):
@@ -117,6 +119,9 @@ class Server(ProcessCalls, FileCalls, ExecCalls):
         self.idle_workers = 0
         self.workers = 0
         self.spawned: dict[int, list] = {}   # pid -> [status or None, capture, callers]
+        self.spawn_ends: dict = {}           # pid -> SpawnEnds (stdio b"pipes")
+        self.line_sessions: dict[str, int] = {}   # tty line name -> its session
+        self.tty_lines: dict[str, int] = {}  # tty line name -> the tty server's number
         self.tasks: dict[int, int] = {}      # my live task numbers -> their version
         self._send = partial(send_reply, rt)
 
@@ -247,7 +252,15 @@ class Server(ProcessCalls, FileCalls, ExecCalls):
             sp.append("done")
         for call in sp[2]:
             call.reply(sp[0], bytes(sp[1].data) if sp[1] else b"")
+        if sp[2]:
+            self.close_spawn_ends(pid)
         sp[2].clear()
+
+    def close_spawn_ends(self, pid: int) -> None:
+        """The spawner is done with a b"pipes" process's far ends."""
+        ends = self.spawn_ends.pop(pid, None)
+        if ends is not None:
+            ends.close()
 
 
 def _worker(rt, srv: Server) -> None:
