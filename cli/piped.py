@@ -43,7 +43,7 @@ def one_command(node: Node, command: str) -> int:
         saved = {s: signal.signal(s, lambda sig, _f: _forward(fsig, sig)) for s in FORWARDED}
         try:
             threading.Thread(target=_feed, args=(fin,), daemon=True).start()
-            _copy_out({fout: sys.stdout.fileno(), ferr: sys.stderr.fileno()})
+            _copy_out({fout: _writer(sys.stdout.fileno()), ferr: _writer(sys.stderr.fileno())})
             select.select([waiter.fd], [], [])
         finally:
             for s, h in saved.items():
@@ -72,15 +72,20 @@ def _open_fifos(d: str, waiter: TaskWaiter) -> list[int] | None:
 
 def _feed(fin: int) -> None:
     """The CLI's stdin -> the command's, then end of file."""
+    out = _writer(fin, closefd=True)
     try:
         while data := os.read(sys.stdin.fileno(), CHUNK):
-            _write_all(fin, data)
+            out.write(data)
+            out.flush()
     except OSError:
         pass                                     # no stdin, or it stopped reading
-    os.close(fin)
+    try:
+        out.close()
+    except OSError:
+        pass
 
 
-def _copy_out(pairs: dict[int, int]) -> None:
+def _copy_out(pairs: dict) -> None:
     """Copy each FIFO to its host fd as bytes come, until both reach end of file."""
     while pairs:
         try:
@@ -91,7 +96,8 @@ def _copy_out(pairs: dict[int, int]) -> None:
             data = os.read(src, CHUNK)
             try:
                 if data:
-                    _write_all(pairs[src], data)
+                    pairs[src].write(data)
+                    pairs[src].flush()
                     continue
             except OSError:                      # our stdout closed (| head): the
                 pass                             # task's write fails, SIGPIPE there
@@ -106,7 +112,6 @@ def _forward(fsig: int, sig: int) -> None:
         pass                                     # the session has ended
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
+def _writer(fd: int, closefd: bool = False):
+    """A binary file on `fd` whose write + flush writes all of it."""
+    return open(fd, "wb", closefd=closefd)

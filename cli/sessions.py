@@ -34,24 +34,26 @@ def interactive(node: Node) -> int:
     """An interactive shell in this terminal; its exit status. Leaving first (Ctrl-],
     or the terminal closing: SIGHUP, end of input) hangs the line up."""
     line, lock = claim_line(node)
+    saved = signal.getsignal(signal.SIGHUP)
     try:
         with open(node.path(f"{line}.pty")) as f:
             pty = f.read().strip()
         started = node.root({"op": "run", "entry": SESSION, "args": ["tty", line]})
         waiter = TaskWaiter(node, started["task"])
-        saved = signal.signal(signal.SIGHUP, _hung_up)
+        signal.signal(signal.SIGHUP, _hung_up)
         try:
             relay(pty, stop_fd=waiter.fd)
         except HungUp:
             pass
-        finally:
-            signal.signal(signal.SIGHUP, saved)
+        finally:                                   # leaving: a SIGHUP now changes nothing
+            signal.signal(signal.SIGHUP, signal.SIG_IGN)
         if not waiter.done():
             hang_up(node, line, started["task"], waiter)
             return 128 + signal.SIGHUP
         return waiter.status()
     finally:
         os.unlink(lock)
+        signal.signal(signal.SIGHUP, saved)
 
 
 class HungUp(Exception):
@@ -63,15 +65,10 @@ def _hung_up(sig, frame):
 
 
 def hang_up(node: Node, line: str, task: int, waiter: TaskWaiter) -> None:
-    """The terminal left the line: the session's processes get SIGHUP (the Unix server's
-    HANGUP, through a task), and the session task goes if its shell outlives that."""
-    try:
-        t = node.root({"op": "run", "entry": HANGUP, "args": [line]})
-        node.root({"op": "wait", "task": t["task"]}, timeout=HANGUP_PATIENCE)
-        if select.select([waiter.fd], [], [], HANGUP_PATIENCE)[0]:
-            return
-    except NodeError:
-        pass
+    """The terminal left the line: the session's processes get SIGHUP, and the session
+    task goes if its shell outlives that."""
+    if _hang_up_line(node, line) and select.select([waiter.fd], [], [], HANGUP_PATIENCE)[0]:
+        return
     try:
         node.root({"op": "kill", "task": task})
     except NodeError:
@@ -86,6 +83,8 @@ def claim_line(node: Node) -> tuple[str, str]:
         lock = node.path("sessions", f"{name}.lock")
         if _held(lock):
             continue
+        if os.path.exists(lock):                   # its holder died without hanging up
+            _hang_up_line(node, name)
         if name not in plugged:
             from .main import plug
             try:
@@ -96,6 +95,16 @@ def claim_line(node: Node) -> tuple[str, str]:
             f.write(str(os.getpid()))
         return name, lock
     raise NodeError("every serial line has a session on it")
+
+
+def _hang_up_line(node: Node, line: str) -> bool:
+    """The Unix server's HANGUP of `line`, through a task; whether it was done."""
+    try:
+        t = node.root({"op": "run", "entry": HANGUP, "args": [line]})
+        node.root({"op": "wait", "task": t["task"]}, timeout=HANGUP_PATIENCE)
+        return True
+    except NodeError:
+        return False
 
 
 def _held(lock: str) -> bool:

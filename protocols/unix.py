@@ -13,7 +13,8 @@ processes' pager): shorter ones are padded to three.
     EXECVE      nargv | path *args  -> (no reply: the process is replaced); args are
                                        argv then envp ("K=V")
     EXIT        status              ->
-    WAIT        pid:i options       -> pid status             (blocks)
+    WAIT        pid:i options       -> pid status             (blocks; WNOHANG,
+                                       WUNTRACED: a stopped child too, once)
     KILL        pid:i sig           ->
     SIGACTION   sig disposition     -> old                    (SIG_DFL, SIG_IGN, SIG_HANDLE)
     SIGWAIT                         -> sig    (the signal thread; blocks)
@@ -60,11 +61,11 @@ from .client import Service
 from .fs import STAT_FIELDS, STATFS_FIELDS
 from .interface import Interface, Who, call
 
-__all__ = ["Op", "UNIX", "Unix", "SIG_DFL", "SIG_IGN", "SIG_HANDLE", "WNOHANG",
+__all__ = ["Op", "UNIX", "Unix", "SIG_DFL", "SIG_IGN", "SIG_HANDLE", "WNOHANG", "WUNTRACED",
            "PATH_MAX", "wait_status_exit", "wait_status_signal"]
 
 SIG_DFL, SIG_IGN, SIG_HANDLE = 0, 1, 2   # SIGACTION dispositions
-WNOHANG = 1
+WNOHANG, WUNTRACED = 1, 2               # WAIT options, as Linux numbers them
 PATH_MAX = 4096
 
 

@@ -10,7 +10,7 @@ answers readers (a READ with nothing to read
 simply gets no reply yet: V2 style), and turns ^C, ^\\ and ^Z into signals for the
 line's foreground process group, told to the Unix server (its TTY_SIGNAL, a send with
 no reply), dropping the line and what was typed ahead. FLUSH (a hang-up) also forgets
-the line's history. Output NL goes out as CR NL. Raw mode passes bytes untouched.
+the line's history and ends the reads waiting on it. Output NL goes out as CR NL. Raw mode passes bytes untouched.
 """
 from __future__ import annotations
 
@@ -118,9 +118,13 @@ class TtyServer:
         return ()
 
     def flush(self, req, msg):
+        """The line was hung up: typed input and history go, waiting reads end (EOF)."""
         line = self.lines[req.line]
         line.ready.clear()
         line.edit.forget()
+        while line.readers:
+            client, _ = line.readers.popleft()
+            send_reply(self.rt, client, TTY.reply(Op.READ, (b"",)))
         return ()
 
     def input(self, req, msg):

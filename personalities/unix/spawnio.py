@@ -9,7 +9,8 @@ closed when its SPAWN_WAIT is answered.
 
 HANGUP is what a Unix does when a terminal's carrier drops: every process of the
 session that the line was spawned for gets SIGHUP (and SIGCONT, so a stopped one sees
-it), the line forgets its foreground group and typed-ahead input, and is free.
+it), the line forgets its foreground group, typed-ahead input and history, its waiting
+reads end (end of file), and it is free; HANGUP is answered only then.
 """
 from __future__ import annotations
 
@@ -87,7 +88,9 @@ class SpawnIoCalls:
             post(self, p, signal.SIGHUP)
             post(self, p, signal.SIGCONT)
         no = self.tty_lines.get(name)
-        if no is not None:
-            self.slow(lambda: (self.tty.setpgrp(no, 0), self.tty.flush(no)),
-                      lambda result: None)
-        return (len(victims),)
+        if no is None:
+            return (len(victims),)
+        call = self.later(msg)                   # answered once the line is clean, so
+        self.slow(lambda: (self.tty.setpgrp(no, 0), self.tty.flush(no)),   # the next
+                  lambda result: call.reply(len(victims)))                # session's
+        return None                                                        # is its own
