@@ -25,6 +25,7 @@ __all__ = ["interactive", "one_command", "claim_line", "EXTRA_LINES"]
 SESSION = "personalities.unix.session:main"
 HANGUP = "personalities.unix.session:hangup"
 HANGUP_PATIENCE = 5.0          # seconds for the hang-up, then for the shell to go
+LINE_GONE_PATIENCE = 15.0      # seconds to learn why the line's far side went
 # Serial lines a session may use: COM2, then cards plugged in on demand (free ISA IRQs).
 EXTRA_LINES = [("com3", 0x3E8, 5), ("com4", 0x2E8, 10), ("com5", 0x2F0, 11),
                ("com6", 0x3E0, 12), ("com7", 0x2E0, 15)]
@@ -42,11 +43,13 @@ def interactive(node: Node) -> int:
         waiter = TaskWaiter(node, started["task"])
         signal.signal(signal.SIGHUP, _hung_up)
         try:
-            relay(pty, stop_fd=waiter.fd)
+            why = relay(pty, stop_fd=waiter.fd)
         except HungUp:
-            pass
+            why = "left"
         finally:                                   # leaving: a SIGHUP now changes nothing
             signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        if why == "line":                          # the node's side went (mk down)
+            select.select([waiter.fd], [], [], LINE_GONE_PATIENCE)
         if not waiter.done():
             hang_up(node, line, started["task"], waiter)
             return 128 + signal.SIGHUP

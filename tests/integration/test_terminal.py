@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from microkernel.user.testing import wait_until
 from test_console import Tmux
 
 pytestmark = [pytest.mark.timeout(180),
@@ -132,3 +133,22 @@ def test_leaving_hangs_the_session_up(node):
 def _names(node) -> set:
     return {p["name"] for p in node.facts("unix_tasks.py", "processes")["processes"]
             if p["state"] != "zombie"}
+
+
+def test_mk_down_ends_an_attached_terminal(node):
+    """(Last: it stops the module's node.)"""
+    tmux = _session(node, "mkdown")
+    try:
+        keys(tmux, "sleep 100", "Enter")
+        node.wait_for(lambda: node.process_running("sleep"), what="sleep to run")
+        assert node.mk("down").returncode == 0
+        err = os.path.join(node.home, "mkdown.err")       # mk sh's stderr
+        said = wait_until(lambda: _read(err), 15, "mk sh to end with the node")
+        assert said == f"Error: node {node.name!r} went down\n"
+    finally:
+        tmux("kill-server")
+
+
+def _read(path: str) -> str:
+    with open(path) as f:
+        return f.read()
