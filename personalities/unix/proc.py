@@ -178,6 +178,8 @@ class ProcTable:
             child = self.by_pid.get(cpid)
             if child is not None:
                 child.ppid = INIT_PID
+                if child.state == "zombie":       # init reaps its zombies at once
+                    del self.by_pid[cpid]
         proc.children.clear()
         self.by_task.pop(proc.task, None)
         return [p for p in (self.by_pid.get(proc.ppid),) if p is not None]

@@ -94,6 +94,13 @@ def test_job_control(node):
         keys(tmux, "C-c")
         keys(tmux, "echo pct=$?; jobs", "Enter")
         tmux.wait_for("pct=130\n$")
+        keys(tmux, "sleep 45", "Enter")                 # a stopped job of a shell that
+        node.wait_for(lambda: node.process_running("sleep"), what="sleep to run")
+        keys(tmux, "C-z")                                # exits gets SIGHUP, SIGCONT
+        tmux.wait_for("Stopped                 sleep 45")
+        keys(tmux, "exit", "Enter")
+        node.wait_for(lambda: not any(p["name"] == "sleep" for p in _processes(node)),
+                      what="the orphaned stopped job to end and be reaped")
     finally:
         tmux("kill-server")
 
@@ -130,9 +137,12 @@ def test_leaving_hangs_the_session_up(node):
         tmux("kill-server")
 
 
+def _processes(node) -> list:
+    return node.facts("unix_tasks.py", "processes")["processes"]
+
+
 def _names(node) -> set:
-    return {p["name"] for p in node.facts("unix_tasks.py", "processes")["processes"]
-            if p["state"] != "zombie"}
+    return {p["name"] for p in _processes(node) if p["state"] != "zombie"}
 
 
 def test_mk_down_ends_an_attached_terminal(node):

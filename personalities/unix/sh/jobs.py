@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 
 from .process import exit_code
 
-__all__ = ["Job", "fork", "wait", "background", "reap", "JOB_BUILTINS", "WUNTRACED",
-           "setup", "as_child"]
+__all__ = ["Job", "fork", "wait", "background", "reap", "orphan", "JOB_BUILTINS",
+           "WUNTRACED", "setup", "as_child"]
 
 WUNTRACED, WNOHANG = 2, 1
 TTY = 0                                      # the fd whose terminal jobs take turns on
@@ -140,6 +140,18 @@ def reap(sh) -> None:
         if not job.left:
             del sh.jobtab[no]
             sh.write(2, f"[{no}]+  Done                    {job.text}\n")
+
+
+def orphan(sh) -> None:
+    """The shell is leaving: its stopped jobs would be stopped for ever (an orphaned
+    group), so, as the kernel of Unix does for one, they get SIGHUP and SIGCONT."""
+    for job in sh.jobtab.values():
+        if job.state == "Stopped":
+            for sig in (signal.SIGHUP, signal.SIGCONT):
+                try:
+                    sh.sys.kill(-job.pgid, sig)
+                except OSError:
+                    pass
 
 
 def _enter(sh, job: Job) -> None:

@@ -115,6 +115,7 @@ def interactive_loop(sh: Shell) -> int:
             line = sys.read(0, 4096).decode(errors="surrogateescape")
             if not line:
                 sh.write(2, "\n")
+                jobs.orphan(sh)
                 return run_script(sh, "")
             pending += line
             if _incomplete(pending):
@@ -125,6 +126,7 @@ def interactive_loop(sh: Shell) -> int:
             sh.status = 130
         except Exit as e:
             sh.status = e.status
+            jobs.orphan(sh)
             return run_script(sh, "")
         pending = ""
 
