@@ -64,7 +64,7 @@ def test_open_print_and_os_work_on_the_nodes_files(node):
         "exclusive": ["FileExistsError", "EEXIST", "bin"],
         "rmdir": ["OSError", "ENOTEMPTY", base],
         "rename": ["FileNotFoundError", "ENOENT", "missing"],
-        "chmod": ["OSError", "ENOSYS", None]}, r
+        "chown": ["OSError", "ENOSYS", None]}, r
     # the node's other programs see the same files; a file left open was flushed at exit
     code, out = node.sh(f"cat {base}/text.txt {base}/unclosed.txt; ls {base}; "
                         f"wc -c {base}/bin")
