@@ -88,6 +88,7 @@ SAME = [
     # cp -r, ls -d -R
     "cp -r tree tree2 && find tree2 | sort", "cp -r tree tree2 && find tree2 | sort",
     "cp -r tree tree2/ && ls tree2", "cp tree t3",
+    "ln -s a.txt tree/l && cp -r tree tree4 && stat -c '%F %N' tree4/l && cat tree4/l",
     "ls -d tree", "ls -R tree", "ls -a tree", "ls -1 tree", "ls -d tree/* fruits",
     "ls nosuch fruits",
     # grep

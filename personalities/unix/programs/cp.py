@@ -1,7 +1,8 @@
 #!mk
 """cp [-r] SRC DST / cp [-r] SRC... DIR: copy files (into DIR, keeping the names);
--r (-R): directories with what they hold. A source and destination that are the same
-file are refused, and a DST ending in / must be a directory."""
+-r (-R): directories with what they hold, symbolic links as links. A source and
+destination that are the same file are refused, and a DST ending in / must be a
+directory."""
 import os
 import stat
 
@@ -31,9 +32,11 @@ def main(argv, envp):
 
 def copy(src, dst, recursive):
     """Copy file or tree `src` to `dst`; OSError naming the file (e.filename)."""
-    st = _named(libc.stat, src)
+    st = _named(libc.lstat if recursive else libc.stat, src)
     if same_file(src, dst):
         raise ValueError(f"'{src}' and '{dst}' are the same file")
+    if stat.S_ISLNK(st.st_mode):                 # -r copies a link as a link (-P)
+        return _named(libc.symlink, libc.readlink(src), dst, name=dst)
     if not stat.S_ISDIR(st.st_mode):
         return _copy_file(src, dst, st.st_mode & 0o777)
     if not recursive:

@@ -68,6 +68,8 @@ def render(fmt, name, st, link) -> str:
         if c == "a" and spec.startswith("0"):
             v = int(v, 8)
             spec = spec + "o"
-        out_.append(format(v, spec) if spec else str(v))
+        if isinstance(v, str) and spec[:1] not in ("-", ""):
+            spec = ">" + spec                   # numbers and names right-aligned
+        out_.append(format(v, spec.replace("-", "<")) if spec else str(v))
         i = j + 1
     return "".join(out_)
