@@ -107,7 +107,7 @@ SAME = [
 ]
 
 STRICT = ("basename cat chmod clear cp cut date df dirname du env find grep head id ln "
-          "ls mkdir more mv od ps pwd rm rmdir sed seq sort stat sync tail tee touch tr "
+          "kill ls mkdir more mv od ps pwd rm rmdir sed seq sort stat sync tail tee touch tr "
           "uname uniq wc which xargs").split()
 OWN = [
     # same file, trailing slash, errors that name the right file
