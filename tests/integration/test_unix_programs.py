@@ -224,3 +224,21 @@ def test_a_full_disk_is_named_not_a_traceback(small_node):
         "cat: write error: No space left on device",
         "sh: 1: write error: No space left on device", "echo 1",
         "cp: c2: No space left on device", "cp 1", "100%"], out
+
+
+def test_more_pages_on_a_terminal(node):
+    with node.pty("com2") as com2:
+        t = node.start("unix_tasks.py", "tty_shell", "com2")
+        com2.read_until(b"$ ")
+        com2.type(b"seq 30 | more\r")
+        page = com2.read_until(b"--More--")
+        assert b"\r\n23\r\n--More--" in page and b"24" not in page, page
+        com2.type(b"\r")                                # the reply comes from fd 2
+        rest = com2.read_until(b"$ ")
+        assert b"24\r\n" in rest and rest.endswith(b"30\r\n$ "), rest
+        com2.type(b"seq 30 | more\r")
+        com2.read_until(b"--More--")
+        com2.type(b"q\r")
+        assert b"24" not in com2.read_until(b"$ ")
+        com2.type(b"exit\r")
+        assert node.wait(t["task"], timeout=20) == 0
