@@ -18,7 +18,7 @@ import stat
 
 from . import libc
 
-__all__ = ["options", "fail", "usage_error", "count_and_paths", "is_dir", "targets",
+__all__ = ["options", "fail", "usage_error", "count_and_paths", "is_dir", "exists", "targets",
            "same_file", "out", "Inputs", "id_names", "bre"]
 
 
@@ -101,6 +101,15 @@ def count_and_paths(prog: str, args, usage: str, letters: str = "n") -> tuple[st
 def is_dir(path) -> bool:
     try:
         return stat.S_ISDIR(libc.stat(path).st_mode)
+    except OSError:
+        return False
+
+
+def exists(path) -> bool:
+    """Is there anything (a dangling link too) at `path`?"""
+    try:
+        libc.lstat(path)
+        return True
     except OSError:
         return False
 

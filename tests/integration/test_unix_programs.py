@@ -121,6 +121,10 @@ OWN = [
     ("cat nosuch same", "cat: nosuch: No such file or directory\ndata\n"),
     ("cp tree cpd; echo $?", "cp: -r not specified; omitting directory 'tree'\n1\n"),
     ("cp nosuch there", "cp: nosuch: No such file or directory\n"),
+    ("cp same no/where; mv same no/where; ln same no/where; ln -s same no/where; "
+     "ln nosuch x2", "cp: no/where: No such file or directory\n"
+     "mv: no/where: No such file or directory\nln: no/where: No such file or directory\n"
+     "ln: no/where: No such file or directory\nln: nosuch: No such file or directory\n"),
     ("cp -r tree tree/sub; echo $?; ls tree/sub", "cp: cannot copy a directory, 'tree', "
      "into itself, 'tree/sub/tree'\n1\nb.txt\ndeep\n"),
     # every program refuses an option it does not know, with status 2

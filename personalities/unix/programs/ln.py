@@ -2,7 +2,7 @@
 """ln [-sf] TARGET LINK / ln [-sf] TARGET... DIR: make hard links (-s: symbolic
 ones) to each TARGET; -f: replace a LINK that exists."""
 from personalities.unix import libc
-from personalities.unix.progargs import fail, options, targets
+from personalities.unix.progargs import exists, fail, options, targets
 
 __all__ = ["main"]
 
@@ -25,5 +25,5 @@ def main(argv, envp):
                         raise
             (libc.symlink if "s" in opts else libc.link)(target, name)
         except OSError as e:
-            status = fail("ln", name if e.errno == 17 else target, e)
+            status = fail("ln", name if "s" in opts or exists(target) else target, e)
     return status

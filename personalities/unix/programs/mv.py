@@ -3,7 +3,7 @@
 destination that are the same file are refused, and a DST ending in / must be a
 directory."""
 from personalities.unix import libc
-from personalities.unix.progargs import fail, options, same_file, targets
+from personalities.unix.progargs import exists, fail, options, same_file, targets
 
 __all__ = ["main"]
 
@@ -23,5 +23,6 @@ def main(argv, envp):
         try:
             libc.rename(src, target)
         except OSError as e:
-            status = fail("mv", src, e)
+            status = fail("mv", target if exists(src) else src, e)
     return status
+
