@@ -8,7 +8,8 @@ Options may follow operands (as GNU's), up to `--`, unless `stop_at_operand` (en
 xargs: what follows is a command). `fail` says `prog: what: reason` on fd 2.
 `count_and_paths` reads head's and tail's counts (`-n N`, `-nN`, `-N`, `-n -N`,
 `-n +N`), `targets` cp's and mv's `SRC DST` or `SRC... DIR`; `Inputs` the files
-named (or standard input) of a filter, read whole.
+named (or standard input) of a filter, read whole; `id_names` the names of
+/etc/passwd and /etc/group; `bre` a POSIX regular expression as Python's (grep, sed).
 """
 from __future__ import annotations
 
@@ -18,8 +19,8 @@ import stat
 
 from . import libc
 
-__all__ = ["options", "fail", "usage_error", "count_and_paths", "is_dir", "exists", "targets",
-           "same_file", "out", "Inputs", "id_names", "bre"]
+__all__ = ["options", "fail", "usage_error", "count_and_paths", "is_dir", "exists",
+           "targets", "same_file", "out", "Inputs", "id_names", "bre"]
 
 
 def fail(prog: str, *parts) -> int:

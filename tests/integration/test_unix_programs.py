@@ -37,7 +37,7 @@ SAME = [
     # sort, uniq
     "sort fruits", "sort -r fruits", "sort -n fruits", "sort -u fruits", "sort -rn fruits",
     "sort -t: -k2 colon", "sort -k2 -n pairs", "sort -k2,2n -k1 pairs", "sort fruits words",
-    "sort -f hello fruits", "sort nosuch",
+    "sort -f hello fruits", "sort nosuch", "cp fruits f2 && sort -o f2 f2 && cat f2",
     "sort fruits | uniq", "sort fruits | uniq -c", "sort fruits | uniq -d",
     "sort fruits | uniq -u", "uniq fruits",
     # seq, printf
@@ -96,7 +96,8 @@ SAME = [
     "grep -w hell hello", "grep -c hello hello", "grep -n o hello", "grep -v hello hello",
     "grep 'l\\+o' hello", "grep -E 'l+o[sw]' hello", "grep -F 'a.b' hello",
     "grep -e foo -e there hello", "grep -i HELLO hello", "grep -l hello hello fruits",
-    "grep hello hello nosuch", "grep '[[:digit:]]' fruits", "grep -q apple fruits",
+    "grep hello hello nosuch", "grep -r 2 tree | sort", "grep -rl . tree | sort",
+    "grep -rc x tree | sort", "grep -Rl 1 tree | sort", "grep '[[:digit:]]' fruits", "grep -q apple fruits",
     # head, tail
     "tail -n +2 fruits", "tail -n +9 fruits", "head -n -2 fruits", "head -n -20 fruits",
     "head -c 5 fruits", "tail -c 4 fruits", "head -3 fruits", "tail -2 fruits",
@@ -130,8 +131,8 @@ OWN = [
     # every program refuses an option it does not know, with status 2
     (f"for p in {' '.join(STRICT)}; do /bin/$p -Q x >/dev/null 2>&1; echo -n \"$? \"; done; "
      "echo", "2 " * len(STRICT) + "\n"),
-    ("sort -z fruits", "sort: invalid option -- 'z'\nusage: sort [-fnru] [-t SEP] "
-     "[-k N[,M][fnr]]... [FILE...]\n"),
+    ("sort -z fruits", "sort: invalid option -- 'z'\nusage: sort [-fnru] [-o FILE] "
+     "[-t SEP] [-k N[,M][fnr]]... [FILE...]\n"),
     ("ls --color", "ls: unrecognized option '--color'\nusage: ls [-1adlR] [PATH...]\n"),
     ("head -n x fruits", "head: invalid number of lines: 'x'\nusage: head [-n [-]N | -c N] "
      "[FILE...]\n"),

@@ -1,25 +1,35 @@
 #!mk
-"""grep [-cEFilnoqvw] [-e PATTERN]... [PATTERN] [FILE...]: print lines that match a
+"""grep [-cEFilnoqrvw] [-e PATTERN]... [PATTERN] [FILE...]: print lines that match a
 basic regular expression (-E: an extended one; -F: a fixed string; Python's `re`
 does the matching, so its classes such as \\d work too). -w: whole words; -o: only
-the matching parts. Exit status 0 when something matched, 1
-when nothing did, 2 on an error."""
+the matching parts; -r: the files under directories (. without any), in sorted
+order, links met on the way skipped (-R: followed). Exit status 0 when something
+matched, 1 when nothing did, 2 on an error."""
 import re
+import stat
 
 from personalities.unix import libc
-from personalities.unix.progargs import bre, fail, options, out, usage_error
+from personalities.unix.progargs import bre, fail, is_dir, options, out, usage_error
 
 __all__ = ["main"]
 
-USAGE = "grep [-cEFilnoqvw] [-e PATTERN]... [PATTERN] [FILE...]"
+USAGE = "grep [-cEFilnoqrvw] [-e PATTERN]... [PATTERN] [FILE...]"
 
 
 def main(argv, envp):
-    opts, args = options("grep", argv[1:], "cFilnoqvwEe:", USAGE, many="e")
+    opts, args = options("grep", argv[1:], "cFilnoqrRvwEe:", USAGE, many="e")
+    follow = "R" in opts
+    if follow:
+        opts["r"] = True
     pats = opts["e"] or args[:1]
     if not pats:
         usage_error("grep", USAGE)
-    paths = args[0 if opts["e"] else 1:] or ["-"]
+    paths = args[0 if opts["e"] else 1:] or ["." if "r" in opts else "-"]
+    if "r" in opts:
+        paths = [f for p in paths for f in walk(p, follow)]
+        many = True
+    else:
+        many = len(paths) > 1
     pats = [re.escape(p) if "F" in opts else bre(p, "E" in opts) for p in pats]
     if "w" in opts:
         pats = [rf"(?<!\w)(?:{p})(?!\w)" for p in pats]
@@ -36,12 +46,12 @@ def main(argv, envp):
             fail("grep", path, e)
             status = 2
             continue
-        count = scan(rx, opts, data, f"{path}:" if len(paths) > 1 else "")
+        count = scan(rx, opts, data, f"{path}:" if many else "")
         found = found or count > 0
         if "q" in opts and found:
             return 0
         if "c" in opts:
-            out(f"{path}:{count}\n" if len(paths) > 1 else f"{count}\n")
+            out(f"{path}:{count}\n" if many else f"{count}\n")
         elif "l" in opts and count:
             out(f"{path}\n")
     return status if status else (0 if found else 1)
@@ -65,3 +75,19 @@ def scan(rx, opts, data, prefix):
     if lines:
         out("".join(ln + "\n" for ln in lines))
     return count
+
+
+def walk(path, follow: bool, top: bool = True):
+    """`path`, or the files under it when it is a directory (names sorted); links met
+    on the way are skipped unless `follow` (-R), as GNU's grep -r does."""
+    try:
+        if not top and not follow and stat.S_ISLNK(libc.lstat(path).st_mode):
+            return
+        names = sorted(libc.listdir(path)) if is_dir(path) else None
+    except OSError:
+        names = None
+    if names is None:
+        yield path
+        return
+    for n in names:
+        yield from walk(f"{path.rstrip('/')}/{n}", follow, False)

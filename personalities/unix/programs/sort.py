@@ -1,23 +1,26 @@
 #!mk
-"""sort [-fnru] [-t SEP] [-k N[,M][fnr]]... [FILE...]: the lines of the files (or
-standard input), sorted by their bytes (as LC_ALL=C); -n: by the number they start
-with; -r: reversed; -u: one of each run of equal keys; -f: case folded; -k: by fields
-N to M (split by -t SEP, or by runs of blanks), several keys in turn, each with its
-own f, n, r; lines equal by their keys are then ordered by their bytes."""
+"""sort [-fnru] [-o FILE] [-t SEP] [-k N[,M][fnr]]... [FILE...]: the lines of the
+files (or standard input), sorted by their bytes (as LC_ALL=C); -n: by the number
+they start with; -r: reversed; -u: one of each run of equal keys; -f: case folded;
+-k: by fields N to M (split by -t SEP, or by runs of blanks), several keys in turn,
+each with its own f, n, r; lines equal by their keys are then ordered by their
+bytes. -o: the output goes to FILE (written after all is read: it may be an input)."""
 import functools
+import os
 import re
 
-from personalities.unix.progargs import Inputs, options, out, usage_error
+from personalities.unix import libc
+from personalities.unix.progargs import Inputs, fail, options, usage_error
 
 __all__ = ["main"]
 
-USAGE = "sort [-fnru] [-t SEP] [-k N[,M][fnr]]... [FILE...]"
+USAGE = "sort [-fnru] [-o FILE] [-t SEP] [-k N[,M][fnr]]... [FILE...]"
 NUMBER = re.compile(r"\s*(-?\d*(?:\.\d*)?)")
 KEY = re.compile(r"(\d+)([fnr]*)(?:,(\d+)([fnr]*))?")
 
 
 def main(argv, envp):
-    opts, paths = options("sort", argv[1:], "fnrut:k:", USAGE, many="k")
+    opts, paths = options("sort", argv[1:], "fnruo:t:k:", USAGE, many="k")
     keys = [parse_key(k, opts) for k in opts["k"]] or [(0, None, set(opts) & set("fnr"))]
     sep = opts.get("t")
     inputs = Inputs("sort", paths)
@@ -39,7 +42,13 @@ def main(argv, envp):
     lines.sort(key=functools.cmp_to_key(whole))
     if "u" in opts:
         lines = [ln for i, ln in enumerate(lines) if i == 0 or compare(lines[i - 1], ln)]
-    out("".join(ln + "\n" for ln in lines))
+    data = "".join(ln + "\n" for ln in lines).encode(errors="surrogateescape")
+    try:
+        fd = libc.open(opts["o"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC) if "o" in opts else 1
+        libc.write(fd, data)
+    except OSError as e:
+        fail("sort", opts.get("o", "write error"), e)
+        return 2
     return 2 if inputs.status else 0
 
 
