@@ -76,6 +76,7 @@ SAME = [
     "chmod 600 x && stat -c '%a %A' x", "chmod u+x,g+r x && stat -c %a x",
     "chmod a=r x && stat -c %a x", "chmod o+w,a-x x && stat -c %a x",
     "chmod 644 x && stat -c %a x", "chmod 6 nosuch",
+    "ln -s nowhere tree/dangling; chmod -R go-r tree; stat -c %a tree/a.txt tree/sub",
     "stat -c '%n %s %F %h' fruits x", "stat -L -c %s lnk",
     "mkdir -p e/f/g && rmdir -p e/f/g && ls -d e", "mkdir e2 && touch e2/f && rmdir e2",
     # basename, dirname, date

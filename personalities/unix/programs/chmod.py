@@ -35,8 +35,11 @@ def main(argv, envp):
     return status
 
 
-def change(path, spec, umask, recursive) -> int:
+def change(path, spec, umask, recursive, top=True) -> int:
+    """Change `path` (and under it); links met on the way are left alone, as GNU's."""
     try:
+        if not top and stat.S_ISLNK(libc.lstat(path).st_mode):
+            return 0
         st = libc.stat(path)
         libc.chmod(path, new_mode(spec, st.st_mode, umask))
     except OSError as e:
@@ -44,7 +47,7 @@ def change(path, spec, umask, recursive) -> int:
     status = 0
     if recursive and stat.S_ISDIR(st.st_mode):
         for name in sorted(libc.listdir(path)):
-            status |= change(f"{path.rstrip('/')}/{name}", spec, umask, True)
+            status |= change(f"{path.rstrip('/')}/{name}", spec, umask, True, False)
     return status
 
 
