@@ -10,6 +10,8 @@ import click
 from .lifecycle import down, json_option, node_option, open_node as _node, status, up
 from .net import link, switch
 from .node import Node, NodeError
+from .top import top
+from .trace import trace
 
 
 @click.group()
@@ -299,13 +301,19 @@ def bench_drivers(as_json: bool, mib: int, quick: bool) -> None:
 def bench_unix(as_json: bool, quick: bool) -> None:
     """The Unix personality: getpid, a cached 4 KiB read, fork+exec+wait, a pipeline and
     boot to a shell, beside floors from the same run. Boots and stops its own nodes."""
-    from bench.unix import BenchError, Settings, format_table, run
+    _settled_bench("unix", as_json, quick)
+
+
+def _settled_bench(name: str, as_json: bool, quick: bool) -> None:
+    """Run bench.NAME with its Settings (quick or not), progress on stderr; print."""
+    import importlib
+    bench = importlib.import_module(f"bench.{name}")
     try:
-        out = run(Settings.quick() if quick else Settings(),
-                  progress=lambda text: click.echo(f"  {text}", err=True))
-    except (BenchError, NodeError) as e:
+        out = bench.run(bench.Settings.quick() if quick else bench.Settings(),
+                        progress=lambda text: click.echo(f"  {text}", err=True))
+    except (bench.BenchError, NodeError) as e:
         raise click.ClickException(str(e))
-    click.echo(json.dumps(out, indent=2) if as_json else format_table(out))
+    click.echo(json.dumps(out, indent=2) if as_json else bench.format_table(out))
 
 
 @bench_group.command("net")
@@ -326,7 +334,15 @@ def bench_net(as_json: bool, quick: bool, only: str | None) -> None:
     click.echo(json.dumps(out, indent=2) if as_json else format_table(out))
 
 
-for command in (up, down, status, link, switch):
+@bench_group.command("trace")
+@json_option
+@click.option("--quick", is_flag=True, help="tiny counts: checks every path, times nothing")
+def bench_trace(as_json: bool, quick: bool) -> None:
+    """What `mk trace` costs: null RPC with the kernel's trace on beside off, paired."""
+    _settled_bench("trace", as_json, quick)
+
+
+for command in (up, down, status, link, switch, trace, top):
     main.add_command(command)
 
 if __name__ == "__main__":

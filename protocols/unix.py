@@ -34,6 +34,9 @@ processes' pager): shorter ones are padded to three.
     MMAP   length file fd off:64 -> address  (file 0: anonymous, zero-filled; 1: the
                                               file open on fd, from off, paged by fs)
     MUNMAP address length;  UTIME now atime mtime | path   (now = 1: both now)
+    CHMOD  mode | path;  SYMLINK | target path;  READLINK | path -> | target
+    UMASK  mask -> old    (the file creation mask; a new process has 022, fork and
+                           exec keep it; OPEN and MKDIR clear its bits of the mode)
     SPAWN / SPAWN_MODULE  nargv nenv | entry stdio stdin *args -> pid
     SPAWN_WAIT  pid                 -> status | output        (blocks)
     SPAWN_READ  pid fd count        -> | data?   (b"pipes": the process's fd 1 or 2;
@@ -113,9 +116,13 @@ class Op(enum.IntEnum):
     SPAWN_WAIT = 0x5529
     MUNMAP = 0x552A
     UTIME = 0x552B
-    SPAWN_READ = 0x552C
-    SPAWN_WRITE = 0x552D
-    HANGUP = 0x552E
+    CHMOD = 0x552C
+    SYMLINK = 0x552D
+    READLINK = 0x552E
+    UMASK = 0x552F
+    SPAWN_READ = 0x5530
+    SPAWN_WRITE = 0x5531
+    HANGUP = 0x5532
     TTY_SIGNAL = 0x5410
     WORKER_DONE = 0x55FF
 
@@ -167,6 +174,10 @@ UNIX = Interface("unix", Op, pad_to=3, ops={
     Op.SPAWN_WAIT: call("pid", "status | output"),
     Op.MUNMAP: call("address length", "", _P),
     Op.UTIME: call("now atime mtime | path", "", _P),
+    Op.CHMOD: call("mode | path", "", _P),
+    Op.SYMLINK: call("| target path", "", _P),
+    Op.READLINK: call("| path", "| target", _P),
+    Op.UMASK: call("mask", "old", _P),
     Op.SPAWN_READ: call("pid fd count", "| data?"),
     Op.SPAWN_WRITE: call("pid | data", "count"),
     Op.HANGUP: call("| line", "pids"),

@@ -191,6 +191,8 @@ def receive_phase(k: "Kernel", t: Thread) -> None:
             deliver_pending(k, t)
             return
         if t.irq is not None:
+            if k.tracer:                   # a driver's open wait acknowledges its line
+                k.tracer.note("irq", line=t.irq, what="acknowledged", tid=t.tid)
             k.irq.unmask(t.irq)
         if t.senders:
             s = t.senders.pop(0)
@@ -271,6 +273,8 @@ def deliver_pending(k: "Kernel", t: Thread) -> None:
     if t.irq is not None and k.irq.pending[t.irq]:
         k.irq.pending[t.irq] -= 1
         k.irq.delivered[t.irq] += 1
+        if k.tracer:
+            k.tracer.note("irq", line=t.irq, what="delivered", tid=t.tid)
         k.deliver(t.ident, 0, t.irq + 1, ())
         return
     sender, words = t.pending.pop(0)

@@ -42,8 +42,8 @@ MAX_SESSION = 64                 # processes one session may have (RLIMIT_NPROC)
 
 def _read_program(srv, cwd_ino: int, path: str) -> bytes:
     ino, mode, size = srv.fs.resolve(cwd_ino, path, True)
-    if not S.S_ISREG(mode):
-        raise OSError(errno.EACCES, "not a regular file")
+    if not S.S_ISREG(mode) or not mode & 0o111:
+        raise OSError(errno.EACCES, "not an executable regular file")
     if size > TEXT_MAX:
         raise OSError(errno.E2BIG, "program too large")
     return srv.fs.read(ino, 0, size)
@@ -53,7 +53,7 @@ def load_program(srv, cwd_ino: int, path: str, argv: list) -> tuple[bytes, list]
     """(text, argv) of what runs for `path`: a `#!mk` program is itself; a file whose
     first line is `#!INTERPRETER [ARG]` runs that program (a `#!mk` one) with argv
     [INTERPRETER, ARG, path, argv[1:]...], as the kernel of Unix does for scripts.
-    ENOENT, EACCES (not a regular file), E2BIG, or ENOEXEC (no such first line)."""
+    ENOENT, EACCES (not a regular file with an x bit), E2BIG, or ENOEXEC (no such first line)."""
     text = _read_program(srv, cwd_ino, path)
     first = text.split(b"\n", 1)[0].rstrip()
     if first == MAGIC:
@@ -96,6 +96,7 @@ class ExecCalls:
                      session=proc.session)
         child.fds = proc.fds.fork()
         child.cwd = proc.cwd
+        child.umask = proc.umask
         child.disp = dict(proc.disp)
         self.procs.add(child)
         return child.pid, int(tid), secret

@@ -94,6 +94,7 @@ class Proc:
         self.status = 0                  # the wait status, once a zombie
         self.fds = FdTable()
         self.cwd: tuple[int, str] = (2, "/")
+        self.umask = 0o022               # cleared from the mode of what open/mkdir make
         self.disp: dict[int, int] = {}   # sig -> SIG_DFL / SIG_IGN / SIG_HANDLE
         self.pending: list[int] = []
         self.blocked: Call | None = None

@@ -51,7 +51,7 @@ def test_editing_history_ctrl_c_and_a_long_line(node):
         tmux.wait_for("dropped^C\n$")
         keys(tmux, "echo fresh", "Enter")
         tmux.wait_for("\nfresh\n")
-        keys(tmux, "sleep 4", "Enter", "echo ahead", "Enter")   # typed ahead...
+        keys(tmux, "sleep 30", "Enter", "echo ahead", "Enter")  # typed ahead...
         node.wait_for(lambda: node.process_running("sleep"), what="sleep to run")
         keys(tmux, "C-c")                                # ...and dropped with the line
         tmux.wait_for("^C\n$")
