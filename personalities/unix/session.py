@@ -24,6 +24,7 @@ CLI's ^C); the shell's process group is its pid.
 """
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import sys
@@ -82,14 +83,21 @@ def _pipes(rt, fifo_dir: str, args: list) -> int:
         pid = unix.spawn("/bin/sh", ["sh", *args], stdio="pipes", envp=ENV)
     except OSError as e:
         _write_all(fds[2], f"sh: {e.strerror}\n".encode())
-        return 127 if e.strerror and "No such" in e.strerror else 1
+        return 127 if e.errno == errno.ENOENT else 1
     err_done = threading.Event()
     rt.lthread_ex_regs(IN_THREAD, _feed, args=(pid, fds[0]))
     rt.lthread_ex_regs(ERR_THREAD, _drain, args=(pid, 2, fds[2], err_done))
     rt.lthread_ex_regs(SIG_THREAD, _signals, args=(pid, fds[3]))
     _drain(rt, pid, 1, fds[1], None, unix)
     err_done.wait()
-    status, _ = unix.wait(pid)
+    os.close(fds[1])
+    try:
+        status, _ = unix.wait(pid)
+    except OSError as e:                      # the Unix server failed: one line
+        _write_all(fds[2], f"sh: {e.strerror}\n".encode())
+        return 1
+    finally:
+        os.close(fds[2])
     return exit_code(status)
 
 
@@ -106,7 +114,8 @@ def _feed(rt, pid: int, fd: int) -> None:
 
 
 def _drain(rt, pid: int, which: int, fd: int, done, unix=None) -> None:
-    """The shell's fd `which` -> the host FIFO `fd`, as it comes, to the end."""
+    """The shell's fd `which` -> the host FIFO `fd`, as it comes, to the end (or to
+    a failure, which the SPAWN_WAIT after it will meet and say)."""
     unix = unix or Unix(rt)
     try:
         while data := unix.read_output(pid, which):
@@ -116,8 +125,7 @@ def _drain(rt, pid: int, which: int, fd: int, done, unix=None) -> None:
                 unix.kill(-pid, signal.SIGPIPE)   # writer to a closed pipe, SIGPIPE
                 break
     except OSError:
-        pass                                  # the group has ended too
-    os.close(fd)
+        pass                                  # the group has ended, or the server
     if done is not None:
         done.set()
 
