@@ -119,7 +119,8 @@ def console(node_name: str) -> None:
 @click.option("-c", "command", default=None, help="run this command line and exit with its status")
 def sh(node_name: str, command: str | None) -> None:
     """A Unix shell on the node: interactive on a serial line (COM2, or a UART plugged in
-    for the session), or `-c CMD` to run one command line and print its output."""
+    for the session; Ctrl-] leaves and hangs it up), or `-c CMD` to run one command
+    line with this process's stdin, stdout and stderr, exiting with its status."""
     from .sessions import interactive, one_command
     node = _node(node_name)
     try:

@@ -13,7 +13,7 @@ import time
 import msgpack
 import zmq
 
-__all__ = ["Node", "NodeError"]
+__all__ = ["Node", "NodeError", "NodeTimeout"]
 
 MAX_SOCKET_PATH = 100          # AF_UNIX sun_path holds 108 bytes with the NUL
 SHM_DIR = "/dev/shm"            # where the kernel's physical memory segment lives (hw/memory.py)
@@ -49,6 +49,10 @@ def _kill(pid: int, sig: int) -> None:
 
 class NodeError(Exception):
     """Something the operator must be told about (no such node, already running...)."""
+
+
+class NodeTimeout(NodeError):
+    """The node is there but did not answer in time."""
 
 
 class Node:
@@ -204,7 +208,7 @@ class Node:
             s.connect(f"ipc://{self.path(sock_name)}")
             s.send(msgpack.packb(req))
             if not s.poll(None if timeout is None else int(timeout * 1000)):
-                raise NodeError(f"node {self.name!r} did not answer")
+                raise NodeTimeout(f"node {self.name!r} did not answer")
             reply = msgpack.unpackb(s.recv(), raw=False)
         finally:
             s.close()

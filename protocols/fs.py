@@ -31,6 +31,8 @@ entry, because the directory changed, resumes at the next entry.
                                                 [page*4096, +4096) (zeros past the end),
                                                 into the caller's receive window
     MAPINFO                                  -> maps loads cached capacity flushes
+    SYMLINK   dir_ino uid gid | name target  -> ino        (a symbolic link to target)
+    READLINK  ino                            -> | target   (EINVAL: no symbolic link)
 
 Errors are the errno of the failing ext2 operation (ENOENT, ENOTDIR, ENOSPC, ...). A
 request that meets a dead fs server fails with EIO and is not resent (what the dead
@@ -82,6 +84,8 @@ class Op(enum.IntEnum):
     UTIMES = 0x4613
     MAP = 0x4614
     MAPINFO = 0x4615
+    SYMLINK = 0x4616
+    READLINK = 0x4617
 
 
 FS = Interface("fs", Op, {
@@ -106,6 +110,8 @@ FS = Interface("fs", Op, {
     Op.UTIMES: call("ino now atime mtime"),
     Op.MAP: call("ino page", "size:64"),
     Op.MAPINFO: call("", "maps loads cached capacity flushes", retry=True),
+    Op.SYMLINK: call("dir_ino uid gid | name target", "ino"),
+    Op.READLINK: call("ino", "| target", retry=True),
 })
 
 Stat = FS.ops[Op.STAT].reply.type
@@ -205,6 +211,12 @@ class FsClient(Service):
 
     def chown(self, ino: int, uid: int, gid: int) -> None:
         self.call(Op.CHOWN, ino, uid, gid)
+
+    def symlink(self, dir_ino: int, name, target, uid: int = 0, gid: int = 0) -> int:
+        return self.call(Op.SYMLINK, dir_ino, uid, gid, _b(name), _b(target)).ino
+
+    def readlink(self, ino: int) -> bytes:
+        return self.call(Op.READLINK, ino).target
 
     def sync(self) -> None:
         self.call(Op.SYNC)

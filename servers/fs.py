@@ -153,6 +153,13 @@ class FsServer:
         self.fs.link(req.ino, req.dir_ino, req.name)
         return ()
 
+    def symlink(self, req, msg):
+        self.dirty = True
+        return (self.fs.symlink(req.dir_ino, req.name, req.target, req.uid, req.gid),)
+
+    def readlink(self, req, msg):
+        return (os.fsencode(self.fs.readlink(req.ino)),)
+
     def chmod(self, req, msg):
         self.dirty = True
         self.fs.chmod(req.ino, req.mode)

@@ -8,7 +8,9 @@ bound to the server, sys.stdin/stdout/stderr become fds 0, 1, 2 (through libc), 
 host's SIGCHLD is ignored so host children of fork are reaped; once the program's
 own imports are done, its Python file world becomes the node's (`nodeio.install`:
 open, input, os.* and os.environ through libc). What main returns is the exit status
-(None is 0); an exception prints its traceback on fd 2 and is 1.
+(None is 0); an OSError it did not catch (a full disk, a closed pipe) is said as a
+program says it, `prog: [file: ]reason`, and is 1; another exception prints its
+traceback on fd 2 and is 1.
 """
 from __future__ import annotations
 
@@ -58,6 +60,9 @@ def _run(rt, pid: int, argv: list, envp: list, get_main) -> None:
         status = 0 if status is None else int(status)
     except SystemExit as e:
         status = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    except OSError as e:                       # a system call's error nobody caught
+        _say(argv, e)
+        status = 1
     except BaseException:                      # noqa: BLE001 - the program's crash
         try:
             traceback.print_exc()
@@ -65,3 +70,13 @@ def _run(rt, pid: int, argv: list, envp: list, get_main) -> None:
             pass
         status = 1
     libc.exit(status)
+
+
+def _say(argv: list, e: OSError) -> None:
+    """`prog: [file: ]reason` on fd 2, as a program would have said it."""
+    prog = (argv[0] if argv else "?").rsplit("/", 1)[-1]
+    what = f"{e.filename}: " if e.filename is not None else ""
+    try:
+        libc.write(2, f"{prog}: {what}{e.strerror or e}\n".encode(errors="replace"))
+    except OSError:
+        pass

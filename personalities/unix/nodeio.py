@@ -14,13 +14,12 @@ From then on, in that process (and the processes it forks):
   rename, replace, link, chdir, getcwd, utime, access, statvfs, and so os.path.exists,
   isdir, isfile, getsize, abspath, realpath, os.walk, os.makedirs, glob, pathlib and
   shutil's copying), on fds (open, read, write, lseek, close, fstat, dup, dup2, pipe,
-  isatty, fsync), on processes (getpid, getppid, getpgrp, setpgid, kill, killpg, fork,
-  wait, waitpid, the exec family, _exit, system, uname) and `os.environ` (the process's
+  isatty, fsync), chmod, symlink, readlink, umask, on processes (getpid, getppid,
+  getpgrp, setpgid, kill, killpg, fork, wait, waitpid, the exec family, _exit, system, uname) and `os.environ` (the process's
   environment, libc.environ) go to libc: to the node's Unix server. Errors are
   OSError subclasses naming the node's path, as the host's os does.
-- `os` calls the node has no system call for (chmod, chown, symlink, readlink,
-  truncate, sendfile, pread, popen, posix_spawn, ...) raise OSError(ENOSYS) rather
-  than act on the host's files or fds.
+- `os` calls the node has no system call for (chown, truncate, sendfile, pread,
+  popen, posix_spawn, ...) raise OSError(ENOSYS) rather than act on the host's files or fds.
 
 What stays the host's: the task runtime (its ZeroMQ sockets and shared memory were
 opened before; `HOST_SIDE` modules, libc among them, keep the host's os module,
@@ -679,7 +678,9 @@ _OS = {
     "scandir": _os_scandir, "mkdir": _os_mkdir, "rmdir": _path_call(libc.rmdir),
     "remove": _path_call(libc.unlink), "unlink": _path_call(libc.unlink),
     "rename": _two_paths(libc.rename), "replace": _two_paths(libc.rename),
-    "link": _two_paths(libc.link), "chdir": _os_chdir, "getcwd": libc.getcwd,
+    "link": _two_paths(libc.link), "symlink": _two_paths(libc.symlink),
+    "readlink": _path_call(libc.readlink), "chmod": _path_call(libc.chmod),
+    "umask": libc.umask, "chdir": _os_chdir, "getcwd": libc.getcwd,
     "getcwdb": lambda: os.fsencode(libc.getcwd()), "utime": _os_utime,
     "access": _os_access, "statvfs": _os_statvfs,
     "open": _os_open, "read": libc.read, "write": libc.write, "lseek": libc.lseek,
@@ -696,7 +697,7 @@ _OS = {
 }
 # Host calls that would act on the host's files or fds, which the node has no system
 # call for: OSError(ENOSYS) instead.
-_ABSENT = ("chmod fchmod lchmod chown fchown lchown chroot fchdir symlink readlink "
+_ABSENT = ("fchmod lchmod chown fchown lchown chroot fchdir "
            "truncate ftruncate mkfifo mknod pread pwrite preadv pwritev readv writev "
            "sendfile copy_file_range splice lockf posix_fallocate posix_fadvise fstatvfs "
            "get_blocking set_blocking get_inheritable pipe2 posix_spawn posix_spawnp "

@@ -2,7 +2,7 @@
 without a kernel: READDIR pages a 50,000-entry directory from cookies, each page costing
 only its own blocks, and a cookie survives changes to the directory; a disk mounted
 read-only answers every change EROFS and corrupt metadata EIO; a disk that cannot be
-mounted stops the server with the reason in its log."""
+mounted stops the server with the reason in its log; SYMLINK and READLINK."""
 import errno
 import logging
 import stat as S
@@ -195,3 +195,29 @@ def test_a_disk_that_cannot_be_mounted_stops_the_server_saying_why(caplog):
             mount(MemoryDevice(1 << 20))
     assert e.value.code == EXIT_UNMOUNTABLE
     assert "cannot mount the disk: not ext2: magic 0x0000" in caplog.text
+
+
+def test_symlink_and_readlink_over_the_protocol(tmp_path):
+    """SYMLINK makes a link (fast and slow targets) e2fsck finds clean; READLINK reads
+    it back, EINVAL for a file; a malformed SYMLINK changes nothing."""
+    img = new_image(tmp_path)
+    with FileDevice(img) as dev:
+        fs = mount(dev)
+        server = serve(fs)
+        short, long_ = b"/etc/motd", b"/" + b"d/" * 100 + b"f"
+        r = ask(server, Op.SYMLINK, ROOT_INO, 0, 0, strings=(b"s", short))
+        assert r.words[0] == 0, r.words
+        ino = r.words[1]
+        assert S.S_ISLNK(fs.stat(ino).mode)
+        assert ask(server, Op.READLINK, ino).strings == (short,)
+        ino2 = ask(server, Op.SYMLINK, ROOT_INO, 0, 0, strings=(b"l", long_)).words[1]
+        assert ask(server, Op.READLINK, ino2).strings == (long_,)
+        assert ask(server, Op.READLINK, ROOT_INO).words == (errno.EINVAL,)
+        before = sorted(n for n, _, _ in fs.readdir(ROOT_INO))
+        assert ask(server, Op.SYMLINK, ROOT_INO, 0, 0,
+                   strings=(b"s", b"x")).words == (errno.EEXIST,)
+        assert ask(server, Op.SYMLINK, ROOT_INO, 0, 0, strings=(b"e", b"")).words[0] != 0
+        assert ask(server, Op.SYMLINK, ROOT_INO, 0, 0, strings=(b"only",)).words[0] != 0
+        assert sorted(n for n, _, _ in fs.readdir(ROOT_INO)) == before
+        fs.close()
+    assert_clean(img)
