@@ -79,7 +79,10 @@ class FileCalls:
         except OSError as e:
             if e.errno != errno.ENOENT or not flags & os.O_CREAT:
                 raise
-            dir_ino, name = split_path(self, proc, path)
+            if getattr(e, "detail", ()):         # fs named the directory it stopped in
+                dir_ino, name = e.detail[0], posixpath.basename(path)
+            else:
+                dir_ino, name = split_path(self, proc, path)
             ino = self.fs.create(dir_ino, name, mode & 0o7777)
             fmode = S.S_IFREG | (mode & 0o7777)
         else:
