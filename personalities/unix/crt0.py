@@ -22,7 +22,7 @@ from . import libc, nodeio
 from .nodeio import NodeFile as FdIO, stdio
 from .program import TEXT_BASE
 
-__all__ = ["start", "start_module", "FdIO", "stdio"]
+__all__ = ["start", "start_module", "preloaded", "FdIO", "stdio"]
 
 
 def start(rt, pid: int, text_len: int, argv: list, envp: list, ttys: int | None = None,
@@ -45,6 +45,12 @@ def start_module(rt, pid: int, entry: str, argv: list, envp: list, ttys: int | N
                  server: int | None = None) -> None:
     """A Python function `entry` ("module:func" or "/file.py:func") as the program."""
     _run(rt, pid, argv, envp, lambda: load_entry(entry), ttys, server)
+
+
+def preloaded() -> None:
+    """The task factory imported crt0 (MK_PRELOAD) and the rest: what every program's
+    start would do alike is done once, there (nodeio.keep_host_os)."""
+    nodeio.keep_host_os()
 
 
 def _run(rt, pid: int, argv: list, envp: list, get_main, ttys, server) -> None:
