@@ -83,6 +83,22 @@ class FsServer:
         return self._node(self.fs.resolve(req.path, req.cwd_ino or ROOT_INO,
                                           bool(req.follow)))
 
+    def open(self, req, msg):
+        """RESOLVE; when only the last name is missing (the walk's ENOENT names the
+        directory it stopped in), CREATE it there: open(O_CREAT) in one round trip."""
+        try:
+            ino = self.fs.resolve(req.path, req.cwd_ino or ROOT_INO, True)
+        except FsError as e:
+            if e.errno != errno.ENOENT or not getattr(e, "detail", ()):
+                raise
+            self.dirty = True
+            name = req.path.rstrip(b"/").rsplit(b"/", 1)[-1]
+            ino = self.fs.create(e.detail[0], name, req.mode & 0o7777, req.uid, req.gid)
+            return (*self._node(ino), 1)
+        if req.excl:
+            raise OSError(errno.EEXIST, "exists")
+        return (*self._node(ino), 0)
+
     def lookup(self, req, msg):
         return self._node(self.fs.lookup(req.dir_ino, req.name))
 
