@@ -24,11 +24,13 @@ from . import libc, nodeio
 from .nodeio import NodeFile as FdIO, stdio
 from .program import TEXT_BASE
 
-__all__ = ["start", "start_module", "FdIO", "stdio"]
+__all__ = ["start", "start_module", "preloaded", "FdIO", "stdio"]
 
 
-def start(rt, pid: int, text_len: int, argv: list, envp: list) -> None:
-    """A program exec'd from a file: its text is at TEXT_BASE."""
+def start(rt, pid: int, text_len: int, argv: list, envp: list, ttys: int | None = None,
+          server: int | None = None) -> None:
+    """A program exec'd from a file: its text is at TEXT_BASE. `ttys` (bit n: fd n is
+    a terminal) and `server` (the Unix server's id) spare the start two system calls."""
     def program():
         text = rt.mem.read(TEXT_BASE, text_len)
         space = {"__name__": "__mkprog__", "__file__": argv[0] if argv else "?"}
@@ -38,20 +40,27 @@ def start(rt, pid: int, text_len: int, argv: list, envp: list) -> None:
             space["__file__"])
         exec(code, space)
         return space["main"]
-    _run(rt, pid, argv, envp, program)
+    _run(rt, pid, argv, envp, program, ttys, server)
 
 
-def start_module(rt, pid: int, entry: str, argv: list, envp: list) -> None:
+def start_module(rt, pid: int, entry: str, argv: list, envp: list, ttys: int | None = None,
+                 server: int | None = None) -> None:
     """A Python function `entry` ("module:func" or "/file.py:func") as the program."""
-    _run(rt, pid, argv, envp, lambda: load_entry(entry))
+    _run(rt, pid, argv, envp, lambda: load_entry(entry), ttys, server)
 
 
-def _run(rt, pid: int, argv: list, envp: list, get_main) -> None:
+def preloaded() -> None:
+    """The task factory imported crt0 (MK_PRELOAD) and the rest: what every program's
+    start would do alike is done once, there (nodeio.keep_host_os)."""
+    nodeio.keep_host_os()
+
+
+def _run(rt, pid: int, argv: list, envp: list, get_main, ttys, server) -> None:
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
-    libc._init(rt, pid)
+    libc._init(rt, pid, server)
     libc.environ.clear()
     libc.environ.update(e.split("=", 1) for e in envp if "=" in e)
-    stdio()
+    stdio(ttys)
     status = 1
     try:
         main = get_main()

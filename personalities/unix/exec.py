@@ -67,6 +67,12 @@ def load_program(srv, cwd_ino: int, path: str, argv: list) -> tuple[bytes, list]
     return interp, [words[0], *words[1:], path, *argv[1:]]
 
 
+def _ttys(descs) -> int:
+    """Bit n set: fd n (of the first three) is a terminal; crt0 gets it at the start,
+    so a program asks no ISATTY to set up its stdio."""
+    return sum(1 << n for n, d in enumerate(descs[:3]) if d is not None and d.isatty)
+
+
 def _args(args: tuple, nargv: int) -> tuple[list, list]:
     """(argv, envp) of a request's strings: the first `nargv` are argv."""
     s = [a.decode(errors="surrogateescape") for a in args]
@@ -126,9 +132,11 @@ class ExecCalls:
             proc.sigwait = None
         proc.name = posixpath.basename(path)
         self.memory.forget(proc.task)
+        fds = [proc.fds.fds.get(n, (None,))[0] for n in range(3)]
         try:
             tid = self.rt.task_new(proc.task, CRT0, self.me,
-                                   args=[proc.pid, len(text), argv, envp])
+                                   args=[proc.pid, len(text), argv, envp, _ttys(fds),
+                                         int(self.me)])
         except Exception:
             self.terminate(proc, 9)
             raise
@@ -155,11 +163,14 @@ class ExecCalls:
         fds, capture, ends = self._stdio(req.stdio, req.stdin, spawner)
         no = self.alloc_task()
         pid = self.procs.new_pid()
+        start = [_ttys(fds), int(self.me)]
         try:
             if module:
-                tid = self.rt.task_new(no, CRT0_MODULE, self.me, args=[pid, entry, argv, envp])
+                tid = self.rt.task_new(no, CRT0_MODULE, self.me,
+                                       args=[pid, entry, argv, envp, *start])
             else:
-                tid = self.rt.task_new(no, CRT0, self.me, args=[pid, len(text), argv, envp])
+                tid = self.rt.task_new(no, CRT0, self.me,
+                                       args=[pid, len(text), argv, envp, *start])
         except Exception:
             self.procs.free_tasks.append(no)
             raise

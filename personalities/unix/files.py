@@ -75,17 +75,18 @@ class FileCalls:
             return (proc.fds.install(Null(flags), cloexec=bool(flags & os.O_CLOEXEC)),)
         writing = flags & 3 in (os.O_WRONLY, os.O_RDWR)
         try:
-            ino, fmode, _ = self.fs.resolve(proc.cwd[0], path, True)
+            if flags & os.O_CREAT:               # one fs call, creating the file if new
+                mode &= 0o7777 & ~proc.umask
+                (ino, fmode, _), _ = self.fs.open(proc.cwd[0], path, mode,
+                                                  bool(flags & os.O_EXCL))
+            else:
+                ino, fmode, _ = self.fs.resolve(proc.cwd[0], path, True)
         except OSError as e:
             if e.errno != errno.ENOENT or not flags & os.O_CREAT:
                 raise
-            dir_ino, name = split_path(self, proc, path)
-            mode &= 0o7777 & ~proc.umask
+            dir_ino, name = split_path(self, proc, path)   # (a dangling symlink: EEXIST)
             ino = self.fs.create(dir_ino, name, mode)
             fmode = S.S_IFREG | mode
-        else:
-            if flags & os.O_CREAT and flags & os.O_EXCL:
-                raise OSError(errno.EEXIST, "exists")
         if S.S_ISDIR(fmode) and (writing or flags & os.O_TRUNC):
             raise OSError(errno.EISDIR, "is a directory")
         if flags & os.O_DIRECTORY and not S.S_ISDIR(fmode):

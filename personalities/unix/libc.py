@@ -21,6 +21,7 @@ import sys
 import time
 from collections import deque
 
+from microkernel.abi import ThreadId
 from protocols.client import Service, ServiceError
 from protocols.unix import SIG_DFL as _DFL, SIG_HANDLE as _HANDLE, SIG_IGN as _IGN, UNIX, Op
 
@@ -87,10 +88,11 @@ def _held(fn, *args):
             _carrier(CARRIER, None)
 
 
-def _init(rt, pid: int) -> None:
-    """crt0: bind libc to this task and its server."""
+def _init(rt, pid: int, server: int | None = None) -> None:
+    """crt0: bind libc to this task and its server (its chief: `server` when the
+    server said which it is at the start, else asked of the kernel)."""
     _s.rt = rt
-    _s.unix = Syscalls(rt, tid=rt.chief())
+    _s.unix = Syscalls(rt, tid=ThreadId(server) if server else rt.chief())
     _s.pid = pid
     _s.handlers = {}
     _signal.signal(CARRIER, _carrier)

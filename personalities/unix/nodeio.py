@@ -295,15 +295,22 @@ class _StdFile(NodeFile):
         raise io.UnsupportedOperation("tell")
 
 
-def stdio() -> None:
+def stdio(ttys: int | None = None) -> None:
     """sys.stdin, stdout and stderr over fds 0, 1 and 2 (UTF-8, bad bytes replaced);
-    stdout is line buffered on a terminal, stderr always written through."""
-    out = _StdFile(1, "w", "<stdout>")
-    sys.stdin = io.TextIOWrapper(io.BufferedReader(_StdFile(0, "r", "<stdin>")),
+    stdout is line buffered on a terminal, stderr always written through. `ttys` (bit
+    n: fd n is a terminal), when the server gave it, spares asking. stdout's buffer is
+    one WRITE system call's most (BUFSIZE), what a pipe holds: a program printing line
+    by line into a pipe makes a system call per 64 KiB, not per 8 KiB."""
+    std = [_StdFile(0, "r", "<stdin>"), _StdFile(1, "w", "<stdout>"),
+           _StdFile(2, "w", "<stderr>")]
+    if ttys is not None:
+        for n, f in enumerate(std):
+            f._tty = bool(ttys >> n & 1)
+    sys.stdin = io.TextIOWrapper(io.BufferedReader(std[0]),
                                  encoding="utf-8", errors="replace")
-    sys.stdout = io.TextIOWrapper(io.BufferedWriter(out), encoding="utf-8",
-                                  errors="replace", line_buffering=out.isatty())
-    sys.stderr = io.TextIOWrapper(io.BufferedWriter(_StdFile(2, "w", "<stderr>")),
+    sys.stdout = io.TextIOWrapper(io.BufferedWriter(std[1], BUFSIZE), encoding="utf-8",
+                                  errors="replace", line_buffering=std[1].isatty())
+    sys.stderr = io.TextIOWrapper(io.BufferedWriter(std[2]),
                                   encoding="utf-8", errors="replace", write_through=True)
     for f, mode in ((sys.stdin, "r"), (sys.stdout, "w"), (sys.stderr, "w")):
         f.mode = mode
@@ -704,12 +711,32 @@ _ABSENT = ("fchmod lchmod chown fchown lchown chroot fchdir "
            "popen openpty forkpty tcgetpgrp ttyname login_tty memfd_create eventfd "
            "setsid getsid fpathconf pathconf getxattr setxattr listxattr "
            "removexattr").split()
+_ABSENT_FNS = {name: _absent(name) for name in _ABSENT if hasattr(os, name)}   # made once
 
 
 # -- the switch ----------------------------------------------------------------------
 
+_HOST_PREFIXES = tuple(p + "." for p in HOST_SIDE)
+_walked = 0                                      # len(sys.modules) at the last walk
+
+
 def _host_side(name: str) -> bool:
-    return any(name == p or name.startswith(p + ".") for p in HOST_SIDE)
+    return name.startswith(_HOST_PREFIXES) or name in HOST_SIDE
+
+
+def keep_host_os() -> None:
+    """Give every HOST_SIDE module imported so far the host's os. It walks sys.modules
+    only if modules came since the last walk: the task factory has it done once after
+    its preloads (crt0.preloaded), so a program's start walks nothing unless it
+    imported modules of its own. (A walk in each program touched every module object,
+    and after a fork that is a copied page each: 430 page faults, 2 ms.)"""
+    global _walked
+    if len(sys.modules) == _walked:
+        return
+    for name, mod in list(sys.modules.items()):
+        if _host_side(name) and getattr(mod, "os", None) is os:
+            mod.os = _host_os
+    _walked = len(sys.modules)
 
 
 def install(argv=None) -> None:
@@ -718,12 +745,9 @@ def install(argv=None) -> None:
     global _installed
     if _installed:
         return
-    for name, mod in list(sys.modules.items()):        # the runtime keeps the host's os
-        if _host_side(name) and getattr(mod, "os", None) is os:
-            mod.os = _host_os
-    for name in _ABSENT:
-        if hasattr(os, name):
-            setattr(os, name, _absent(name))
+    keep_host_os()                                     # the runtime keeps the host's os
+    for name, fn in _ABSENT_FNS.items():
+        setattr(os, name, fn)
     for name, fn in _OS.items():
         setattr(os, name, fn)
     os.environ = libc.environ                          # os.getenv reads it too

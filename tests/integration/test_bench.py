@@ -101,3 +101,4 @@ def test_bench_unix_quick_reports_every_figure():
     boot = out["boot"]
     assert boot["seconds"] > 0 and boot["target_s"] == 3.0 and boot["runs"]
     assert out["pipeline_lines"] > 0
+    assert out["settings"]["files"] > 0 and out["figures"]["create_file"]["ns"] > 0

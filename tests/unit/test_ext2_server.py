@@ -131,6 +131,32 @@ def test_a_cookie_survives_changes_between_pages(tmp_path):
         assert kept <= set(seen) and not {"n058", "n150", "n151"} & set(seen)
 
 
+def test_open_resolves_or_creates_in_one_request(tmp_path):
+    """OPEN: an existing path is resolved (its node, created 0); a missing last name
+    is made an empty regular file in the directory the walk reached (created 1, with
+    the mode asked); excl refuses an existing path; a missing directory, or a name
+    under a file, is refused and makes nothing; e2fsck finds the result clean."""
+    img = new_image(tmp_path)
+    with Ext2.open(img) as fs:
+        d = fs.mkdir(ROOT_INO, "d")
+        fs.create(d, "old")
+        server = serve(fs)
+        made = ask(server, Op.OPEN, 0, 0o640, 0, 0, 0, strings=(b"/d/new",))
+        assert made.words[0] == 0 and made.words[-1] == 1
+        ino = made.words[1]
+        assert ino == fs.lookup(d, "new") and S.S_IMODE(fs.stat(ino).mode) == 0o640
+        again = ask(server, Op.OPEN, d, 0o600, 0, 0, 0, strings=(b"new",))
+        assert again.words[:2] == (0, ino) and again.words[-1] == 0
+        old = ask(server, Op.OPEN, 0, 0o644, 0, 0, 1, strings=(b"/d/old",))
+        assert old.words[0] == errno.EEXIST
+        for path in (b"/nope/x", b"/d/old/x", b"/d/sub/"):
+            assert ask(server, Op.OPEN, 0, 0o644, 0, 0, 0, strings=(path,)).words[0] in (
+                errno.ENOENT, errno.ENOTDIR), path
+        assert sorted(n for n, _, _ in fs.readdir(d) if n not in (".", "..")) == \
+            ["new", "old"]
+    assert_clean(img)
+
+
 def corrupt_file(tmp_path):
     """An image whose /f has its second block pointer far past the device."""
     img = new_image(tmp_path)
