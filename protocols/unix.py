@@ -35,12 +35,16 @@ processes' pager): shorter ones are padded to three.
     MUNMAP address length;  UTIME now atime mtime | path   (now = 1: both now)
     SPAWN / SPAWN_MODULE  nargv nenv | entry stdio stdin *args -> pid
     SPAWN_WAIT  pid                 -> status | output        (blocks)
+    ON          nargv nenv | node *args -> status     (blocks; runs argv on node NODE)
+    RELAY_READ  fd count | secret   -> | data?   (NODE's server: a read of the `on`
+    RELAY_WRITE fd | secret data    -> count      process's fd 0; a write of its 1, 2)
     TTY_SIGNAL  line pgrp sig       (from the tty server: ^C and friends; no reply)
     WORKER_DONE job                 (Who.SELF: a worker lthread finished a slow call)
 
 SPAWN* start a process whose parent is init (pid 1, the server). `stdio` is b"capture"
 (fds 1 and 2 collected for SPAWN_WAIT, fd 0 reads the stdin data), b"null", or
-b"tty:LINE". Wait statuses are encoded as on Linux (os.WEXITSTATUS reads them).
+b"tty:LINE", or b"relay:NODE:SECRET" (fds 0-2 are those of an `on` process of node
+NODE, reached with RELAY_READ and RELAY_WRITE: personalities/unix/remote.py). Wait statuses are encoded as on Linux (os.WEXITSTATUS reads them).
 """
 from __future__ import annotations
 
@@ -105,6 +109,9 @@ class Op(enum.IntEnum):
     SPAWN_WAIT = 0x5529
     MUNMAP = 0x552A
     UTIME = 0x552B
+    ON = 0x552C
+    RELAY_READ = 0x552D
+    RELAY_WRITE = 0x552E
     TTY_SIGNAL = 0x5410
     WORKER_DONE = 0x55FF
 
@@ -156,6 +163,9 @@ UNIX = Interface("unix", Op, pad_to=3, ops={
     Op.SPAWN_WAIT: call("pid", "status | output"),
     Op.MUNMAP: call("address length", "", _P),
     Op.UTIME: call("now atime mtime | path", "", _P),
+    Op.ON: call("nargv nenv | node *args", "status", _P),
+    Op.RELAY_READ: call("fd count | secret", "| data?"),
+    Op.RELAY_WRITE: call("fd | secret data", "count"),
     Op.TTY_SIGNAL: call("line pgrp sig"),
     Op.WORKER_DONE: call("job", "", Who.SELF),
 })

@@ -2,10 +2,10 @@
 
 One thread (lthread 0) serves protocols/unix.py's UNIX interface with the one server
 loop (protocols.server.serve and Dispatch): every operation goes to the handler named
-after it, in calls.py (processes, signals, memory), files.py (fds, files, pipes) or
-exec.py (fork, exec, spawn), mixed into `Server`. The declaration says who may call
-(Who.CLAN: a process, a task of this server's clan; Who.ANY: also root, tests, `mk
-sh`); a handler that needs a process asks the process table, EPERM for a task that is
+after it, in calls.py (processes, signals, memory), files.py (fds, files, pipes),
+exec.py (fork, exec, spawn) or remote.py (`on`), mixed into `Server`. The
+declaration says who may call (Who.CLAN: a process, a task of this server's clan;
+Who.ANY: also root, tests, `mk sh`, other nodes' servers); a handler that needs a process asks the process table, EPERM for a task that is
 none. Besides its requests, lthread 0 takes:
 - page faults of its processes' tasks (it is their pager: `memory.py`);
 - death notices of those tasks (it is their chief);
@@ -46,7 +46,9 @@ from .calls import ProcessCalls
 from .exec import ExecCalls
 from .files import FileCalls
 from .memory import Memory
+from .netfs import Net
 from .proc import INIT_PID, Call, ProcTable
+from .remote import RemoteCalls
 from .signals import post
 
 __all__ = ["main", "Server", "Timers"]
@@ -97,7 +99,7 @@ class Timers:
                     log.exception("unix: a timer failed")
 
 
-class Server(ProcessCalls, FileCalls, ExecCalls):
+class Server(ProcessCalls, FileCalls, ExecCalls, RemoteCalls):
     """The state of the Unix server and the handlers of its interface."""
 
     def __init__(self, rt, names: int | None = None):
@@ -105,6 +107,7 @@ class Server(ProcessCalls, FileCalls, ExecCalls):
         self.me = rt.myself()
         self.names = wellknown.names_id(rt.site) if names is None else ThreadId(int(names))
         self.fs = FsClient(rt, names=self.names)
+        self.net = Net(rt, self.fs)
         self.tty = TtyClient(rt, names=self.names)
         self.root = Root(rt)
         self.memory = Memory(rt, self.fs)
@@ -118,6 +121,7 @@ class Server(ProcessCalls, FileCalls, ExecCalls):
         self.workers = 0
         self.spawned: dict[int, list] = {}   # pid -> [status or None, capture, callers]
         self.tasks: dict[int, int] = {}      # my live task numbers -> their version
+        self.relays: dict[bytes, dict] = {}  # secret -> an `on` running (remote.py)
         self._send = partial(send_reply, rt)
 
     def run(self) -> None:
@@ -222,6 +226,7 @@ class Server(ProcessCalls, FileCalls, ExecCalls):
     def finish(self, proc, status: int) -> None:
         """`proc` ended with wait status `status`: zombie, SIGCHLD, waits, init."""
         parents = self.procs.zombify(proc, status)
+        self.on_ended(proc, status)
         sp = self.spawned.get(proc.pid)
         if sp is not None:
             sp[0] = status
