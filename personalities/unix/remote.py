@@ -13,7 +13,8 @@ SECRET (16 random bytes) is what admits B to the caller's fds.
 When the `on` process ends before its remote process (^C at the terminal kills it,
 SIGINT; or any other death), A sends B a KILL of the remote process's group with the
 signal that ended it (SIGHUP for any other end). When NODE goes, B's SPAWN_WAIT fails
-(remote IPC says NOT_EXISTENT) and ON answers EIO.
+(remote IPC says NOT_EXISTENT) and ON answers EHOSTDOWN (EIO if the node is still
+heard: its Unix server alone died).
 """
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ import errno
 import os
 import signal
 
+from protocols.client import ServiceError
+from protocols.comm import CommClient
 from protocols.unix import Op, Unix
 
 from .exec import args_of
@@ -56,7 +59,12 @@ class RemoteCalls:
             run["pid"] = unix.spawn(argv[0], argv, env, stdio=stdio)
             if proc.state != "running":            # ended while the spawn went on
                 _kill_remote(run, signal.SIGHUP)
-            return unix.wait(run["pid"])[0]
+            try:
+                return unix.wait(run["pid"])[0]
+            except ServiceError as e:
+                if e.errno == errno.EIO:           # the server went: EHOSTDOWN if its node did
+                    CommClient(self.rt).resolve(node)
+                raise
 
         def done(result):
             _forget(self.relays.pop(secret, run))

@@ -23,11 +23,12 @@ def main(argv, envp):
     try:
         status = libc.on(node, [path, *argv[3:]], envp)
     except OSError as e:
-        what = cmd if e.errno in (errno.ENOENT, errno.EACCES, errno.ENOEXEC) else node
-        if what == cmd and not _is_node(node):
-            what = "no such node"
-        print(f"on: {node}: {what}: {e.strerror}", file=sys.stderr)
-        return 127 if what == cmd and e.errno == errno.ENOENT else 126 if what == cmd else 1
+        if e.errno in (errno.ENOENT, errno.EACCES, errno.ENOEXEC) and _is_node(node):
+            print(f"on: {node}: {cmd}: {e.strerror}", file=sys.stderr)
+            return 127 if e.errno == errno.ENOENT else 126
+        why = e.strerror if e.errno != errno.ENOENT else "no such node"
+        print(f"on: {node}: {why}", file=sys.stderr)
+        return 1
     if os.WIFSIGNALED(status):
         return 128 + os.WTERMSIG(status)
     return os.WEXITSTATUS(status)
