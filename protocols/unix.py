@@ -1,9 +1,10 @@
 """The Unix server's system-call protocol (personalities/unix/server.py, task 18, "unix").
 
 A process is a task of the Unix server's clan, so its IPC reaches the server directly
-(libc calls it with `Unix`); tasks that are no process (root, tests, `mk sh`) may only
-SPAWN, SPAWN_WAIT, KILL and PS. A blocking call interrupted by a handled signal is
-answered EINTR with the signal as detail: libc runs the handler and calls again (PEP 475).
+(libc calls it with `Unix`); tasks that are no process (root, tests, `mk sh`, other
+nodes' Unix servers) may only SPAWN, SPAWN_WAIT, KILL, PS and RELAY_READ/RELAY_WRITE.
+A blocking call interrupted by a handled signal is answered EINTR with the signal as
+detail: libc runs the handler and calls again (PEP 475).
 No request is exactly two words (that would read as a page fault, for the server is its
 processes' pager): shorter ones are padded to three.
 
