@@ -1,12 +1,14 @@
 """The cluster from the shell, on a real two-node cluster booted as a user would (`mk
 up --nodes 2`), driven by `mk sh --node n1 -c`: /net/n2 is n2's file system (its files
 seen from n2's own shell), `on n2 CMD` runs CMD under n2's Unix server with the caller's
-stdio and exit status, a killed `on` takes its remote process with it, and a node that
+stdio and exit status, a killed `on` takes its remote process with it (^C at a terminal
+too), and a node that
 goes down gives an error within seconds instead of a hung shell; both images are clean
 after `mk down`."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -15,6 +17,7 @@ import pytest
 
 from microkernel.user.testing import wait_until
 from test_comm import _peer_alive
+from test_console import Tmux
 
 pytestmark = [pytest.mark.timeout(180), pytest.mark.slow]
 
@@ -105,6 +108,26 @@ def test_a_killed_on_takes_its_remote_process_along(cluster):
         assert shell.communicate(timeout=20)[0] == "rc=143\n"
     finally:
         shell.kill()
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
+def test_ctrl_c_at_the_terminal_reaches_the_remote_process(cluster):
+    tmux = Tmux(f"mknet{os.getpid()}")
+    cmd = f"MK_HOME={cluster} {sys.executable} -m cli.main sh --node n1; sleep 5"
+    tmux("new-session", "-d", "-s", "mk", "-x", "120", "-y", "40", cmd)
+    try:
+        tmux.wait_for("$")
+        tmux("send-keys", "-t", "mk", "on n2 sleep 100", "Enter")
+        wait_until(lambda: any(r[-1] == "sleep" for r in _ps(cluster, "n2")), 20,
+                   "sleep in n2's ps")
+        tmux("send-keys", "-t", "mk", "C-c")
+        tmux("send-keys", "-t", "mk", "echo back $?", "Enter")
+        tmux.wait_for("back 130")
+        wait_until(lambda: not any(r[-1] == "sleep" for r in _ps(cluster, "n2")), 10,
+                   "the remote sleep to end by SIGINT")
+        tmux("send-keys", "-t", "mk", "exit", "Enter")
+    finally:
+        tmux("kill-server")
 
 
 def test_a_node_going_down_fails_the_shells_calls_fast_and_images_are_clean(cluster):
