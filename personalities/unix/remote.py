@@ -12,7 +12,9 @@ SECRET (16 random bytes) is what admits B to the caller's fds.
 
 When the `on` process ends before its remote process (^C at the terminal kills it,
 SIGINT; or any other death), A sends B a KILL of the remote process's group with the
-signal that ended it (SIGHUP for any other end). When NODE goes, B's SPAWN_WAIT fails
+signal that ended it (SIGHUP for any other end). When A's node goes, B's every-second
+watch finds its comm server no longer hears A, and the processes holding A's relayed
+fds get SIGHUP, as after a terminal's hangup. When NODE goes, B's SPAWN_WAIT fails
 (remote IPC says NOT_EXISTENT) and ON answers EHOSTDOWN (EIO if the node is still
 heard: its Unix server alone died).
 """
@@ -33,6 +35,7 @@ from .signals import post
 __all__ = ["RemoteCalls", "Relay"]
 
 REMOTE_PATIENCE = 2.0            # seconds to find NODE's unix server registered
+WATCH_EVERY = 1.0                # seconds between checks that relayed callers live
 
 
 class RemoteCalls:
@@ -109,7 +112,34 @@ class RemoteCalls:
         if not node or len(raw) != 16:
             raise OSError(errno.EINVAL, "bad relay")
         unix = Unix(self.rt, name=f"unix@{node}", patience=REMOTE_PATIENCE)
-        return [Relay(unix, raw, fd) for fd in (0, 1, 2)]
+        self._watch()
+        return [Relay(unix, node, raw, fd) for fd in (0, 1, 2)]
+
+    def _watch(self) -> None:
+        """Check in a second whether the callers of relayed processes are still heard."""
+        if self.relay_watch is None:
+            self.relay_watch = self.timers.after(WATCH_EVERY, self._check_callers)
+
+    def _check_callers(self) -> None:
+        """Every process holding a Relay of a node the comm server no longer hears gets
+        SIGHUP, as on a terminal that hung up (its `on` is gone with that node). The
+        comm server is asked on a worker; the watch goes on while Relays are held."""
+        self.relay_watch = None
+        holders: dict[str, list] = {}
+        for p in self.procs.by_pid.values():
+            for node in {d.node for d, _ in p.fds.fds.values() if isinstance(d, Relay)}:
+                holders.setdefault(node, []).append(p)
+        if not holders:
+            return
+
+        def gone(result):
+            for node in () if isinstance(result, BaseException) else result:
+                for p in holders[node]:
+                    if p.state == "running":
+                        post(self, p, signal.SIGHUP)
+            self._watch()
+        nodes = list(holders)
+        self.slow(lambda: [n for n in nodes if not _heard(self.rt, n)], gone)
 
     def on_ended(self, proc, status: int) -> None:
         """Process `proc` ended: the remote process of its `on`, if any, is killed
@@ -131,6 +161,15 @@ def _forget(run: dict) -> None:
     run["calls"].clear()
 
 
+def _heard(rt, node: str) -> bool:
+    """Whether the comm server hears node `node` (an error of its own: assume so)."""
+    try:
+        CommClient(rt).resolve(node)
+    except ServiceError as e:
+        return e.errno not in (errno.EHOSTDOWN, errno.ENOENT)
+    return True
+
+
 def _kill_remote(run: dict, sig: int) -> None:
     """Signal the remote process's group (a KILL by a task that is no process)."""
     run["unix"].call(Op.KILL, -run["pid"], sig)
@@ -141,9 +180,9 @@ class Relay(Description):
     are done on the caller's fd by IPC to the caller's Unix server (module docstring).
     They block, so they run on a worker lthread (srv.slow), like a tty's."""
 
-    def __init__(self, unix: Unix, secret: bytes, fd: int):
+    def __init__(self, unix: Unix, node: str, secret: bytes, fd: int):
         super().__init__(os.O_RDONLY if fd == 0 else os.O_WRONLY)
-        self.unix, self.secret, self.fd = unix, secret, fd
+        self.unix, self.node, self.secret, self.fd = unix, node, secret, fd
 
     def read(self, srv, call, count):
         srv.slow(lambda: self.unix.call(Op.RELAY_READ, self.fd, count, self.secret).data,

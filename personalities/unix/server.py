@@ -122,6 +122,7 @@ class Server(ProcessCalls, FileCalls, ExecCalls, RemoteCalls):
         self.spawned: dict[int, list] = {}   # pid -> [status or None, capture, callers]
         self.tasks: dict[int, int] = {}      # my live task numbers -> their version
         self.relays: dict[bytes, dict] = {}  # secret -> an `on` running (remote.py)
+        self.relay_watch = None              # the timer that checks relayed callers
         self._send = partial(send_reply, rt)
 
     def run(self) -> None:

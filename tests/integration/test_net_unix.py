@@ -2,9 +2,9 @@
 up --nodes 2`), driven by `mk sh --node n1 -c`: /net/n2 is n2's file system (its files
 seen from n2's own shell), `on n2 CMD` runs CMD under n2's Unix server with the caller's
 stdio and exit status, a killed `on` takes its remote process with it (^C at a terminal
-too), and a node that
-goes down gives an error within seconds instead of a hung shell; both images are clean
-after `mk down`."""
+too), and a node that goes down gives the other's shell an error within seconds instead
+of a hung shell, and takes the processes its `on`s started elsewhere with it; both
+images are clean after `mk down`."""
 from __future__ import annotations
 
 import os
@@ -31,6 +31,12 @@ def sh(home: str, node: str, script: str) -> str:
     """The output (stdout then stderr) of `script` run by node's shell."""
     r = mk(home, "sh", "--node", node, "-c", script)
     return r.stdout + r.stderr
+
+
+def end(*shells: subprocess.Popen) -> None:
+    for p in shells:
+        p.kill()
+        p.communicate()
 
 
 def sh_later(home: str, node: str, script: str) -> subprocess.Popen:
@@ -107,7 +113,7 @@ def test_a_killed_on_takes_its_remote_process_along(cluster):
                    "the remote sleep to be killed")
         assert shell.communicate(timeout=20)[0] == "rc=143\n"
     finally:
-        shell.kill()
+        end(shell)
 
 
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")
@@ -130,20 +136,27 @@ def test_ctrl_c_at_the_terminal_reaches_the_remote_process(cluster):
         tmux("kill-server")
 
 
-def test_a_node_going_down_fails_the_shells_calls_fast_and_images_are_clean(cluster):
-    shell = sh_later(cluster, "n1", """on n2 sleep 100; echo rc=$?
-        cat /net/n2/tmp/x; echo rc=$?; ls /net; echo alive""")
+def _running(home: str, node: str, name: str) -> bool:
+    return any(r[-1] == name for r in _ps(home, node))
+
+
+def test_a_node_going_down_fails_calls_fast_and_kills_its_remote_processes(cluster):
+    on_n2 = sh_later(cluster, "n1", "on n2 sleep 99")
+    waiting = sh_later(cluster, "n2", """on n1 sleep 100; echo rc=$?
+        cat /net/n1/tmp/x; echo rc=$?; ls /net; echo alive""")
     try:
-        wait_until(lambda: any(r[-1] == "sleep" for r in _ps(cluster, "n2")), 20,
-                   "sleep in n2's ps")
-        assert mk(cluster, "down", "--node", "n2").returncode == 0
+        wait_until(lambda: _running(cluster, "n1", "sleep") and _running(cluster, "n2", "sleep"),
+                   20, "a sleep on each node")
+        assert mk(cluster, "down", "--node", "n1").returncode == 0
         t0 = time.monotonic()
-        out = shell.communicate(timeout=30)[0]
+        out = waiting.communicate(timeout=30)[0]
         assert time.monotonic() - t0 < 10, out
+        wait_until(lambda: not _running(cluster, "n2", "sleep"), 10,
+                   "n2's sleep, whose on went with n1, to be killed (SIGHUP)")
     finally:
-        shell.kill()
-    assert out.splitlines() == ["on: n2: Host is down", "rc=1",
-                                "cat: /net/n2/tmp/x: Host is down", "rc=1", "n1", "alive"]
+        end(waiting, on_n2)
+    assert out.splitlines() == ["on: n1: Host is down", "rc=1",
+                                "cat: /net/n1/tmp/x: Host is down", "rc=1", "n2", "alive"]
     mk(cluster, "down", "--all")
     for node in ("n1", "n2"):
         fsck = subprocess.run(["e2fsck", "-fn", os.path.join(cluster, node, "disk.img")],
