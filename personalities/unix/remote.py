@@ -51,6 +51,8 @@ class RemoteCalls:
             raise OSError(errno.EINVAL, "argument count")
         env = dict(e.partition("=")[::2] for e in envp)
         node = req.node.decode(errors="replace")
+        if not node or "@" in node:
+            raise OSError(errno.ENOENT, "no such node")
         secret = os.urandom(16)
         unix = Unix(self.rt, name=f"unix@{node}", patience=REMOTE_PATIENCE)
         stdio = f"relay:{self.net.me}:{secret.hex()}"
