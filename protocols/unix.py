@@ -45,7 +45,8 @@ processes' pager): shorter ones are padded to three.
 SPAWN* start a process whose parent is init (pid 1, the server). `stdio` is b"capture"
 (fds 1 and 2 collected for SPAWN_WAIT, fd 0 reads the stdin data), b"null", or
 b"tty:LINE", or b"relay:NODE:SECRET" (fds 0-2 are those of an `on` process of node
-NODE, reached with RELAY_READ and RELAY_WRITE: personalities/unix/remote.py). Wait statuses are encoded as on Linux (os.WEXITSTATUS reads them).
+NODE, reached with RELAY_READ and RELAY_WRITE: personalities/unix/remote.py). Wait
+statuses are encoded as on Linux (os.WEXITSTATUS reads them).
 """
 from __future__ import annotations
 

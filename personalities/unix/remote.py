@@ -67,7 +67,7 @@ class RemoteCalls:
             try:
                 return unix.wait(run["pid"])[0]
             except ServiceError as e:
-                if e.errno == errno.EIO:           # the server went: EHOSTDOWN if its node did
+                if e.errno == errno.EIO:       # its server went: EHOSTDOWN if its node did
                     CommClient(self.rt).resolve(node)
                 raise
 
