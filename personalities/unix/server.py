@@ -6,7 +6,8 @@ after it, in calls.py (processes, signals, memory), files.py (fds, files, pipes)
 exec.py (fork, exec, spawn) or remote.py (`on`), mixed into `Server`. The
 declaration says who may call (Who.CLAN: a process, a task of this server's clan;
 Who.ANY: also root, tests, `mk sh`, other nodes' servers); a handler that needs a
-process asks the process table, EPERM for a task that is none. Besides its requests, lthread 0 takes:
+process asks the process table, EPERM for a task that is none. Besides its requests,
+lthread 0 takes:
 - page faults of its processes' tasks (it is their pager: `memory.py`);
 - death notices of those tasks (it is their chief);
 - messages its processes sent past it (redirected to it, their chief): refused;
