@@ -22,7 +22,7 @@ from protocols.client import ServiceError
 from protocols.comm import CommClient
 from protocols.fs import FsClient
 
-__all__ = ["NET", "Net", "net_name"]
+__all__ = ["NET", "Net", "net_name", "not_here", "under_net"]
 
 NET = "/net"
 DIR_TYPE = 2                     # ext2's directory type in READDIR entries
