@@ -12,7 +12,8 @@ run by the same task (bench/remote_tasks.py:client on n1), in alternating blocks
            duplication and 5% reordering (the count must end at exactly N, every call
            OK; the time is reported against the clean run); `mk down` of the far node
            to the error at a caller waiting with timeout NEVER, in announcement
-           intervals (target <= 3)
+           intervals (target <= 3); and the Unix figures across nodes, /net and
+           `on` (bench/onnet.py)
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ import time
 
 from .floors import BenchError
 from .node import BenchNode
+from .onnet import format_onnet, onnet
 
 __all__ = ["remote", "format_remote"]
 
@@ -67,6 +69,7 @@ def remote(s, progress) -> dict:
                  for r in range(s.remote_repeats)]
         n1.line(c, "DONE")
         out = _paired(rounds, bulks)
+        out["unix"] = onnet(n1, s.remote_repeats, progress)
         progress(f"remote IPC: {s.counted} counted calls, clean then impaired")
         out["exactly_once"] = _counted(n1, home, s.counted)
         progress("remote IPC: mk down of the far node")
@@ -159,4 +162,5 @@ def format_remote(o: dict) -> str:
         f"{e['impaired']['seconds']} s ({e['impaired_per_clean']} x), "
         f"{e['impaired']['ok']} OK, exactly once: {'yes' if e['exact'] else 'NO'}",
         f"  mk down of the far node: the caller got {d['error']} after {d['seconds']} s = "
-        f"{d['intervals']} intervals (target <= {d['target']}: {met(d['met'])})"])
+        f"{d['intervals']} intervals (target <= {d['target']}: {met(d['met'])})",
+        *([format_onnet(o["unix"])] if "unix" in o else [])])

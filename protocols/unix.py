@@ -1,9 +1,10 @@
 """The Unix server's system-call protocol (personalities/unix/server.py, task 18, "unix").
 
 A process is a task of the Unix server's clan, so its IPC reaches the server directly
-(libc calls it with `Unix`); tasks that are no process (root, tests, `mk sh`) may only
-SPAWN, SPAWN_WAIT, KILL and PS. A blocking call interrupted by a handled signal is
-answered EINTR with the signal as detail: libc runs the handler and calls again (PEP 475).
+(libc calls it with `Unix`); tasks that are no process (root, tests, `mk sh`, other
+nodes' Unix servers) may only SPAWN, SPAWN_WAIT, KILL, PS and RELAY_READ/RELAY_WRITE.
+A blocking call interrupted by a handled signal is answered EINTR with the signal as
+detail: libc runs the handler and calls again (PEP 475).
 No request is exactly two words (that would read as a page fault, for the server is its
 processes' pager): shorter ones are padded to three.
 
@@ -45,13 +46,19 @@ processes' pager): shorter ones are padded to three.
                                                   the pipe is full; empty: close it)
     HANGUP      | line              -> pids      (the terminal on tty line LINE left:
                                                   SIGHUP and SIGCONT to its session)
+    ON          nargv nenv | node *args -> status     (blocks; runs argv on node NODE)
+    RELAY_READ  fd count | secret   -> | data?   (NODE's server: a read of the `on`
+    RELAY_WRITE fd | secret data    -> count      process's fd 0; a write of its 1, 2)
     TTY_SIGNAL  line pgrp sig       (from the tty server: ^C and friends; no reply)
     WORKER_DONE job                 (Who.SELF: a worker lthread finished a slow call)
 
 SPAWN* start a process whose parent is init (pid 1, the server). `stdio` is b"capture"
 (fds 1 and 2 collected for SPAWN_WAIT, fd 0 reads the stdin data), b"null",
-b"tty:LINE", or b"pipes" (fds 0, 1, 2 are three pipes whose other ends only the
-spawning task reaches, by SPAWN_WRITE and SPAWN_READ, until its SPAWN_WAIT is answered). Wait statuses are encoded as on Linux (os.WEXITSTATUS reads them).
+b"tty:LINE", b"pipes" (fds 0, 1, 2 are three pipes whose other ends only the spawning
+task reaches, by SPAWN_WRITE and SPAWN_READ, until its SPAWN_WAIT is answered), or
+b"relay:NODE:SECRET" (fds 0-2 are those of an `on` process of node NODE, reached with
+RELAY_READ and RELAY_WRITE: personalities/unix/remote.py). Wait statuses are encoded as
+on Linux (os.WEXITSTATUS reads them).
 """
 from __future__ import annotations
 
@@ -123,6 +130,9 @@ class Op(enum.IntEnum):
     SPAWN_READ = 0x5530
     SPAWN_WRITE = 0x5531
     HANGUP = 0x5532
+    ON = 0x5533
+    RELAY_READ = 0x5534
+    RELAY_WRITE = 0x5535
     TTY_SIGNAL = 0x5410
     WORKER_DONE = 0x55FF
 
@@ -181,6 +191,9 @@ UNIX = Interface("unix", Op, pad_to=3, ops={
     Op.SPAWN_READ: call("pid fd count", "| data?"),
     Op.SPAWN_WRITE: call("pid | data", "count"),
     Op.HANGUP: call("| line", "pids"),
+    Op.ON: call("nargv nenv | node *args", "status", _P),
+    Op.RELAY_READ: call("fd count | secret", "| data?"),
+    Op.RELAY_WRITE: call("fd | secret data", "count"),
     Op.TTY_SIGNAL: call("line pgrp sig"),
     Op.WORKER_DONE: call("job", "", Who.SELF),
 })

@@ -18,12 +18,15 @@ from .fd import File
 from .proc import Interrupted
 from .signals import pending_for_main
 
-__all__ = ["ProcessCalls", "UNAME"]
-
-UNAME = (b"mk", b"mk", b"0.1", b"L4 V2 Unix personality", b"i486")
+__all__ = ["ProcessCalls", "uname"]
 PAGE = 0x1000
 PS_ROWS = 30                     # rows per PS reply (at most 31 strings a message)
 MMAP_MAX = 64 << 20
+
+
+def uname(node: str) -> tuple:
+    """UNAME's reply: the node's name is its nodename."""
+    return (b"mk", node.encode(), b"0.1", b"L4 V2 Unix personality", b"i486")
 
 
 class ProcessCalls:
@@ -134,7 +137,7 @@ class ProcessCalls:
 
     def uname(self, req, msg):
         self.procs.caller(msg.sender)
-        return UNAME
+        return uname(self.net.me)
 
     def ps(self, req, msg):
         """Every process: "pid ppid pgrp state name", from pid `start` on; the next
@@ -155,8 +158,8 @@ class ProcessCalls:
         if not req.file:
             return (self.memory.mmap(proc.task, req.length),)
         desc = proc.fds.get(req.fd)
-        if not isinstance(desc, File) or not S.S_ISREG(desc.mode):
-            raise OSError(errno.ENODEV, "not a regular file")
+        if not isinstance(desc, File) or not S.S_ISREG(desc.mode) or desc.fs is not self.fs:
+            raise OSError(errno.ENODEV, "not a regular file of this node")
         if not desc.readable():
             raise OSError(errno.EACCES, "not open for reading")
         if req.off % PAGE:

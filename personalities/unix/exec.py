@@ -34,34 +34,37 @@ from .proc import INIT_PID, Proc
 from .spawnio import pipes_stdio
 from .program import CRT0, CRT0_MODULE, MAGIC, TEXT_MAX
 
-__all__ = ["ExecCalls", "load_program"]
+__all__ = ["ExecCalls", "load_program", "args_of"]
 
 KEEP_SPAWNED = 256
 MAX_SESSION = 64                 # processes one session may have (RLIMIT_NPROC)
 
 
-def _read_program(srv, cwd_ino: int, path: str) -> bytes:
-    ino, mode, size = srv.fs.resolve(cwd_ino, path, True)
+def _read_program(srv, cwd: tuple[int, str], path: str) -> bytes:
+    fs, start, rel = srv.net.route(cwd, path)
+    if fs is None:
+        raise OSError(errno.EACCES, "not an executable regular file")
+    ino, mode, size = fs.resolve(start, rel, True)
     if not S.S_ISREG(mode) or not mode & 0o111:
         raise OSError(errno.EACCES, "not an executable regular file")
     if size > TEXT_MAX:
         raise OSError(errno.E2BIG, "program too large")
-    return srv.fs.read(ino, 0, size)
+    return fs.read(ino, 0, size)
 
 
-def load_program(srv, cwd_ino: int, path: str, argv: list) -> tuple[bytes, list]:
+def load_program(srv, cwd: tuple[int, str], path: str, argv: list) -> tuple[bytes, list]:
     """(text, argv) of what runs for `path`: a `#!mk` program is itself; a file whose
     first line is `#!INTERPRETER [ARG]` runs that program (a `#!mk` one) with argv
     [INTERPRETER, ARG, path, argv[1:]...], as the kernel of Unix does for scripts.
     ENOENT, EACCES (not a regular file with an x bit), E2BIG, or ENOEXEC (no such first line)."""
-    text = _read_program(srv, cwd_ino, path)
+    text = _read_program(srv, cwd, path)
     first = text.split(b"\n", 1)[0].rstrip()
     if first == MAGIC:
         return text, list(argv)
     words = first[2:].decode(errors="replace").split(None, 1) if first[:2] == b"#!" else []
     if not words:
         raise OSError(errno.ENOEXEC, "not a program (no #! line)")
-    interp = _read_program(srv, cwd_ino, words[0])
+    interp = _read_program(srv, cwd, words[0])
     if interp.split(b"\n", 1)[0].rstrip() != MAGIC:
         raise OSError(errno.ENOEXEC, f"{words[0]}: interpreter is no #!mk program")
     return interp, [words[0], *words[1:], path, *argv[1:]]
@@ -73,7 +76,7 @@ def _ttys(descs) -> int:
     return sum(1 << n for n, d in enumerate(descs[:3]) if d is not None and d.isatty)
 
 
-def _args(args: tuple, nargv: int) -> tuple[list, list]:
+def args_of(args: tuple, nargv: int) -> tuple[list, list]:
     """(argv, envp) of a request's strings: the first `nargv` are argv."""
     s = [a.decode(errors="surrogateescape") for a in args]
     if nargv > len(s):
@@ -122,8 +125,8 @@ class ExecCalls:
         """Replace the caller's program; no reply (the caller's process is gone)."""
         proc = self.procs.caller(msg.sender)
         path = req.path.decode()
-        argv, envp = _args(req.args, req.nargv)
-        text, argv = load_program(self, proc.cwd[0], path, argv)
+        argv, envp = args_of(req.args, req.nargv)
+        text, argv = load_program(self, proc.cwd, path, argv)
         proc.fds.exec()
         proc.disp = {s: d for s, d in proc.disp.items() if d != SIG_HANDLE}
         proc.pending.clear()
@@ -154,12 +157,12 @@ class ExecCalls:
     def _spawn(self, req, spawner: int, module: bool) -> int:
         """A new process, child of init, running program file or function `entry`."""
         entry = req.entry.decode()
-        argv, envp = _args(req.args, req.nargv)
+        argv, envp = args_of(req.args, req.nargv)
         if len(envp) != req.nenv:
             raise ValueError("environment count")
         text = None
         if not module:
-            text, argv = load_program(self, ROOT_INO, entry, argv)
+            text, argv = load_program(self, (ROOT_INO, "/"), entry, argv)
         fds, capture, ends = self._stdio(req.stdio, req.stdin, spawner)
         no = self.alloc_task()
         pid = self.procs.new_pid()
@@ -209,6 +212,8 @@ class ExecCalls:
         if stdio == b"pipes":
             mine, theirs = pipes_stdio(self, spawner)
             return mine, None, theirs
+        if stdio.startswith(b"relay:"):
+            return self.relay_fds(stdio[6:].decode(errors="replace")), None, None
         if stdio.startswith(b"tty:"):
             name = stdio[4:].decode()
             tty = Tty(self.tty.open(name), name)

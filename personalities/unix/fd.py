@@ -68,25 +68,25 @@ class Description:
 
 
 class File(Description):
-    """A file or directory of the fs server."""
+    """A file or directory of fs server `fs` (this node's, or another's under /net)."""
     seekable = True
 
-    def __init__(self, ino: int, mode: int, flags: int, path: str):
+    def __init__(self, ino: int, mode: int, flags: int, path: str, fs):
         super().__init__(flags)
-        self.ino, self.mode, self.path = ino, mode, path
+        self.ino, self.mode, self.path, self.fs = ino, mode, path, fs
         self.offset = 0
 
     def read(self, srv, call, count):
         if S.S_ISDIR(self.mode):
             raise OSError(errno.EISDIR, "is a directory")
-        data = srv.fs.read(self.ino, self.offset, count)
+        data = self.fs.read(self.ino, self.offset, count)
         self.offset += len(data)
         return data
 
     def write(self, srv, call, data):
         if self.flags & os.O_APPEND:
-            self.offset = srv.fs.stat(self.ino).size
-        n = srv.fs.write(self.ino, self.offset, data)
+            self.offset = self.fs.stat(self.ino).size
+        n = self.fs.write(self.ino, self.offset, data)
         self.offset += n
         return n
 
@@ -96,7 +96,7 @@ class File(Description):
         elif whence == os.SEEK_CUR:
             new = self.offset + offset
         elif whence == os.SEEK_END:
-            new = srv.fs.stat(self.ino).size + offset
+            new = self.fs.stat(self.ino).size + offset
         else:
             raise OSError(errno.EINVAL, "bad whence")
         if new < 0:
@@ -105,7 +105,7 @@ class File(Description):
         return new
 
     def stat(self, srv):
-        return tuple(srv.fs.stat(self.ino))
+        return tuple(self.fs.stat(self.ino))
 
 
 class PipeEnd(Description):

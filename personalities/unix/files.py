@@ -3,7 +3,8 @@ dup, dup2, pipe, stat, fstat, utime, readdir, mkdir, rmdir, unlink, rename, link
 chmod, symlink, readlink, umask, chdir, getcwd, sync, statfs, isatty, close-on-exec.
 
 Paths go to the fs server (protocols/fs.py) relative to the process's cwd inode; the
-server keeps the cwd's path too, for getcwd. /dev/null is the server's own. A read or
+server keeps the cwd's path too, for getcwd. /dev/null is the server's own; paths under
+/net/NODE go to NODE's fs server by remote IPC (netfs.py). A read or
 write that must wait parks its `Call` in the description (pipe.py, fd.py) and the
 process's `blocked` slot, where a handled signal can interrupt it.
 
@@ -21,6 +22,7 @@ import stat as S
 from protocols.unix import PATH_MAX
 
 from .fd import File, Null, PipeEnd
+from .netfs import not_here
 from .pipe import Pipe
 from .signals import deliver, post
 
@@ -43,18 +45,31 @@ def join_path(cwd: str, path: str) -> str:
     return "/" + p.lstrip("/")
 
 
-def split_path(srv, proc, path: str) -> tuple[int, str]:
-    """(inode of the parent directory, last name) of `path`."""
+def split_path(srv, proc, path: str) -> tuple:
+    """(fs client, inode of the parent directory, last name) of `path`."""
+    fs, cwd, path = srv.net.route(proc.cwd, path)
+    if fs is None:
+        raise not_here()
     path = path.rstrip("/") or "/"
     parent, name = posixpath.split(path)
     if name in ("", ".", ".."):
+        if not name:
+            fs.resolve(cwd, path, True)         # /net/NODE of no node: ENOENT
         raise OSError(errno.EINVAL if name else errno.EEXIST, "bad last component")
     if not parent:
-        return proc.cwd[0], name
-    ino, mode, _ = srv.fs.resolve(proc.cwd[0], parent, True)
+        return fs, cwd, name
+    ino, mode, _ = fs.resolve(cwd, parent, True)
     if not S.S_ISDIR(mode):
         raise OSError(errno.ENOTDIR, "not a directory")
-    return ino, name
+    return fs, ino, name
+
+
+def where(srv, proc, path: str) -> tuple:
+    """(fs client, start inode, path) of `path`; EISDIR for the /net directory."""
+    fs, cwd, path = srv.net.route(proc.cwd, path)
+    if fs is None:
+        raise OSError(errno.EISDIR, "is a directory")
+    return fs, cwd, path
 
 
 def park(proc, call) -> None:
@@ -74,26 +89,26 @@ class FileCalls:
         if join_path(proc.cwd[1], path) == DEV_NULL:
             return (proc.fds.install(Null(flags), cloexec=bool(flags & os.O_CLOEXEC)),)
         writing = flags & 3 in (os.O_WRONLY, os.O_RDWR)
+        fs, cwd, rel = where(self, proc, path)
         try:
             if flags & os.O_CREAT:               # one fs call, creating the file if new
                 mode &= 0o7777 & ~proc.umask
-                (ino, fmode, _), _ = self.fs.open(proc.cwd[0], path, mode,
-                                                  bool(flags & os.O_EXCL))
+                (ino, fmode, _), _ = fs.open(cwd, rel, mode, bool(flags & os.O_EXCL))
             else:
-                ino, fmode, _ = self.fs.resolve(proc.cwd[0], path, True)
+                ino, fmode, _ = fs.resolve(cwd, rel, True)
         except OSError as e:
             if e.errno != errno.ENOENT or not flags & os.O_CREAT:
                 raise
-            dir_ino, name = split_path(self, proc, path)   # (a dangling symlink: EEXIST)
-            ino = self.fs.create(dir_ino, name, mode)
+            fs, dir_ino, name = split_path(self, proc, path)   # (a dangling symlink: EEXIST)
+            ino = fs.create(dir_ino, name, mode)
             fmode = S.S_IFREG | mode
         if S.S_ISDIR(fmode) and (writing or flags & os.O_TRUNC):
             raise OSError(errno.EISDIR, "is a directory")
         if flags & os.O_DIRECTORY and not S.S_ISDIR(fmode):
             raise OSError(errno.ENOTDIR, "not a directory")
         if flags & os.O_TRUNC and writing and S.S_ISREG(fmode):
-            self.fs.truncate(ino, 0)
-        desc = File(ino, fmode, flags, join_path(proc.cwd[1], path))
+            fs.truncate(ino, 0)
+        desc = File(ino, fmode, flags, join_path(proc.cwd[1], path), fs)
         return (proc.fds.install(desc, cloexec=bool(flags & os.O_CLOEXEC)),)
 
     def close(self, req, msg):
@@ -164,8 +179,11 @@ class FileCalls:
         path = _path(req.path)
         if join_path(proc.cwd[1], path) == DEV_NULL:
             return Null().stat(self)
-        ino, _, _ = self.fs.resolve(proc.cwd[0], path, bool(req.follow))
-        return tuple(self.fs.stat(ino))
+        fs, cwd, rel = self.net.route(proc.cwd, path)
+        if fs is None:
+            return self.net.stat()
+        ino, _, _ = fs.resolve(cwd, rel, bool(req.follow))
+        return tuple(fs.stat(ino))
 
     def utime(self, req, msg):
         """Set atime and mtime of a path (now = 1: both now)."""
@@ -173,72 +191,83 @@ class FileCalls:
         path = _path(req.path)
         if join_path(proc.cwd[1], path) == DEV_NULL:
             return ()
-        ino, _, _ = self.fs.resolve(proc.cwd[0], path, True)
-        self.fs.utimes(ino, None if req.now & 1 else (req.atime, req.mtime))
+        fs, cwd, rel = self.net.route(proc.cwd, path)
+        if fs is None:
+            raise not_here()
+        ino, _, _ = fs.resolve(cwd, rel, True)
+        fs.utimes(ino, None if req.now & 1 else (req.atime, req.mtime))
         return ()
 
     def readdir(self, req, msg):
         proc = self.procs.caller(msg.sender)
-        ino, mode, _ = self.fs.resolve(proc.cwd[0], _path(req.path), True)
+        fs, cwd, rel = self.net.route(proc.cwd, _path(req.path))
+        if fs is None:
+            return self.net.entries(req.start)
+        ino, mode, _ = fs.resolve(cwd, rel, True)
         if not S.S_ISDIR(mode):
             raise OSError(errno.ENOTDIR, "not a directory")
-        nxt, entries = self.fs.readdir(ino, req.start)
+        nxt, entries = fs.readdir(ino, req.start)
         return nxt, tuple(b"%s\0%d\0%d" % e for e in entries)
 
     def mkdir(self, req, msg):
         proc = self.procs.caller(msg.sender)
-        dir_ino, name = split_path(self, proc, _path(req.path))
-        self.fs.mkdir(dir_ino, name, req.mode & 0o7777 & ~proc.umask)
+        fs, dir_ino, name = split_path(self, proc, _path(req.path))
+        fs.mkdir(dir_ino, name, req.mode & 0o7777 & ~proc.umask)
         return ()
 
     def rmdir(self, req, msg):
-        dir_ino, name = split_path(self, self.procs.caller(msg.sender), _path(req.path))
-        self.fs.rmdir(dir_ino, name)
+        fs, dir_ino, name = split_path(self, self.procs.caller(msg.sender), _path(req.path))
+        fs.rmdir(dir_ino, name)
         return ()
 
     def unlink(self, req, msg):
-        dir_ino, name = split_path(self, self.procs.caller(msg.sender), _path(req.path))
-        _, mode, _ = self.fs.lookup(dir_ino, name)
+        fs, dir_ino, name = split_path(self, self.procs.caller(msg.sender), _path(req.path))
+        _, mode, _ = fs.lookup(dir_ino, name)
         if S.S_ISDIR(mode):
             raise OSError(errno.EISDIR, "is a directory")
-        self.fs.unlink(dir_ino, name)
+        fs.unlink(dir_ino, name)
         return ()
 
     def rename(self, req, msg):
         proc = self.procs.caller(msg.sender)
-        old_dir, old = split_path(self, proc, _path(req.old))
-        new_dir, new = split_path(self, proc, _path(req.new))
-        self.fs.rename(old_dir, old, new_dir, new)
+        fs, old_dir, old = split_path(self, proc, _path(req.old))
+        new_fs, new_dir, new = split_path(self, proc, _path(req.new))
+        if new_fs is not fs:
+            raise OSError(errno.EXDEV, "across nodes")
+        fs.rename(old_dir, old, new_dir, new)
         return ()
 
     def link(self, req, msg):
         proc = self.procs.caller(msg.sender)
-        ino, mode, _ = self.fs.resolve(proc.cwd[0], _path(req.old), False)
+        fs, cwd, rel = where(self, proc, _path(req.old))
+        ino, mode, _ = fs.resolve(cwd, rel, False)
         if S.S_ISDIR(mode):
             raise OSError(errno.EPERM, "a directory")
-        dir_ino, name = split_path(self, proc, _path(req.new))
-        self.fs.link(ino, dir_ino, name)
+        new_fs, dir_ino, name = split_path(self, proc, _path(req.new))
+        if new_fs is not fs:
+            raise OSError(errno.EXDEV, "across nodes")
+        new_fs.link(ino, dir_ino, name)
         return ()
 
     def chmod(self, req, msg):
-        proc = self.procs.caller(msg.sender)
-        ino, _, _ = self.fs.resolve(proc.cwd[0], _path(req.path), True)
-        self.fs.chmod(ino, req.mode & 0o7777)
+        fs, cwd, rel = where(self, self.procs.caller(msg.sender), _path(req.path))
+        ino, _, _ = fs.resolve(cwd, rel, True)
+        fs.chmod(ino, req.mode & 0o7777)
         return ()
 
     def symlink(self, req, msg):
         """A symbolic link at `path` holding `target` (not looked at: it may dangle)."""
         proc = self.procs.caller(msg.sender)
-        dir_ino, name = split_path(self, proc, _path(req.path))
-        self.fs.symlink(dir_ino, name, _path(req.target))
+        fs, dir_ino, name = split_path(self, proc, _path(req.path))
+        fs.symlink(dir_ino, name, _path(req.target))
         return ()
 
     def readlink(self, req, msg):
-        proc = self.procs.caller(msg.sender)
-        ino, mode, _ = self.fs.resolve(proc.cwd[0], _path(req.path), False)
+        fs, cwd, rel = where(self, self.procs.caller(msg.sender), _path(req.path))
+        ino, mode, _ = fs.resolve(cwd, rel, False)
         if not S.S_ISLNK(mode):
             raise OSError(errno.EINVAL, "not a symbolic link")
-        return (self.fs.readlink(ino),)
+        return (fs.readlink(ino),)
 
     def umask(self, req, msg):
         proc = self.procs.caller(msg.sender)
@@ -248,7 +277,8 @@ class FileCalls:
     def chdir(self, req, msg):
         proc = self.procs.caller(msg.sender)
         path = _path(req.path)
-        ino, mode, _ = self.fs.resolve(proc.cwd[0], path, True)
+        fs, cwd, rel = self.net.route(proc.cwd, path)
+        ino, mode = (0, S.S_IFDIR) if fs is None else fs.resolve(cwd, rel, True)[:2]
         if not S.S_ISDIR(mode):
             raise OSError(errno.ENOTDIR, "not a directory")
         proc.cwd = (ino, join_path(proc.cwd[1], path))

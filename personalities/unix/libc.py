@@ -30,7 +30,7 @@ __all__ = ["open", "read", "write", "close", "lseek", "stat", "lstat", "fstat", 
            "chmod", "umask", "chdir", "getcwd",
            "dup", "dup2", "pipe", "fork", "execve", "execv", "execvp", "wait", "waitpid",
            "exit", "getpid", "getppid", "getpgrp", "setpgid", "kill", "signal", "pause",
-           "sleep", "sync", "uname", "isatty", "tcsetpgrp", "ps", "statfs", "mmap",
+           "sleep", "sync", "uname", "on", "isatty", "tcsetpgrp", "ps", "statfs", "mmap",
            "mmap_file", "munmap", "utime", "peek", "poke", "set_cloexec", "flush",
            "read_all", "environ", "SIG_DFL", "SIG_IGN", "MAX_IO"]
 
@@ -306,6 +306,15 @@ def pause() -> None:
 
 def uname() -> os.uname_result:
     return os.uname_result(tuple(map(os.fsdecode, _s.unix.call(Op.UNAME))))
+
+
+def on(node: str, argv, envp=None) -> int:
+    """Run the program argv[0] (a path on `node`) on node `node` with this process's
+    fds 0-2; its wait status (personalities/unix/remote.py)."""
+    flush()
+    env = [f"{k}={v}" for k, v in (environ if envp is None else envp).items()]
+    return _s.unix.call(Op.ON, len(argv), len(env), _b(node),
+                        (*map(_b, argv), *map(_b, env))).status
 
 
 def ps() -> list[dict]:

@@ -2,12 +2,12 @@
 
 One thread (lthread 0) serves protocols/unix.py's UNIX interface with the one server
 loop (protocols.server.serve and Dispatch): every operation goes to the handler named
-after it, in calls.py (processes, signals, memory), files.py (fds, files, pipes) or
-exec.py (fork, exec, spawn) and spawnio.py (a spawned process's pipes, a line's
-hang-up), mixed into `Server`. The declaration says who may call
-(Who.CLAN: a process, a task of this server's clan; Who.ANY: also root, tests, `mk
-sh`); a handler that needs a process asks the process table, EPERM for a task that is
-none. Besides its requests, lthread 0 takes:
+after it, in calls.py (processes, signals, memory), files.py (fds, files, pipes),
+exec.py (fork, exec, spawn), spawnio.py (a spawned process's pipes, a line's hang-up)
+or remote.py (`on`), mixed into `Server`. The declaration says who may call (Who.CLAN:
+a process, a task of this server's clan; Who.ANY: also root, tests, `mk sh`, other
+nodes' servers); a handler that needs a process asks the process table, EPERM for a
+task that is none. Besides its requests, lthread 0 takes:
 - page faults of its processes' tasks (it is their pager: `memory.py`);
 - death notices of those tasks (it is their chief);
 - messages its processes sent past it (redirected to it, their chief): refused;
@@ -47,7 +47,9 @@ from .calls import ProcessCalls
 from .exec import ExecCalls
 from .files import FileCalls
 from .memory import Memory
+from .netfs import Net
 from .proc import INIT_PID, Call, ProcTable
+from .remote import RemoteCalls
 from .signals import deliver, post
 from .spawnio import SpawnIoCalls
 
@@ -99,7 +101,7 @@ class Timers:
                     log.exception("unix: a timer failed")
 
 
-class Server(ProcessCalls, FileCalls, ExecCalls, SpawnIoCalls):
+class Server(ProcessCalls, FileCalls, ExecCalls, SpawnIoCalls, RemoteCalls):
     """The state of the Unix server and the handlers of its interface."""
 
     def __init__(self, rt, names: int | None = None):
@@ -107,6 +109,7 @@ class Server(ProcessCalls, FileCalls, ExecCalls, SpawnIoCalls):
         self.me = rt.myself()
         self.names = wellknown.names_id(rt.site) if names is None else ThreadId(int(names))
         self.fs = FsClient(rt, names=self.names)
+        self.net = Net(rt, self.fs)
         self.tty = TtyClient(rt, names=self.names)
         self.root = Root(rt)
         self.memory = Memory(rt, self.fs)
@@ -124,6 +127,8 @@ class Server(ProcessCalls, FileCalls, ExecCalls, SpawnIoCalls):
         self.line_sessions: dict[str, int] = {}   # tty line name -> its session
         self.tty_lines: dict[str, int] = {}  # tty line name -> the tty server's number
         self.tasks: dict[int, int] = {}      # my live task numbers -> their version
+        self.relays: dict[bytes, dict] = {}  # secret -> an `on` running (remote.py)
+        self.relay_watch = None              # the timer that checks relayed callers
         self._send = partial(send_reply, rt)
 
     def run(self) -> None:
@@ -266,6 +271,7 @@ class Server(ProcessCalls, FileCalls, ExecCalls, SpawnIoCalls):
         parents = self.procs.zombify(proc, status)
         self.stopped_tasks.discard(proc.task)
         proc.stopped, proc.parked = 0, []
+        self.on_ended(proc, status)
         sp = self.spawned.get(proc.pid)
         if sp is not None:
             sp[0] = status

@@ -106,7 +106,8 @@ def test_ps_kill_uname_df(node):
     assert rows[0].split() == ["PID", "PPID", "PGRP", "STATE", "CMD"]
     assert any(r.split()[-1] == "init" and r.split()[0] == "1" for r in rows)
     assert any(r.split()[-1] == "ps" for r in rows) and any(r.split()[-1] == "sh" for r in rows)
-    assert node.sh("uname; uname -a") == (0, "mk\nmk mk 0.1 L4 V2 Unix personality i486\n")
+    assert node.sh("uname; uname -a") == (0, f"mk\nmk {node.name} 0.1 L4 V2 Unix personality "
+                                             "i486\n")
     code, out = node.sh("df")
     assert code == 0 and out.splitlines()[1].startswith("/dev/ata0") and out.endswith(" /\n")
     assert node.sh("kill -l | grep -c TERM; kill 99999")[1] == \
