@@ -134,6 +134,7 @@ class Comm:
             p.frames_in += 1
             if h.ack_txn:
                 p.out.ack(h.ack_txn, h.ack_frag, now)
+                self.lock.notify()                # the window may have room again
             if h.kind != Kind.DATA:
                 return []
             msgs, what = p.inn.take(h.txn, h.floor, h.frag, h.nfrags, payload, now)

@@ -76,7 +76,9 @@ class Outbox:
             if txn >= ack_txn:
                 break
             del self.queue[txn]
-            if not m.retransmitted and m.first:      # Karn: time only clean sends
+            if not m.retransmitted and m.first and len(m.frags) == 1:
+                # Karn: time only clean sends, and only of one frame (a long message's
+                # time is its transfer's, not the round trip's)
                 rtt = now - m.first
                 self.srtt = rtt if self.srtt is None else 0.875 * self.srtt + 0.125 * rtt
             done.append(m)
