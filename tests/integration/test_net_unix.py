@@ -87,15 +87,15 @@ def test_files_under_net_are_the_other_nodes(cluster):
 
 
 def test_on_runs_there_with_my_stdio_and_status(cluster):
-    out = sh(cluster, "n1", """on n2 cat /etc/motd | wc -c
+    r = mk(cluster, "sh", "--node", "n1", "-c", """on n2 cat /etc/motd | wc -c
         echo hi | on n2 wc -c
         on n2 sh -c 'echo err >&2; exit 3'; echo rc=$?
         on n2 cat /etc/passwd | grep root | on n1 wc -l
         on n2 nope; echo rc=$?
         on n9 true; echo rc=$?""")
-    assert out.split() == ["64", "3", "err", "rc=3", "1",
-                           "on:", "n2:", "nope:", "No", "such", "file", "or", "directory",
-                           "rc=127", "on:", "n9:", "no", "such", "node", "rc=1"], out
+    assert r.stdout.split() == ["64", "3", "rc=3", "1", "rc=127", "rc=1"], r.stdout
+    assert r.stderr.splitlines() == ["err", "on: n2: nope: No such file or directory",
+                                     "on: n9: no such node"], r.stderr
 
 
 def _ps(home: str, node: str) -> list[list[str]]:
