@@ -86,7 +86,8 @@ def fast_path(k: "Kernel") -> Callable[["Thread", bytes, list], bool]:
                 return False
         elif rcv_mode != OPEN or t.senders or t.pending or t.irq is not None:
             return False
-        # the receiver: `dest` exactly (version included), waiting for t, in t's clan,
+        # the receiver: `dest` exactly (version included), waiting for t, in t's clan
+        # or its chief or a task whose chief t is (V2's id_nearest is dest itself),
         # taking the strings whole (ipc.waiting_receiver, same_clan=True). An off-site
         # id leaves here: its site is in the base compared, so remote IPC adds no test
         task = tasks.get((dest >> TASK_SHIFT) & TASK_MASK)
@@ -94,7 +95,8 @@ def fast_path(k: "Kernel") -> Callable[["Thread", bytes, list], bool]:
             return False
         r = task.threads.get((dest >> LTHREAD_SHIFT) & LTHREAD_MASK)
         if (r is None or r.state is not RECEIVING or r.pf or r.ident is None
-                or task.chief is not t.task.chief
+                or (task.chief is not t.task.chief and task is not t.task.chief
+                    and task.chief is not t.task)
                 or (r.rcv_mode != OPEN and r.rcv_from != t.tid)
                 or (frames and over_limits(frames, r.rcv_limits))):
             return False
