@@ -1,5 +1,6 @@
 """Task code for `mk bench drivers`: disk throughput through the user-level ATA driver,
-interrupt latency into a user-level driver, and a null RPC measured in the same task.
+interrupt latency into a user-level driver, and null RPCs measured in the same task,
+before the first interrupt and after the last.
 Each prints one line `WORD json` that bench/drivers.py reads from the task's log."""
 import json
 import time
@@ -33,6 +34,14 @@ def _echo(rt):
     serve(rt, lambda msg: Msg(words=msg.words))
 
 
+def _null_rpc(rt, me1, n: int = 1000) -> float:
+    """ns per null RPC to lthread 1, over `n` calls."""
+    t0 = time.perf_counter_ns()
+    for _ in range(n):
+        rt.call(me1, Msg(words=(1, 2)))
+    return (time.perf_counter_ns() - t0) / n
+
+
 def irq_latency(rt, name, names_id):
     """As the driver of COM2: one receive interrupt per byte the bench types."""
     start(rt, name, names_id).register(rt)
@@ -49,10 +58,7 @@ def irq_latency(rt, name, names_id):
     me1 = rt.myself().lthread_id(1)
     for _ in range(200):
         rt.call(me1, Msg(words=(1, 2)))
-    t0 = time.perf_counter_ns()
-    for _ in range(1000):
-        rt.call(me1, Msg(words=(1, 2)))
-    null_ns = (time.perf_counter_ns() - t0) / 1000
+    null_ns = [_null_rpc(rt, me1)]
     print("READY", flush=True)
     stamps, done = [], False
     while not done:
@@ -64,5 +70,6 @@ def irq_latency(rt, name, names_id):
                 done = True
             else:
                 stamps.append([byte, now])
+    null_ns.append(_null_rpc(rt, me1))
     print("IRQ", json.dumps({"null_rpc_ns": null_ns, "stamps": stamps}), flush=True)
     rt.receive(0)

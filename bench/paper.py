@@ -137,7 +137,8 @@ def figures(got: dict) -> tuple[dict, dict]:
               "relay_null_half": halve(f["relay_null"]), "relay_512_half": halve(f["relay_512"]),
               "null_rpc_local": _stat(u["null_rpc_local"]),
               "null_rpc_pager": k["null_rpc_pager"],
-              "null_rpc_driver": {"ns": round(irq["null_rpc_ns"], 1), "samples": 1}}
+              "null_rpc_driver": {"ns": round(irq["null_rpc_ns"], 1), "samples": 2,
+                                  "before_after_ns": irq["null_rpc_before_after_ns"]}}
     figs = {"null_rpc": k["null_rpc"], "ipc_8": halve(k["null_rpc"]),
             "ipc_512": halve(k["rpc_512"]), "page_fault": k["page_fault"],
             "getpid": {**_stat(u["getpid"]),
