@@ -1,6 +1,7 @@
 """Task code for `mk bench drivers`: disk throughput through the user-level ATA driver,
-interrupt latency into a user-level driver, and null RPCs measured in the same task,
-before the first interrupt and after the last.
+interrupt latency into a user-level driver, and null RPCs measured in the same task:
+runs of 1,000 before the first interrupt and after the last, and after each interrupt
+one single null RPC made from idle, as the interrupt came (its paired floor).
 Each prints one line `WORD json` that bench/drivers.py reads from the task's log."""
 import json
 import time
@@ -11,6 +12,7 @@ from protocols.block import MAX_COUNT, SECTOR, BlockDevice
 from protocols.server import serve
 
 CHUNK = MAX_COUNT * SECTOR            # the block protocol's largest request
+PAIR_IDLE = 0.002                     # s idle before each interrupt's paired null RPC
 
 
 def disk_rw(rt, mib):
@@ -64,12 +66,19 @@ def irq_latency(rt, name, names_id):
     while not done:
         rt.receive(irq_id(irq))
         now = time.monotonic_ns()
+        got = []
         while not rt.inb(base + 2) & 1:          # IIR: drain until no cause is left, so
             byte = rt.inb(base)                  # the line falls and the next byte is a
             if byte == 0xFF:                     # fresh edge for the (edge) PIC
                 done = True
             else:
-                stamps.append([byte, now])
+                got.append(byte)
+        if got:                                  # its pair: one null RPC from idle too
+            time.sleep(PAIR_IDLE)
+            t0 = time.perf_counter_ns()
+            rt.call(me1, Msg(words=(1, 2)))
+            single = time.perf_counter_ns() - t0
+            stamps += [[byte, now, single] for byte in got]
     null_ns.append(_null_rpc(rt, me1))
     print("IRQ", json.dumps({"null_rpc_ns": null_ns, "stamps": stamps}), flush=True)
     rt.receive(0)

@@ -138,7 +138,9 @@ def figures(got: dict) -> tuple[dict, dict]:
               "null_rpc_local": _stat(u["null_rpc_local"]),
               "null_rpc_pager": k["null_rpc_pager"],
               "null_rpc_driver": {"ns": round(irq["null_rpc_ns"], 1), "samples": 2,
-                                  "before_after_ns": irq["null_rpc_before_after_ns"]}}
+                                  "before_after_ns": irq["null_rpc_before_after_ns"]},
+              "null_rpc_driver_idle": {"ns": round(irq["null_rpc_idle_ns"], 1),
+                                       "samples": irq["samples"]}}
     figs = {"null_rpc": k["null_rpc"], "ipc_8": halve(k["null_rpc"]),
             "ipc_512": halve(k["rpc_512"]), "page_fault": k["page_fault"],
             "getpid": {**_stat(u["getpid"]),
@@ -146,7 +148,9 @@ def figures(got: dict) -> tuple[dict, dict]:
             "host_getpid": _stat(u["host"]),
             "irq_latency": {"ns": round(irq["irq_ns_median"], 1), "median_ns":
                             round(irq["irq_ns_median"], 1), "p90_ns": irq["irq_ns_p90"],
-                            "samples": irq["samples"]}}
+                            "samples": irq["samples"],
+                            "paired_ratio": round(irq["irq_paired_ratio"], 2),
+                            "paired_floor": "null_rpc_driver_idle"}}
     for name in ("ipc_8", "ipc_512"):
         figs[name]["paired_ratio"] = k["null_rpc" if name == "ipc_8" else "rpc_512"][
             "paired_ratio"]

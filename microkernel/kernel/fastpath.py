@@ -42,6 +42,7 @@ from microkernel.abi.message import MAX_STRINGS, MAX_WORDS
 from microkernel.abi.threadid import (LTHREAD_FIELD, LTHREAD_MASK, LTHREAD_SHIFT, TASK_MASK,
                                       TASK_SHIFT)
 
+from .faultpath import fault_reply_path
 from .ipc import CLOSED, OPEN, RECEIVING, RUNNING, over_limits
 
 if TYPE_CHECKING:
@@ -61,6 +62,7 @@ def fast_path(k: "Kernel") -> Callable[["Thread", bytes, list], bool]:
     """`fast(t, header, frames)`: carry out thread `t`'s request if it is the common
     IPC case and return True; else return False having changed nothing."""
     tasks, send, pack, unpack = k.tasks, k._snd, k.encode, msgpack.unpackb
+    fault_reply = fault_reply_path(k, _RCV_NEVER)
 
     def fast(t: "Thread", header: bytes, frames) -> bool:
         # a request that does not begin as an IpcRequest does (or another encoding of
@@ -80,7 +82,10 @@ def fast_path(k: "Kernel") -> Callable[["Thread", bytes, list], bool]:
                 or type(rcv_mode) is not int or type(rcv_from) is not int
                 or type(words) is not list or len(words) > MAX_WORDS
                 or len(frames) > MAX_STRINGS):
-            return False
+            # declined; a pager's map reply to a fault has a way of its own (faultpath.py)
+            return type(items) is list and len(items) == 1 and fault_reply(
+                t, dest, words, items, timeouts, rcv_mode, rcv_from, window, limits, deceit,
+                frames)
         if rcv_mode == CLOSED:              # a call: blocks on its partner's reply
             if rcv_from != dest or t.senders:
                 return False
