@@ -52,8 +52,8 @@ def fault_reply_path(k: "Kernel", rcv_never: frozenset) -> Callable[..., bool]:
                 or len(words) > MAX_WORDS or len(items) != 1):
             return False
         item = items[0]
-        if type(item) is not list or len(item) != 3 or item[2] != 0 or type(item[2]) is not int:
-            return False
+        if type(item) is not list or len(item) != 3 or item[2] not in (0, 1) or item[2]:
+            return False                    # (a map is grant 0 or False, as sys_ipc reads it)
         word, snd_base = item[0], item[1]
         if type(snd_base) is not int or not 0 <= snd_base < 1 << 32:
             return False
