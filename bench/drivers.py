@@ -111,7 +111,8 @@ def _report(log: str, word: str, timeout: float):
 
 def irq_latency(bn: BenchNode, samples: int) -> dict:
     """Type `samples` bytes (at most 200) into COM2, one at a time; the driver stamps
-    each IRQ."""
+    each IRQ (a byte that arrived while the driver drained the one before is no
+    sample: it came with no interrupt of its own)."""
     samples = min(samples, 200)
     node = bn.node
     node.root({"op": "driver_stop", "name": "com2"})
@@ -144,8 +145,9 @@ def irq_latency(bn: BenchNode, samples: int) -> dict:
     pairs = [(stamp - sent[byte], single) for byte, stamp, single in got["stamps"]
              if byte < len(sent)]
     lat = [p[0] for p in pairs]
-    if len(lat) < samples * 0.9:
-        raise BenchError(f"only {len(lat)} of {samples} interrupts arrived")
+    if len(lat) < samples * 0.5:        # a byte read in the drain of the one before it
+        raise BenchError(f"only {len(lat)} of {samples} bytes came with an interrupt "
+                         "of their own")
     before, after = got["null_rpc_ns"]
     return {"irq_ns_median": statistics.median(lat), "irq_ns_p90": sorted(lat)[int(len(lat) * 0.9)],
             "null_rpc_ns": (before + after) / 2, "null_rpc_before_after_ns": [before, after],
