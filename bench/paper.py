@@ -216,8 +216,12 @@ def format_table(out: dict) -> str:
         lines.append(f"  {L:>8} {k:8.1%} {d:8.1%}")
     for side, what in (("kernel", "mk's null RPC"), ("direct", "the direct ZeroMQ round trip")):
         t = f3["under"][side]
+        seen = (f"the measured curve crosses 10% at {t['10_measured']:,} lines"
+                if t["10_measured"] else "the measured curve stays above 10% to "
+                f"{f3['levels'][-1]:,} lines")
         lines.append(f"  {what}: under 10% from {t['10']:,.0f} lines ({t['10_us']:.0f} us of "
-                     f"work) per RPC, under 50% from {t['50']:,.0f} lines")
+                     f"work) per RPC, under 50% from {t['50']:,.0f} lines (9 R / line and "
+                     f"R / line, R = {t['rpc_ns'] / 1000:.0f} us at no work; {seen})")
     lines.append(f"  paper: one RPC per ~{PAPER_LINES['second generation (L4)']} lines (second "
                  f"generation), per ~{PAPER_LINES['first generation']:,} (first); mk needs "
                  f"{f3['under']['kernel']['10'] / 400:.0f}x the second generation's")

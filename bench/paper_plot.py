@@ -31,12 +31,16 @@ def plot(out: dict, path: str) -> None:
     f3 = out["figure3"]
     pts = [(L, k, d) for L, k, d in zip(f3["levels"], f3["kernel"], f3["direct"]) if L > 0]
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    ax.plot([p[0] for p in pts], [100 * p[1] for p in pts], "o-", label="mk null RPC")
-    ax.plot([p[0] for p in pts], [100 * p[2] for p in pts], "s--",
-            label="direct ZeroMQ round trip (no kernel)")
+    xs = [p[0] for p in pts]
+    for i, (side, label, style) in enumerate((("kernel", "mk null RPC", "o-"), (
+            "direct", "direct ZeroMQ round trip (no kernel)", "s--"))):
+        line, = ax.plot(xs, [100 * p[1 + i] for p in pts], style, label=label)
+        r = f3["under"][side]["rpc_ns"]              # the model: R / (R + L l)
+        ax.plot(xs, [100 * r / (r + x * f3["line_ns"]) for x in xs], ":", lw=1,
+                color=line.get_color(), label=f"{label}: R / (R + L x line)")
     for level in (10, 50):
         ax.axhline(level, color="grey", lw=0.8, ls=":")
-        ax.text(pts[0][0], level + 1, f"{level}%", color="grey", fontsize=8)
+        ax.text(xs[-1], level + 1, f"{level}%", color="grey", fontsize=8, ha="right")
     for label, lines in out["paper"]["lines_per_rpc_10pct"].items():
         ax.axvline(lines, color="tab:red", lw=0.8, ls="-.")
         ax.text(lines * 1.08, 92, f"paper, {label}:\n~{lines:,} lines (486, C)",
@@ -46,7 +50,7 @@ def plot(out: dict, path: str) -> None:
     ax.set_xlabel(f"lines of Python between two RPCs (one line = {f3['line_ns']:.0f} ns)")
     ax.set_ylabel("relative RPC overhead (%)")
     ax.set_title("Figure 3 on mk: RPC overhead against user-level work")
-    ax.legend(loc="lower left", fontsize=8)
+    ax.legend(loc="lower left", fontsize=7)
     fig.tight_layout()
     try:
         fig.savefig(path)
