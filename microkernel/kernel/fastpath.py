@@ -42,7 +42,7 @@ from microkernel.abi.message import MAX_STRINGS, MAX_WORDS
 from microkernel.abi.threadid import (LTHREAD_FIELD, LTHREAD_MASK, LTHREAD_SHIFT, TASK_MASK,
                                       TASK_SHIFT)
 
-from .faultpath import fault_reply_path
+from .faultpath import PF_PREFIX, fault_call_path, fault_reply_path
 from .ipc import CLOSED, OPEN, RECEIVING, RUNNING, over_limits
 
 if TYPE_CHECKING:
@@ -63,13 +63,16 @@ def fast_path(k: "Kernel") -> Callable[["Thread", bytes, list], bool]:
     IPC case and return True; else return False having changed nothing."""
     tasks, send, pack, unpack = k.tasks, k._snd, k.encode, msgpack.unpackb
     fault_reply = fault_reply_path(k, _RCV_NEVER)
+    fault_call = fault_call_path(k)
 
     def fast(t: "Thread", header: bytes, frames) -> bool:
         # a request that does not begin as an IpcRequest does (or another encoding of
         # one) takes the general path
         if (header[:2] != IPC_REQUEST_PREFIX or t.state is not RUNNING or t.pf
                 or len(header) > MAX_HEADER):
-            return False
+            # declined; a page fault has a way of its own (faultpath.py)
+            return (header[:2] == PF_PREFIX and t.state is RUNNING and not t.pf
+                    and len(header) <= MAX_HEADER and fault_call(t, header))
         try:
             _, dest, words, items, timeouts, rcv_mode, rcv_from, window, limits, deceit = \
                 unpack(header)              # an IpcRequest

@@ -1,8 +1,14 @@
-"""The page-fault reply path: a pager's one-page map reply, in one straight line.
+"""The page-fault paths: a thread's fault to a waiting pager, and the pager's one-page map
+reply, each in one straight line.
 
 A page fault is two IPCs through the kernel, as a null RPC is: the fault to the pager
-and the pager's map reply. The fault is sent as the fast path sends (ipc.page_fault_call);
-the reply carries a map item, which the IPC fast path declines, and so it went through
+and the pager's map reply. The fault (`PAGE_FAULT`, which the fast path declines: it is
+no IPC request) went through `dispatch`, `sys_page_fault`, `page_fault_call`,
+`waiting_receiver`, `receive_now` and `deliver`; `fault_call_path` does what they do
+when the pager waits and nobody waits to send to the faulting thread, with the same
+checks, and leaves everything else (sigma0's faults, a pager that does not wait, a bad
+request) to them. The reply carries a map item, which the IPC fast path declines, and
+so it went through
 `dispatch`, `sys_ipc`, `send_phase`, `resolve`, `transfer`, `map_items`, `VM.transfer`,
 `after_send` and `receive_phase`: measured in the kernel (cProfile, `mk bench paper`),
 that walk was two thirds of the reply's Python. This does the common case directly:
@@ -21,19 +27,70 @@ from __future__ import annotations
 from array import array as _u32
 from typing import TYPE_CHECKING, Callable
 
-from microkernel.abi import KernelError
+import msgpack
+import zmq
+
+from microkernel.abi import SIGMA0_TASK, USER_TOP, KernelError, Op
 from microkernel.abi.fpage import Fpage
 from microkernel.abi.message import MAX_WORDS
+from microkernel.abi.ops import PAGE_FAULT_EIP, PF_PRESENT, PF_WRITE
 from microkernel.abi.threadid import (LTHREAD_FIELD, LTHREAD_MASK, LTHREAD_SHIFT, TASK_MASK,
                                       TASK_SHIFT)
 
-from .ipc import OPEN, RECEIVING, RUNNING
+from .ipc import _WHOLE, CLOSED, OPEN, RECEIVING, RUNNING
 
 if TYPE_CHECKING:
     from .kernel import Kernel
     from .thread import Thread
 
-__all__ = ["fault_reply_path"]
+__all__ = ["fault_reply_path", "fault_call_path", "PF_PREFIX"]
+
+PF_PREFIX = msgpack.packb([int(Op.PAGE_FAULT), 0, 0, 0])[:2]     # how its header begins
+_PF_OP = int(Op.PAGE_FAULT)
+_SNDMORE = int(zmq.SNDMORE)
+
+
+def fault_call_path(k: "Kernel") -> Callable[["Thread", bytes], bool]:
+    """`call(t, header)`: send running thread `t`'s page fault to its pager if the pager
+    waits for it and nobody waits to send to `t` (sys_page_fault + page_fault_call's
+    fast case) and return True; else False, nothing changed."""
+    tasks, send, pack, unpack = k.tasks, k._snd, k.encode, msgpack.unpackb
+
+    def call(t: "Thread", header: bytes) -> bool:
+        try:
+            h = unpack(header)
+        except Exception:                   # malformed: the general path says why
+            return False
+        if type(h) is not list or len(h) != 4 or h[0] != _PF_OP:
+            return False
+        _, addr, write, present = h
+        pager = t.pager
+        if (type(addr) is not int or not 0 <= addr < USER_TOP or write not in (0, 1)
+                or present not in (0, 1) or t.task.no == SIGMA0_TASK or t.senders
+                or type(pager) is not int or not pager):
+            return False
+        task = tasks.get((pager >> TASK_SHIFT) & TASK_MASK)
+        if task is None or task.base != pager & ~LTHREAD_FIELD:
+            return False
+        r = task.threads.get((pager >> LTHREAD_SHIFT) & LTHREAD_MASK)
+        if (r is None or r.state is not RECEIVING or r.pf or r.ident is None
+                or (r.rcv_mode != OPEN and r.rcv_from != t.tid)):
+            return False
+        word = ((addr & ~(PF_WRITE | PF_PRESENT)) | (PF_WRITE if write else 0)
+                | (PF_PRESENT if present else 0))
+        # the pager receives the V2 fault message (ipc.receive_now, Kernel.deliver)
+        if r.timer is not None:
+            r.cancel_timer()
+        r.state = RUNNING
+        send(r.ident, _SNDMORE)
+        send(pack([0, t.tid, [word, PAGE_FAULT_EIP], (), None, 0]))
+        # the thread waits for the pager's map reply, into its whole space
+        t.pf = True
+        t.rcv_mode, t.rcv_from, t.rcv_timeout, t.rcv_window, t.rcv_limits = \
+            CLOSED, pager, None, _WHOLE, (0, 0)
+        t.state, t.partner = RECEIVING, pager
+        return True
+    return call
 
 
 def fault_reply_path(k: "Kernel", rcv_never: frozenset) -> Callable[..., bool]:
