@@ -203,7 +203,11 @@ def format_table(out: dict) -> str:
         lines.append(f"  {label:<34} {_us(g['ns']):>11}  {floor:<16}{_us(g['floor_ns']):>11} "
                      f"{g['ratio']:6.2f} {paired:>6}  {tgt:<12} {g['per_ipc']:7.3f}  {paper}")
     ipc = fg["ipc_8"]["ns"] / 1000
-    lines += ["", "IPCs: the figure in mk 8-byte IPCs.  The paper (486-DX50): L4 IPC 5 us, "
+    idle = out["floors"]["null_rpc_driver_idle"]["ns"]
+    lines += ["", "paired: the median of per-repeat ratios to the floor timed beside it; for "
+              "the IRQ, of each latency to one null RPC the driver made from idle after it "
+              f"(median {_us(idle).strip()}); a target is judged on it",
+              "IPCs: the figure in mk 8-byte IPCs.  The paper (486-DX50): L4 IPC 5 us, "
               f"Mach {MACH_US:.0f} us ({MACH_US / L4_US:.0f} L4 IPCs), a Unix system call "
               "18-20 us (3.6-4 L4 IPCs).",
               f"On mk an IPC is {ipc:.1f} us, {fg['ipc_8']['ratio']:.2f}x its relay floor, and "
