@@ -9,6 +9,7 @@ beside its floor measured in the same run.
    load changes weighs on all alike. Ratios: switch / cable, uvloop / poller.
 2. **Boot**: `mk up --nodes 4` beside one node's `mk up` (the command line, each in a
    fresh $MK_HOME, fresh disk images included), alternating; target ratio <= 2.5.
+3. **Remote IPC** on two nodes beside raw frames and a local RPC: bench/remote.py.
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from cluster.client import SwitchClient
 from hw.nic_cable import Cable
 
 from .floors import BenchError
+from .remote import format_remote, remote
 
 __all__ = ["run", "format_table", "main", "Settings"]
 
@@ -44,10 +46,15 @@ class Settings:
     bursts: int = 10             # bursts per block
     boot_repeats: int = 3
     boot_nodes: int = 4
+    remote_repeats: int = 7      # paired blocks of the remote IPC part (bench/remote.py)
+    remote_n: int = 50           # round trips per block
+    stream: int = 300            # frames of the link floor's stream
+    counted: int = 10000         # counted calls, clean and impaired
 
     @classmethod
     def quick(cls) -> "Settings":
-        return cls(repeats=1, rtt_n=5, bursts=1, boot_repeats=1, boot_nodes=2)
+        return cls(repeats=1, rtt_n=5, bursts=1, boot_repeats=1, boot_nodes=2,
+                   remote_repeats=1, remote_n=3, stream=20, counted=20)
 
 
 def echo(spec: str) -> None:
@@ -196,13 +203,16 @@ def boot(s: Settings, progress) -> dict:
             "ratio": round(m / o, 2), "target": BOOT_TARGET, "met": m / o <= BOOT_TARGET}
 
 
-def run(s: Settings, progress=lambda text: None, parts=("forwarding", "boot")) -> dict:
-    """The figures of `parts` (forwarding, boot), and the settings."""
+def run(s: Settings, progress=lambda text: None,
+        parts=("forwarding", "boot", "remote")) -> dict:
+    """The figures of `parts` (forwarding, boot, remote), and the settings."""
     out = {"settings": vars(s)}
     if "forwarding" in parts:
         out["forwarding"] = forwarding(s, progress)
     if "boot" in parts:
         out["boot"] = boot(s, progress)
+    if "remote" in parts:
+        out["remote"] = remote(s, progress)
     return out
 
 
@@ -222,6 +232,8 @@ def format_table(o: dict) -> str:
         lines += ["", f"boot: one node {b['one_s']}s, mk up --nodes {b['nodes']} "
                       f"{b['cluster_s']}s: ratio {b['ratio']} (target <= {b['target']}: "
                       f"{'met' if b['met'] else 'NOT met'})"]
+    if "remote" in o:
+        lines += ["", format_remote(o["remote"])]
     return "\n".join(lines).strip()
 
 
@@ -233,11 +245,11 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="mk bench net")
     p.add_argument("--json", action="store_true")
     p.add_argument("--quick", action="store_true", help="tiny counts (a smoke run)")
-    p.add_argument("--only", choices=("forwarding", "boot"), default=None)
+    p.add_argument("--only", choices=("forwarding", "boot", "remote"), default=None)
     a = p.parse_args(argv)
     o = run(Settings.quick() if a.quick else Settings(),
             lambda text: print(f"  {text}", file=sys.stderr),
-            (a.only,) if a.only else ("forwarding", "boot"))
+            (a.only,) if a.only else ("forwarding", "boot", "remote"))
     print(json.dumps(o, indent=2) if a.json else format_table(o))
     return 0
 

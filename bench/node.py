@@ -31,6 +31,13 @@ class BenchNode:
         self.tasks = tasks
         self.up = False
 
+    @classmethod
+    def running(cls, node, tasks: str) -> "BenchNode":
+        """A node already up (one of a cluster the bench booted), to start tasks on."""
+        b = cls.__new__(cls)
+        b.home, b.node, b.mem_mib, b.tasks, b.up = node.home, node, 0, tasks, False
+        return b
+
     def __enter__(self) -> "BenchNode":
         try:
             self.node.up(self.mem_mib)

@@ -11,6 +11,8 @@
     pipeline        fork + exec `sh -c 'cat /tmp/big | grep x | wc -l'` over 1 MiB, its
                     output read through a pipe and checked, beside the host's `sh -c`
                     of the same pipeline over the same bytes
+    create_file     creating 1,000 empty files (open O_CREAT|O_EXCL, close) in a new
+                    directory, per file, beside the host creating as many in /tmp
     boot            `mk up` (Node.up) of a fresh node in a temporary $MK_HOME until
                     `mk sh -c true` (root runs the session task) succeeds, in seconds,
                     beside the 3 s target
@@ -35,7 +37,7 @@ from typing import Callable
 
 from .floors import BenchError, release
 from .node import BenchNode, command
-from .unix_tasks import PIPELINE, big_data, step_path
+from .unix_tasks import PIPELINE, big_data, create_files, step_path
 
 __all__ = ["run", "main", "format_table", "Settings", "FIGURES", "FLOORS", "BOOT_TARGET_S"]
 
@@ -49,10 +51,11 @@ FIGURES: dict[str, tuple[str, str, float | None]] = {
     "getpid": ("getpid system call (1 RPC to unix)", "null_rpc_local", 1.2),
     "getpid_libc": ("libc.getpid() (pid kept in libc)", "null_rpc_local", None),
     "read_4k": ("read 4 KiB, cached (2 RPCs)", "null_rpc_local", None),
-    "fork_exec_wait": ("fork + exec /bin/true + wait", "host_spawn_true", None),
-    "pipeline": ("sh -c 'cat | grep x | wc -l', 1 MiB", "host_pipeline", None),
+    "fork_exec_wait": ("fork + exec /bin/true + wait", "host_spawn_true", 10.0),
+    "pipeline": ("sh -c 'cat | grep x | wc -l', 1 MiB", "host_pipeline", 20.0),
+    "create_file": ("create a file (of 1,000, per file)", "host_create_file", None),
 }
-FLOORS = ("null_rpc_local", "host_spawn_true", "host_pipeline")
+FLOORS = ("null_rpc_local", "host_spawn_true", "host_pipeline", "host_create_file")
 
 
 @dataclass
@@ -64,12 +67,13 @@ class Settings:
     forks: int = 5               # fork+exec+wait of /bin/true per repeat
     pipelines: int = 1           # pipelines per repeat
     mib: float = 1.0             # the pipeline's file
+    files: int = 1000            # files created per repeat
     boots: int = 3               # fresh nodes booted to a shell
     mem_mib: int = 32
 
     @classmethod
     def quick(cls) -> "Settings":
-        return cls(repeats=1, n=20, forks=1, pipelines=1, mib=1.0, boots=1)
+        return cls(repeats=1, n=20, forks=1, pipelines=1, mib=1.0, files=20, boots=1)
 
 
 def _stat(samples: list[float]) -> dict:
@@ -204,13 +208,14 @@ def measure_node(s: Settings, tmp: str, progress: Callable[[str], None]) -> dict
     with open(big, "wb") as f:
         f.write(data)
     raw: dict[str, list] = {k: [] for k in (*FIGURES, *FLOORS)}
-    paired: dict[str, list] = {"getpid": [], "read_4k": []}
+    paired: dict[str, list] = {k: [] for k in
+                               ("getpid", "read_4k", "fork_exec_wait", "pipeline", "create_file")}
     errors: list = []
     progress(f"booting a {s.mem_mib} MiB node")
     with BenchNode("benchunix", s.mem_mib, TASKS) as bn:
         progress("starting the bench processes")
         micro = Proc(bn, tmp, "p_micro", s.repeats, s.n)
-        procs = Proc(bn, tmp, "p_procs", s.repeats, s.forks, s.pipelines, s.mib)
+        procs = Proc(bn, tmp, "p_procs", s.repeats, s.forks, s.pipelines, s.mib, s.files)
         micro.line("READY")
         procs.line("READY", 300)
         for r in range(s.repeats):
@@ -224,11 +229,15 @@ def measure_node(s: Settings, tmp: str, progress: Callable[[str], None]) -> dict
             paired["read_4k"].append(m["read_4k"] / m["null_rpc_local"])
             if not m["read_ok"]:
                 errors.append("read_4k: wrong data")
-            raw["host_spawn_true"] += [host_spawn_true() for _ in range(s.forks)]
-            raw["host_pipeline"] += [host_pipeline(big, expect) for _ in range(s.pipelines)]
+            host = {"host_spawn_true": [host_spawn_true() for _ in range(s.forks)],
+                    "host_pipeline": [host_pipeline(big, expect) for _ in range(s.pipelines)],
+                    "host_create_file": [create_files(os, os.path.join(tmp, "many"), s.files)]}
             p = procs.step(r)
-            raw["fork_exec_wait"] += p["fork_exec_wait"]
-            raw["pipeline"] += p["pipeline"]
+            for name in ("fork_exec_wait", "pipeline", "create_file"):
+                floor = FIGURES[name][1]
+                raw[name] += p[name]
+                raw[floor] += host[floor]
+                paired[name].append(statistics.median(p[name]) / statistics.median(host[floor]))
             errors += p["errors"]
         micro.end()
         procs.end()
@@ -270,9 +279,10 @@ def run(settings: Settings | None = None,
         f = _stat(raw[name])
         f.update(label=label, floor=floor, target=target, floor_ns=floors[floor]["ns"])
         f["ratio"] = round(f["ns"] / f["floor_ns"], 2)
-        f["met"] = None if target is None else f["ratio"] <= target
         if name in got["paired"]:
             f["paired_ratio"] = round(statistics.median(got["paired"][name]), 2)
+        judged = f.get("paired_ratio", f["ratio"])        # a target is judged on paired
+        f["met"] = None if target is None else judged <= target
         figs[name] = f
     figs["read_4k"].update(rpcs=2, ratio_per_rpc=round(figs["read_4k"]["ratio"] / 2, 2))
     secs = [b["seconds"] for b in boots]
@@ -315,8 +325,9 @@ def format_table(out: dict) -> str:
               f"read_4k is two RPCs (program -> unix -> fs): "
               f"{fg['read_4k']['ratio_per_rpc']:.2f} x the null RPC per RPC",
               "floors: null_rpc_local = a null RPC between two lthreads of the measuring "
-              "process; host_* = the host's posix_spawn + waitpid of /bin/true, and its "
-              "sh -c of the same pipeline on the same bytes",
+              "process; host_* = the host's posix_spawn + waitpid of /bin/true, its "
+              "sh -c of the same pipeline on the same bytes, and its creation of as many "
+              "files in /tmp",
               "value: best; ratio: best / best floor; paired: median of per-repeat ratios"]
     if out["load"][0] > 0.5 * (out["cpus"] or 1):
         lines += [f"WARNING: the host was busy (1-minute load {out['load'][0]} at the start, "

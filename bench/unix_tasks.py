@@ -26,7 +26,7 @@ from personalities.unix.nodeio import host
 from protocols.unix import UNIX, Op, Unix
 
 __all__ = ["drive", "p_micro", "p_procs", "big_data", "step_path", "wait_go",
-           "BIG_PATH", "PIPELINE", "BLOCK", "READ_FILE_BLOCKS"]
+           "create_files", "BIG_PATH", "PIPELINE", "BLOCK", "READ_FILE_BLOCKS", "CREATE_DIR"]
 
 _now = time.perf_counter_ns
 BLOCK = 4096
@@ -34,6 +34,7 @@ READ_FILE_BLOCKS = 64             # the read bench's file: 256 KiB, read 4 KiB a
 READ_PATH = "/tmp/bench4k"
 BIG_PATH = "/tmp/big"
 PIPELINE = "cat {path} | grep x | wc -l"
+CREATE_DIR = "/tmp/many"
 ECHO_LTHREAD = 2                  # lthread 1 is libc's signal thread
 QUIT = 0xFFFF_B0FF
 WARMUP = 20
@@ -212,14 +213,32 @@ def _fork_exec_wait(libc, path: str, argv: list, out: bool = False):
     return libc.waitpid(pid, 0)[1], bytes(data)
 
 
+def create_files(api, top: str, n: int) -> int:
+    """ns per file for creating `n` empty files (open O_CREAT|O_EXCL|O_WRONLY, close)
+    in a new directory `top`; then, untimed, they and `top` are removed. `api` is the
+    host's os or the personality's libc: the same calls on either."""
+    api.mkdir(top, 0o755)
+    names = [f"{top}/f{i:05d}" for i in range(n)]
+    flags = os.O_CREAT | os.O_EXCL | os.O_WRONLY
+    t0 = _now()
+    for name in names:
+        api.close(api.open(name, flags, 0o644))
+    took = _now() - t0
+    for name in names:
+        api.unlink(name)
+    api.rmdir(top)
+    return took // n
+
+
 def p_procs(argv, envp) -> int:
-    """argv: results, steps, repeats, forks, pipelines, MiB. Writes BIG_PATH (MiB of
-    `big_data`); per step: `forks` times fork + exec /bin/true + wait, then
+    """argv: results, steps, repeats, forks, pipelines, MiB, files. Writes BIG_PATH
+    (MiB of `big_data`); per step: `forks` times fork + exec /bin/true + wait, then
     `pipelines` times fork + exec `sh -c 'cat BIG | grep x | wc -l'` with its output
-    read through a pipe, and checked."""
+    read through a pipe, and checked, then the creation of `files` empty files."""
     from personalities.unix import libc
     results, steps, repeats = argv[1], argv[2], int(argv[3])
     forks, pipes, size = int(argv[4]), int(argv[5]), int(float(argv[6]) * (1 << 20))
+    files = int(argv[7])
     data = big_data(size)
     expect = sum(1 for ln in data.split(b"\n") if b"x" in ln)
     fd = libc.open(BIG_PATH, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o644)
@@ -248,7 +267,8 @@ def p_procs(argv, envp) -> int:
     def measure() -> dict:
         t = [true_once() for _ in range(forks)]
         p = [pipeline_once() for _ in range(pipes)]
-        return {"fork_exec_wait": t, "pipeline": p, "errors": bad[:5]}
+        c = create_files(libc, CREATE_DIR, files)
+        return {"fork_exec_wait": t, "pipeline": p, "create_file": [c], "errors": bad[:5]}
     _stepped(results, steps, repeats, measure)
     libc.unlink(BIG_PATH)
     return 0

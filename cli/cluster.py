@@ -170,8 +170,9 @@ def _cable_of(node: Node) -> str | None:
 
 
 def join_up(node: Node, endpoint: str, keys: str | None, site: int, mem: int,
-            cpu: int | None, echo) -> int:
-    """Join the switch at `endpoint` (another host's) as `node`, then boot it."""
+            cpu: int | None, echo, disk: str | None = None) -> int:
+    """Join the switch at `endpoint` (another host's) as `node`, then boot it (from
+    ext2 image `disk`, default its own)."""
     bundle = keys or node.path(BUNDLE)
     if not os.path.exists(bundle):
         raise ClusterError(f"no keys for node {node.name}: give --keys FILE "
@@ -191,7 +192,8 @@ def join_up(node: Node, endpoint: str, keys: str | None, site: int, mem: int,
         f.write(endpoint)
     try:
         return node.up(mem, site, link=f"{port}#curve={node.path(BUNDLE)}", cpu=cpu,
-                       progress=lambda s: echo(f"  {s}"))
+                       progress=lambda s: echo(f"  {s}"),
+                       disk=disk and os.path.abspath(disk))
     except NodeError:
         _leave(node)
         raise

@@ -60,12 +60,16 @@ def _given(ctx: click.Context, names: tuple[str, ...]) -> set[str]:
                    "tcp://HOST:PORT")
 @click.option("--join", default=None, help="cable net0 to the switch at tcp://HOST:PORT")
 @click.option("--keys", default=None, help="with --join: the node's keys (mk switch invite)")
+@click.option("--disk", default=None, type=click.Path(dir_okay=False),
+              help="boot from this ext2 image (default: the node's own disk.img, made "
+                   "on first boot); a cluster file names each node's (disk = ...)")
 @click.pass_context
 def up(ctx: click.Context, node_name: str, mem: int, site: int, link: str | None,
        pcap: bool, cpu: int | None, nodes: int | None, cluster_file: str | None,
-       listen: str | None, join: str | None, keys: str | None) -> None:
+       listen: str | None, join: str | None, keys: str | None, disk: str | None) -> None:
     """Boot a node in the background (or a cluster: --nodes, -f; or a node joining
-    another host's switch: --join); returns when it is ready."""
+    another host's switch: --join); returns when it is ready. A disk the file server
+    cannot mount fails the boot at once, with the reason, and leaves nothing running."""
     if not 1 <= mem <= 256:
         raise click.BadParameter("memory must be 1..256 MiB", param_hint="--mem")
     if cpu is not None and cpu != -1 and cpu not in os.sched_getaffinity(0):
@@ -73,7 +77,7 @@ def up(ctx: click.Context, node_name: str, mem: int, site: int, link: str | None
                                  f"{sorted(os.sched_getaffinity(0))} (or -1 for any)",
                                  param_hint="--cpu")
     given = _given(ctx, ("node_name", "mem", "site", "link", "cpu", "nodes",
-                         "cluster_file", "listen", "join", "keys"))
+                         "cluster_file", "listen", "join", "keys", "disk"))
     try:
         _clash(given)
         if nodes is not None or cluster_file is not None:
@@ -87,9 +91,10 @@ def up(ctx: click.Context, node_name: str, mem: int, site: int, link: str | None
         node = open_node(node_name)
         progress = lambda s: click.echo(f"  {s}", err=True)
         if join is not None:
-            pid = cluster.join_up(node, join, keys, site, mem, cpu, progress)
+            pid = cluster.join_up(node, join, keys, site, mem, cpu, progress, disk)
         else:
-            pid = node.up(mem, site, progress=progress, link=link, pcap=pcap, cpu=cpu)
+            pid = node.up(mem, site, progress=progress, link=link, pcap=pcap, cpu=cpu,
+                          disk=disk and os.path.abspath(disk))
     except (NodeError, ClusterError) as e:
         raise click.ClickException(str(e))
     click.echo(f"node {node.name} up (kernel pid {pid}, {mem} MiB) "
@@ -105,7 +110,7 @@ def _clash(given: set[str]) -> None:
             raise ClusterError(f"{flag(a)} and {flag(b)} do not go together")
     apart("nodes", "cluster_file")
     for many in ("nodes", "cluster_file"):         # the cluster's nodes are named for it
-        for one in ("node_name", "site", "link", "cpu", "join", "keys"):
+        for one in ("node_name", "site", "link", "cpu", "join", "keys", "disk"):
             apart(many, one)
     apart("cluster_file", "mem")                    # the file gives each node's
     apart("join", "link")

@@ -8,8 +8,10 @@ import sys
 import click
 
 from .lifecycle import down, json_option, node_option, open_node as _node, status, up
-from .net import link, switch
+from .net import link, nodes, switch
 from .node import Node, NodeError
+from .top import top
+from .trace import trace
 
 
 @click.group()
@@ -117,7 +119,8 @@ def console(node_name: str) -> None:
 @click.option("-c", "command", default=None, help="run this command line and exit with its status")
 def sh(node_name: str, command: str | None) -> None:
     """A Unix shell on the node: interactive on a serial line (COM2, or a UART plugged in
-    for the session), or `-c CMD` to run one command line and print its output."""
+    for the session; Ctrl-] leaves and hangs it up), or `-c CMD` to run one command
+    line with this process's stdin, stdout and stderr, exiting with its status."""
     from .sessions import interactive, one_command
     node = _node(node_name)
     try:
@@ -298,31 +301,49 @@ def bench_drivers(as_json: bool, mib: int, quick: bool) -> None:
 def bench_unix(as_json: bool, quick: bool) -> None:
     """The Unix personality: getpid, a cached 4 KiB read, fork+exec+wait, a pipeline and
     boot to a shell, beside floors from the same run. Boots and stops its own nodes."""
-    from bench.unix import BenchError, Settings, format_table, run
+    _settled_bench("unix", as_json, quick)
+
+
+def _settled_bench(name: str, as_json: bool, quick: bool) -> None:
+    """Run bench.NAME with its Settings (quick or not), progress on stderr; print."""
+    import importlib
+    bench = importlib.import_module(f"bench.{name}")
     try:
-        out = run(Settings.quick() if quick else Settings(),
-                  progress=lambda text: click.echo(f"  {text}", err=True))
-    except (BenchError, NodeError) as e:
+        out = bench.run(bench.Settings.quick() if quick else bench.Settings(),
+                        progress=lambda text: click.echo(f"  {text}", err=True))
+    except (bench.BenchError, NodeError) as e:
         raise click.ClickException(str(e))
-    click.echo(json.dumps(out, indent=2) if as_json else format_table(out))
+    click.echo(json.dumps(out, indent=2) if as_json else bench.format_table(out))
+
+
+PARTS = ("forwarding", "boot", "remote")       # bench/net.py's
 
 
 @bench_group.command("net")
 @json_option
 @click.option("--quick", is_flag=True, help="tiny counts: checks every path, times nothing")
-@click.option("--only", type=click.Choice(["forwarding", "boot"]), default=None,
-              help="one half of the run")
+@click.option("--only", type=click.Choice(list(PARTS)), default=None,
+              help="one part of the run")
 def bench_net(as_json: bool, quick: bool, only: str | None) -> None:
     """The switch: frames through it beside the direct cable (and on uvloop beside its
-    zmq.Poller loop), and `mk up --nodes 4` beside one node's boot."""
+    zmq.Poller loop); `mk up --nodes 4` beside one node's boot; remote IPC on two nodes
+    beside raw frames through both NIC drivers and a local RPC."""
     from bench.net import BenchError, Settings, format_table, run
     try:
         out = run(Settings.quick() if quick else Settings(),
                   lambda text: click.echo(f"  {text}", err=True),
-                  (only,) if only else ("forwarding", "boot"))
+                  (only,) if only else PARTS)
     except (BenchError, NodeError) as e:
         raise click.ClickException(str(e))
     click.echo(json.dumps(out, indent=2) if as_json else format_table(out))
+
+
+@bench_group.command("trace")
+@json_option
+@click.option("--quick", is_flag=True, help="tiny counts: checks every path, times nothing")
+def bench_trace(as_json: bool, quick: bool) -> None:
+    """What `mk trace` costs: null RPC with the kernel's trace on beside off, paired."""
+    _settled_bench("trace", as_json, quick)
 
 
 @bench_group.command("paper")
@@ -352,7 +373,7 @@ def bench_paper(node_name: str, as_json: bool, quick: bool, plot_file: str | Non
             raise click.ClickException(str(e))
 
 
-for command in (up, down, status, link, switch):
+for command in (up, down, status, link, switch, nodes, trace, top):
     main.add_command(command)
 
 if __name__ == "__main__":

@@ -13,10 +13,10 @@ from cluster.impair import parse_delay
 from cluster.keys import Keys
 
 from .cluster import home
+from .lifecycle import json_option, node_option, open_node
+from .node import NodeError
 
-__all__ = ["link", "switch"]
-
-json_option = click.option("--json", "as_json", is_flag=True, help="print JSON")
+__all__ = ["link", "switch", "nodes"]
 
 
 class Delay(click.ParamType):
@@ -133,3 +133,34 @@ def switch_revoke(name: str) -> None:
     if not Keys(os.path.join(home(), "switch")).revoke(name):
         raise click.ClickException(f"node {name!r} is not on the allow-list")
     click.echo(f"node {name} is off the allow-list")
+
+
+@click.command()
+@node_option
+@json_option
+def nodes(node_name: str, as_json: bool) -> None:
+    """The cluster as one node's comm server sees it: each peer's site and MAC, when it
+    was last heard, round-trip time, frames, retransmissions, duplicates dropped."""
+    try:
+        t = open_node(node_name).root({"op": "nodes"})
+    except NodeError as e:
+        raise click.ClickException(str(e))
+    if as_json:
+        click.echo(json.dumps(t, indent=2))
+        return
+    click.echo(_nodes_table(t))
+
+
+def _nodes_table(t: dict) -> str:
+    rows = [("NODE", "SITE", "MAC", "STATE", "HEARD s", "RTT ms", "IN", "OUT", "RETRANS",
+             "DUPS", "IN FLIGHT"),
+            (t["name"], str(t["site"]), t["mac"], "self", "-", "-", "-", "-", "-", "-", "-")]
+    for p in t["peers"]:
+        rows.append((p["name"], str(p["site"]), p["mac"], "alive" if p["alive"] else "dead",
+                     f"{p['last_heard']:.1f}", "-" if p["rtt_ms"] is None else f"{p['rtt_ms']:.2f}",
+                     str(p["frames_in"]), str(p["frames_out"]), str(p["retransmits"]),
+                     str(p["duplicates"]), str(p["in_flight"])))
+    width = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
+    lines = ["  ".join(v.ljust(w) for v, w in zip(r, width)).rstrip() for r in rows]
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(t["counts"].items())) or "none"
+    return "\n".join(lines + [f"announcing every {t['interval']:g} s; counted: {counts}"])

@@ -13,11 +13,11 @@ import time
 import msgpack
 import zmq
 
-__all__ = ["Node", "NodeError"]
+__all__ = ["Node", "NodeError", "NodeTimeout"]
 
 MAX_SOCKET_PATH = 100          # AF_UNIX sun_path holds 108 bytes with the NUL
 SHM_DIR = "/dev/shm"            # where the kernel's physical memory segment lives (hw/memory.py)
-RUNTIME_FILES = ("ready", "kernel.pid", "console")      # a running node's, besides:
+RUNTIME_FILES = ("ready", "failed", "kernel.pid", "console")      # a running node's, besides:
 RUNTIME_SUFFIXES = (".sock", ".pty", ".cable")           # sockets, pty links, NIC cables
 DISK_BYTES = 32 << 20          # the node's disk image, made on first `mk up`
 # modules the task factory imports once for every task it forks (the Unix programs')
@@ -49,6 +49,10 @@ def _kill(pid: int, sig: int) -> None:
 
 class NodeError(Exception):
     """Something the operator must be told about (no such node, already running...)."""
+
+
+class NodeTimeout(NodeError):
+    """The node is there but did not answer in time."""
 
 
 class Node:
@@ -105,7 +109,9 @@ class Node:
            cpu: int | None = None, disk: str | None = None) -> int:
         """Start the kernel in the background (on host CPU `cpu`, -1 any, None the
         site's default: boot.kernel_cpu) with disk image `disk` (default: the node's
-        own, made on first boot); return when the root task is ready."""
+        own, made on first boot); return when the root task is ready. A boot that
+        fails (a server root keeps gave up: a disk the fs server cannot mount) stops
+        the node at once and is a NodeError with the reason."""
         if self.running():
             raise NodeError(f"node {self.name!r} already runs (kernel pid {self.pid()})")
         stale = self.clean()                 # never trust a dead kernel's `ready`
@@ -137,6 +143,11 @@ class Node:
                     progress(name)
             if os.path.exists(self.path("ready")):
                 return pid
+            if os.path.exists(self.path("failed")):
+                with open(self.path("failed")) as f:
+                    why = f.read().strip() or "a server gave up"
+                self.down()
+                raise NodeError(f"node {self.name!r} failed to boot: {why}")
             time.sleep(0.02)
         _kill(pid, signal.SIGKILL)
         _alive(pid)
@@ -204,7 +215,7 @@ class Node:
             s.connect(f"ipc://{self.path(sock_name)}")
             s.send(msgpack.packb(req))
             if not s.poll(None if timeout is None else int(timeout * 1000)):
-                raise NodeError(f"node {self.name!r} did not answer")
+                raise NodeTimeout(f"node {self.name!r} did not answer")
             reply = msgpack.unpackb(s.recv(), raw=False)
         finally:
             s.close()

@@ -17,9 +17,10 @@ ESCAPE = b"\x1d"          # Ctrl-]
 
 
 def relay(pty_path: str, stdin: int | None = None, stdout: int | None = None,
-          stop_fd: int | None = None) -> None:
-    """Copy stdin -> the line and the line -> stdout until Ctrl-], hang-up, or
-    `stop_fd` becomes readable (the session behind the line ended)."""
+          stop_fd: int | None = None) -> str:
+    """Copy stdin -> the line and the line -> stdout until Ctrl-] or the end of stdin
+    ("left"), the line hangs up ("line"), or `stop_fd` becomes readable ("stop": the
+    session behind the line ended); which of them."""
     fin = sys.stdin.fileno() if stdin is None else stdin
     fout = sys.stdout.fileno() if stdout is None else stdout
     line = os.open(pty_path, os.O_RDWR | os.O_NOCTTY)
@@ -32,19 +33,30 @@ def relay(pty_path: str, stdin: int | None = None, stdout: int | None = None,
             ready, _, _ = select.select(watch, [], [])
             if stop_fd is not None and stop_fd in ready:
                 _drain(line, fout)
-                return
+                return "stop"
             if fin in ready:
-                data = os.read(fin, 1024)
+                data = _read(fin)
                 if not data or ESCAPE in data:
                     os.write(line, data.split(ESCAPE)[0])
-                    return
+                    return "left"
                 os.write(line, data)
             if line in ready and not _copy(line, fout):
-                return
+                return "line"
     finally:
         if saved is not None:
-            termios.tcsetattr(fin, termios.TCSADRAIN, saved)
+            try:
+                termios.tcsetattr(fin, termios.TCSADRAIN, saved)
+            except termios.error:
+                pass                              # the terminal is gone
         os.close(line)
+
+
+def _read(fin: int) -> bytes:
+    """What was typed; b"" when the terminal is gone."""
+    try:
+        return os.read(fin, 1024)
+    except OSError:
+        return b""
 
 
 def _drain(line: int, fout: int) -> None:

@@ -12,10 +12,14 @@ The protocol is protocols/net.py; its handlers are NetService's `info`, `send`, 
                     so the reply carries the outcome: sent or queued; EIO with the card's
                     error code as detail (3 NOCARRIER: no link), the frame dropped; EINVAL
                     (not 14..1514 bytes); EBUSY (all TX slots still held by the card).
-    RECV            -> | frame; blocks until one comes. The RX ring itself is the receive
-                    queue (63 frames): frames wait in their DMA buffers until a RECV takes
-                    them; when it is full the card drops and counts (RXOVF, MISSED). A
-                    waiting client that gave up is skipped, the frame kept.
+    RECV etype      -> | frame; the next frame of EtherType `etype`, blocking until one
+                    comes; etype 0: of any type no client has asked for. A client that
+                    asks for a type claims it (the comm server claims 0x88B5), so protocols
+                    share the card as packet sockets share a host's. Every frame leaves the
+                    ring when its interrupt comes, for a waiting client of its type or its
+                    type's queue (63 frames, as many as the ring holds; past that it is
+                    dropped and counted as missed, as the card counts RXOVF). A waiting
+                    client that gave up is skipped, the frame kept.
     INFO            -> the MAC, the link and the counters.
 
 One thread serves clients and IRQ 9 (open wait; the interrupt comes through Dispatch's
@@ -32,7 +36,7 @@ from collections import deque
 
 from microkernel.abi import irq_id
 from protocols.interface import error
-from protocols.net import ETH_MAX, ETH_MIN, NET, NO_CARRIER, Op
+from protocols.net import ETH_MAX, ETH_MIN, MAX_BATCH, NET, NO_CARRIER, Op
 from protocols.server import Dispatch, send_reply, serve
 from protocols.root import Root
 
@@ -46,6 +50,7 @@ log = logging.getLogger("mk.nic")
 VBASE = 0x4000_0000                   # where the DMA region is mapped in our space
 REGION_LOG2 = 17                      # 128 KiB
 TX_N, RX_N, BUF = 16, 64, 1536
+QUEUE = RX_N - 1                      # frames kept per EtherType queue, as the ring holds
 TX_RING, RX_RING, BUFS = 0x000, 0x100, 0x1000
 
 # registers (offsets from the card's base port)
@@ -118,7 +123,9 @@ class NetService:
 
     def __init__(self, rt, card: Card, rings: Rings):
         self.rt, self.card, self.rings = rt, card, rings
-        self.waiters: deque[int] = deque()
+        self.claims: set[int] = set()               # EtherTypes a client asked for
+        self.waiters: dict[int, deque] = {}         # (client, most, op) by type, or 0
+        self.queues: dict[int, deque[bytes]] = {}   # frames no client waited for, likewise
         self.stats = dict.fromkeys(("tx_frames", "tx_dropped", "tx_errors", "rx_frames",
                                     "rx_errors", "rx_missed"), 0)
         self.mac = b""
@@ -156,32 +163,73 @@ class NetService:
                 int(self.up), s["tx_frames"], s["tx_dropped"], s["rx_frames"],
                 s["rx_missed"], s["rx_errors"], s["tx_errors"])
 
-    def recv(self, req, msg) -> None:
-        """RECV: the client waits for the next frame (answered by `deliver`)."""
-        if msg.sender in self.waiters:              # it gave up on an earlier RECV
-            self.waiters.remove(msg.sender)
-        self.waiters.append(msg.sender)
-        self.deliver()
+    def recv(self, req, msg):
+        """RECV: the next frame of EtherType `etype` (0: of a type nobody claimed), now
+        if one is queued, else when it comes (answered by `deliver`)."""
+        return self._take(req.etype, 1, Op.RECV, msg.sender)
+
+    def recvv(self, req, msg):
+        """RECVV: as RECV, but every queued frame of the type up to `max` at once."""
+        if not 1 <= req.max <= MAX_BATCH:
+            raise OSError(errno.EINVAL, f"max {req.max} is not 1..{MAX_BATCH}")
+        return self._take(req.etype, req.max, Op.RECVV, msg.sender)
+
+    def _take(self, key: int, most: int, op: int, client: int):
+        if key:
+            self.claims.add(key)
+        for waiting in self.waiters.values():       # it gave up on an earlier RECV
+            for w in [w for w in waiting if w[0] == client]:
+                waiting.remove(w)
+        queue = self.queues.get(key)
+        if queue:
+            frames = [queue.popleft() for _ in range(min(most, len(queue)))]
+            self.stats["rx_frames"] += len(frames)
+            return (frames[0],) if op == Op.RECV else (tuple(frames),)
+        self.waiters.setdefault(key, deque()).append((client, most, op))
         return None
 
     def send(self, req, msg):
         """SEND: the frame to the next TX slot; the card's outcome is the reply."""
-        frame = req.frame
-        if not ETH_MIN <= len(frame) <= ETH_MAX:
-            raise OSError(errno.EINVAL, f"a frame of {len(frame)} bytes")
+        sent, err = self._transmit([req.frame])
+        return () if err is None else error(*err)
+
+    def sendv(self, req, msg):
+        """SENDV: up to MAX_BATCH frames, in order, with one doorbell per run of free
+        TX slots; how many the card took (it stops at the first it refused)."""
+        if not 1 <= len(req.frames) <= MAX_BATCH:
+            raise OSError(errno.EINVAL, f"{len(req.frames)} frames is not 1..{MAX_BATCH}")
+        sent, err = self._transmit(req.frames)
+        return (sent,) if err is None or sent else error(*err)
+
+    def _transmit(self, frames) -> tuple[int, tuple | None]:
+        """Frames into TX slots, a doorbell (TX_TAIL) for each run of free slots; (how
+        many the card sent or queued, the error (errno, detail...) that stopped the
+        rest: EIO with the card's error code, EBUSY, EINVAL)."""
+        if any(not ETH_MIN <= len(f) <= ETH_MAX for f in frames):
+            return 0, (errno.EINVAL,)
+        done = 0
+        while done < len(frames):
+            self.reclaim()
+            first = i = self.tx_tail
+            while done < len(frames) and (i + 1) % TX_N != self.tx_clean:
+                self.rings.write_buf("tx", i, frames[done])
+                self.rings.put("tx", i, len(frames[done]), OWN | EOP)
+                i, done = (i + 1) % TX_N, done + 1
+            if i == first:
+                return done, (errno.EBUSY,)           # every TX slot still the card's
+            self.tx_tail = i
+            self.card.wb(TX_TAIL, i)                # the card sends them now
+            j, start = first, done - (i - first) % TX_N
+            while j != i:
+                d = self.rings.get("tx", j)
+                if d[2] & OWN:
+                    return done, None               # queued: the card has not got to it
+                if d[2] & ERR:
+                    self.reclaim()
+                    return start, (errno.EIO, d[5])
+                j, start = (j + 1) % TX_N, start + 1
         self.reclaim()
-        if (self.tx_tail + 1) % TX_N == self.tx_clean:
-            raise OSError(errno.EBUSY, "every TX slot is still the card's")
-        i = self.tx_tail
-        self.rings.write_buf("tx", i, frame)
-        self.rings.put("tx", i, len(frame), OWN | EOP)
-        self.tx_tail = (i + 1) % TX_N
-        self.card.wb(TX_TAIL, self.tx_tail)
-        d = self.rings.get("tx", i)
-        if d[2] & OWN:
-            return ()                               # queued: the card has not got to it
-        self.reclaim()
-        return error(errno.EIO, d[5]) if d[2] & ERR else ()
+        return done, None
 
     def reclaim(self) -> None:
         """Count and free the TX slots the card has finished."""
@@ -213,35 +261,39 @@ class NetService:
             i = (i + 1) % RX_N
         return None
 
-    def _recycle(self, slots: list[int]) -> None:
-        """Give as many slots back to the card as we took (at the tail), then doorbell."""
-        self.rx_next = (slots[-1] + 1) % RX_N
-        for _ in slots:
-            self.rings.put("rx", self.rx_tail, BUF, OWN)
-            self.rx_tail = (self.rx_tail + 1) % RX_N
-        self.card.wb(RX_TAIL, self.rx_tail)
-
     def deliver(self) -> None:
-        """Hand ring frames to waiting clients, oldest first; bad frames are dropped."""
-        while True:
-            got = self._frame()
-            if got is None:
-                return
+        """Take every frame out of the ring, oldest first, into its type's queue (its
+        claimed type, else 0; full: dropped, counted as missed; bad frames dropped and
+        counted), give the slots back with one doorbell, then answer the waiters."""
+        took = False
+        while (got := self._frame()) is not None:
             slots, frame, good = got
+            self.rx_next = (slots[-1] + 1) % RX_N
+            for _ in slots:                         # as many slots back, at the tail
+                self.rings.put("rx", self.rx_tail, BUF, OWN)
+                self.rx_tail = (self.rx_tail + 1) % RX_N
+            took = True
             if not good:
                 self.stats["rx_errors"] += 1
-                self._recycle(slots)
                 continue
-            if not self.waiters:
-                return                              # the frame waits in the ring
-            while self.waiters:
-                client = self.waiters.popleft()
-                if send_reply(self.rt, client, NET.reply(Op.RECV, (frame,))):
-                    self.stats["rx_frames"] += 1
-                    self._recycle(slots)
-                    break                           # else gave up or died: next waiter
+            etype = int.from_bytes(frame[12:14], "big")
+            queue = self.queues.setdefault(etype if etype in self.claims else 0, deque())
+            if len(queue) < QUEUE:
+                queue.append(frame)
             else:
-                return
+                self.stats["rx_missed"] += 1
+        if took:
+            self.card.wb(RX_TAIL, self.rx_tail)
+        for key, waiting in self.waiters.items():
+            queue = self.queues.get(key)
+            while waiting and queue:
+                client, most, op = waiting.popleft()
+                frames = [queue.popleft() for _ in range(min(most, len(queue)))]
+                reply = (frames[0],) if op == Op.RECV else (tuple(frames),)
+                if send_reply(self.rt, client, NET.reply(op, reply)):
+                    self.stats["rx_frames"] += len(frames)
+                else:                               # gave up or died: keep the frames
+                    queue.extendleft(reversed(frames))
 
     # -- the interrupt -------------------------------------------------------------------
 

@@ -1,6 +1,7 @@
 """One way to call a server: `Service`, a server found by name and called by its protocol.
 
     fs = Service(rt, FS_INTERFACE, name="fs")       # or tid=... for a known thread
+    fs2 = Service(rt, FS_INTERFACE, name="fs@n2")   # node n2's: its name server is asked
     reply = fs.call(Op.STAT, ino)                    # the reply NamedTuple
 
 The server is looked up with the name server (and again after it was restarted), with
@@ -74,17 +75,26 @@ class Service:
             if self.fixed or self.name is None:
                 raise ServiceError(errno.ENODEV, f"{self.iface.name}: no server")
             from .names import Names            # names is a Service too
+            name, _, node = self.name.partition("@")
             names = Names(self.rt, tid=self._names if self._names is not None
-                          else names_id(self.rt.site))
+                          else names_id(self._site(node)))
             deadline = deadline or time.monotonic() + self.patience
             pause = 0.02
-            while (tid := names.lookup(self.name)) is None:
+            while (tid := names.lookup(name)) is None:
                 if time.monotonic() + pause > deadline:
                     raise ServiceError(errno.ENODEV, f"no server named {self.name!r}")
                 self.rt.sleep(pause)
                 pause = min(pause * 2, 0.5)
             self.tid = tid
         return self.tid
+
+    def _site(self, node: str) -> int:
+        """The site of node `node` ("": mine), as the comm server knows it (ENOENT: no
+        such node; EHOSTDOWN: it has gone)."""
+        if not node:
+            return self.rt.site
+        from .comm import CommClient            # comm is a Service too
+        return CommClient(self.rt).resolve(node)
 
     def forget(self) -> None:
         """Drop the server's id: the next call looks the name up again."""

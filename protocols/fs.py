@@ -8,6 +8,11 @@ each page costs the server only the blocks it lists; one that no longer falls on
 entry, because the directory changed, resumes at the next entry.
 
     RESOLVE   cwd_ino follow | path          -> ino mode size:64   (cwd 0: the root)
+    OPEN      cwd_ino mode uid gid excl | path -> ino mode size:64 created   RESOLVE
+                                                that creates a regular file when only
+                                                the last name is missing (open O_CREAT
+                                                in one round trip); excl: EEXIST if
+                                                the path exists
     LOOKUP    dir_ino | name                 -> ino mode size:64
     STAT      ino                            -> ino mode nlink uid gid size:64 atime
                                                 mtime ctime blocks
@@ -31,6 +36,8 @@ entry, because the directory changed, resumes at the next entry.
                                                 [page*4096, +4096) (zeros past the end),
                                                 into the caller's receive window
     MAPINFO                                  -> maps loads cached capacity flushes
+    SYMLINK   dir_ino uid gid | name target  -> ino        (a symbolic link to target)
+    READLINK  ino                            -> | target   (EINVAL: no symbolic link)
 
 Errors are the errno of the failing ext2 operation (ENOENT, ENOTDIR, ENOSPC, ...). A
 request that meets a dead fs server fails with EIO and is not resent (what the dead
@@ -82,10 +89,14 @@ class Op(enum.IntEnum):
     UTIMES = 0x4613
     MAP = 0x4614
     MAPINFO = 0x4615
+    SYMLINK = 0x4616
+    READLINK = 0x4617
+    OPEN = 0x4618
 
 
 FS = Interface("fs", Op, {
     Op.RESOLVE: call("cwd_ino follow | path", _NODE, retry=True),
+    Op.OPEN: call("cwd_ino mode uid gid excl | path", _NODE + " created"),
     Op.LOOKUP: call("dir_ino | name", _NODE, retry=True),
     Op.STAT: call("ino", STAT_FIELDS, retry=True),
     Op.READ: call("ino off:64 count", "| data", retry=True),
@@ -106,6 +117,8 @@ FS = Interface("fs", Op, {
     Op.UTIMES: call("ino now atime mtime"),
     Op.MAP: call("ino page", "size:64"),
     Op.MAPINFO: call("", "maps loads cached capacity flushes", retry=True),
+    Op.SYMLINK: call("dir_ino uid gid | name target", "ino"),
+    Op.READLINK: call("ino", "| target", retry=True),
 })
 
 Stat = FS.ops[Op.STAT].reply.type
@@ -164,6 +177,12 @@ class FsClient(Service):
     def truncate(self, ino: int, size: int) -> None:
         self.call(Op.TRUNCATE, ino, size)
 
+    def open(self, cwd_ino: int, path, mode: int = 0o644, excl: bool = False, uid: int = 0,
+             gid: int = 0) -> tuple[Node, bool]:
+        """(the node at `path`, whether OPEN created it as an empty regular file)."""
+        r = self.call(Op.OPEN, cwd_ino, mode, uid, gid, int(excl), _b(path))
+        return Node(r.ino, r.mode, r.size), bool(r.created)
+
     def create(self, dir_ino: int, name, mode: int = 0o644, uid: int = 0, gid: int = 0) -> int:
         return self.call(Op.CREATE, dir_ino, mode, uid, gid, _b(name)).ino
 
@@ -205,6 +224,12 @@ class FsClient(Service):
 
     def chown(self, ino: int, uid: int, gid: int) -> None:
         self.call(Op.CHOWN, ino, uid, gid)
+
+    def symlink(self, dir_ino: int, name, target, uid: int = 0, gid: int = 0) -> int:
+        return self.call(Op.SYMLINK, dir_ino, uid, gid, _b(name), _b(target)).ino
+
+    def readlink(self, ino: int) -> bytes:
+        return self.call(Op.READLINK, ino).target
 
     def sync(self) -> None:
         self.call(Op.SYNC)

@@ -14,6 +14,10 @@ Over IPC, from the tasks root started (Who.CLAN):
                                 zeroed physical memory, aligned, at physical address
                                 `phys`; ENOMEM: none left. The block is the sender's
                                 until it ends (servers/frames.py)
+    GIVE_UP | why            -> (nothing)  a server root keeps stops for good, saying why
+                                in one line (the fs server: a disk it cannot mount);
+                                root does not restart it, and a node still booting
+                                fails with `why` (its `failed` file) instead of ready
 
 Memory comes from root, never from sigma0 directly: root is sigma0's one client and maps
 blocks on, and root takes no map items from anyone, so no stranger can displace the
@@ -63,12 +67,14 @@ class Op(enum.IntEnum):
     DRIVER_HELLO = 0xD0FF
     ALLOC_TASK = 0xFFFF_7A5C
     MEMORY = 0xFFFF_7A5D
+    GIVE_UP = 0xFFFF_7A5E
 
 
 ROOT = Interface("root", Op, {
     Op.DRIVER_HELLO: call("| name", "irq", Who.CLAN),
     Op.ALLOC_TASK: call("", "task", Who.CLAN),
     Op.MEMORY: call("log2size", "phys", Who.CLAN),
+    Op.GIVE_UP: call("| why", "", Who.CLAN),
 })
 MIN_LOG2, MAX_LOG2 = 12, 22      # the block sizes MEMORY gives (sigma0's)
 
@@ -116,6 +122,10 @@ class Root(Service):
             raise
         return r.phys if msg.fpage_received else None
 
+    def give_up(self, why: str) -> None:
+        """Tell root I stop for good, and why (one line): I am not restarted."""
+        self.call(Op.GIVE_UP, why.encode(errors="replace")[:1000], timeout=5)
+
     def frames(self, base: int, sizes=(20, 12)) -> int:
         """Frames at `base` of my space: a block of the first size in `sizes` (log2)
         that `base` is aligned to and root still has; its size in bytes, 0 if none."""
@@ -133,6 +143,7 @@ class OperatorOp(enum.StrEnum):
     DRIVER_START = "driver_start"
     DRIVER_STOP = "driver_stop"
     HEALTH = "health"
+    NODES = "nodes"
     SHUTDOWN = "shutdown"
 
 
@@ -147,6 +158,7 @@ OPERATOR: dict[OperatorOp, dict[str, tuple[type, bool]]] = {
                               "irq": ((int, type(None)), False), "task": (int, False)},
     OperatorOp.DRIVER_STOP: {"name": (str, True), "force": (bool, False)},
     OperatorOp.HEALTH: {},
+    OperatorOp.NODES: {},
     OperatorOp.SHUTDOWN: {},
 }
 

@@ -7,7 +7,8 @@ name "tty"). Each line is a UART reached through its char driver by name ("com1"
     WRITE     line | data        -> written    NL goes out as CR NL (not in raw mode)
     SETPGRP   line pgrp          ->            the foreground process group (for ^C)
     MODE      line raw           ->            raw: no echo, no editing, no signals
-    FLUSH     line               ->            drop typed input not yet read
+    FLUSH     line               ->            hang-up: drop typed input not yet read
+                                               and the history; waiting READs get EOF
     INPUT     line | data        (Who.SELF: a reader thread posts typed bytes; no reply)
 
 ^C, ^\\ and ^Z on a line become a TTY_SIGNAL message to the Unix server

@@ -13,7 +13,8 @@ processes' pager): shorter ones are padded to three.
     EXECVE      nargv | path *args  -> (no reply: the process is replaced); args are
                                        argv then envp ("K=V")
     EXIT        status              ->
-    WAIT        pid:i options       -> pid status             (blocks)
+    WAIT        pid:i options       -> pid status             (blocks; WNOHANG,
+                                       WUNTRACED: a stopped child too, once)
     KILL        pid:i sig           ->
     SIGACTION   sig disposition     -> old                    (SIG_DFL, SIG_IGN, SIG_HANDLE)
     SIGWAIT                         -> sig    (the signal thread; blocks)
@@ -33,14 +34,24 @@ processes' pager): shorter ones are padded to three.
     MMAP   length file fd off:64 -> address  (file 0: anonymous, zero-filled; 1: the
                                               file open on fd, from off, paged by fs)
     MUNMAP address length;  UTIME now atime mtime | path   (now = 1: both now)
+    CHMOD  mode | path;  SYMLINK | target path;  READLINK | path -> | target
+    UMASK  mask -> old    (the file creation mask; a new process has 022, fork and
+                           exec keep it; OPEN and MKDIR clear its bits of the mode)
     SPAWN / SPAWN_MODULE  nargv nenv | entry stdio stdin *args -> pid
     SPAWN_WAIT  pid                 -> status | output        (blocks)
+    SPAWN_READ  pid fd count        -> | data?   (b"pipes": the process's fd 1 or 2;
+                                                  blocks; none: end of file)
+    SPAWN_WRITE pid | data          -> count     (b"pipes": to its fd 0; blocks while
+                                                  the pipe is full; empty: close it)
+    HANGUP      | line              -> pids      (the terminal on tty line LINE left:
+                                                  SIGHUP and SIGCONT to its session)
     TTY_SIGNAL  line pgrp sig       (from the tty server: ^C and friends; no reply)
     WORKER_DONE job                 (Who.SELF: a worker lthread finished a slow call)
 
 SPAWN* start a process whose parent is init (pid 1, the server). `stdio` is b"capture"
-(fds 1 and 2 collected for SPAWN_WAIT, fd 0 reads the stdin data), b"null", or
-b"tty:LINE". Wait statuses are encoded as on Linux (os.WEXITSTATUS reads them).
+(fds 1 and 2 collected for SPAWN_WAIT, fd 0 reads the stdin data), b"null",
+b"tty:LINE", or b"pipes" (fds 0, 1, 2 are three pipes whose other ends only the
+spawning task reaches, by SPAWN_WRITE and SPAWN_READ, until its SPAWN_WAIT is answered). Wait statuses are encoded as on Linux (os.WEXITSTATUS reads them).
 """
 from __future__ import annotations
 
@@ -53,11 +64,11 @@ from .client import Service
 from .fs import STAT_FIELDS, STATFS_FIELDS
 from .interface import Interface, Who, call
 
-__all__ = ["Op", "UNIX", "Unix", "SIG_DFL", "SIG_IGN", "SIG_HANDLE", "WNOHANG",
+__all__ = ["Op", "UNIX", "Unix", "SIG_DFL", "SIG_IGN", "SIG_HANDLE", "WNOHANG", "WUNTRACED",
            "PATH_MAX", "wait_status_exit", "wait_status_signal"]
 
 SIG_DFL, SIG_IGN, SIG_HANDLE = 0, 1, 2   # SIGACTION dispositions
-WNOHANG = 1
+WNOHANG, WUNTRACED = 1, 2               # WAIT options, as Linux numbers them
 PATH_MAX = 4096
 
 
@@ -105,6 +116,13 @@ class Op(enum.IntEnum):
     SPAWN_WAIT = 0x5529
     MUNMAP = 0x552A
     UTIME = 0x552B
+    CHMOD = 0x552C
+    SYMLINK = 0x552D
+    READLINK = 0x552E
+    UMASK = 0x552F
+    SPAWN_READ = 0x5530
+    SPAWN_WRITE = 0x5531
+    HANGUP = 0x5532
     TTY_SIGNAL = 0x5410
     WORKER_DONE = 0x55FF
 
@@ -156,6 +174,13 @@ UNIX = Interface("unix", Op, pad_to=3, ops={
     Op.SPAWN_WAIT: call("pid", "status | output"),
     Op.MUNMAP: call("address length", "", _P),
     Op.UTIME: call("now atime mtime | path", "", _P),
+    Op.CHMOD: call("mode | path", "", _P),
+    Op.SYMLINK: call("| target path", "", _P),
+    Op.READLINK: call("| path", "| target", _P),
+    Op.UMASK: call("mask", "old", _P),
+    Op.SPAWN_READ: call("pid fd count", "| data?"),
+    Op.SPAWN_WRITE: call("pid | data", "count"),
+    Op.HANGUP: call("| line", "pids"),
     Op.TTY_SIGNAL: call("line pgrp sig"),
     Op.WORKER_DONE: call("job", "", Who.SELF),
 })
@@ -206,6 +231,18 @@ class Unix(Service):
 
     def kill(self, pid: int, sig: int) -> None:
         self.call(Op.KILL, pid, sig)
+
+    def read_output(self, pid: int, fd: int, count: int = 65536) -> bytes:
+        """What a b"pipes" process wrote to `fd` (1 or 2) next; b"" at its end."""
+        return self.call(Op.SPAWN_READ, pid, fd, count, timeout=NEVER).data
+
+    def write_input(self, pid: int, data: bytes) -> int:
+        """Feed a b"pipes" process's fd 0 (blocks while full); b"" closes it."""
+        return self.call(Op.SPAWN_WRITE, pid, bytes(data), timeout=NEVER).count
+
+    def hangup(self, line: str) -> int:
+        """The terminal on tty line `line` left: how many processes got SIGHUP."""
+        return self.call(Op.HANGUP, line.encode()).pids
 
     def ps(self) -> list[str]:
         """Every process, as "pid ppid pgrp state name" rows."""

@@ -10,7 +10,7 @@ from microkernel.abi import COMM_TASK, ROOT_TASK, SIGMA0_TASK, ThreadId
 
 __all__ = ["SIGMA0_TASK", "ROOT_TASK", "PAGER_TASK", "NAMES_TASK", "CONSOLE_TASK",
            "COMM_TASK", "FS_TASK", "TTY_TASK", "UNIX_TASK", "DRIVER_TASKS", "FIRST_USER_TASK",
-           "FIRST_GIVEN_TASK", "LAST_GIVEN_TASK", "FS", "TTY", "UNIX", "CONSOLE_LINE",
+           "FIRST_GIVEN_TASK", "LAST_GIVEN_TASK", "FS", "TTY", "UNIX", "COMM", "CONSOLE_LINE",
            "names_id"]
 
 PAGER_TASK = 5                   # the default pager (servers/pager.py)
@@ -24,7 +24,7 @@ FIRST_USER_TASK = 64             # `mk run` tasks: 64 .. FIRST_GIVEN_TASK - 1
 FIRST_GIVEN_TASK = 1024          # numbers root hands to tasks that ask (ALLOC_TASK)
 LAST_GIVEN_TASK = 2047
 
-FS, TTY, UNIX = "fs", "tty", "unix"     # the servers' registered names
+FS, TTY, UNIX, COMM = "fs", "tty", "unix", "comm"     # the servers' registered names
 CONSOLE_LINE = "com1"                   # the console monitor's serial line (its driver)
 
 

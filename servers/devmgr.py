@@ -55,7 +55,7 @@ class Record:
     fixed: int = 0                    # a server's well-known task number (0: any driver slot)
     version: int | None = None        # the version every incarnation gets (None: the next)
     named: bool = True                # the task registers its record's name with names
-    state: str = "stopped"            # starting, running, backoff, stopped
+    state: str = "stopped"            # starting, running, backoff, stopped, given up
     restarts: int = 0
     crashes: list[float] = field(default_factory=list)
     restart_at: float = 0.0
@@ -172,7 +172,7 @@ class DriverManager:
             if rec is None or rec.task != task:
                 return False
             rec.task, rec.tid = 0, 0
-            if rec.state == "stopped":
+            if rec.state in ("stopped", "given up"):
                 return True
             now = time.monotonic()
             rec.crashes = [t for t in rec.crashes if now - t < CRASH_WINDOW] + [now]
@@ -181,6 +181,17 @@ class DriverManager:
             rec.state, rec.restart_at = "backoff", now + delay
             log.warning("driver %s died (status %s); restart in %.1fs", rec.name, status, delay)
             return True
+
+    def give_up(self, task: int, why: str) -> None:
+        """The kept server of `task` stops for good (GIVE_UP): it is lost, with `why`,
+        and not restarted when it dies; ENODEV for a task root does not keep."""
+        with self.lock:
+            rec = self.by_task.get(task)
+            if rec is None:
+                raise OSError(errno.ENODEV, f"task {task} is no server root keeps")
+            rec.state = "given up"
+            self.lost[rec.name] = why
+        log.error("root: %s stops for good: %s", rec.name, why)
 
     def due(self) -> float | None:
         """Restart what is due; returns seconds until the next planned restart."""

@@ -24,10 +24,11 @@ import logging
 import os
 
 from microkernel.abi import Fpage, MapItem
-from protocols import Dispatch, Reply, send_reply, serve, wellknown
+from protocols import Dispatch, Reply, ServiceError, send_reply, serve, wellknown
 from protocols.block import BlockDevice
 from protocols.fs import FS, MAX_ENTRIES, MAX_IO, ROOT_INO, Op
 from protocols.names import Names
+from protocols.root import Root
 
 from .ext2 import Ext2
 from .ext2.errors import FsError
@@ -81,6 +82,22 @@ class FsServer:
     def resolve(self, req, msg):
         return self._node(self.fs.resolve(req.path, req.cwd_ino or ROOT_INO,
                                           bool(req.follow)))
+
+    def open(self, req, msg):
+        """RESOLVE; when only the last name is missing (the walk's ENOENT names the
+        directory it stopped in), CREATE it there: open(O_CREAT) in one round trip."""
+        try:
+            ino = self.fs.resolve(req.path, req.cwd_ino or ROOT_INO, True)
+        except FsError as e:
+            if e.errno != errno.ENOENT or not getattr(e, "detail", ()):
+                raise
+            self.dirty = True
+            name = req.path.rstrip(b"/").rsplit(b"/", 1)[-1]
+            ino = self.fs.create(e.detail[0], name, req.mode & 0o7777, req.uid, req.gid)
+            return (*self._node(ino), 1)
+        if req.excl:
+            raise OSError(errno.EEXIST, "exists")
+        return (*self._node(ino), 0)
 
     def lookup(self, req, msg):
         return self._node(self.fs.lookup(req.dir_ino, req.name))
@@ -153,6 +170,13 @@ class FsServer:
         self.fs.link(req.ino, req.dir_ino, req.name)
         return ()
 
+    def symlink(self, req, msg):
+        self.dirty = True
+        return (self.fs.symlink(req.dir_ino, req.name, req.target, req.uid, req.gid),)
+
+    def readlink(self, req, msg):
+        return (os.fsencode(self.fs.readlink(req.ino)),)
+
     def chmod(self, req, msg):
         self.dirty = True
         self.fs.chmod(req.ino, req.mode)
@@ -196,14 +220,16 @@ class FsServer:
         return self.cache.info() if self.cache is not None else (0, 0, 0, 0, 0)
 
 
-def mount(disk) -> Ext2:
+def mount(disk, give_up=lambda why: None) -> Ext2:
     """Ext2 on `disk`, read-write if it is safe (else read-only, saying why in the log);
-    a disk that cannot be mounted at all is logged and ends the task (SystemExit with
-    EXIT_UNMOUNTABLE)."""
+    a disk that cannot be mounted at all is logged, told to `give_up(why)`, and ends
+    the task (SystemExit with EXIT_UNMOUNTABLE)."""
     try:
         fs = Ext2(disk)
     except FsError as e:
-        log.error("fs: cannot mount the disk: %s", e.strerror)
+        why = f"fs: cannot mount the disk: {e.strerror}"
+        log.error("%s", why)
+        give_up(why)
         raise SystemExit(EXIT_UNMOUNTABLE) from None
     if fs.readonly:
         log.warning("fs: ext2 mounted read-only, %d sectors: %s", disk.sectors,
@@ -213,11 +239,19 @@ def mount(disk) -> Ext2:
     return fs
 
 
+def _give_up(rt, why: str) -> None:
+    """Root (the chief) hears that this server stops for good: no restart; boot fails."""
+    try:
+        Root(rt).give_up(why)
+    except ServiceError as e:
+        log.warning("fs: root did not hear why the fs server stops: %s", e)
+
+
 def main(rt, name, names_id) -> None:
     """Mount the disk of `ata0`, register as "fs", serve until UMOUNT."""
     names = int(names_id)
     disk = DriverDisk(BlockDevice(rt, DISK, names=names, retry_for=30.0))
-    fs = mount(disk)
+    fs = mount(disk, lambda why: _give_up(rt, why))
     server = FsServer(rt, fs, PageCache(rt, fs))
     Names(rt, tid=names).register(wellknown.FS)
     serve(rt, Dispatch(FS, server, rt), timeout=WRITE_BACK, on_idle=server.write_back)

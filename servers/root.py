@@ -29,6 +29,7 @@ import zmq
 from microkernel.abi import SIGMA0_TASK, Fpage, MapItem, Msg, ThreadId
 from microkernel.abi.ops import exit_status
 from protocols.client import Service, ServiceError
+from protocols.comm import CommClient
 from protocols.fs import FsClient
 from protocols.names import Names
 from protocols.pager import PAGER, Op as PagerOp
@@ -55,6 +56,7 @@ DEVICE_DRIVER = {"pit": "timer"}   # device model name -> its driver's name
 _EVENTS = "inproc://root-events"
 FORWARD_TIMEOUT = 2.0
 READY_PATIENCE = 20.0            # seconds boot waits for the servers users need
+LOOK = 0.25                      # ... in looks this long, to see one give up at once
 
 
 def main(rt, devices=()) -> None:
@@ -102,6 +104,11 @@ class Chief:
         addr, phys = block
         return Reply((phys,), (MapItem(Fpage(addr, s), addr),))
 
+    def give_up(self, req, msg):
+        """GIVE_UP: a kept server stops for good; it is lost, boot fails with why."""
+        self.mgr.give_up(msg.sender.task, req.why.decode(errors="replace"))
+        return ()
+
     def notice(self, msg: Msg) -> None:
         """A task of the clan ended: its blocks come back, a kept task's restart is
         planned, and lthread 1 hears of it (the pager's FORGET, the operator's wait)."""
@@ -144,14 +151,23 @@ def give_names_back(rt, names: ThreadId, mgr: DriverManager) -> None:
             log.warning("root: could not give %s its name back: %s", name, e)
 
 
-def wait_for_servers(rt, names: ThreadId, wanted: list[type[Service]]) -> None:
-    """Boot is ready when the servers that users need have registered their names."""
+def wait_for_servers(rt, names: ThreadId, mgr: DriverManager,
+                     wanted: list[type[Service]]) -> str | None:
+    """Boot is ready when the servers that users need have registered their names; it
+    has failed, at once, when one of them gave up: (the reason, or None when ready)."""
     deadline = time.monotonic() + READY_PATIENCE
     for cls in wanted:
-        try:
-            cls(rt, names=names).server(deadline)
-        except ServiceError as e:
-            log.warning("root: ready without %s: %s", cls.name, e)
+        while True:
+            if mgr.lost:
+                return "; ".join(mgr.lost.values())
+            try:                           # in short looks, to see a give-up at once
+                cls(rt, names=names).server(min(deadline, time.monotonic() + LOOK))
+                break
+            except ServiceError as e:
+                if time.monotonic() >= deadline:
+                    log.warning("root: ready without %s: %s", cls.name, e)
+                    break
+    return "; ".join(mgr.lost.values()) or None
 
 
 def operator_loop(rt, pager: ThreadId, mgr: DriverManager, names: ThreadId,
@@ -159,8 +175,11 @@ def operator_loop(rt, pager: ThreadId, mgr: DriverManager, names: ThreadId,
     """lthread 1: says the node is ready once the servers users need have registered
     (lthread 0 meanwhile answers drivers), then serves the operator's requests and the
     exits lthread 0 passes on."""
-    wait_for_servers(rt, names, wanted)
-    open(os.path.join(rt.rundir, "ready"), "w").close()
+    failed = wait_for_servers(rt, names, mgr, wanted)
+    final = os.path.join(rt.rundir, "failed" if failed else "ready")
+    with open(final + ".new", "w") as f:         # whole, or not there at all
+        f.write(failed or "")
+    os.replace(final + ".new", final)
     ctx = zmq.Context.instance()
     events = ctx.socket(zmq.PAIR)
     events.connect(_EVENTS)
@@ -292,8 +311,25 @@ class Operator:
         """Each kept server's and driver's state, and the core servers lost for good."""
         return self.mgr.health()
 
+    def nodes(self, ident: bytes, f: dict) -> dict:
+        """The cluster as the comm server sees it (protocols.comm NODES)."""
+        rec = self.mgr.records.get("comm")
+        if rec is None or not rec.tid or rec.state != "running":
+            return {"error": "no comm server runs on this node"}
+        try:
+            return CommClient(self.rt, tid=rec.tid, timeout=2.0).nodes()
+        except ServiceError as e:
+            return {"error": f"comm: {e.strerror}"}
+
     def shutdown(self, ident: bytes, f: dict) -> dict:
-        """Before the kernel stops the node: the file server writes back and unmounts."""
+        """Before the kernel stops the node: the comm server tells the cluster it leaves;
+        the file server writes back and unmounts."""
+        comm = self.mgr.records.get("comm")
+        if comm is not None and comm.tid and comm.state == "running":
+            try:
+                CommClient(self.rt, tid=comm.tid, timeout=1.0).leave()
+            except ServiceError as e:
+                log.warning("root: the comm server could not say goodbye: %s", e)
         rec = self.mgr.records.get("fs")
         if rec is None or not rec.tid:
             return {"unmounted": False}
@@ -348,6 +384,5 @@ def boot(rt, devices) -> tuple[ThreadId, ThreadId, DriverManager, list[type[Serv
         wanted.append(Unix)
     if importlib.util.find_spec(COMM_ENTRY.split(":")[0]) is not None:
         # remote IPC: the kernel redirects IPC to other sites to this task (docs/kernel.md)
-        mgr.start(mgr.add("comm", "server", COMM_ENTRY, [], None, fixed=COMM_TASK,
-                          named=False))
+        mgr.start(mgr.add("comm", "server", COMM_ENTRY, [], None, fixed=COMM_TASK))
     return pager, names, mgr, wanted

@@ -4,11 +4,13 @@ It serves the tty protocol (protocols/tty.py) through `protocols.serve` with a
 `Dispatch` of TTY, each operation a method of `TtyServer` named after it. Each line is
 a UART reached through its char driver by name (protocols/char.py). A reader thread per
 line (lthread 16 + line) blocks in the driver's READ and posts what arrives to the main
-thread as an INPUT request (Who.SELF, no reply); the main thread edits the line (echo,
-backspace, ^U), completes it on CR or NL, answers readers (a READ with nothing to read
+thread as an INPUT request (Who.SELF, no reply); the main thread edits the line
+(lineedit.py: cursor keys, history, at most MAX_CANON bytes), completes it on CR or NL,
+answers readers (a READ with nothing to read
 simply gets no reply yet: V2 style), and turns ^C, ^\\ and ^Z into signals for the
 line's foreground process group, told to the Unix server (its TTY_SIGNAL, a send with
-no reply). Output NL goes out as CR NL. Raw mode passes bytes untouched.
+no reply), dropping the line and what was typed ahead. FLUSH (a hang-up) also forgets
+the line's history and ends the reads waiting on it. Output NL goes out as CR NL. Raw mode passes bytes untouched.
 """
 from __future__ import annotations
 
@@ -25,13 +27,15 @@ from protocols.names import Names
 from protocols.tty import TTY, Op
 from protocols.unix import UNIX, Unix, Op as UnixOp
 
+from .lineedit import LineEditor
+
 __all__ = ["main", "Line", "TtyServer"]
 
 log = logging.getLogger("mk.tty")
 READER_BASE = 16
 MAX_LINES = 64                      # lthreads 16..79 are the readers
 OPEN_PATIENCE = 5.0                 # seconds OPEN waits for the line's driver (else ENODEV)
-EOF, ERASE, BACKSPACE, KILL = 4, 127, 8, 21
+EOF = 4
 SIGNALS = {3: signal.SIGINT, 28: signal.SIGQUIT, 26: signal.SIGTSTP}
 
 
@@ -42,7 +46,7 @@ class Line:
     dev: CharDevice
     raw: bool = False
     pgrp: int = 0
-    edit: bytearray = field(default_factory=bytearray)
+    edit: LineEditor = field(default_factory=LineEditor)
     ready: deque = field(default_factory=deque)        # completed lines (or b"" = EOF)
     readers: deque = field(default_factory=deque)      # (client id, max) waiting
 
@@ -53,27 +57,19 @@ class Line:
             return b"", []
         echo, sigs = bytearray(), []
         for b in data:
-            if b in SIGNALS:
+            if b in SIGNALS:                  # as ISIG without NOFLSH: input is dropped
                 sigs.append(int(SIGNALS[b]))
                 echo += b"^" + bytes([b + 64]) + b"\r\n"
-                self.edit.clear()
+                self.edit.reset()
+                self.ready.clear()
             elif b in (13, 10):
-                self.ready.append(bytes(self.edit) + b"\n")
-                self.edit.clear()
+                self.ready.append(self.edit.enter() + b"\n")
                 echo += b"\r\n"
-            elif b in (ERASE, BACKSPACE):
-                if self.edit:
-                    self.edit.pop()
-                    echo += b"\b \b"
-            elif b == KILL:
-                echo += b"\b \b" * len(self.edit)
-                self.edit.clear()
             elif b == EOF:
-                self.ready.append(bytes(self.edit))      # empty: end of file
-                self.edit.clear()
-            elif b >= 32 or b == 9:
-                self.edit.append(b)
-                echo.append(b)
+                self.ready.append(bytes(self.edit.buf))   # empty: end of file
+                self.edit.reset()
+            else:
+                echo += self.edit.key(b)
         return bytes(echo), sigs
 
 
@@ -122,9 +118,13 @@ class TtyServer:
         return ()
 
     def flush(self, req, msg):
+        """The line was hung up: typed input and history go, waiting reads end (EOF)."""
         line = self.lines[req.line]
         line.ready.clear()
-        line.edit.clear()
+        line.edit.forget()
+        while line.readers:
+            client, _ = line.readers.popleft()
+            send_reply(self.rt, client, TTY.reply(Op.READ, (b"",)))
         return ()
 
     def input(self, req, msg):

@@ -3,7 +3,8 @@
 Like a kernel debugger's interface, it is outside the L4 ABI: a REP socket in the
 node's runtime directory (mode 0600), msgpack requests `{"op": NAME, ...}`, one reply
 each. It reports the kernel's tables, checks their invariants (`check`, see
-invariants.py) and stops the node; it creates nothing. Cards are built, plugged,
+invariants.py), switches the trace on and off (`trace`, see trace.py) and stops the
+node; it creates nothing. Cards are built, plugged,
 unplugged and tuned by the machine (`hw.Machine.plug/unplug/tune`): this port passes
 the operator's request on, and publishes a new UART's pty in the node's folder.
 """
@@ -19,6 +20,7 @@ import zmq
 from microkernel.abi import ROOT_TASK, SIGMA0_TASK, ThreadId
 
 from .invariants import check, counts
+from .trace import DEFAULT_SIZE, NOTE_KINDS, Tracer, switch
 
 if TYPE_CHECKING:
     from .kernel import Kernel
@@ -38,7 +40,7 @@ class ControlPort:
         k.extra_sources[self.sock] = self.serve
         self.handlers = {"status": self.status, "ps": self.ps, "shutdown": self.shutdown,
                          "irqs": self.irqs, "check": self.check, "plug": self.plug,
-                         "unplug": self.unplug, "tune": self.tune}
+                         "unplug": self.unplug, "tune": self.tune, "trace": self.trace}
 
     def serve(self) -> None:
         try:
@@ -121,6 +123,36 @@ class ControlPort:
             pass
         self.k.sources_changed()
         return {"unplugged": dev.describe()}
+
+    def trace(self, req: dict) -> dict:
+        """`mk trace`: {"action": "start", "size": N} switches tracing on with a ring of
+        N entries; "stop" drains it and switches it off; "drain" drains it and goes on
+        (`mk top`); "status" tells; "note" adds an
+        event of a kind in NOTE_KINDS (`tid` and the kind's fields) to a running trace."""
+        k, action = self.k, req.get("action")
+        if action == "status":
+            tr = k.tracer
+            return {"tracing": tr is not None, "events": len(tr.ring) if tr else 0,
+                    "size": tr.ring.maxlen if tr else None}
+        if action == "start":
+            if k.tracer is not None:
+                return {"error": "a trace is already running (mk trace stop)"}
+            switch(k, Tracer(k, req.get("size", DEFAULT_SIZE)))
+            return {"tracing": True, "size": k.tracer.ring.maxlen}
+        if k.tracer is None:
+            return {"error": "no trace was started (mk trace start)"}
+        if action in ("stop", "drain"):
+            out = k.tracer.drain()
+            if action == "stop":
+                switch(k, None)
+            return out
+        if action == "note":
+            if req.get("kind") not in NOTE_KINDS or type(req.get("tid")) is not int:
+                return {"error": f"trace note: a kind of {sorted(NOTE_KINDS)} and a tid"}
+            fields = {key: v for key, v in req.items() if key not in ("op", "action", "kind")}
+            k.tracer.note(req["kind"], **fields)
+            return {"ok": True}
+        return {"error": f"trace: no action {action!r} (start, stop, drain, status, note)"}
 
     def shutdown(self, req: dict) -> dict:
         self.k.stop()

@@ -20,7 +20,9 @@ Anything else, or a page `_map_page` declines, returns False having changed noth
 and the request goes to the general path, which does the same thing more slowly.
 
 The fast path (fastpath.py) hands a request here only after it declined it, so the
-null RPC's path runs not one test more.
+null RPC's path runs not one test more. While `mk trace` records (docs/trace.md), both
+decline: the general path notes each step (the fault, the map, the replies), which a
+fast-path entry in the trace could not say.
 """
 from __future__ import annotations
 
@@ -57,6 +59,8 @@ def fault_call_path(k: "Kernel") -> Callable[["Thread", bytes], bool]:
     tasks, send, pack, unpack = k.tasks, k._snd, k.encode, msgpack.unpackb
 
     def call(t: "Thread", header: bytes) -> bool:
+        if k.tracer is not None:            # traced: the general path, event by event
+            return False
         try:
             h = unpack(header)
         except Exception:                   # malformed: the general path says why
@@ -101,7 +105,7 @@ def fault_reply_path(k: "Kernel", rcv_never: frozenset) -> Callable[..., bool]:
 
     def reply(t: "Thread", dest, words, items, timeouts, rcv_mode, rcv_from, window, limits,
               deceit, frames) -> bool:
-        if (frames or deceit is not None or limits is not None or type(window) is not int
+        if (k.tracer is not None or frames or deceit is not None or limits is not None or type(window) is not int
                 or window or type(timeouts) is not int or timeouts not in rcv_never
                 or type(rcv_mode) is not int or rcv_mode != OPEN
                 or type(rcv_from) is not int or t.senders or t.pending or t.irq is not None

@@ -27,7 +27,7 @@ from microkernel.abi.errors import SEND_PHASE_BIT
 from microkernel.abi.message import MAX_STRING, MAX_STRINGS, MAX_WORDS
 from microkernel.abi.ops import PAGE_FAULT_EIP
 
-from .remote import error_notice, route, speaks_for
+from .remote import error_notice, grace, route, speaks_for
 from .thread import InFlight, Thread, ThreadState
 
 if TYPE_CHECKING:
@@ -153,9 +153,11 @@ def send_phase(k: "Kernel", t: Thread, dest: int, words: list, items: list, fram
             after_send(k, t, r)
         return
     if snd_to == 0:
-        t.snd = None
-        k.ipc_error(t, IpcCode.TIMEOUT, _SE)
-        return
+        snd_to = grace(k, intended)            # a reply to a remote caller (remote.py)
+        if snd_to == 0:
+            t.snd = None
+            k.ipc_error(t, IpcCode.TIMEOUT, _SE)
+            return
     t.state, t.partner = SENDING, r.tid
     _enqueue(r.senders, t)
     if snd_to is not None:
@@ -193,6 +195,8 @@ def receive_phase(k: "Kernel", t: Thread) -> None:
             deliver_pending(k, t)
             return
         if t.irq is not None:
+            if k.tracer:                   # a driver's open wait acknowledges its line
+                k.tracer.note("irq", line=t.irq, what="acknowledged", tid=t.tid)
             k.irq.unmask(t.irq)
         if t.senders:
             s = t.senders.pop(0)
@@ -273,6 +277,8 @@ def deliver_pending(k: "Kernel", t: Thread) -> None:
     if t.irq is not None and k.irq.pending[t.irq]:
         k.irq.pending[t.irq] -= 1
         k.irq.delivered[t.irq] += 1
+        if k.tracer:
+            k.tracer.note("irq", line=t.irq, what="delivered", tid=t.tid)
         k.deliver(t.ident, 0, t.irq + 1, ())
         return
     sender, words = t.pending.pop(0)

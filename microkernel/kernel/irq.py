@@ -97,6 +97,8 @@ class IrqControl:
                 self.ports.outb(MASTER, 0x60 | CASCADE)
             else:
                 self.ports.outb(MASTER, 0x60 | n)
+            if self.k.tracer:
+                self.k.tracer.note("irq", line=n, what="raised")
             self.fire(n)
 
     def _in_service(self, n: int) -> bool:
@@ -114,6 +116,8 @@ class IrqControl:
         if t.state is ThreadState.RECEIVING and not t.pf and (
                 t.rcv_mode == OPEN or t.rcv_from == n + 1):
             self.delivered[n] += 1
+            if self.k.tracer:
+                self.k.tracer.note("irq", line=n, what="delivered", tid=t.tid)
             receive_now(self.k, t, n + 1, ())
         else:
             self.pending[n] += 1
@@ -139,9 +143,13 @@ class IrqControl:
         if self.pending[n]:
             self.pending[n] -= 1
             self.delivered[n] += 1
+            if k.tracer:
+                k.tracer.note("irq", line=n, what="delivered", tid=t.tid)
             t.state = ThreadState.RUNNING
             k.deliver(t.ident, 0, n + 1, ())
             return
+        if k.tracer:                             # the driver is done with the last one
+            k.tracer.note("irq", line=n, what="acknowledged", tid=t.tid)
         self.unmask(n)
         block_receive(k, t)
 

@@ -20,7 +20,7 @@ import logging
 import os
 import hmac
 import secrets
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import zmq
 
@@ -43,6 +43,9 @@ from .task import Task
 from .tasks import adopt, task_exited
 from .thread import Thread, ThreadState
 from .vm import VM
+
+if TYPE_CHECKING:
+    from .trace import Tracer
 
 __all__ = ["Kernel", "rearm"]
 
@@ -96,6 +99,7 @@ class Kernel:
         # here) around the compiled send; the hot path calls the compiled one
         self._snd = zmq.backend.Socket.send.__get__(self.sock)
         self.running = False
+        self.tracer: "Tracer | None" = None       # mk trace (trace.py): None is off
         self.extra_sources: dict[object, Callable[[], None]] = {}
         from .syscalls import TABLE
         self.table = TABLE
@@ -112,14 +116,18 @@ class Kernel:
         self.running = True
         sock, clock, pic, factory = self.sock, self.clock, self.machine.pic, self.factory
         recv, setsockopt = sock.recv, sock.setsockopt
-        dispatch, now, by_ident = self.dispatch, clock.now, self.by_ident
-        fast = fast_path(self)
+        now, by_ident = clock.now, self.by_ident
+        plain = fast_path(self), self.dispatch
+        fast, dispatch = plain
         armed = -1
         self._sources_changed = True
         while self.running:
             if self._sources_changed:
                 self._sources_changed = False
                 self.sources.update(self.watched())
+                # tracing on or off (trace.switch) swaps the two entry points here: off,
+                # the loop runs the plain ones and pays nothing for the tracer
+                fast, dispatch = plain if self.tracer is None else self.tracer.wrap(*plain)
             deadline = clock.next_deadline()
             if deadline is None:
                 wait = -1
@@ -288,6 +296,8 @@ class Kernel:
         t.ident = ident
         self.by_ident[ident] = t
         t.state = ThreadState.RUNNING
+        if self.tracer:
+            self.tracer.note("thread", tid=t.tid, what="start", entry=t.entry)
         if not t.pager and t.lthread:
             t.pager = task.thread(0).pager
         sp = task.space
@@ -363,6 +373,9 @@ class Kernel:
                 raise KernelError(Fault.BAD_ARGUMENT, "snd_base outside the address space")
             moved += self.vm.transfer(s.task.space, fp, snd_base, bool(grant),
                                       r.task.space, window)
+        if self.tracer:
+            self.tracer.note("map", tid=s.tid, to=r.tid, pages=moved,
+                             grant=any(g for _, _, g in items))
         return moved
 
     def after_io(self) -> None:

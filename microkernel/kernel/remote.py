@@ -19,6 +19,9 @@ is the chief of everything off-node.
     error `result` (`error_notice`; ipc.py carries it out), so a caller of a node that
     has gone gets NOT_EXISTENT, like a caller of a dead task, even with timeout NEVER.
 
+  * Grace: a send with timeout 0 to an off-site id (a server's reply to a remote
+    client) waits up to GRACE for the comm task, which may be between two waits.
+
 When the comm task ends, every thread waiting for an off-site partner gets NOT_EXISTENT
 (tasks.py): no one is left who could answer it. docs/kernel.md, "Remote IPC".
 """
@@ -36,7 +39,9 @@ from .thread import Thread, ThreadState
 if TYPE_CHECKING:
     from .kernel import Kernel
 
-__all__ = ["off_site", "route", "speaks_for", "error_notice"]
+__all__ = ["off_site", "route", "speaks_for", "error_notice", "grace", "GRACE"]
+
+GRACE = 0.5                   # seconds a send with timeout 0 to an off-site id waits
 
 _DEAD = ThreadState.DEAD
 
@@ -58,6 +63,13 @@ def route(k: "Kernel", t: Thread, tid: int) -> Thread | None:
         return None
     c = comm.thread(0)
     return None if c.state is _DEAD else c
+
+
+def grace(k: "Kernel", intended: int | None) -> float:
+    """The send timeout that replaces 0 for a message to `intended`: GRACE if it is
+    off-site (the comm task's lthread 0 is the network's queue: it takes the message
+    within moments, though not always at this instant), else 0."""
+    return GRACE if intended is not None and off_site(k, intended) else 0
 
 
 def speaks_for(k: "Kernel", t: Thread, deceit) -> bool:

@@ -56,7 +56,9 @@ def sys_id_nearest(k: "Kernel", t: "Thread", h: list, frames) -> None:
 def sys_fpage_unmap(k: "Kernel", t: "Thread", h: list, frames) -> None:
     """[FPAGE_UNMAP, fpage, flush, own]: revoke what was derived from the caller's pages."""
     _, word, flush, own = h
-    k.vm.unmap(t.task.space, Fpage.decode(word), _flag(flush), _flag(own))
+    done = k.vm.unmap(t.task.space, Fpage.decode(word), _flag(flush), _flag(own))
+    if k.tracer:
+        k.tracer.note("flush", tid=t.tid, mappings=done, flush=bool(flush), own=bool(own))
     k.send(t.ident, k.ok_header)
 
 
@@ -256,6 +258,8 @@ def sys_exit(k: "Kernel", t: "Thread", h: list, frames) -> None:
         k.by_ident.pop(t.ident, None)
     t.ident = None
     t.state = ThreadState.INACTIVE
+    if k.tracer:
+        k.tracer.note("thread", tid=t.tid, what="exit")
 
 
 TABLE: dict[int, Callable] = {

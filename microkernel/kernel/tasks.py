@@ -22,6 +22,7 @@ from .ipc import OPEN, abort_ipc, deliver_pending
 from .remote import off_site
 from .task import Task, close_pidfd, kill_process, spawn_process
 from .thread import ThreadState
+from .trace import brief
 
 if TYPE_CHECKING:
     from .kernel import Kernel
@@ -64,6 +65,9 @@ def create_task(k: "Kernel", chief: Task | None, no: int, entry: str, pager: int
     t0 = task.thread(0)
     t0.pager, t0.entry, t0.state = pager, entry, ThreadState.RUNNING
     task.entry = entry
+    if k.tracer:
+        k.tracer.note("task", id=task.base, no=no, what="new", entry=entry,
+                      chief=chief.no if chief else None, args=brief(args))
     if entry == FORKED:
         log.info("task %d v%d made for a forked process", no, version)
         return task
@@ -105,6 +109,8 @@ def destroy(k: "Kernel", task: Task, status: int | None) -> None:
             k.owner[no] = task.chief.no        # its numbers (its clan's too) go up a level
         _notify(k, task.chief, task.tid(0), status)
     k.sources_changed()
+    if k.tracer:
+        k.tracer.note("task", id=task.base, no=task.no, what="end", status=status)
     log.info("task %d ended (status %s)", task.no, status)
 
 

@@ -25,7 +25,7 @@ from microkernel.abi.errors import ERROR_BITS, FLAG_BITS
 
 from .vmem import VirtualMemory
 
-__all__ = ["Runtime"]
+__all__ = ["Runtime", "preconnect"]
 
 _pack = msgpack.Packer(use_bin_type=True, autoreset=True).pack
 _PAGE_FAULT = int(Op.PAGE_FAULT)
@@ -46,6 +46,24 @@ ZERO_COPY_FROM = 1 << 18
 def _unpack_tuples(data: bytes):
     """A delivery's header with arrays as tuples (a Msg's words are a tuple)."""
     return _unpackb(data, use_list=False)
+
+
+_ready: dict[str, zmq.Socket] = {}     # endpoint -> a socket connected before the record
+
+
+def preconnect(endpoint: str) -> None:
+    """Open and connect lthread 0's socket to the kernel at `endpoint` before this
+    process knows which task it will be (the factory's spare process): the task's
+    first HELLO then goes out on it at once."""
+    _ready[endpoint] = _socket(zmq.Context.instance(), endpoint)
+
+
+def _socket(ctx, endpoint: str) -> zmq.Socket:
+    sock = ctx.socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.setsockopt(zmq.ROUTING_ID, os.urandom(16))
+    sock.connect(endpoint)
+    return sock
 
 
 class _Cpu(threading.local):
@@ -75,12 +93,10 @@ class Runtime:
     # -- the thread's socket --------------------------------------------------------
 
     def _attach(self, lthread: int, pid: int | None = None) -> dict:
-        """Open this host thread's socket and say HELLO as `lthread`."""
-        sock = self._ctx.socket(zmq.DEALER)
-        sock.setsockopt(zmq.LINGER, 0)
-        sock.setsockopt(zmq.ROUTING_ID, os.urandom(16))
-        sock.connect(self.endpoint)
-        self._cpu.sock = sock
+        """Open this host thread's socket (or take the one made ready) and say HELLO
+        as `lthread`."""
+        sock = _ready.pop(self.endpoint, None) if lthread == 0 and pid is None else None
+        self._cpu.sock = sock or _socket(self._ctx, self.endpoint)
         # the host thread's id lets the kernel read this thread's CPU time
         with self._hello:       # one HELLO at a time: each spends the secret it shows
             reply = self._syscall([Op.HELLO, ABI_VERSION, self.task_no, lthread,

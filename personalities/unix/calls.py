@@ -44,7 +44,7 @@ class ProcessCalls:
         if err:
             raise OSError(err, "no such child")
         if zombie is not None:
-            return zombie.pid, self.procs.reap(zombie)
+            return zombie.pid, self.procs.collect(zombie)
         if req.options & WNOHANG:
             return 0, 0
         sig = pending_for_main(proc)
@@ -140,7 +140,7 @@ class ProcessCalls:
         """Every process: "pid ppid pgrp state name", from pid `start` on; the next
         reply's start (0: the end)."""
         rows = [(1, 0, 1, "running", "init")] if req.start <= 1 else []   # the server
-        rows += [(p.pid, p.ppid, p.pgrp, p.state, p.name)
+        rows += [(p.pid, p.ppid, p.pgrp, "stopped" if p.stopped else p.state, p.name)
                  for pid, p in sorted(self.procs.by_pid.items()) if pid >= req.start]
         nxt = rows[PS_ROWS][0] if len(rows) > PS_ROWS else 0
         return nxt, tuple(" ".join(map(str, r)).encode() for r in rows[:PS_ROWS])

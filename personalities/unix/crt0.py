@@ -8,7 +8,9 @@ bound to the server, sys.stdin/stdout/stderr become fds 0, 1, 2 (through libc), 
 host's SIGCHLD is ignored so host children of fork are reaped; once the program's
 own imports are done, its Python file world becomes the node's (`nodeio.install`:
 open, input, os.* and os.environ through libc). What main returns is the exit status
-(None is 0); an exception prints its traceback on fd 2 and is 1.
+(None is 0); an OSError it did not catch (a full disk, a closed pipe) is said as a
+program says it, `prog: [file: ]reason`, and is 1; another exception prints its
+traceback on fd 2 and is 1.
 """
 from __future__ import annotations
 
@@ -22,11 +24,13 @@ from . import libc, nodeio
 from .nodeio import NodeFile as FdIO, stdio
 from .program import TEXT_BASE
 
-__all__ = ["start", "start_module", "FdIO", "stdio"]
+__all__ = ["start", "start_module", "preloaded", "FdIO", "stdio"]
 
 
-def start(rt, pid: int, text_len: int, argv: list, envp: list) -> None:
-    """A program exec'd from a file: its text is at TEXT_BASE."""
+def start(rt, pid: int, text_len: int, argv: list, envp: list, ttys: int | None = None,
+          server: int | None = None) -> None:
+    """A program exec'd from a file: its text is at TEXT_BASE. `ttys` (bit n: fd n is
+    a terminal) and `server` (the Unix server's id) spare the start two system calls."""
     def program():
         text = rt.mem.read(TEXT_BASE, text_len)
         space = {"__name__": "__mkprog__", "__file__": argv[0] if argv else "?"}
@@ -36,20 +40,27 @@ def start(rt, pid: int, text_len: int, argv: list, envp: list) -> None:
             space["__file__"])
         exec(code, space)
         return space["main"]
-    _run(rt, pid, argv, envp, program)
+    _run(rt, pid, argv, envp, program, ttys, server)
 
 
-def start_module(rt, pid: int, entry: str, argv: list, envp: list) -> None:
+def start_module(rt, pid: int, entry: str, argv: list, envp: list, ttys: int | None = None,
+                 server: int | None = None) -> None:
     """A Python function `entry` ("module:func" or "/file.py:func") as the program."""
-    _run(rt, pid, argv, envp, lambda: load_entry(entry))
+    _run(rt, pid, argv, envp, lambda: load_entry(entry), ttys, server)
 
 
-def _run(rt, pid: int, argv: list, envp: list, get_main) -> None:
+def preloaded() -> None:
+    """The task factory imported crt0 (MK_PRELOAD) and the rest: what every program's
+    start would do alike is done once, there (nodeio.keep_host_os)."""
+    nodeio.keep_host_os()
+
+
+def _run(rt, pid: int, argv: list, envp: list, get_main, ttys, server) -> None:
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
-    libc._init(rt, pid)
+    libc._init(rt, pid, server)
     libc.environ.clear()
     libc.environ.update(e.split("=", 1) for e in envp if "=" in e)
-    stdio()
+    stdio(ttys)
     status = 1
     try:
         main = get_main()
@@ -58,6 +69,9 @@ def _run(rt, pid: int, argv: list, envp: list, get_main) -> None:
         status = 0 if status is None else int(status)
     except SystemExit as e:
         status = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    except OSError as e:                       # a system call's error nobody caught
+        _say(argv, e)
+        status = 1
     except BaseException:                      # noqa: BLE001 - the program's crash
         try:
             traceback.print_exc()
@@ -65,3 +79,13 @@ def _run(rt, pid: int, argv: list, envp: list, get_main) -> None:
             pass
         status = 1
     libc.exit(status)
+
+
+def _say(argv: list, e: OSError) -> None:
+    """`prog: [file: ]reason` on fd 2, as a program would have said it."""
+    prog = (argv[0] if argv else "?").rsplit("/", 1)[-1]
+    what = f"{e.filename}: " if e.filename is not None else ""
+    try:
+        libc.write(2, f"{prog}: {what}{e.strerror or e}\n".encode(errors="replace"))
+    except OSError:
+        pass

@@ -15,7 +15,7 @@ and so do the fds without close-on-exec; handled signals return to their default
 
 SPAWN comes from a task that is no process (root, tests, `mk sh`): a new process,
 child of init, runs a program file (SPAWN) or a module function (SPAWN_MODULE), with
-stdio captured, null, or a tty line; SPAWN_WAIT answers with its status and output.
+stdio captured, null, a tty line, or pipes to the spawner (spawnio.py); SPAWN_WAIT answers with its status and output.
 
 `ExecCalls` is mixed into the server (server.py): each method is the handler of the
 operation it is named after, `(req, msg)` -> the reply values, or None.
@@ -31,6 +31,7 @@ from protocols.unix import SIG_HANDLE
 
 from .fd import Capture, Null, Source, Tty
 from .proc import INIT_PID, Proc
+from .spawnio import pipes_stdio
 from .program import CRT0, CRT0_MODULE, MAGIC, TEXT_MAX
 
 __all__ = ["ExecCalls", "load_program"]
@@ -41,8 +42,8 @@ MAX_SESSION = 64                 # processes one session may have (RLIMIT_NPROC)
 
 def _read_program(srv, cwd_ino: int, path: str) -> bytes:
     ino, mode, size = srv.fs.resolve(cwd_ino, path, True)
-    if not S.S_ISREG(mode):
-        raise OSError(errno.EACCES, "not a regular file")
+    if not S.S_ISREG(mode) or not mode & 0o111:
+        raise OSError(errno.EACCES, "not an executable regular file")
     if size > TEXT_MAX:
         raise OSError(errno.E2BIG, "program too large")
     return srv.fs.read(ino, 0, size)
@@ -52,7 +53,7 @@ def load_program(srv, cwd_ino: int, path: str, argv: list) -> tuple[bytes, list]
     """(text, argv) of what runs for `path`: a `#!mk` program is itself; a file whose
     first line is `#!INTERPRETER [ARG]` runs that program (a `#!mk` one) with argv
     [INTERPRETER, ARG, path, argv[1:]...], as the kernel of Unix does for scripts.
-    ENOENT, EACCES (not a regular file), E2BIG, or ENOEXEC (no such first line)."""
+    ENOENT, EACCES (not a regular file with an x bit), E2BIG, or ENOEXEC (no such first line)."""
     text = _read_program(srv, cwd_ino, path)
     first = text.split(b"\n", 1)[0].rstrip()
     if first == MAGIC:
@@ -64,6 +65,12 @@ def load_program(srv, cwd_ino: int, path: str, argv: list) -> tuple[bytes, list]
     if interp.split(b"\n", 1)[0].rstrip() != MAGIC:
         raise OSError(errno.ENOEXEC, f"{words[0]}: interpreter is no #!mk program")
     return interp, [words[0], *words[1:], path, *argv[1:]]
+
+
+def _ttys(descs) -> int:
+    """Bit n set: fd n (of the first three) is a terminal; crt0 gets it at the start,
+    so a program asks no ISATTY to set up its stdio."""
+    return sum(1 << n for n, d in enumerate(descs[:3]) if d is not None and d.isatty)
 
 
 def _args(args: tuple, nargv: int) -> tuple[list, list]:
@@ -95,6 +102,7 @@ class ExecCalls:
                      session=proc.session)
         child.fds = proc.fds.fork()
         child.cwd = proc.cwd
+        child.umask = proc.umask
         child.disp = dict(proc.disp)
         self.procs.add(child)
         return child.pid, int(tid), secret
@@ -124,9 +132,11 @@ class ExecCalls:
             proc.sigwait = None
         proc.name = posixpath.basename(path)
         self.memory.forget(proc.task)
+        fds = [proc.fds.fds.get(n, (None,))[0] for n in range(3)]
         try:
             tid = self.rt.task_new(proc.task, CRT0, self.me,
-                                   args=[proc.pid, len(text), argv, envp])
+                                   args=[proc.pid, len(text), argv, envp, _ttys(fds),
+                                         int(self.me)])
         except Exception:
             self.terminate(proc, 9)
             raise
@@ -136,12 +146,12 @@ class ExecCalls:
         return None
 
     def spawn(self, req, msg):
-        return (self._spawn(req, module=False),)
+        return (self._spawn(req, msg.sender.task, module=False),)
 
     def spawn_module(self, req, msg):
-        return (self._spawn(req, module=True),)
+        return (self._spawn(req, msg.sender.task, module=True),)
 
-    def _spawn(self, req, module: bool) -> int:
+    def _spawn(self, req, spawner: int, module: bool) -> int:
         """A new process, child of init, running program file or function `entry`."""
         entry = req.entry.decode()
         argv, envp = _args(req.args, req.nargv)
@@ -150,14 +160,17 @@ class ExecCalls:
         text = None
         if not module:
             text, argv = load_program(self, ROOT_INO, entry, argv)
-        fds, capture = self._stdio(req.stdio, req.stdin)
+        fds, capture, ends = self._stdio(req.stdio, req.stdin, spawner)
         no = self.alloc_task()
         pid = self.procs.new_pid()
+        start = [_ttys(fds), int(self.me)]
         try:
             if module:
-                tid = self.rt.task_new(no, CRT0_MODULE, self.me, args=[pid, entry, argv, envp])
+                tid = self.rt.task_new(no, CRT0_MODULE, self.me,
+                                       args=[pid, entry, argv, envp, *start])
             else:
-                tid = self.rt.task_new(no, CRT0, self.me, args=[pid, len(text), argv, envp])
+                tid = self.rt.task_new(no, CRT0, self.me,
+                                       args=[pid, len(text), argv, envp, *start])
         except Exception:
             self.procs.free_tasks.append(no)
             raise
@@ -170,26 +183,36 @@ class ExecCalls:
             proc.fds.install(desc, lowest=fd)
         if capture is not None:
             capture.on_close = lambda: self.spawn_done(pid)
+        if ends is not None:
+            self.spawn_ends[pid] = ends
         if isinstance(fds[0], Tty):               # its group is the line's foreground
             line = fds[0].line
+            self.line_sessions[fds[0].name] = pid
+            self.tty_lines[fds[0].name] = line
             self.slow(lambda: self.tty.setpgrp(line, pid), lambda result: None)
         self.spawned[pid] = [None, capture, []]
         while len(self.spawned) > KEEP_SPAWNED:
-            del self.spawned[next(iter(self.spawned))]
+            old = next(iter(self.spawned))
+            del self.spawned[old]
+            self.close_spawn_ends(old)
         return pid
 
-    def _stdio(self, stdio: bytes, stdin: bytes) -> tuple[list, Capture | None]:
-        """The descriptions for fds 0, 1, 2 of a spawned process."""
+    def _stdio(self, stdio: bytes, stdin: bytes, spawner: int):
+        """The descriptions for fds 0, 1, 2 of a spawned process, its capture (or None)
+        and the spawner's ends of its pipes (or None)."""
         if stdio == b"capture":
             cap = Capture()
-            return [Source(stdin), cap, cap], cap
+            return [Source(stdin), cap, cap], cap, None
         if stdio == b"null":
             null = Null()
-            return [null, null, null], None
+            return [null, null, null], None, None
+        if stdio == b"pipes":
+            mine, theirs = pipes_stdio(self, spawner)
+            return mine, None, theirs
         if stdio.startswith(b"tty:"):
             name = stdio[4:].decode()
             tty = Tty(self.tty.open(name), name)
-            return [tty, tty, tty], None
+            return [tty, tty, tty], None, None
         raise OSError(errno.EINVAL, f"stdio {stdio!r}")
 
     def spawn_wait(self, req, msg):

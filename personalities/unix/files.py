@@ -1,6 +1,6 @@
 """System calls about file descriptors and files: open, close, read, write, lseek,
 dup, dup2, pipe, stat, fstat, utime, readdir, mkdir, rmdir, unlink, rename, link,
-chdir, getcwd, sync, statfs, isatty, close-on-exec.
+chmod, symlink, readlink, umask, chdir, getcwd, sync, statfs, isatty, close-on-exec.
 
 Paths go to the fs server (protocols/fs.py) relative to the process's cwd inode; the
 server keeps the cwd's path too, for getcwd. /dev/null is the server's own. A read or
@@ -75,16 +75,18 @@ class FileCalls:
             return (proc.fds.install(Null(flags), cloexec=bool(flags & os.O_CLOEXEC)),)
         writing = flags & 3 in (os.O_WRONLY, os.O_RDWR)
         try:
-            ino, fmode, _ = self.fs.resolve(proc.cwd[0], path, True)
+            if flags & os.O_CREAT:               # one fs call, creating the file if new
+                mode &= 0o7777 & ~proc.umask
+                (ino, fmode, _), _ = self.fs.open(proc.cwd[0], path, mode,
+                                                  bool(flags & os.O_EXCL))
+            else:
+                ino, fmode, _ = self.fs.resolve(proc.cwd[0], path, True)
         except OSError as e:
             if e.errno != errno.ENOENT or not flags & os.O_CREAT:
                 raise
-            dir_ino, name = split_path(self, proc, path)
-            ino = self.fs.create(dir_ino, name, mode & 0o7777)
-            fmode = S.S_IFREG | (mode & 0o7777)
-        else:
-            if flags & os.O_CREAT and flags & os.O_EXCL:
-                raise OSError(errno.EEXIST, "exists")
+            dir_ino, name = split_path(self, proc, path)   # (a dangling symlink: EEXIST)
+            ino = self.fs.create(dir_ino, name, mode)
+            fmode = S.S_IFREG | mode
         if S.S_ISDIR(fmode) and (writing or flags & os.O_TRUNC):
             raise OSError(errno.EISDIR, "is a directory")
         if flags & os.O_DIRECTORY and not S.S_ISDIR(fmode):
@@ -184,8 +186,9 @@ class FileCalls:
         return nxt, tuple(b"%s\0%d\0%d" % e for e in entries)
 
     def mkdir(self, req, msg):
-        dir_ino, name = split_path(self, self.procs.caller(msg.sender), _path(req.path))
-        self.fs.mkdir(dir_ino, name, req.mode & 0o7777)
+        proc = self.procs.caller(msg.sender)
+        dir_ino, name = split_path(self, proc, _path(req.path))
+        self.fs.mkdir(dir_ino, name, req.mode & 0o7777 & ~proc.umask)
         return ()
 
     def rmdir(self, req, msg):
@@ -216,6 +219,31 @@ class FileCalls:
         dir_ino, name = split_path(self, proc, _path(req.new))
         self.fs.link(ino, dir_ino, name)
         return ()
+
+    def chmod(self, req, msg):
+        proc = self.procs.caller(msg.sender)
+        ino, _, _ = self.fs.resolve(proc.cwd[0], _path(req.path), True)
+        self.fs.chmod(ino, req.mode & 0o7777)
+        return ()
+
+    def symlink(self, req, msg):
+        """A symbolic link at `path` holding `target` (not looked at: it may dangle)."""
+        proc = self.procs.caller(msg.sender)
+        dir_ino, name = split_path(self, proc, _path(req.path))
+        self.fs.symlink(dir_ino, name, _path(req.target))
+        return ()
+
+    def readlink(self, req, msg):
+        proc = self.procs.caller(msg.sender)
+        ino, mode, _ = self.fs.resolve(proc.cwd[0], _path(req.path), False)
+        if not S.S_ISLNK(mode):
+            raise OSError(errno.EINVAL, "not a symbolic link")
+        return (self.fs.readlink(ino),)
+
+    def umask(self, req, msg):
+        proc = self.procs.caller(msg.sender)
+        old, proc.umask = proc.umask, req.mask & 0o777
+        return (old,)
 
     def chdir(self, req, msg):
         proc = self.procs.caller(msg.sender)

@@ -1,7 +1,7 @@
 """The node's root file system image: ext2, made on the first `mk up`.
 
 It holds /bin (the programs of personalities/unix/programs, without their .py), /etc
-(motd, passwd), /home and /tmp (sticky, world-writable). It is a plain raw file that
+(motd, passwd, group), /home and /tmp (sticky, world-writable). It is a plain raw file that
 host tools read: `e2fsck -fn disk.img`, `debugfs -R 'ls -l /bin' disk.img`.
 """
 from __future__ import annotations
@@ -18,6 +18,7 @@ PROGRAMS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "programs")
 IMAGE_BYTES = 32 << 20
 MOTD = "Welcome to mk: Unix as user-level servers on an L4 microkernel.\n"
 PASSWD = "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/home/user:/bin/sh\n"
+GROUP = "root:x:0:\nuser:x:1000:\n"
 
 
 def build(path: str, size: int = IMAGE_BYTES) -> None:
@@ -34,6 +35,7 @@ def build(path: str, size: int = IMAGE_BYTES) -> None:
                     os.chmod(dst, 0o755)
         with open(os.path.join(root, "etc", "motd"), "w") as f:
             f.write(MOTD)
-        with open(os.path.join(root, "etc", "passwd"), "w") as f:
-            f.write(PASSWD)
+        for name, text in (("passwd", PASSWD), ("group", GROUP)):
+            with open(os.path.join(root, "etc", name), "w") as f:
+                f.write(text)
         make_image(path, size, populate_dir=root)

@@ -21,11 +21,13 @@ import sys
 import time
 from collections import deque
 
+from microkernel.abi import ThreadId
 from protocols.client import Service, ServiceError
 from protocols.unix import SIG_DFL as _DFL, SIG_HANDLE as _HANDLE, SIG_IGN as _IGN, UNIX, Op
 
 __all__ = ["open", "read", "write", "close", "lseek", "stat", "lstat", "fstat", "readdir",
-           "listdir", "mkdir", "rmdir", "unlink", "rename", "link", "chdir", "getcwd",
+           "listdir", "mkdir", "rmdir", "unlink", "rename", "link", "symlink", "readlink",
+           "chmod", "umask", "chdir", "getcwd",
            "dup", "dup2", "pipe", "fork", "execve", "execv", "execvp", "wait", "waitpid",
            "exit", "getpid", "getppid", "getpgrp", "setpgid", "kill", "signal", "pause",
            "sleep", "sync", "uname", "isatty", "tcsetpgrp", "ps", "statfs", "mmap",
@@ -86,10 +88,11 @@ def _held(fn, *args):
             _carrier(CARRIER, None)
 
 
-def _init(rt, pid: int) -> None:
-    """crt0: bind libc to this task and its server."""
+def _init(rt, pid: int, server: int | None = None) -> None:
+    """crt0: bind libc to this task and its server (its chief: `server` when the
+    server said which it is at the start, else asked of the kernel)."""
     _s.rt = rt
-    _s.unix = Syscalls(rt, tid=rt.chief())
+    _s.unix = Syscalls(rt, tid=ThreadId(server) if server else rt.chief())
     _s.pid = pid
     _s.handlers = {}
     _signal.signal(CARRIER, _carrier)
@@ -147,7 +150,7 @@ def lseek(fd: int, pos: int, how: int) -> int:
 
 def _stat(r) -> os.stat_result:
     return os.stat_result((r.mode, r.ino, 0, r.nlink, r.uid, r.gid, r.size, r.atime,
-                           r.mtime, r.ctime))
+                           r.mtime, r.ctime), {"st_blocks": r.blocks, "st_blksize": 4096})
 
 
 def stat(path) -> os.stat_result: return _stat(_s.unix.call(Op.STAT, 1, _b(path)))
@@ -178,6 +181,10 @@ def rmdir(path) -> None: _s.unix.call(Op.RMDIR, _b(path))
 def unlink(path) -> None: _s.unix.call(Op.UNLINK, _b(path))
 def rename(old, new) -> None: _s.unix.call(Op.RENAME, _b(old), _b(new))
 def link(old, new) -> None: _s.unix.call(Op.LINK, _b(old), _b(new))
+def symlink(target, path) -> None: _s.unix.call(Op.SYMLINK, _b(target), _b(path))
+def readlink(path) -> str: return os.fsdecode(_s.unix.call(Op.READLINK, _b(path)).target)
+def chmod(path, mode: int) -> None: _s.unix.call(Op.CHMOD, _w(mode), _b(path))
+def umask(mask: int) -> int: return _s.unix.call(Op.UMASK, _w(mask)).old
 def chdir(path) -> None: _s.unix.call(Op.CHDIR, _b(path))
 def getcwd() -> str: return os.fsdecode(_s.unix.call(Op.GETCWD).path)
 def sync() -> None: _s.unix.call(Op.SYNC)

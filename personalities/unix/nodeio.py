@@ -14,13 +14,12 @@ From then on, in that process (and the processes it forks):
   rename, replace, link, chdir, getcwd, utime, access, statvfs, and so os.path.exists,
   isdir, isfile, getsize, abspath, realpath, os.walk, os.makedirs, glob, pathlib and
   shutil's copying), on fds (open, read, write, lseek, close, fstat, dup, dup2, pipe,
-  isatty, fsync), on processes (getpid, getppid, getpgrp, setpgid, kill, killpg, fork,
-  wait, waitpid, the exec family, _exit, system, uname) and `os.environ` (the process's
+  isatty, fsync), chmod, symlink, readlink, umask, on processes (getpid, getppid,
+  getpgrp, setpgid, kill, killpg, fork, wait, waitpid, the exec family, _exit, system, uname) and `os.environ` (the process's
   environment, libc.environ) go to libc: to the node's Unix server. Errors are
   OSError subclasses naming the node's path, as the host's os does.
-- `os` calls the node has no system call for (chmod, chown, symlink, readlink,
-  truncate, sendfile, pread, popen, posix_spawn, ...) raise OSError(ENOSYS) rather
-  than act on the host's files or fds.
+- `os` calls the node has no system call for (chown, truncate, sendfile, pread,
+  popen, posix_spawn, ...) raise OSError(ENOSYS) rather than act on the host's files or fds.
 
 What stays the host's: the task runtime (its ZeroMQ sockets and shared memory were
 opened before; `HOST_SIDE` modules, libc among them, keep the host's os module,
@@ -296,15 +295,22 @@ class _StdFile(NodeFile):
         raise io.UnsupportedOperation("tell")
 
 
-def stdio() -> None:
+def stdio(ttys: int | None = None) -> None:
     """sys.stdin, stdout and stderr over fds 0, 1 and 2 (UTF-8, bad bytes replaced);
-    stdout is line buffered on a terminal, stderr always written through."""
-    out = _StdFile(1, "w", "<stdout>")
-    sys.stdin = io.TextIOWrapper(io.BufferedReader(_StdFile(0, "r", "<stdin>")),
+    stdout is line buffered on a terminal, stderr always written through. `ttys` (bit
+    n: fd n is a terminal), when the server gave it, spares asking. stdout's buffer is
+    one WRITE system call's most (BUFSIZE), what a pipe holds: a program printing line
+    by line into a pipe makes a system call per 64 KiB, not per 8 KiB."""
+    std = [_StdFile(0, "r", "<stdin>"), _StdFile(1, "w", "<stdout>"),
+           _StdFile(2, "w", "<stderr>")]
+    if ttys is not None:
+        for n, f in enumerate(std):
+            f._tty = bool(ttys >> n & 1)
+    sys.stdin = io.TextIOWrapper(io.BufferedReader(std[0]),
                                  encoding="utf-8", errors="replace")
-    sys.stdout = io.TextIOWrapper(io.BufferedWriter(out), encoding="utf-8",
-                                  errors="replace", line_buffering=out.isatty())
-    sys.stderr = io.TextIOWrapper(io.BufferedWriter(_StdFile(2, "w", "<stderr>")),
+    sys.stdout = io.TextIOWrapper(io.BufferedWriter(std[1], BUFSIZE), encoding="utf-8",
+                                  errors="replace", line_buffering=std[1].isatty())
+    sys.stderr = io.TextIOWrapper(io.BufferedWriter(std[2]),
                                   encoding="utf-8", errors="replace", write_through=True)
     for f, mode in ((sys.stdin, "r"), (sys.stdout, "w"), (sys.stderr, "w")):
         f.mode = mode
@@ -679,7 +685,9 @@ _OS = {
     "scandir": _os_scandir, "mkdir": _os_mkdir, "rmdir": _path_call(libc.rmdir),
     "remove": _path_call(libc.unlink), "unlink": _path_call(libc.unlink),
     "rename": _two_paths(libc.rename), "replace": _two_paths(libc.rename),
-    "link": _two_paths(libc.link), "chdir": _os_chdir, "getcwd": libc.getcwd,
+    "link": _two_paths(libc.link), "symlink": _two_paths(libc.symlink),
+    "readlink": _path_call(libc.readlink), "chmod": _path_call(libc.chmod),
+    "umask": libc.umask, "chdir": _os_chdir, "getcwd": libc.getcwd,
     "getcwdb": lambda: os.fsencode(libc.getcwd()), "utime": _os_utime,
     "access": _os_access, "statvfs": _os_statvfs,
     "open": _os_open, "read": libc.read, "write": libc.write, "lseek": libc.lseek,
@@ -696,19 +704,39 @@ _OS = {
 }
 # Host calls that would act on the host's files or fds, which the node has no system
 # call for: OSError(ENOSYS) instead.
-_ABSENT = ("chmod fchmod lchmod chown fchown lchown chroot fchdir symlink readlink "
+_ABSENT = ("fchmod lchmod chown fchown lchown chroot fchdir "
            "truncate ftruncate mkfifo mknod pread pwrite preadv pwritev readv writev "
            "sendfile copy_file_range splice lockf posix_fallocate posix_fadvise fstatvfs "
            "get_blocking set_blocking get_inheritable pipe2 posix_spawn posix_spawnp "
            "popen openpty forkpty tcgetpgrp ttyname login_tty memfd_create eventfd "
            "setsid getsid fpathconf pathconf getxattr setxattr listxattr "
            "removexattr").split()
+_ABSENT_FNS = {name: _absent(name) for name in _ABSENT if hasattr(os, name)}   # made once
 
 
 # -- the switch ----------------------------------------------------------------------
 
+_HOST_PREFIXES = tuple(p + "." for p in HOST_SIDE)
+_walked = 0                                      # len(sys.modules) at the last walk
+
+
 def _host_side(name: str) -> bool:
-    return any(name == p or name.startswith(p + ".") for p in HOST_SIDE)
+    return name.startswith(_HOST_PREFIXES) or name in HOST_SIDE
+
+
+def keep_host_os() -> None:
+    """Give every HOST_SIDE module imported so far the host's os. It walks sys.modules
+    only if modules came since the last walk: the task factory has it done once after
+    its preloads (crt0.preloaded), so a program's start walks nothing unless it
+    imported modules of its own. (A walk in each program touched every module object,
+    and after a fork that is a copied page each: 430 page faults, 2 ms.)"""
+    global _walked
+    if len(sys.modules) == _walked:
+        return
+    for name, mod in list(sys.modules.items()):
+        if _host_side(name) and getattr(mod, "os", None) is os:
+            mod.os = _host_os
+    _walked = len(sys.modules)
 
 
 def install(argv=None) -> None:
@@ -717,12 +745,9 @@ def install(argv=None) -> None:
     global _installed
     if _installed:
         return
-    for name, mod in list(sys.modules.items()):        # the runtime keeps the host's os
-        if _host_side(name) and getattr(mod, "os", None) is os:
-            mod.os = _host_os
-    for name in _ABSENT:
-        if hasattr(os, name):
-            setattr(os, name, _absent(name))
+    keep_host_os()                                     # the runtime keeps the host's os
+    for name, fn in _ABSENT_FNS.items():
+        setattr(os, name, fn)
     for name, fn in _OS.items():
         setattr(os, name, fn)
     os.environ = libc.environ                          # os.getenv reads it too

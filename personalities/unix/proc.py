@@ -1,7 +1,8 @@
 """The process table: pids, parents, groups, zombies, and calls not answered yet.
 
 A process is an L4 task of the Unix server's clan (`tid` is its lthread 0). It has a
-pid, a parent, a process group, a state (running, zombie), an fd table, a cwd, signal
+pid, a parent, a process group, a state (running, zombie; a running one may be
+stopped: `stopped` is the signal that stopped it), an fd table, a cwd, signal
 dispositions and pending signals, and at most two calls that wait for an answer: one of
 its main thread (a blocking read, wait, sleep or pause: `blocked`) and one of its signal
 thread (`sigwait`). Pid 1 is init, the server itself: orphans go to it and it reaps
@@ -19,7 +20,7 @@ from typing import Callable
 
 from microkernel.abi import Msg, ThreadId
 from protocols.interface import error
-from protocols.unix import SIG_DFL, UNIX
+from protocols.unix import SIG_DFL, UNIX, WUNTRACED
 
 from .fd import FdTable
 
@@ -87,9 +88,13 @@ class Proc:
         self.pid, self.ppid, self.pgrp, self.tid, self.name = pid, ppid, pgrp, tid, name
         self.session = session or pid    # the spawned process its line of forks began with
         self.state = "running"           # running, zombie
+        self.stopped = 0                 # the signal that stopped it (0: not stopped)
+        self.stop_told = False           # a WUNTRACED wait has reported the stop
+        self.parked: list = []           # its requests while stopped, for SIGCONT
         self.status = 0                  # the wait status, once a zombie
         self.fds = FdTable()
         self.cwd: tuple[int, str] = (2, "/")
+        self.umask = 0o022               # cleared from the mode of what open/mkdir make
         self.disp: dict[int, int] = {}   # sig -> SIG_DFL / SIG_IGN / SIG_HANDLE
         self.pending: list[int] = []
         self.blocked: Call | None = None
@@ -174,13 +179,16 @@ class ProcTable:
             child = self.by_pid.get(cpid)
             if child is not None:
                 child.ppid = INIT_PID
+                if child.state == "zombie":       # init reaps its zombies at once
+                    del self.by_pid[cpid]
         proc.children.clear()
         self.by_task.pop(proc.task, None)
         return [p for p in (self.by_pid.get(proc.ppid),) if p is not None]
 
     def match(self, parent: Proc, pid: int, options: int) -> tuple[int, Proc | None]:
-        """What a wait(pid, options) of `parent` finds now: (errno, zombie or None).
-        pid -1: any child; pid > 0: that child; 0: my group; < -1: group -pid."""
+        """What a wait(pid, options) of `parent` finds now: (errno, zombie, or with
+        WUNTRACED a stopped child not yet told, or None). pid -1: any child; pid > 0:
+        that child; 0: my group; < -1: group -pid."""
         kids = [self.by_pid[c] for c in parent.children if c in self.by_pid]
         if pid > 0:
             kids = [k for k in kids if k.pid == pid]
@@ -191,9 +199,18 @@ class ProcTable:
         if not kids:
             return errno.ECHILD, None
         for k in sorted(kids, key=lambda k: k.pid):
-            if k.state == "zombie":
+            if k.state == "zombie" or (options & WUNTRACED and k.stopped and
+                                       not k.stop_told):
                 return 0, k
         return 0, None
+
+    def collect(self, child: Proc) -> int:
+        """The wait status of a child `match` found: a zombie's (reaped), or a stop's
+        (told once, as WIFSTOPPED reads it)."""
+        if child.state == "zombie":
+            return self.reap(child)
+        child.stop_told = True
+        return 0x7F | (child.stopped << 8)
 
     def reap(self, zombie: Proc) -> int:
         """Remove a waited-for zombie; its wait status."""
@@ -211,7 +228,7 @@ class ProcTable:
             if err:
                 call.fail(err)
             elif z is not None:
-                call.reply(z.pid, self.reap(z))
+                call.reply(z.pid, self.collect(z))
             else:
                 still.append((call, pid, options))
         parent.waiting = still

@@ -3,7 +3,8 @@
 One thread (lthread 0) serves protocols/unix.py's UNIX interface with the one server
 loop (protocols.server.serve and Dispatch): every operation goes to the handler named
 after it, in calls.py (processes, signals, memory), files.py (fds, files, pipes) or
-exec.py (fork, exec, spawn), mixed into `Server`. The declaration says who may call
+exec.py (fork, exec, spawn) and spawnio.py (a spawned process's pipes, a line's
+hang-up), mixed into `Server`. The declaration says who may call
 (Who.CLAN: a process, a task of this server's clan; Who.ANY: also root, tests, `mk
 sh`); a handler that needs a process asks the process table, EPERM for a task that is
 none. Besides its requests, lthread 0 takes:
@@ -31,7 +32,7 @@ import time
 from functools import partial
 
 from microkernel.abi import NEVER, IpcError, Msg, ThreadId
-from microkernel.abi.ops import exit_status
+from microkernel.abi.ops import TASK_EXIT_NOTICE, exit_status
 from protocols import wellknown
 from protocols.fs import FsClient
 from protocols.pager import fault_of
@@ -47,7 +48,8 @@ from .exec import ExecCalls
 from .files import FileCalls
 from .memory import Memory
 from .proc import INIT_PID, Call, ProcTable
-from .signals import post
+from .signals import deliver, post
+from .spawnio import SpawnIoCalls
 
 __all__ = ["main", "Server", "Timers"]
 
@@ -97,7 +99,7 @@ class Timers:
                     log.exception("unix: a timer failed")
 
 
-class Server(ProcessCalls, FileCalls, ExecCalls):
+class Server(ProcessCalls, FileCalls, ExecCalls, SpawnIoCalls):
     """The state of the Unix server and the handlers of its interface."""
 
     def __init__(self, rt, names: int | None = None):
@@ -117,15 +119,55 @@ class Server(ProcessCalls, FileCalls, ExecCalls):
         self.idle_workers = 0
         self.workers = 0
         self.spawned: dict[int, list] = {}   # pid -> [status or None, capture, callers]
+        self.spawn_ends: dict = {}           # pid -> SpawnEnds (stdio b"pipes")
+        self.stopped_tasks: set[int] = set()  # the task numbers of stopped processes
+        self.line_sessions: dict[str, int] = {}   # tty line name -> its session
+        self.tty_lines: dict[str, int] = {}  # tty line name -> the tty server's number
         self.tasks: dict[int, int] = {}      # my live task numbers -> their version
         self._send = partial(send_reply, rt)
 
     def run(self) -> None:
         """Serve forever."""
-        handle = Dispatch(UNIX, self, self.rt, fault=self.page_fault, notice=self.notice,
-                          redirected=self.refuse)
-        serve(self.rt, handle, timeout=self.timers.timeout, on_idle=self.timers.run,
+        self.handle = Dispatch(UNIX, self, self.rt, fault=self.page_fault,
+                               notice=self.notice, redirected=self.refuse)
+        serve(self.rt, self.gate, timeout=self.timers.timeout, on_idle=self.timers.run,
               after=self.timers.run)
+
+    def gate(self, msg: Msg):
+        """Dispatch, but park what a stopped process sends (not its death notice)."""
+        if self.stopped_tasks and msg.sender.task in self.stopped_tasks:
+            proc = self.procs.by_task.get(msg.sender.task)
+            if proc is not None and proc.stopped and msg.sender.version == \
+                    proc.tid.version and msg.words and msg.words[0] != TASK_EXIT_NOTICE:
+                proc.parked.append(msg)
+                return None
+        return self.handle(msg)
+
+    # -- stopping and continuing (signals.py says what they mean) -----------------------
+
+    def stop(self, proc, sig: int) -> None:
+        """Stop `proc` (the signal `sig` did): its requests wait; its parent's
+        WUNTRACED wait learns it."""
+        if proc.stopped:
+            return
+        proc.stopped, proc.stop_told = sig, False
+        self.stopped_tasks.add(proc.task)
+        parent = self.procs.by_pid.get(proc.ppid)
+        if parent is not None:
+            self.procs.answer_waits(parent)
+
+    def resume(self, proc) -> None:
+        """Continue a stopped `proc`: serve what it asked meanwhile, deliver signals."""
+        if not proc.stopped:
+            return
+        proc.stopped = 0
+        self.stopped_tasks.discard(proc.task)
+        parked, proc.parked = proc.parked, []
+        for msg in parked:
+            out = self.handle(msg)
+            if isinstance(out, Msg):
+                send_reply(self.rt, msg.sender, out)
+        deliver(proc)
 
     def later(self, msg: Msg, proc=None) -> Call:
         """The request `msg` (of `proc`), to be answered later."""
@@ -222,6 +264,8 @@ class Server(ProcessCalls, FileCalls, ExecCalls):
     def finish(self, proc, status: int) -> None:
         """`proc` ended with wait status `status`: zombie, SIGCHLD, waits, init."""
         parents = self.procs.zombify(proc, status)
+        self.stopped_tasks.discard(proc.task)
+        proc.stopped, proc.parked = 0, []
         sp = self.spawned.get(proc.pid)
         if sp is not None:
             sp[0] = status
@@ -247,7 +291,15 @@ class Server(ProcessCalls, FileCalls, ExecCalls):
             sp.append("done")
         for call in sp[2]:
             call.reply(sp[0], bytes(sp[1].data) if sp[1] else b"")
+        if sp[2]:
+            self.close_spawn_ends(pid)
         sp[2].clear()
+
+    def close_spawn_ends(self, pid: int) -> None:
+        """The spawner is done with a b"pipes" process's far ends."""
+        ends = self.spawn_ends.pop(pid, None)
+        if ends is not None:
+            ends.close()
 
 
 def _worker(rt, srv: Server) -> None:

@@ -1,8 +1,17 @@
 """Signals: dispositions, default actions, and delivery to a process's handlers.
 
 The server does the default actions itself: terminate (the task is deleted and the
-wait status records the signal) or ignore. SIGKILL can be neither caught nor ignored.
-Stopping is not modelled: SIGTSTP, SIGSTOP and SIGCONT are ignored by default.
+wait status records the signal), ignore, or stop. SIGKILL and SIGSTOP can be neither
+caught nor ignored.
+
+Stopping (SIGTSTP, SIGSTOP, SIGTTIN, SIGTTOU by default): the process is marked
+stopped, its parent's WUNTRACED wait is answered, and from then on every request it
+makes is parked, unanswered, so it stops at its next system call (or page fault) and
+stays there; what it computes without one goes on until then — the server is a
+process's only way to the world, so that is where a microkernel's Unix stops it.
+SIGCONT, whatever its disposition, continues it: the parked requests are served in
+order and handled signals that waited are delivered. A fatal signal ends a stopped
+process at once.
 
 A process with a handler (libc.signal told the server SIG_HANDLE) gets the signal in
 its main thread, by one of two paths:
@@ -25,8 +34,8 @@ __all__ = ["SIGNALS", "IGNORED_BY_DEFAULT", "post", "deliver", "kill", "sigactio
            "sigwait", "pending_for_main"]
 
 SIGNALS = {int(s): s.name for s in _host.Signals if 0 < s < 32}
-IGNORED_BY_DEFAULT = {_host.SIGCHLD, _host.SIGWINCH, _host.SIGURG, _host.SIGCONT,
-                      _host.SIGTSTP, _host.SIGSTOP, _host.SIGTTIN, _host.SIGTTOU}
+IGNORED_BY_DEFAULT = {_host.SIGCHLD, _host.SIGWINCH, _host.SIGURG, _host.SIGCONT}
+STOPPING = {_host.SIGTSTP, _host.SIGSTOP, _host.SIGTTIN, _host.SIGTTOU}
 UNCATCHABLE = {_host.SIGKILL, _host.SIGSTOP}
 
 
@@ -34,14 +43,20 @@ def post(srv, proc, sig: int) -> None:
     """Send `sig` to `proc`: default action, ignore, or deliver to its handler."""
     if sig == 0 or proc.state != "running":
         return
+    if sig == _host.SIGCONT:
+        srv.resume(proc)
     disp = SIG_DFL if sig in UNCATCHABLE else proc.disposition(sig)
     if disp == SIG_IGN or (disp == SIG_DFL and sig in IGNORED_BY_DEFAULT):
         return
     if disp == SIG_DFL:
-        srv.terminate(proc, sig)
+        if sig in STOPPING:
+            srv.stop(proc, sig)
+        else:
+            srv.terminate(proc, sig)
         return
     proc.pending.append(sig)
-    deliver(proc)
+    if not proc.stopped:
+        deliver(proc)
 
 
 def deliver(proc) -> None:

@@ -90,10 +90,13 @@ class Paths:
                 cred: tuple[int, int] | None = None) -> int:
         """The inode at `path` (absolute, or relative to `cwd_ino`). Symbolic links are
         followed, the last one only if `follow`. With cred=(uid, gid), every directory
-        passed needs search (x) permission (EACCES)."""
-        return self._walk(encode(path), cwd_ino, follow, cred, [SYMLOOP_MAX])
+        passed needs search (x) permission (EACCES). When only the last name is
+        missing, the ENOENT's `detail` is (the directory's inode,): open(O_CREAT)
+        creates there with no second walk."""
+        return self._walk(encode(path), cwd_ino, follow, cred, [SYMLOOP_MAX], top=True)
 
-    def _walk(self, p: bytes, cur: int, follow: bool, cred, budget: list) -> int:
+    def _walk(self, p: bytes, cur: int, follow: bool, cred, budget: list,
+              top: bool = False) -> int:
         if not p:
             raise FsError(errno.ENOENT, "empty path")
         if p.startswith(b"/"):
@@ -106,7 +109,10 @@ class Paths:
                 raise FsError(errno.EACCES, f"search permission on inode {cur}")
             ino = self._find(d, check_name(comp))
             if ino is None:
-                raise FsError(errno.ENOENT, comp.decode(errors="replace"))
+                err = FsError(errno.ENOENT, comp.decode(errors="replace"))
+                if top and k == len(parts) - 1 and not must_dir:
+                    err.detail = (cur,)   # where the missing last name would go (O_CREAT)
+                raise err
             last = k == len(parts) - 1
             if (not last or follow or must_dir) and self._inode(ino).is_symlink:
                 budget[0] -= 1

@@ -1,4 +1,4 @@
-"""`mk bench ipc|drivers|unix --quick`: every floor and every figure is produced,
+"""`mk bench ipc|drivers|unix|trace --quick`: every floor and every figure is produced,
 through the same code as a real run (floor peers, a node of its own, bench tasks), with
 tiny counts, checked on the values each bench reports; and a bench task's result line
 counts only once it is whole. Nothing about speed is asserted here: speed is measured,
@@ -57,6 +57,18 @@ def test_a_task_line_counts_only_once_it_is_whole(tmp_path):
     assert json.loads(bn.line(task, "DISK", timeout=1)) == {"write_ns": 5}
 
 
+def test_bench_trace_quick_reports_the_traced_null_rpc():
+    """`mk bench trace --quick`: the traced null RPC beside the untraced one, paired,
+    and every traced call in the drained ring."""
+    res = CliRunner().invoke(main, ["bench", "trace", "--quick", "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    fig = out["figures"]["null_rpc_traced"]
+    assert fig["floor"] == "null_rpc" and fig["target"] == 1.3
+    assert all(_number(fig[k]) for k in ("ns", "floor_ns", "ratio", "paired_ratio"))
+    assert out["records_per_step"] >= 2 * out["n"]
+
+
 @pytest.mark.timeout(300)
 def test_bench_drivers_quick_reports_every_figure():
     """The drivers bench runs end to end (tiny sizes) and reports each figure."""
@@ -89,6 +101,7 @@ def test_bench_unix_quick_reports_every_figure():
     boot = out["boot"]
     assert boot["seconds"] > 0 and boot["target_s"] == 3.0 and boot["runs"]
     assert out["pipeline_lines"] > 0
+    assert out["settings"]["files"] > 0 and out["figures"]["create_file"]["ns"] > 0
 
 
 @pytest.mark.timeout(300)

@@ -38,7 +38,10 @@ def cluster(mk_home):
     r = mk(mk_home, "up", "--nodes", "3", "--pcap", "--listen", "tcp://127.0.0.1:*")
     try:
         assert r.returncode == 0, r.stdout + r.stderr
-        yield {f"n{i}": TestNode(f"n{i}", mk_home) for i in (1, 2, 3)}
+        nodes = {f"n{i}": TestNode(f"n{i}", mk_home) for i in (1, 2, 3)}
+        for n in nodes.values():            # the wire alone: no comm server's frames
+            n.root({"op": "driver_stop", "name": "comm"})
+        yield nodes
     finally:
         mk(mk_home, "down", "--all")
 
@@ -154,9 +157,9 @@ def test_the_capture_is_one_pcap_file_that_tcpdump_reads(cluster, mk_home):
     assert out.returncode == 0, out.stderr
     records = [ln for ln in out.stdout.splitlines() if not ln.startswith("\t")]
     assert len(records) >= st["captured"] >= 10       # (more may have come since)
-    assert any(f"{MAC[1]} > {BROADCAST}, ethertype Unknown (0x88b5), length 60" in ln
+    assert any(f"{MAC[1]} > {BROADCAST}, ethertype Unknown (0x88b6), length 60" in ln
                for ln in records)
-    assert any(f"{MAC[1]} > {MAC[2]}, ethertype Unknown (0x88b5), length 1514" in ln
+    assert any(f"{MAC[1]} > {MAC[2]}, ethertype Unknown (0x88b6), length 1514" in ln
                for ln in records)
 
 

@@ -179,6 +179,8 @@ def lan(node, mk_home):
     except Exception:
         a.down()
         raise
+    for n in (a, b):                    # the wire alone: no comm server's frames
+        n.root({"op": "driver_stop", "name": "comm"})
     yield a, b
     b.down()
     a.down()

@@ -25,6 +25,12 @@ def comm_facts(node) -> dict:
     return facts(node.output(COMM_TASK))
 
 
+@pytest.fixture(scope="module", autouse=True)
+def without_the_comm_server(node):
+    """These tests play the comm task themselves: the node's own is stopped."""
+    node.root({"op": "driver_stop", "name": "comm"})
+
+
 @pytest.fixture
 def comm(node):
     """The test's comm task, kept by root at COMM_TASK; its id."""

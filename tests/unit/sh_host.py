@@ -29,6 +29,7 @@ class HostSys:
     isatty = staticmethod(os.isatty)
     lseek = staticmethod(os.lseek)
     kill = staticmethod(os.kill)
+    umask = staticmethod(os.umask)
 
     @staticmethod
     def write(fd, data):

@@ -2,7 +2,7 @@
 without a kernel: READDIR pages a 50,000-entry directory from cookies, each page costing
 only its own blocks, and a cookie survives changes to the directory; a disk mounted
 read-only answers every change EROFS and corrupt metadata EIO; a disk that cannot be
-mounted stops the server with the reason in its log."""
+mounted stops the server with the reason in its log; SYMLINK and READLINK."""
 import errno
 import logging
 import stat as S
@@ -131,6 +131,32 @@ def test_a_cookie_survives_changes_between_pages(tmp_path):
         assert kept <= set(seen) and not {"n058", "n150", "n151"} & set(seen)
 
 
+def test_open_resolves_or_creates_in_one_request(tmp_path):
+    """OPEN: an existing path is resolved (its node, created 0); a missing last name
+    is made an empty regular file in the directory the walk reached (created 1, with
+    the mode asked); excl refuses an existing path; a missing directory, or a name
+    under a file, is refused and makes nothing; e2fsck finds the result clean."""
+    img = new_image(tmp_path)
+    with Ext2.open(img) as fs:
+        d = fs.mkdir(ROOT_INO, "d")
+        fs.create(d, "old")
+        server = serve(fs)
+        made = ask(server, Op.OPEN, 0, 0o640, 0, 0, 0, strings=(b"/d/new",))
+        assert made.words[0] == 0 and made.words[-1] == 1
+        ino = made.words[1]
+        assert ino == fs.lookup(d, "new") and S.S_IMODE(fs.stat(ino).mode) == 0o640
+        again = ask(server, Op.OPEN, d, 0o600, 0, 0, 0, strings=(b"new",))
+        assert again.words[:2] == (0, ino) and again.words[-1] == 0
+        old = ask(server, Op.OPEN, 0, 0o644, 0, 0, 1, strings=(b"/d/old",))
+        assert old.words[0] == errno.EEXIST
+        for path in (b"/nope/x", b"/d/old/x", b"/d/sub/"):
+            assert ask(server, Op.OPEN, 0, 0o644, 0, 0, 0, strings=(path,)).words[0] in (
+                errno.ENOENT, errno.ENOTDIR), path
+        assert sorted(n for n, _, _ in fs.readdir(d) if n not in (".", "..")) == \
+            ["new", "old"]
+    assert_clean(img)
+
+
 def corrupt_file(tmp_path):
     """An image whose /f has its second block pointer far past the device."""
     img = new_image(tmp_path)
@@ -195,3 +221,29 @@ def test_a_disk_that_cannot_be_mounted_stops_the_server_saying_why(caplog):
             mount(MemoryDevice(1 << 20))
     assert e.value.code == EXIT_UNMOUNTABLE
     assert "cannot mount the disk: not ext2: magic 0x0000" in caplog.text
+
+
+def test_symlink_and_readlink_over_the_protocol(tmp_path):
+    """SYMLINK makes a link (fast and slow targets) e2fsck finds clean; READLINK reads
+    it back, EINVAL for a file; a malformed SYMLINK changes nothing."""
+    img = new_image(tmp_path)
+    with FileDevice(img) as dev:
+        fs = mount(dev)
+        server = serve(fs)
+        short, long_ = b"/etc/motd", b"/" + b"d/" * 100 + b"f"
+        r = ask(server, Op.SYMLINK, ROOT_INO, 0, 0, strings=(b"s", short))
+        assert r.words[0] == 0, r.words
+        ino = r.words[1]
+        assert S.S_ISLNK(fs.stat(ino).mode)
+        assert ask(server, Op.READLINK, ino).strings == (short,)
+        ino2 = ask(server, Op.SYMLINK, ROOT_INO, 0, 0, strings=(b"l", long_)).words[1]
+        assert ask(server, Op.READLINK, ino2).strings == (long_,)
+        assert ask(server, Op.READLINK, ROOT_INO).words == (errno.EINVAL,)
+        before = sorted(n for n, _, _ in fs.readdir(ROOT_INO))
+        assert ask(server, Op.SYMLINK, ROOT_INO, 0, 0,
+                   strings=(b"s", b"x")).words == (errno.EEXIST,)
+        assert ask(server, Op.SYMLINK, ROOT_INO, 0, 0, strings=(b"e", b"")).words[0] != 0
+        assert ask(server, Op.SYMLINK, ROOT_INO, 0, 0, strings=(b"only",)).words[0] != 0
+        assert sorted(n for n, _, _ in fs.readdir(ROOT_INO)) == before
+        fs.close()
+    assert_clean(img)

@@ -1,6 +1,6 @@
 """drivers.nic without a node: the driver's NetService against the mkNIC model on a port
 bus and fake physical memory (the DMA region at an odd physical base, seen at VBASE):
-init, SEND outcomes, frames kept in the RX ring until RECV, waiters that gave up, RX
+init, SEND outcomes, frames queued by EtherType until RECV, waiters that gave up, RX
 overflow, and recovery from a bus error. Requests go through the driver's Dispatch, as
 in its task."""
 import errno
@@ -83,7 +83,7 @@ def test_info_and_send_without_carrier():
     assert req(svc, (SEND,), (eth(BCAST, MAC),)).words == (errno.EIO, 3)    # NOCARRIER
     assert nic.stats["tx_dropped"] == 1 and req(svc, (INFO,)).words[5] == 1
     for words, strings in [((SEND,), ()), ((SEND,), (b"x" * 13,)), ((SEND,), (b"x" * 1515,)),
-                           ((SEND,), (b"x" * 60, b"y" * 60)), ((RECV, 0), ()),
+                           ((SEND,), (b"x" * 60, b"y" * 60)), ((RECV, 1, 2), ()),
                            ((INFO, 1), ())]:
         assert req(svc, words, strings).words == (errno.EINVAL,)
     for words in [(0x99,), (), (TimerOp.NOW,)]:
@@ -109,10 +109,9 @@ def test_frames_wait_in_the_ring_until_recv_and_overflow_is_counted():
         nic.receive(f)
     svc.interrupt()                              # RX and RXOVF
     assert rt.sent == [] and svc.stats["rx_missed"] == 10      # 63 slots hold frames
-    for i in range(RX_N - 1):
-        assert req(svc, (RECV,)) is None
-        assert rt.sent[-1] == recvd(7, frames[i])
-    assert req(svc, (RECV,), sender=8) is None and len(rt.sent) == RX_N - 1   # waits
+    for i in range(RX_N - 1):                    # out of the ring, queued: answered now
+        assert req(svc, (RECV, 0)) == NET.reply(Op.RECV, (frames[i],))
+    assert req(svc, (RECV, 0), sender=8) is None and rt.sent == []   # waits
     nic.receive(frames[-1])                      # the ring was refilled: room again
     svc.interrupt()
     assert rt.sent[-1] == recvd(8, frames[-1])
@@ -121,18 +120,17 @@ def test_frames_wait_in_the_ring_until_recv_and_overflow_is_counted():
 def test_a_waiter_that_gave_up_is_skipped_and_the_frame_kept():
     nic, rt, svc = rig()
     rt.alive = {tid(8)}
-    req(svc, (RECV,), sender=7)                  # 7 will have gone
-    req(svc, (RECV,), sender=8)
+    req(svc, (RECV, 0), sender=7)                # 7 will have gone
+    req(svc, (RECV, 0), sender=8)
     f = eth(BCAST, BCAST, b"x" * 50)
     nic.receive(f)
     svc.interrupt()
     assert rt.sent == [recvd(8, f)]
     g = eth(BCAST, BCAST, b"y" * 50)
     nic.receive(g)
-    svc.interrupt()                              # nobody waits: it stays in the ring
+    svc.interrupt()                              # nobody waits: it is queued
     rt.alive = {tid(9)}
-    req(svc, (RECV,), sender=9)
-    assert rt.sent[-1] == recvd(9, g)
+    assert req(svc, (RECV, 0), sender=9) == NET.reply(Op.RECV, (g,))
 
 
 def test_bus_error_resets_and_reinitialises_the_card():
@@ -144,9 +142,49 @@ def test_bus_error_resets_and_reinitialises_the_card():
     assert nic.buserr
     svc.interrupt()                              # ERR: reset, re-init
     assert not nic.buserr and nic.tx_base == PHYS
-    req(svc, (RECV,))
+    req(svc, (RECV, 0))
     f = eth(MAC, BCAST, b"after")
     nic.receive(f)
     svc.interrupt()
     assert rt.sent == [recvd(7, f)]
     assert req(svc, (SEND,), (f,)).words == (errno.EIO, 3)
+
+
+def test_a_claimed_ethertype_goes_to_its_claimant_only():
+    nic, rt, svc = rig()
+    rt.alive = {tid(7), tid(8)}
+    assert req(svc, (RECV, 0x88B5), sender=8) is None     # claims 0x88B5, waits
+    assert req(svc, (RECV, 0), sender=7) is None          # any unclaimed type
+    comm = eth(BCAST, MAC, b"c" * 50, ethertype=0x88B5)
+    other = eth(BCAST, MAC, b"o" * 50, ethertype=0x0800)
+    nic.receive(comm)
+    nic.receive(other)
+    svc.interrupt()
+    assert rt.sent == [recvd(8, comm), recvd(7, other)]
+    nic.receive(comm)                                     # nobody waits for it: queued
+    svc.interrupt()
+    assert req(svc, (RECV, 0), sender=7) is None and len(rt.sent) == 2
+    assert req(svc, (RECV, 0x88B5), sender=8) == NET.reply(Op.RECV, (comm,))
+
+
+def test_sendv_sends_a_batch_in_order_and_recvv_takes_what_is_queued():
+    sent = []
+    cable = SimpleNamespace(send=lambda f: sent.append(f) or True, carrier=True,
+                            close=lambda: None, recv_ready=lambda: [])
+    nic, rt, svc = rig(cable)
+    frames = tuple(eth(BCAST, MAC, bytes([i]) * 100, ethertype=0x88B6) for i in range(31))
+    assert req(svc, (Op.SENDV,), frames).words == (0, 31)          # more than the 15 TX slots
+    assert sent == list(frames)
+    for words, strings in [((Op.SENDV,), ()), ((Op.SENDV,), frames + frames[:1]),
+                           ((Op.RECVV, 0, 0), ()), ((Op.RECVV, 0, 32), ())]:
+        assert req(svc, words, strings).words == (errno.EINVAL,)
+    rt.alive = {tid(7)}
+    for f in frames[:5]:
+        nic.receive(f)
+    svc.interrupt()
+    assert req(svc, (Op.RECVV, 0, 3)) == NET.reply(Op.RECVV, (frames[:3],))
+    assert req(svc, (Op.RECVV, 0, 31)) == NET.reply(Op.RECVV, (frames[3:5],))
+    assert req(svc, (Op.RECVV, 0, 31)) is None                     # waits
+    nic.receive(frames[5])
+    svc.interrupt()
+    assert rt.sent[-1] == (tid(7), NET.reply(Op.RECVV, (frames[5:6],)))

@@ -3,6 +3,8 @@ exactly one handler, who may call what (a process, any task, the server itself),
 errno convention, page faults and notices routed by kind, and a call that waits (a
 pipe read) answered later."""
 import errno
+import os
+import signal
 
 from microkernel.abi import Msg, ThreadId
 from microkernel.abi.ops import PAGE_FAULT_EIP, TASK_EXIT_NOTICE
@@ -11,8 +13,9 @@ from personalities.unix.exec import ExecCalls
 from personalities.unix.files import FileCalls
 from personalities.unix.proc import Proc
 from personalities.unix.server import Server
+from personalities.unix.spawnio import SpawnIoCalls
 from protocols.server import Dispatch
-from protocols.unix import UNIX, Op
+from protocols.unix import UNIX, WNOHANG, WUNTRACED, Op
 from protocols.wellknown import ROOT_TASK, UNIX_TASK
 
 ME = ThreadId.make(UNIX_TASK, 0, version=1, chief=ROOT_TASK, nest=1)
@@ -54,7 +57,7 @@ def request(sender, op, *values):
 
 
 def test_every_operation_has_exactly_one_handler():
-    mixins = (ProcessCalls, FileCalls, ExecCalls, Server)
+    mixins = (ProcessCalls, FileCalls, ExecCalls, SpawnIoCalls, Server)
     for op in Op:
         where = [c.__name__ for c in mixins if op.name.lower() in vars(c)]
         assert len(where) == 1, (op.name, where)
@@ -95,3 +98,26 @@ def test_faults_and_notices_go_by_kind():
     assert handle(Msg(words=(TASK_EXIT_NOTICE, 5), sender=PROC)) is None
     assert 7 not in srv.procs.by_pid                 # ended; init (pid 1) reaped it
     assert srv.procs.free_tasks == [1024]
+
+
+def test_sigtstp_stops_a_process_until_sigcont():
+    """A stop parks the child's requests and answers the parent's WUNTRACED wait once;
+    SIGCONT serves what was parked."""
+    srv, rt, handle = server()
+    srv.handle = handle
+    child_tid = ThreadId.make(1025, 0, version=1, chief=UNIX_TASK, nest=2)
+    srv.procs.add(Proc(8, 7, 8, child_tid, "c"))
+    srv.made(child_tid)
+    assert handle(request(PROC, Op.WAIT, -1, WUNTRACED)) is None       # waits
+    assert handle(request(STRANGER, Op.KILL, 8, signal.SIGTSTP)).words == (0,)
+    (dest, m), = rt.sent
+    assert dest == PROC and m.words[1] == 8 and os.WIFSTOPPED(m.words[2]) \
+        and os.WSTOPSIG(m.words[2]) == signal.SIGTSTP
+    assert srv.gate(request(child_tid, Op.GETPID)) is None              # parked
+    assert b"8 7 8 stopped c" in handle(request(STRANGER, Op.PS, 0)).strings
+    assert handle(request(PROC, Op.WAIT, -1, WUNTRACED | WNOHANG)).words == (0, 0, 0)
+    rt.sent.clear()
+    assert handle(request(STRANGER, Op.KILL, 8, signal.SIGCONT)).words == (0,)
+    assert [(d, m.words) for d, m in rt.sent] == [(child_tid, (0, 8, 7, 8))]
+    assert srv.gate(request(child_tid, Op.GETPID)).words == (0, 8, 7, 8)
+    assert handle(request(PROC, Op.HANGUP, b"com2")).words == (errno.EPERM,)

@@ -1,11 +1,13 @@
 #!mk
 """df: size and use of the root file system (ext2 on the ATA disk)."""
 from personalities.unix import libc
+from personalities.unix.progargs import options
 
 __all__ = ["main"]
 
 
 def main(argv, envp):
+    options("df", argv[1:], "", "df")
     s = libc.statfs()
     k = s["bsize"] // 1024 or 1
     total, free = s["blocks"] * k, s["bfree"] * k

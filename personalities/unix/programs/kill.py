@@ -2,9 +2,9 @@
 """kill [-SIGNAL | -s SIGNAL] PID...: send a signal (TERM); kill -l lists them.
 A negative PID is a process group."""
 import signal
-import sys
 
 from personalities.unix import libc
+from personalities.unix.progargs import fail, usage_error
 
 __all__ = ["main"]
 
@@ -22,18 +22,16 @@ def main(argv, envp):
     if args and args[0] == "--":
         args = args[1:]
     if sig is None or not args:
-        print("usage: kill [-SIGNAL] PID...", file=sys.stderr)
-        return 1
+        usage_error("kill", "kill [-SIGNAL | -s SIGNAL] PID... | kill -l",
+                    "no such signal" if sig is None else "missing operand")
     status = 0
     for a in args:
         try:
             libc.kill(int(a), sig)
         except ValueError:
-            print(f"kill: {a}: not a pid", file=sys.stderr)
-            status = 1
+            status = fail("kill", a, "not a pid")
         except OSError as e:
-            print(f"kill: ({a}): {e.strerror}", file=sys.stderr)
-            status = 1
+            status = fail("kill", f"({a})", e)
     return status
 
 

@@ -1,20 +1,18 @@
 #!mk
 """mkdir [-p] DIR...: make directories (-p: with their parents, no error if they exist)."""
 import errno
-import sys
 
 from personalities.unix import libc
+from personalities.unix.progargs import fail, options, usage_error
 
 __all__ = ["main"]
 
 
 def main(argv, envp):
-    args = argv[1:]
-    parents = "-p" in args
-    args = [a for a in args if a != "-p"]
+    opts, args = options("mkdir", argv[1:], "p", "mkdir [-p] DIR...")
+    parents = "p" in opts
     if not args:
-        print("usage: mkdir [-p] DIR...", file=sys.stderr)
-        return 1
+        usage_error("mkdir", "mkdir [-p] DIR...", "missing operand")
     status = 0
     for path in args:
         try:
@@ -23,8 +21,7 @@ def main(argv, envp):
             else:
                 libc.mkdir(path)
         except OSError as e:
-            print(f"mkdir: {path}: {e.strerror}", file=sys.stderr)
-            status = 1
+            status = fail("mkdir", path, e)
     return status
 
 

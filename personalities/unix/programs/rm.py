@@ -2,27 +2,26 @@
 """rm [-rf] PATH...: remove files (-r: directories with what they hold; -f: no
 complaint about what does not exist)."""
 import stat
-import sys
 
 from personalities.unix import libc
+from personalities.unix.progargs import fail, options, usage_error
 
 __all__ = ["main"]
 
 
 def main(argv, envp):
-    flags = "".join(a[1:] for a in argv[1:] if a.startswith("-") and len(a) > 1)
-    paths = [a for a in argv[1:] if not (a.startswith("-") and len(a) > 1)]
+    flags, paths = options("rm", argv[1:], "rfR", "rm [-rf] PATH...")
+    if "R" in flags:
+        flags["r"] = True
     if not paths and "f" not in flags:
-        print("usage: rm [-rf] PATH...", file=sys.stderr)
-        return 1
+        usage_error("rm", "rm [-rf] PATH...", "missing operand")
     status = 0
     for path in paths:
         try:
             remove(path, "r" in flags)
         except OSError as e:
             if not ("f" in flags and e.errno == 2):
-                print(f"rm: {path}: {e.strerror}", file=sys.stderr)
-                status = 1
+                status = fail("rm", path, e)
     return status
 
 

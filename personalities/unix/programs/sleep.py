@@ -1,20 +1,17 @@
 #!mk
 """sleep SECONDS: wait that long (fractions allowed)."""
-import sys
-
 from personalities.unix import libc
+from personalities.unix.progargs import fail, usage_error
 
 __all__ = ["main"]
 
 
 def main(argv, envp):
     if len(argv) < 2:
-        print("usage: sleep SECONDS", file=sys.stderr)
-        return 1
+        usage_error("sleep", "sleep SECONDS", "missing operand")
     try:
         seconds = sum(float(a) for a in argv[1:])
     except ValueError:
-        print(f"sleep: invalid time interval {' '.join(argv[1:])!r}", file=sys.stderr)
-        return 1
+        return fail("sleep", f"invalid time interval '{' '.join(argv[1:])}'")
     libc.sleep(seconds)
     return 0

@@ -3,27 +3,26 @@
 the files that do not exist."""
 import errno
 import os
-import sys
 
 from personalities.unix import libc
+from personalities.unix.progargs import fail, options, usage_error
 
 __all__ = ["main"]
 
 
 def main(argv, envp):
-    if len(argv) < 2:
-        print("usage: touch FILE...", file=sys.stderr)
-        return 1
+    _, paths = options("touch", argv[1:], "", "touch FILE...")
+    if not paths:
+        usage_error("touch", "touch FILE...", "missing file operand")
     status = 0
-    for path in argv[1:]:
+    for path in paths:
         try:
             try:
                 libc.utime(path)
             except OSError as e:
                 if e.errno != errno.ENOENT:
                     raise
-                libc.close(libc.open(path, os.O_WRONLY | os.O_CREAT, 0o644))
+                libc.close(libc.open(path, os.O_WRONLY | os.O_CREAT, 0o666))
         except OSError as e:
-            print(f"touch: {path}: {e.strerror}", file=sys.stderr)
-            status = 1
+            status = fail("touch", path, e)
     return status

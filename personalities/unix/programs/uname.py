@@ -1,8 +1,7 @@
 #!mk
 """uname [-asnrvm]: print system information (default -s)."""
-import sys
-
 from personalities.unix import libc
+from personalities.unix.progargs import options, usage_error
 
 __all__ = ["main"]
 
@@ -11,12 +10,10 @@ FIELDS = {"s": 0, "n": 1, "r": 2, "v": 3, "m": 4}
 
 def main(argv, envp):
     u = libc.uname()
-    want = set()
-    for a in argv[1:]:
-        if not a.startswith("-") or any(c not in "asnrvm" for c in a[1:]):
-            print(f"uname: invalid option {a!r}", file=sys.stderr)
-            return 1
-        want |= set("snrvm") if "a" in a else set(a[1:])
+    opts, args = options("uname", argv[1:], "asnrvm", "uname [-asnrvm]")
+    if args:
+        usage_error("uname", "uname [-asnrvm]", f"extra operand '{args[0]}'")
+    want = set("snrvm") if "a" in opts else set(opts)
     keys = [k for k in "snrvm" if k in want] or ["s"]
     print(" ".join(u[FIELDS[k]] for k in keys))
     return 0

@@ -1,32 +1,41 @@
 #!mk
-"""wc [-lwc] [FILE...]: count lines, words and bytes (of standard input without files)."""
-import sys
+"""wc [-lwc] [FILE...]: count lines, words and bytes (of standard input without files).
+Columns are as wide as the files' total size needs (7 when one is no regular file), a
+single count of a single input bare, as GNU's wc prints them."""
+import stat
 
 from personalities.unix import libc
+from personalities.unix.progargs import Inputs, options, out
 
 __all__ = ["main"]
 
 
 def main(argv, envp):
-    flags = "".join(a[1:] for a in argv[1:] if a.startswith("-") and len(a) > 1) or "lwc"
-    paths = [a for a in argv[1:] if not (a.startswith("-") and len(a) > 1)]
-    status, totals, rows = 0, [0, 0, 0], []
-    for path in paths or ["-"]:
-        try:
-            data = libc.read_all(path)
-        except OSError as e:
-            print(f"wc: {path}: {e.strerror}", file=sys.stderr)
-            status = 1
-            continue
+    opts, paths = options("wc", argv[1:], "lwc", "wc [-lwc] [FILE...]")
+    flags = "".join(opts) or "lwc"
+    inputs = Inputs("wc", paths)
+    rows, totals = [], [0, 0, 0]
+    for path, data in inputs:
         counts = [data.count(b"\n"), len(data.split()), len(data)]
         totals = [a + b for a, b in zip(totals, counts)]
-        rows.append((counts, "" if path == "-" else path))
+        rows.append((counts, "" if path == "-" and not paths else path))
     if len(rows) > 1:
         rows.append((totals, "total"))
-    # GNU wc: one count of standard input alone is printed bare; else columns
-    width = 0 if len(rows) == 1 and not rows[0][1] and len(flags) == 1 else 7
-    for counts, name in rows:
-        cols = [f"{c:{width}}" for c, k in zip(counts, "lwc") if k in flags]
-        print(" ".join(cols + ([name] if name else [])))
-    return status
+    width = 1 if len(rows) == 1 and len(flags) == 1 else _width(inputs.paths)
+    out("".join(" ".join([f"{c:{width}}" for c, k in zip(counts, "lwc") if k in flags] +
+                         ([name] if name else [])) + "\n" for counts, name in rows))
+    return inputs.status
 
+
+def _width(paths) -> int:
+    """Digits of the inputs' total size; 7 when one is no regular file."""
+    total = 0
+    for p in paths:
+        try:
+            st = libc.fstat(0) if p == "-" else libc.stat(p)
+        except OSError:
+            continue
+        if not stat.S_ISREG(st.st_mode):
+            return 7
+        total += st.st_size
+    return len(str(total))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import signal
 
-from . import regular
+from . import jobs, regular
 from .errors import Break, Continue, Exit, Return, ShellError
 
 __all__ = ["BUILTINS", "SPECIAL"]
@@ -244,4 +244,4 @@ SPECIAL = {":": b_colon, ".": b_dot, "break": b_break, "continue": b_continue,
            "eval": b_eval, "exec": None, "exit": b_exit, "export": b_export,
            "readonly": b_readonly, "return": b_return, "set": b_set, "shift": b_shift,
            "trap": b_trap, "unset": b_unset}
-BUILTINS = {**SPECIAL, **regular.REGULAR}
+BUILTINS = {**SPECIAL, **regular.REGULAR, **jobs.JOB_BUILTINS}

@@ -3,7 +3,7 @@ redirections. A mixin of execute.Shell.
 """
 from __future__ import annotations
 
-from . import expand
+from . import expand, jobs
 from .ast import Case, For, Group, If, Subshell
 from .errors import Break
 from .pattern import match
@@ -22,11 +22,11 @@ class CompoundCommands:
         if tail and self.in_child:
             self.redir.apply(node.redirs, None)
             return self.execute(node.body, tail=True)
-        pid = self.sys.fork()
+        pid = jobs.fork(self)
         if pid == 0:
             self.child(lambda: (self.redir.apply(node.redirs, None),
                                 self.execute(node.body, tail=True))[1])
-        self.status = self.wait_for(pid)
+        self.status = jobs.wait(self, [pid])
         return self.status
 
     def body_of(self, node, tail: bool) -> int:

@@ -7,7 +7,8 @@ ended (an interactive shell reads another line instead). `Break`, `Continue`,
 """
 from __future__ import annotations
 
-__all__ = ["ShellError", "RedirError", "SyntaxErr", "Incomplete", "Break", "Continue", "Return", "Exit"]
+__all__ = ["ShellError", "RedirError", "SyntaxErr", "Incomplete", "Break", "Continue", "Return", "Exit",
+           "Interrupt"]
 
 
 class ShellError(Exception):
@@ -46,6 +47,11 @@ class Continue(Break):
 class Return(Exception):
     def __init__(self, status: int):
         self.status = status
+
+
+class Interrupt(BaseException):
+    """^C reached the interactive shell: back to the prompt (no `except Exception`
+    on the way may keep it)."""
 
 
 class Exit(Exception):

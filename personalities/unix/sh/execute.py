@@ -12,7 +12,7 @@ from __future__ import annotations
 import errno
 import signal
 
-from . import expand
+from . import expand, jobs
 from .ast import AndOr, FuncDef, List, Pipeline, Simple
 from .compound import CompoundCommands
 from .errors import Break, Exit, RedirError, Return, ShellError, SyntaxErr
@@ -33,7 +33,9 @@ class Shell(SimpleCommands, CompoundCommands):
         self.funcs: dict = {}
         self.options: set = set()
         self.status, self.line, self.last_bg = 0, 0, None
-        self.jobs: set = set()
+        self.jobs: set = set()                # pids of `&` jobs not waited for
+        self.jobtab: dict = {}                # job number -> jobs.Job (job control)
+        self.pgrp, self.job_pgid, self.job_text = 0, None, ""
         self.traps: dict = {}
         self.interactive, self.in_child = interactive, False
         self.name = "sh"                      # in error messages: sh, or the script
@@ -225,7 +227,7 @@ class Shell(SimpleCommands, CompoundCommands):
             last = i == len(cmds) - 1
             if not last:
                 r, w = sys.pipe()
-            pid = sys.fork()
+            pid = jobs.fork(self)
             if pid == 0:
                 if prev is not None:
                     sys.dup2(prev, 0)
@@ -241,10 +243,7 @@ class Shell(SimpleCommands, CompoundCommands):
             if not last:
                 sys.close(w)
                 prev = r
-        status = 0
-        for pid in pids:
-            status = self.wait_for(pid)
-        return status
+        return jobs.wait(self, pids)
 
     def child(self, fn, sigint=signal.SIG_DFL) -> None:
         """In a forked child: run fn, then exit with the status; never returns. An
@@ -253,6 +252,8 @@ class Shell(SimpleCommands, CompoundCommands):
         status = 1
         try:
             self.reset_traps()
+            if self.interactive:
+                jobs.as_child(self)
             if self.interactive or sigint == signal.SIG_IGN:
                 self.sys.signal(signal.SIGINT, sigint)
                 self.interactive = False
@@ -279,13 +280,13 @@ class Shell(SimpleCommands, CompoundCommands):
         return exit_code(st)
 
     def background(self, andor: AndOr) -> None:
-        pid = self.sys.fork()
+        pid = jobs.fork(self)
         if pid == 0:
             self.child(lambda: self.exec_andor(andor, tail=True), signal.SIG_IGN)
         self.jobs.add(pid)
         self.last_bg, self.status = pid, 0
-        if self.interactive:
-            self.write(2, f"[{pid}]\n")
+        if jobs.on(self):
+            jobs.background(self, pid)
 
     def substitute(self, body: List) -> str:
         """$( ) and ` `: run body in a child, its output without trailing newlines."""

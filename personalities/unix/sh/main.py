@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import signal
 
-from .errors import Exit, Incomplete, SyntaxErr
+from . import jobs
+from .errors import Exit, Incomplete, Interrupt, SyntaxErr
 from .execute import Shell
 from .parser import Parser
 
@@ -100,42 +101,47 @@ def _isatty(sys, fd: int) -> bool:
 
 def interactive_loop(sh: Shell) -> int:
     """Prompt, read a line (more while the command is incomplete), run it; until end
-    of file or `exit`. The shell ignores SIGINT; its children do not."""
+    of file or `exit`. ^C (SIGINT, when the shell has the terminal: at the prompt, or
+    in a builtin's loop) drops what was typed and gives a new prompt; jobs.py does job
+    control."""
     sys = sh.sys
-    sys.signal(signal.SIGINT, signal.SIG_IGN)
+    jobs.setup(sh)
+    sys.signal(signal.SIGINT, _interrupt)
     pending = ""
     while True:
-        reap_jobs(sh)
-        sh.write(2, sh.vars.get("PS2", "> ") if pending else sh.vars.get("PS1", "$ "))
-        line = sys.read(0, 4096).decode(errors="surrogateescape")
-        if not line:
-            sh.write(2, "\n")
-            return run_script(sh, "")
-        pending += line
         try:
-            parser = Parser(pending)
-            parser.parse_all()
-            if parser.lx.unterminated:
+            jobs.reap(sh)
+            sh.write(2, sh.vars.get("PS2", "> ") if pending else sh.vars.get("PS1", "$ "))
+            line = sys.read(0, 4096).decode(errors="surrogateescape")
+            if not line:
+                sh.write(2, "\n")
+                jobs.orphan(sh)
+                return run_script(sh, "")
+            pending += line
+            if _incomplete(pending):
                 continue
-        except Incomplete:
-            continue
-        except SyntaxErr:
-            pass
-        try:
+            sh.job_text = pending.strip()
             sh.run(pending)
+        except Interrupt:
+            sh.status = 130
         except Exit as e:
             sh.status = e.status
+            jobs.orphan(sh)
             return run_script(sh, "")
         pending = ""
 
 
-def reap_jobs(sh: Shell) -> None:
-    """Say which background jobs have ended."""
-    for pid in sorted(sh.jobs):
-        try:
-            done, _ = sh.sys.waitpid(pid, 1)
-        except OSError:
-            done = pid
-        if done:
-            sh.jobs.discard(pid)
-            sh.write(2, f"[{pid}] Done\n")
+def _incomplete(text: str) -> bool:
+    """Does the command typed so far need more lines?"""
+    try:
+        parser = Parser(text)
+        parser.parse_all()
+        return bool(parser.lx.unterminated)
+    except Incomplete:
+        return True
+    except SyntaxErr:
+        return False
+
+
+def _interrupt(sig, frame):
+    raise Interrupt()

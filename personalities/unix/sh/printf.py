@@ -16,6 +16,11 @@ SIMPLE = {"\\": "\\", "a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t"
           "v": "\v", '"': '"', "'": "'", "e": "\x1b"}
 
 
+def _byte(b: int) -> str:
+    """Byte b as a character the shell writes back as that byte (surrogateescape)."""
+    return chr(b) if b < 0x80 else chr(0xDC00 + b)
+
+
 def escapes(text: str, b: bool = False) -> tuple[str, bool]:
     """(text with its backslash escapes done, whether a \\c stopped it)."""
     out, i = [], 0
@@ -36,7 +41,7 @@ def escapes(text: str, b: bool = False) -> tuple[str, bool]:
             j = start
             while j < len(text) and j < start + 3 and text[j] in "01234567":
                 j += 1
-            out.append(chr(int(text[start:j] or "0", 8) & 0xFF))
+            out.append(_byte(int(text[start:j] or "0", 8) & 0xFF))
             i = j
         else:
             out.append("\\" + n)

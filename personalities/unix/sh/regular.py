@@ -1,5 +1,5 @@
 """The shell's regular builtins: cd pwd echo printf test [ true false read wait local
-command type getopts. Each is `fn(sh, argv) -> status`; an error is said on fd 2
+command type getopts umask. Each is `fn(sh, argv) -> status`; an error is said on fd 2
 (`sh: LINE: name: reason`) and is a nonzero status, never the shell's end.
 """
 from __future__ import annotations
@@ -289,6 +289,22 @@ def b_getopts(sh, argv) -> int:
     return 0
 
 
+def b_umask(sh, argv) -> int:
+    """umask [MODE]: print the file creation mask (0022), or set it (octal)."""
+    old = sh.sys.umask(0)
+    arg = argv[1] if len(argv) > 1 else None
+    if arg is not None and (not arg or any(c not in "01234567" for c in arg)
+                            or int(arg, 8) > 0o777):
+        sh.sys.umask(old)
+        sh.error(f"umask: {arg}: invalid or unsupported mode (octal only)")
+        return 1
+    sh.sys.umask(old if arg is None else int(arg, 8))
+    if arg is None:
+        sh.write(1, f"{old:04o}\n")
+    return 0
+
+
 REGULAR = {"cd": b_cd, "pwd": b_pwd, "echo": b_echo, "printf": b_printf, "test": b_test,
            "[": b_test, "true": b_true, "false": b_false, "read": b_read, "wait": b_wait,
-           "local": b_local, "command": b_command, "type": b_type, "getopts": b_getopts}
+           "local": b_local, "command": b_command, "type": b_type, "getopts": b_getopts,
+           "umask": b_umask}

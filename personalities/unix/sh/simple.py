@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import errno
 
-from . import expand
+from . import expand, jobs
 from .ast import Simple
 from .builtins import BUILTINS, SPECIAL
 from .errors import Exit, RedirError, Return
@@ -30,6 +30,8 @@ class SimpleCommands:
             if node.redirs:
                 self.status = self.with_redirs(node.redirs, lambda: self.status)
             return self.status
+        if words[0][:1] == "%" and jobs.on(self):     # %N is fg %N
+            words = ["fg", *words]
         name = words[0]
         if name == "exec":
             return self.exec_builtin(words[1:], assigns, node.redirs)
@@ -121,10 +123,10 @@ class SimpleCommands:
     def external(self, words, assigns, redirs, tail: bool) -> int:
         if tail and self.in_child and 0 not in self.traps:
             self.exec_program(words, assigns, redirs)
-        pid = self.sys.fork()
+        pid = jobs.fork(self)
         if pid == 0:
             self.child(lambda: self.exec_program(words, assigns, redirs))
-        return self.wait_for(pid)
+        return jobs.wait(self, [pid])
 
     def exec_program(self, words, assigns, redirs) -> int:
         """Redirect and execve (in a child); 127 or 126 if it cannot."""

@@ -1,8 +1,8 @@
 """Task code for the cluster tests: a node's net0 driver (protocols.net.NetDevice) sends
 and receives tagged, numbered frames through the switch, and reports (testing.report)
-what it saw. Arguments arrive as strings. A frame is Ethernet II, EtherType 0x88B5:
+what it saw. Arguments arrive as strings. A frame is Ethernet II, EtherType 0x88B6 (0x88B5 is the comm server's):
 
-    dst(6) src(6) 0x88B5 tag(8, ASCII) seq(4, big-endian) padding to `size`
+    dst(6) src(6) 0x88B6 tag(8, ASCII) seq(4, big-endian) padding to `size`
 
 A test gives each exchange its own tag, so frames of an earlier test still in a ring are
 told apart (and counted as `others`)."""
@@ -13,7 +13,7 @@ from microkernel.user.testing import report, wait_until
 from protocols import ServiceError
 from protocols.net import NetDevice
 
-ETHERTYPE = 0x88B5
+ETHERTYPE = 0x88B6
 BROADCAST = "ff:ff:ff:ff:ff:ff"
 
 

@@ -129,7 +129,7 @@ def p_files(argv, envp):
         "exclusive": _error(lambda: open("bin", "x")),
         "rmdir": _error(lambda: os.rmdir(base)),
         "rename": _error(lambda: os.rename("missing", "other")),
-        "chmod": _error(lambda: os.chmod("bin", 0o600))})
+        "chown": _error(lambda: os.chown("bin", 0, 0))})
 
     kept = open("unclosed.txt", "w")                 # never closed: flushed at exit
     kept.write("kept at exit\n")

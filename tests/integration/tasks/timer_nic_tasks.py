@@ -14,7 +14,7 @@ from protocols import ServiceError
 from protocols.net import NetDevice, Op as Net
 from protocols.timer import Op as Tim, Timer
 
-ETHERTYPE = 0x88B5                     # IEEE "local experimental"
+ETHERTYPE = 0x88B6                     # IEEE "local experimental 2" (0x88B5 is the comm server's)
 
 
 def device(rt, name: str, timeout=5):
@@ -173,7 +173,7 @@ def nic_bad(rt):
     refused = _refusals(rt, net.server(), [
         ("empty", (), ()), ("send-no-frame", (S,), ()), ("send-short", (S,), (b"x" * 13,)),
         ("send-long", (S,), (b"x" * 1515,)), ("send-two", (S,), (b"x" * 60, b"y" * 60)),
-        ("recv-arg", (Net.RECV, 1), ()), ("info-arg", (Net.INFO, 1), ()),
+        ("recv-arg", (Net.RECV, 1, 2), ()), ("info-arg", (Net.INFO, 1), ()),
         ("timer-op", (Tim.NOW,), ()), ("unknown", (0xBAD,), ())])
     report(refused=refused, still_serving=net.info()["mac"] == mac)
 

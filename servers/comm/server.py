@@ -1,0 +1,179 @@
+"""The comm server's lthreads (see the package docstring):
+
+    0      redirected IPC from this node's threads -> the engine; COMM requests
+    1      net0 RECV -> the engine
+    2      the engine's due frames -> net0 SEND (announcements, data, acknowledgements)
+    3..    delivery: a remote thread's message to a local thread, in its name (deceit)
+
+lthread 0 hands a redirected message to the engine and, when it is one frame, sends
+that frame itself (one call of the NIC driver) before it waits again: no hand-off to
+lthread 2 on an RPC's path. A local server's reply to a remote client is a send with
+timeout 0 to it, which the kernel lets wait 0.5 s for the comm task (docs/kernel.md,
+"Remote IPC"), so nothing is lost while lthread 0 is at the driver.
+"""
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import time
+
+import msgpack
+
+from microkernel.abi import IpcCode, IpcError, KernelError, Msg, result_byte
+from microkernel.abi.ops import REMOTE_ERROR
+from protocols import wellknown
+from protocols.client import ServiceError
+from protocols.comm import COMM, MAX_NODE_NAME
+from protocols.names import Names
+from protocols.net import MAX_BATCH, NetDevice
+from protocols.server import Dispatch, serve
+
+from .engine import Comm
+from .peers import INTERVAL
+from .wire import ETHERTYPE
+
+__all__ = ["main", "Front", "DELIVER_TIMEOUT", "WORKERS"]
+
+log = logging.getLogger("mk.comm")
+
+RX, TX, FIRST_WORKER = 1, 2, 3
+WORKERS = 8
+DELIVER_TIMEOUT = 5.0         # a remote message waits this long for its local receiver
+BUSY_PAUSE, BUSY_TRIES = 0.0005, 200   # net0 EBUSY: every TX slot still the card's
+
+
+def main(rt, name, names_id) -> None:
+    """Find net0, start the lthreads, register as "comm", serve."""
+    node = os.path.basename(rt.rundir.rstrip("/")) or f"site{rt.site}"
+    mac = NetDevice(rt, name="net0").info()["mac"]
+    comm = Comm(node[:MAX_NODE_NAME], rt.site, mac, INTERVAL)
+    rt.lthread_ex_regs(RX, rx_loop, args=(comm,))
+    rt.lthread_ex_regs(TX, tx_loop, args=(comm,))
+    for i in range(WORKERS):
+        rt.lthread_ex_regs(FIRST_WORKER + i, deliver_loop, args=(comm,))
+    front = Front(rt, comm)
+    Names(rt, tid=int(names_id)).register(wellknown.COMM)
+    log.info("comm: node %s, site %d, MAC %s", node, rt.site, mac.hex(":"))
+    serve(rt, Dispatch(COMM, front, rt, redirected=front.redirected))
+
+
+class Front:
+    """lthread 0: COMM's handlers, and IPC this node's threads aim at other nodes."""
+
+    def __init__(self, rt, comm: Comm):
+        self.rt, self.comm = rt, comm
+        self.net = NetDevice(rt, name="net0")
+
+    def redirected(self, msg: Msg) -> None:
+        """A local thread's message to an off-site thread: ship it, or end the sender's
+        wait with the reason it cannot go (no such node: NOT_EXISTENT)."""
+        result, frames = self.comm.send(int(msg.sender), int(msg.intended), msg.words,
+                                        msg.strings)
+        if result is not None:
+            notice(self.rt, int(msg.sender), int(msg.intended), result)
+        if frames:                    # a reply to us meanwhile waits in the kernel's grace
+            transmit(self.net, self.comm, frames)
+        return None
+
+    def nodes(self, req, msg):
+        return (msgpack.packb(self.comm.table()),)
+
+    def leave(self, req, msg):
+        """The node stops: a goodbye to every peer, sent before the reply."""
+        transmit(self.net, self.comm, self.comm.goodbye())
+        return ()
+
+    def resolve(self, req, msg):
+        name = req.name.decode(errors="replace")
+        if name == self.comm.name:
+            return (self.comm.site,)
+        with self.comm.lock:
+            p = self.comm.peers.named(name)
+            if p is None:
+                raise ServiceError(errno.ENOENT, f"no node {name!r}")
+            if not p.alive:
+                raise ServiceError(errno.EHOSTDOWN, f"node {name!r} is down")
+            return (p.site,)
+
+
+def notice(rt, waiter: int, partner: int, result: int) -> None:
+    """End `waiter`'s wait for remote `partner` with V2 error `result` (the kernel drops
+    it, and says TIMEOUT, if `waiter` no longer waits so)."""
+    try:
+        rt.send(waiter, Msg(words=(REMOTE_ERROR, result)), timeout=0, deceit=partner)
+    except (IpcError, KernelError):
+        pass
+
+
+def rx_loop(rt, comm: Comm) -> None:
+    """lthread 1: every frame net0 receives, to the engine."""
+    net = NetDevice(rt, name="net0")
+    while True:
+        try:
+            frames = net.recvv(etype=ETHERTYPE)   # every frame queued, one IPC
+        except ServiceError as e:                 # the driver restarting: ask again
+            log.info("comm: net0 RECVV: %s", e)
+            time.sleep(0.05)
+            continue
+        for raw in frames:
+            for item in comm.received(raw):
+                deliver(rt, comm, item, wait=False)
+
+
+def tx_loop(rt, comm: Comm) -> None:
+    """lthread 2: the engine's frames, as they fall due, to net0."""
+    net = NetDevice(rt, name="net0")
+    while True:
+        transmit(net, comm, comm.work())
+
+
+def transmit(net: NetDevice, comm: Comm, frames: list[bytes]) -> None:
+    """Frames to the card, MAX_BATCH a call (SENDV); EBUSY waits for TX slots, another
+    error drops the frame it stopped at (the link's retransmission is the remedy)."""
+    i, busy = 0, 0
+    while i < len(frames):
+        try:
+            i += net.sendv(frames[i:i + MAX_BATCH])
+            continue
+        except ServiceError as e:
+            if e.errno == errno.EBUSY and busy < BUSY_TRIES:
+                busy += 1
+                time.sleep(BUSY_PAUSE)
+                continue
+            comm.counts["tx_errors" if e.errno != errno.EBUSY else "tx_busy"] += 1
+        i += 1
+
+
+def deliver_loop(rt, comm: Comm) -> None:
+    """lthreads 3..: deliver what came from other nodes, one local thread at a time."""
+    while True:
+        dest, item = comm.deliveries.take()
+        try:
+            deliver(rt, comm, item, wait=True)
+        except Exception:
+            log.exception("comm: delivering to %#x", dest)
+        finally:
+            comm.deliveries.done(dest)
+
+
+def deliver(rt, comm: Comm, item: tuple, wait: bool) -> None:
+    """One item of deliver.py's kinds. A message that is no reply may wait for its
+    receiver up to DELIVER_TIMEOUT; without `wait` (the receiving lthread, which must
+    not block) it is tried once and, if its receiver is busy, queued for a worker."""
+    if item[0] != "msg":
+        _, waiter, partner, result = item
+        notice(rt, waiter, partner, result)
+        comm.noticed(waiter, partner)
+        return
+    _, sender, dest, words, strings, reply = item
+    result = None
+    try:
+        rt.send(dest, Msg(words=words, strings=tuple(strings)),
+                timeout=DELIVER_TIMEOUT if wait and not reply else 0, deceit=sender)
+    except IpcError as e:
+        if not wait and not reply and e.code == IpcCode.TIMEOUT:
+            comm.queue(dest, item)               # busy now: a worker waits for it
+            return
+        result = result_byte(e.code, e.phase)
+    comm.delivered(sender, dest, reply, result)
