@@ -141,6 +141,16 @@ def _peer(role: str, args: list[str]) -> None:
         recv_parts, send_parts = _framewise(s, copy)
         while True:
             send_parts(recv_parts())
+    elif role == "work":                               # ENDPOINT: Figure 3's server
+        from .paper_tasks import work
+        s = ctx.socket(zmq.DEALER)
+        s.bind(args[0])
+        print("UP", flush=True)
+        recv, send = s.recv, s.send
+        while True:
+            body = recv()
+            work(int.from_bytes(body[:4], "little"))      # as bench.paper_tasks' server
+            send(body)
     elif role == "relay":                              # ENDPOINT CPU
         # Frame by frame, zero-copy, no getsockopt: the cheapest forward pyzmq allows.
         r = ctx.socket(zmq.ROUTER)
@@ -310,7 +320,8 @@ class RelayRing:
     """One relay, max(PAIRS) servers and max(PAIRS) throughput clients, for one copy
     mode. The RPC client task times the round-trip floors against server S0, call by
     call beside its kernel calls; the throughput clients wait on their FIFOs (using no
-    CPU) until their round."""
+    CPU) until their round. With no throughput rounds (`tp_passes` 0) it is one relay
+    and server S0 only."""
 
     def __init__(self, peers: _Peers, tmp: str, copy: bool, s: Settings):
         """Start the processes (they come up in parallel; `ready()` waits for them)."""
@@ -323,15 +334,16 @@ class RelayRing:
         c = str(int(copy))
         cpu = kernel_cpu(None)
         self.relay = peers.start("relay", self.ep, str(-1 if cpu is None else cpu))
-        for i in range(max(PAIRS)):
+        self.pairs = max(PAIRS) if s.rounds() else 1
+        for i in range(self.pairs):
             peers.start("server", self.ep, f"S{i}", c)
         self.clients = [peers.start("tp", self.ep, f"S{i}", self.go, str(s.tp_seconds), c,
                                     str(i), ",".join(map(str, s.rounds())))
-                        for i in range(max(PAIRS))]
+                        for i in range(max(PAIRS)) if s.rounds()]
 
     def ready(self) -> None:
         self.peers.expect(self.relay, "UP")
-        for _ in range(max(PAIRS)):
+        for _ in range(self.pairs):
             self.peers.expect(self.relay, "HELLO")
         for c in self.clients:
             self.peers.expect(c, "READY")

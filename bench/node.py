@@ -118,22 +118,34 @@ class BenchNode:
 
 
 def command(name: str, doc: str, run, format_table, settings, argv: list[str] | None,
-            node: str | None = None) -> int:
-    """`python -m bench.NAME [--json] [--quick] [--node N]`: run(settings, [node,]
-    progress) and print its table or JSON; a BenchError is one line and status 1.
-    `settings` has `quick()`; with `node` (a default name) the bench takes --node."""
+            node: str | None = None, plot=None) -> int:
+    """`python -m bench.NAME [--json] [--quick] [--node N] [--plot FILE]`: run(settings,
+    [node,] progress) and print its table or JSON; a BenchError is one line and status 1.
+    `settings` has `quick()`; with `node` (a default name) the bench takes --node; with
+    `plot` = (check(file), draw(out, file)), --plot FILE, checked before the run and
+    drawn after it."""
     ap = argparse.ArgumentParser(prog=f"python -m bench.{name}", description=doc)
     ap.add_argument("--json", action="store_true", help="print JSON instead of a table")
     if node is not None:
         ap.add_argument("--node", default=node, help="name of the temporary node")
     ap.add_argument("--quick", action="store_true", help="tiny counts: checks paths only")
+    if plot is not None:
+        ap.add_argument("--plot", metavar="FILE", help="also draw the figure (.png, .svg)")
     a = ap.parse_args(sys.argv[1:] if argv is None else argv)
     args = (a.node,) if node is not None else ()
     try:
+        if plot is not None and a.plot:
+            plot[0](a.plot)
         out = run(settings.quick() if a.quick else settings(), *args,
                   progress=lambda t: print(f"  {t}", file=sys.stderr, flush=True))
     except BenchError as e:
         print(f"mk bench {name}: {e}", file=sys.stderr)
         return 1
     print(json.dumps(out, indent=2) if a.json else format_table(out))
+    if plot is not None and a.plot:
+        try:
+            plot[1](out, a.plot)
+        except BenchError as e:
+            print(f"mk bench {name}: {e}", file=sys.stderr)
+            return 1
     return 0

@@ -38,6 +38,7 @@ CREATE_DIR = "/tmp/many"
 ECHO_LTHREAD = 2                  # lthread 1 is libc's signal thread
 QUIT = 0xFFFF_B0FF
 WARMUP = 20
+PAIR_BLOCK = 10                   # calls per block when getpid alternates with its floor
 
 
 def big_data(size: int = 1 << 20) -> bytes:
@@ -80,6 +81,21 @@ def _per_op(fn, n: int) -> float:
     return (_now() - t0) / n
 
 
+def _alternating(fns: dict, n: int) -> dict:
+    """ns per call of each of `fns` (name -> f(k)), n calls each, in alternating blocks
+    of PAIR_BLOCK, each block after one untimed call: each side is timed warm, yet both
+    share the host's moments (as bench/ipc_tasks.py pairs the kernel with its floor)."""
+    total = dict.fromkeys(fns, 0)
+    blocks = max(1, n // PAIR_BLOCK)
+    for _ in range(blocks):
+        for name, fn in fns.items():
+            fn(1)
+            t0 = _now()
+            fn(PAIR_BLOCK)
+            total[name] += _now() - t0
+    return {name: t / (blocks * PAIR_BLOCK) for name, t in total.items()}
+
+
 # -- the driver task ---------------------------------------------------------------
 
 def drive(rt, entry: str, *argv) -> None:
@@ -106,9 +122,10 @@ def _echo(rt) -> None:
 
 
 def p_micro(argv, envp) -> int:
-    """argv: results, steps, repeats, n. Per step, n of each, one after the other: a
-    null RPC to this process's own second lthread (the floor), libc.getpid(), the GETPID
-    system call, and a read(2) of 4 KiB served by the fs server's buffer cache."""
+    """argv: results, steps, repeats, n. Per step, n of each: a null RPC to this
+    process's own second lthread (the floor) and the GETPID system call, in alternating
+    blocks; then libc.getpid() and a read(2) of 4 KiB served by the fs server's buffer
+    cache."""
     from personalities.unix import libc
     results, steps, repeats, n = argv[1], argv[2], int(argv[3]), int(argv[4])
     rt = libc._s.rt
@@ -154,13 +171,14 @@ def p_micro(argv, envp) -> int:
                 i = 0
         at[0] = i
 
-    tests = {"null_rpc_local": null, "getpid_libc": getpid_libc,
-             "getpid_call": getpid_call, "read_4k": read}
-    for fn in tests.values():
+    tests = {"getpid_libc": getpid_libc, "read_4k": read}
+    pair = {"null_rpc_local": null, "getpid_call": getpid_call}
+    for fn in (*tests.values(), *pair.values()):
         fn(WARMUP)
 
     def measure() -> dict:
-        out = {name: _per_op(fn, n) for name, fn in tests.items()}
+        out = _alternating(pair, n)
+        out.update((name, _per_op(fn, n)) for name, fn in tests.items())
         out["read_ok"] = not bad
         return out
     _stepped(results, steps, repeats, measure)

@@ -346,6 +346,33 @@ def bench_trace(as_json: bool, quick: bool) -> None:
     _settled_bench("trace", as_json, quick)
 
 
+@bench_group.command("paper")
+@click.option("--node", "node_name", default="paper", show_default=True,
+              help="name of the node the run boots for itself (in a temporary $MK_HOME)")
+@json_option
+@click.option("--quick", is_flag=True, help="tiny counts: checks every path, times nothing")
+@click.option("--plot", "plot_file", metavar="FILE", default=None,
+              help="also draw Figure 3 as FILE (.png or .svg; needs the [plot] extra)")
+def bench_paper(node_name: str, as_json: bool, quick: bool, plot_file: str | None) -> None:
+    """The paper's Figure 3 (RPC overhead against work between RPCs) and its IPC table
+    (null RPC, IPC, getpid, page fault, IRQ latency) beside the paper's 486 numbers."""
+    from bench.paper import BenchError, Settings, format_table, run
+    from bench.paper_plot import check_path, plot
+    try:
+        if plot_file is not None:
+            check_path(plot_file)
+        out = run(Settings.quick() if quick else Settings(), node_name,
+                  progress=lambda text: click.echo(f"  {text}", err=True))
+    except (BenchError, NodeError) as e:
+        raise click.ClickException(str(e))
+    click.echo(json.dumps(out, indent=2) if as_json else format_table(out))
+    if plot_file is not None:
+        try:
+            plot(out, plot_file)
+        except BenchError as e:
+            raise click.ClickException(str(e))
+
+
 for command in (up, down, status, link, switch, nodes, trace, top):
     main.add_command(command)
 

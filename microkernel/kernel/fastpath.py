@@ -42,6 +42,7 @@ from microkernel.abi.message import MAX_STRINGS, MAX_WORDS
 from microkernel.abi.threadid import (LTHREAD_FIELD, LTHREAD_MASK, LTHREAD_SHIFT, TASK_MASK,
                                       TASK_SHIFT)
 
+from .faultpath import PF_PREFIX, fault_call_path, fault_reply_path
 from .ipc import CLOSED, OPEN, RECEIVING, RUNNING, over_limits
 
 if TYPE_CHECKING:
@@ -61,13 +62,17 @@ def fast_path(k: "Kernel") -> Callable[["Thread", bytes, list], bool]:
     """`fast(t, header, frames)`: carry out thread `t`'s request if it is the common
     IPC case and return True; else return False having changed nothing."""
     tasks, send, pack, unpack = k.tasks, k._snd, k.encode, msgpack.unpackb
+    fault_reply = fault_reply_path(k, _RCV_NEVER)
+    fault_call = fault_call_path(k)
 
     def fast(t: "Thread", header: bytes, frames) -> bool:
         # a request that does not begin as an IpcRequest does (or another encoding of
         # one) takes the general path
         if (header[:2] != IPC_REQUEST_PREFIX or t.state is not RUNNING or t.pf
                 or len(header) > MAX_HEADER):
-            return False
+            # declined; a page fault has a way of its own (faultpath.py)
+            return (header[:2] == PF_PREFIX and t.state is RUNNING and not t.pf
+                    and len(header) <= MAX_HEADER and fault_call(t, header))
         try:
             _, dest, words, items, timeouts, rcv_mode, rcv_from, window, limits, deceit = \
                 unpack(header)              # an IpcRequest
@@ -80,13 +85,17 @@ def fast_path(k: "Kernel") -> Callable[["Thread", bytes, list], bool]:
                 or type(rcv_mode) is not int or type(rcv_from) is not int
                 or type(words) is not list or len(words) > MAX_WORDS
                 or len(frames) > MAX_STRINGS):
-            return False
+            # declined; a pager's map reply to a fault has a way of its own (faultpath.py)
+            return type(items) is list and len(items) == 1 and fault_reply(
+                t, dest, words, items, timeouts, rcv_mode, rcv_from, window, limits, deceit,
+                frames)
         if rcv_mode == CLOSED:              # a call: blocks on its partner's reply
             if rcv_from != dest or t.senders:
                 return False
         elif rcv_mode != OPEN or t.senders or t.pending or t.irq is not None:
             return False
-        # the receiver: `dest` exactly (version included), waiting for t, in t's clan,
+        # the receiver: `dest` exactly (version included), waiting for t, in t's clan
+        # or its chief or a task whose chief t is (V2's id_nearest is dest itself),
         # taking the strings whole (ipc.waiting_receiver, same_clan=True). An off-site
         # id leaves here: its site is in the base compared, so remote IPC adds no test
         task = tasks.get((dest >> TASK_SHIFT) & TASK_MASK)
@@ -94,7 +103,8 @@ def fast_path(k: "Kernel") -> Callable[["Thread", bytes, list], bool]:
             return False
         r = task.threads.get((dest >> LTHREAD_SHIFT) & LTHREAD_MASK)
         if (r is None or r.state is not RECEIVING or r.pf or r.ident is None
-                or task.chief is not t.task.chief
+                or (task.chief is not t.task.chief and task is not t.task.chief
+                    and task.chief is not t.task)
                 or (r.rcv_mode != OPEN and r.rcv_from != t.tid)
                 or (frames and over_limits(frames, r.rcv_limits))):
             return False

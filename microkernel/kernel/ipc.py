@@ -102,11 +102,13 @@ def fast_send(k: "Kernel", t: Thread, dest, words: list, frames) -> bool:
 def waiting_receiver(k: "Kernel", t: Thread, dest: int, frames=(),
                      same_clan: bool = True) -> Thread | None:
     """Thread `dest` if it already waits for `t` (openly, or closed on `t`), in `t`'s
-    clan (unless not `same_clan`), not in a page fault, and takes `frames` whole (no
+    clan, its chief or a task whose chief `t` is (V2's id_nearest is `dest` itself;
+    unless not `same_clan`), not in a page fault, and takes `frames` whole (no
     MSG_CUT); else None."""
     r = k.thread_of(dest)
     if (r is None or r.state is not RECEIVING or r.pf
-            or (same_clan and r.task.chief is not t.task.chief)
+            or (same_clan and r.task.chief is not t.task.chief and r.task is not t.task.chief
+                and r.task.chief is not t.task)
             or (r.rcv_mode != OPEN and r.rcv_from != t.tid)
             or (frames and over_limits(frames, r.rcv_limits))):
         return None

@@ -61,15 +61,22 @@ class IrqControl:
         self.ports.outb(MASTER + 1, self.imr & 0xFF)
         self.ports.outb(SLAVE + 1, self.imr >> 8)
 
+    def _write_chip(self, n: int) -> None:
+        """Write the IMR of line n's chip only: one port write per interrupt, not two."""
+        if n >= 8:
+            self.ports.outb(SLAVE + 1, self.imr >> 8)
+        else:
+            self.ports.outb(MASTER + 1, self.imr & 0xFF)
+
     def mask(self, n: int) -> None:
         if not self.imr & (1 << n):
             self.imr |= 1 << n
-            self._write_imr()
+            self._write_chip(n)
 
     def unmask(self, n: int) -> None:
         if self.imr & (1 << n):
             self.imr &= ~(1 << n)
-            self._write_imr()
+            self._write_chip(n)
 
     # -- the hardware side --------------------------------------------------------
 

@@ -28,6 +28,7 @@ from .vmem import VirtualMemory
 __all__ = ["Runtime", "preconnect"]
 
 _pack = msgpack.Packer(use_bin_type=True, autoreset=True).pack
+_PAGE_FAULT = int(Op.PAGE_FAULT)
 _unpackb = msgpack.unpackb
 _encode_timeouts = _timeouts.encode
 _IPC = int(Op.IPC)
@@ -338,4 +339,6 @@ class Runtime:
     # -- page faults (called by VirtualMemory) ----------------------------------------
 
     def _page_fault(self, addr: int, write: bool, present: bool) -> None:
-        self._syscall([Op.PAGE_FAULT, addr, write, present])
+        # the op as a plain int (msgpack packs an IntEnum the slow way) and no look for
+        # strings after the reply (the kernel sends none): the CPU's trap, kept short
+        self._request([_PAGE_FAULT, addr, write, present])

@@ -102,3 +102,35 @@ def test_bench_unix_quick_reports_every_figure():
     assert boot["seconds"] > 0 and boot["target_s"] == 3.0 and boot["runs"]
     assert out["pipeline_lines"] > 0
     assert out["settings"]["files"] > 0 and out["figures"]["create_file"]["ns"] > 0
+
+
+@pytest.mark.timeout(300)
+def test_bench_paper_quick_reports_every_figure_with_its_floor(mk_home, tmp_path):
+    """`mk bench paper --quick --json --plot F.svg`: every figure of the IPC table has its
+    floor (a floor or another figure, with its value), Figure 3 has both curves at every
+    level and the work under 10% for each; the plot is drawn, or, without matplotlib,
+    the run says how to get it in one line. No timing is asserted."""
+    import importlib.util
+
+    from bench.paper import FIGURES
+    plot = tmp_path / "fig3.svg"
+    res = CliRunner().invoke(main, ["bench", "paper", "--quick", "--json", "--node", "psmoke",
+                                    "--plot", str(plot)])
+    has_mpl = importlib.util.find_spec("matplotlib") is not None
+    assert res.exit_code == (0 if has_mpl else 1), res.output
+    out = json.loads(res.stdout)
+    assert set(out["figures"]) == set(FIGURES)
+    for name, (label, floor, target, paper) in FIGURES.items():
+        f = out["figures"][name]
+        assert f["label"] == label and f["floor"] == floor and f["paper_486_us"] == paper
+        assert floor in out["floors"] or floor in out["figures"], name
+        assert _number(f["ns"]) and _number(f["floor_ns"]) and _number(f["ratio"]), name
+        if target is not None:
+            assert _number(f["paired_ratio"]) and isinstance(f["met"], bool), name
+    f3 = out["figure3"]
+    assert len(f3["kernel"]) == len(f3["direct"]) == len(f3["levels"]) >= 2
+    assert all(_number(f3["under"][side]["10"]) for side in ("kernel", "direct"))
+    if has_mpl:
+        assert plot.read_text().lstrip().startswith("<?xml")
+    else:
+        assert "pip install -e '.[plot]'" in res.output and "Traceback" not in res.output
