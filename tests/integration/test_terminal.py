@@ -111,7 +111,8 @@ def test_leaving_hangs_the_session_up(node):
         try:
             keys(tmux, "sleep 77 &", "Enter")
             keys(tmux, "sleep 66", "Enter")
-            node.wait_for(lambda: node.process_running("sleep"), what="sleep to run")
+            node.wait_for(lambda: sum(p["name"] == "sleep" for p in _processes(node)) == 2,
+                          what="both sleeps to run")         # the second in the foreground
             keys(tmux, "C-z")
             tmux.wait_for("Stopped")
             if leave == "C-]":
