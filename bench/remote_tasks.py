@@ -6,7 +6,8 @@ queued frame in one call, as the comm server reads its own) and the stream sent 
 SENDV (31 a call, as the comm server sends a window):
     payload[0] b"E"   echo it back (a ping)
     payload[0] b"S"   count it (the link floor's stream)
-    payload[0] b"C"   answer with the count and the seconds since the first S
+    payload[0] b"C"   answer with the count and the seconds they took (first to last S,
+                      scaled by n / (n - 1): the time of n frames at that pace)
 """
 import statistics
 import struct
@@ -54,27 +55,29 @@ def raw(rt):
     net = NetDevice(rt, "net0")
     me = net.info()["mac"]
     out("READY", me.hex())
-    count, first = 0, None
+    stream = [0, None, None]                           # S count, first S, last S
     while True:
         for f in net.recvv():                          # all that is queued, one call
-            count, first = _raw_one(net, me, f, count, first)
+            _raw_one(net, me, f, stream)
 
 
-def _raw_one(net, me: bytes, f: bytes, count: int, first):
-    """One frame of `raw`'s: (the S count, when the first S came)."""
+def _raw_one(net, me: bytes, f: bytes, stream: list) -> None:
+    """One frame of `raw`'s; `stream` counts the S frames and when the first and the
+    last came (the rate is theirs: frames past the queue are dropped, not slow)."""
     if f[12:14] == ETHERTYPE.to_bytes(2, "big"):
         kind = f[14:15]
         if kind == b"E":
             net.send(f[6:12] + me + f[12:])
         elif kind == b"S":
-            count += 1
-            first = first or time.monotonic()
+            now = time.monotonic()
+            stream[0] += 1
+            stream[1], stream[2] = stream[1] or now, now
         elif kind == b"C":                              # f[15]: the round, echoed
-            body = f[15:16] + struct.pack(">Id", count, time.monotonic() - (first or
-                                                                           time.monotonic()))
+            count, first, last = stream
+            secs = (last - first) * count / (count - 1) if count > 1 else 0.0
+            body = f[15:16] + struct.pack(">Id", count, secs)
             net.send((f[6:12] + me + f[12:14] + b"C" + body).ljust(60, b"\0"))
-            count, first = 0, None
-    return count, first
+            stream[:] = [0, None, None]
 
 
 def _frame(dst: bytes, src: bytes, kind: bytes, size: int) -> bytes:

@@ -21,7 +21,7 @@ from .wire import fragments
 
 __all__ = ["Outbox", "Inbox", "OutMsg", "WINDOW", "MIN_RTO", "MAX_RTO", "MAX_TRIES"]
 
-WINDOW = 32                   # fragments in flight per peer: half the NIC's RX ring
+WINDOW = 48                   # fragments in flight per peer: within the NIC's RX ring
 MIN_RTO, MAX_RTO = 0.05, 1.0  # seconds
 MAX_TRIES = 12                # sends of one fragment before the message fails
 MAX_AHEAD = 256               # txns past `next` an inbox takes at all
