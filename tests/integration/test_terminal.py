@@ -54,7 +54,7 @@ def test_editing_history_ctrl_c_and_a_long_line(node):
         keys(tmux, "sleep 30", "Enter", "echo ahead", "Enter")  # typed ahead...
         node.wait_for(lambda: node.process_running("sleep"), what="sleep to run")
         keys(tmux, "C-c")                                # ...and dropped with the line
-        tmux.wait_for("^C\n$")
+        tmux.wait_for("echo ahead\n^C\n$")             # this ^C's prompt, not the first's
         keys(tmux, "echo marker", "Enter")
         tmux.wait_for("\nmarker\n")
         assert "dropped" not in lines(tmux) and "ahead" not in lines(tmux), tmux.screen()

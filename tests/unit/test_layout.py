@@ -83,7 +83,8 @@ def test_the_fast_path_takes_a_request_and_sends_a_delivery():
     tasks, t, r = _two_threads()
     sent = []
     k = types.SimpleNamespace(tasks=tasks, encode=encode_header,
-                              _snd=lambda *a: sent.append(a))
+                              _snd=lambda *a: sent.append(a),
+                              vm=None, send=None, ok_header=b"")   # the fault paths' (unused)
     call = IpcRequest(Op.IPC, r.tid, [7, 8], [], timeouts.encode(NEVER, NEVER),
                       int(RcvMode.CLOSED), r.tid, 0, None, None)
     assert fast_path(k)(t, encode_header(list(call)), [])
