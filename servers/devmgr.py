@@ -165,12 +165,18 @@ class DriverManager:
         return rec.irq, tuple(MapItem(fp, fp.base) for b, n in rec.ports
                               for fp in fpages_for(b, n))
 
-    def died(self, task: int, status) -> bool:
-        """A task of root's clan ended; True if it was a driver (restart planned)."""
+    def died(self, sender: ThreadId, status) -> bool:
+        """Task `sender` (its id, version included) of root's clan ended; True if it was
+        a driver (restart planned). The notice of an earlier incarnation at the same
+        number (stopped, and started again before its notice came) is not the
+        running one's death."""
+        task = sender.task
         with self.lock:
-            rec = self.by_task.pop(task, None)
-            if rec is None or rec.task != task:
+            rec = self.by_task.get(task)
+            if rec is None or rec.task != task or (
+                    rec.tid and ThreadId(rec.tid).task_id() != sender.task_id()):
                 return False
+            del self.by_task[task]
             rec.task, rec.tid = 0, 0
             if rec.state in ("stopped", "given up"):
                 return True

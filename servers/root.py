@@ -118,7 +118,7 @@ class Chief:
         if msg.sender.task == PAGER_TASK:       # it holds live address spaces: for good
             self.mgr.lost["pager"] = f"died (status {status})"
             log.error("root: the default pager died (status %s): the node is degraded", status)
-        self.mgr.died(msg.sender.task, status)
+        self.mgr.died(msg.sender, status)
         self.events.send(msgpack.packb(["exit", int(msg.sender.task_id()), status]))
 
     def restarted(self, rec) -> None:
