@@ -6,14 +6,12 @@ SPAWN_WAIT returns. Result lines of the task: `WORD rest`.
 """
 from __future__ import annotations
 
-import statistics
 import time
 
 from microkernel.abi import Msg, StringLimits
-from protocols.comm import CommClient
-from protocols.names import Names
 from protocols.unix import Unix
-from protocols.wellknown import names_id
+
+from bench.remote_tasks import far_echo, median_ns
 
 __all__ = ["client", "p_read", "p_on"]
 
@@ -33,22 +31,12 @@ def _spawned(rt, func: str, *argv) -> list[float]:
     return [float(x) for x in out.split()]
 
 
-def _median_ns(f, n: int) -> float:
-    f()
-    samples = []
-    for _ in range(n):
-        t = _ns()
-        f()
-        samples.append(_ns() - t)
-    return statistics.median(samples)
-
-
 def client(rt, node, repeats, n):
     """Per repeat: a 1 MiB string to `node`'s echo and back (the floor) then a read
     of a 1 MiB file of `node` through /net; a remote null RPC, then `true` run locally
     and by `on node` (fork + exec + wait, medians of n)."""
     repeats, n = int(repeats), int(n)
-    far = Names(rt, tid=names_id(CommClient(rt).resolve(node))).lookup("echo")
+    far = far_echo(rt, node)
     _spawned(rt, "p_write", node)
     data = bytes(MIB)
     for r in range(repeats):
@@ -56,7 +44,7 @@ def client(rt, node, repeats, n):
         rt.call(far, Msg(words=(0,), strings=(data,)), limits=StringLimits())
         string = _ns() - t
         read, = _spawned(rt, "p_read", node)
-        rpc = _median_ns(lambda: rt.call(far, Msg(words=(0,))), 20)
+        rpc = median_ns(lambda: rt.call(far, Msg(words=(0,))), 20)
         true, on = _spawned(rt, "p_on", node, n)
         print("ROUND", r, string, read, rpc, true, on, flush=True)
     print("DONE", flush=True)
@@ -102,6 +90,6 @@ def p_on(argv, envp) -> int:
             if libc.waitpid(pid, 0)[1]:
                 raise RuntimeError(f"{args} failed")
         return once
-    print(_median_ns(run("/bin/true", ["true"]), n),
-          _median_ns(run("/bin/on", ["on", node, "/bin/true"]), n), flush=True)
+    print(median_ns(run("/bin/true", ["true"]), n),
+          median_ns(run("/bin/on", ["on", node, "/bin/true"]), n), flush=True)
     return 0

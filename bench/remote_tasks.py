@@ -84,8 +84,14 @@ def _frame(dst: bytes, src: bytes, kind: bytes, size: int) -> bytes:
     return (dst + src + ETHERTYPE.to_bytes(2, "big") + kind).ljust(size, b"\0")
 
 
-def _median_ns(f, n: int) -> float:
-    f()                                                 # one untimed: warm
+def far_echo(rt, node: str):
+    """The echo server of `node`, through that node's name server (remote IPC)."""
+    return Names(rt, tid=names_id(CommClient(rt).resolve(node))).lookup("echo")
+
+
+def median_ns(f, n: int) -> float:
+    """Median ns of n calls of f, after one untimed (warm) call."""
+    f()
     samples = []
     for _ in range(n):
         t = _ns()
@@ -99,7 +105,7 @@ def client(rt, peer_mac, node, repeats, n, stream):
     repeats, n, stream = int(repeats), int(n), int(stream)
     net = NetDevice(rt, "net0")
     me, peer = net.info()["mac"], bytes.fromhex(peer_mac)
-    far = Names(rt, tid=names_id(CommClient(rt).resolve(node))).lookup("echo")
+    far = far_echo(rt, node)
     near = Names(rt).lookup("echo")
     null = Msg(words=(0,))
 
@@ -113,8 +119,8 @@ def client(rt, peer_mac, node, repeats, n, stream):
         return once
     ping60, ping1514 = ping(60), ping(1514)
     for r in range(repeats):
-        out("ROUND", r, _median_ns(ping60, n), _median_ns(ping1514, n),
-            _median_ns(lambda: rt.call(far, null), n), _median_ns(lambda: rt.call(near, null), n))
+        out("ROUND", r, median_ns(ping60, n), median_ns(ping1514, n),
+            median_ns(lambda: rt.call(far, null), n), median_ns(lambda: rt.call(near, null), n))
     s = _frame(peer, me, b"S", 1514)
     for r in range(repeats):
         for i in range(0, stream, MAX_BATCH):          # back to back, 31 a call
@@ -148,7 +154,7 @@ def _count(net, ask: bytes) -> tuple[int, float]:
 
 def counted(rt, node, n):
     """n INC calls to the far echo: how many returned OK, the last count, seconds."""
-    far = Names(rt, tid=names_id(CommClient(rt).resolve(node))).lookup("echo")
+    far = far_echo(rt, node)
     ok, last, t = 0, 0, time.monotonic()
     for _ in range(int(n)):
         try:
@@ -161,7 +167,7 @@ def counted(rt, node, n):
 
 def hold(rt, node):
     """A call with timeout NEVER the far echo never answers; when its error came."""
-    far = Names(rt, tid=names_id(CommClient(rt).resolve(node))).lookup("echo")
+    far = far_echo(rt, node)
     out("HOLDING")
     try:
         rt.call(far, Msg(words=(HOLD,)))

@@ -8,6 +8,7 @@ caller waiting with timeout NEVER within 3 announcement intervals, and IPC recov
 node that goes down says goodbye, so its callers fail at once. Task code: tasks/comm_tasks.py."""
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
@@ -93,6 +94,14 @@ def test_sends_reach_an_open_and_a_closed_receive_in_order(cluster):
     heard = facts(n2.output(t["task"]))
     assert heard["open"] == {"sender": got["me"], "words": [7]}, heard
     assert heard["closed"] == {"sender": got["me"], "words": [8]}, heard
+
+
+def test_a_stranger_cannot_make_the_comm_server_leave_or_stumble(cluster):
+    n1, *_ = cluster
+    got = n1.facts(TASKS, "stranger")
+    assert got == {"leave": errno.EPERM, "huge": errno.ENOENT, "malformed": errno.EINVAL,
+                   "unknown": errno.ENOSYS, "same": True}, got
+    assert _peer_alive(cluster[0].home, "n2", "n1")            # n1 did not say goodbye
 
 
 def test_errors_keep_their_v2_meaning_across_the_network(cluster):

@@ -122,3 +122,17 @@ def test_sigtstp_stops_a_process_until_sigcont():
     assert [(d, m.words) for d, m in rt.sent] == [(child_tid, (0, 8, 7, 8))]
     assert srv.gate(request(child_tid, Op.GETPID)).words == (0, 8, 7, 8)
     assert handle(request(PROC, Op.HANGUP, b"com2")).words == (errno.EPERM,)
+
+
+def test_a_stranger_reaches_no_relayed_or_spawned_fd_and_changes_nothing():
+    """RELAY_READ/RELAY_WRITE with a secret no `on` holds, SPAWN_READ/WRITE of a pid
+    the caller did not spawn, ON with a bad argument count or no such node: an error
+    each, and the server's tables stay as they were."""
+    srv, rt, handle = server()
+    before = (dict(srv.relays), dict(srv.spawn_ends), dict(srv.procs.by_pid))
+    for op, values in [(Op.RELAY_READ, (0, 10, b"x" * 16)), (Op.RELAY_WRITE, (1, b"?", b"d")),
+                       (Op.SPAWN_READ, (7, 1, 10)), (Op.SPAWN_WRITE, (7, b"data"))]:
+        assert handle(request(STRANGER, op, *values)).words == (errno.EBADF,), op
+    assert handle(request(PROC, Op.ON, 5, 0, b"n2", (b"true",))).words == (errno.EINVAL,)
+    assert (dict(srv.relays), dict(srv.spawn_ends), dict(srv.procs.by_pid)) == before
+    assert rt.sent == []

@@ -139,3 +139,17 @@ def push(rt, dest, *words):
     report(me=int(rt.myself()),
            sent=[outcome(rt.send, int(dest), Msg(words=(int(w),)), timeout=10) is None
                  for w in words])
+
+
+def stranger(rt):
+    """The comm server's operations as a stranger calls them: LEAVE (root's only), a
+    huge name, a malformed request, an unknown operation; each reply's errno; then
+    whether the cluster still looks the same."""
+    from protocols.comm import Op
+    comm = CommClient(rt).server()
+    before = [(p["name"], p["alive"]) for p in CommClient(rt).nodes()["peers"]]
+    asks = {"leave": Msg(words=(Op.LEAVE,)), "huge": Msg(words=(Op.RESOLVE,),
+                                                         strings=(b"n" * (1 << 20),)),
+            "malformed": Msg(words=(Op.RESOLVE, 1, 2, 3)), "unknown": Msg(words=(0xC0FF,))}
+    report(**{k: rt.call(comm, m, timeout=5).words[0] for k, m in asks.items()},
+           same=[(p["name"], p["alive"]) for p in CommClient(rt).nodes()["peers"]] == before)
