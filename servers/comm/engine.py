@@ -18,6 +18,7 @@ Bookkeeping that makes V2's errors hold end to end:
 """
 from __future__ import annotations
 
+import errno
 import random
 import threading
 import time
@@ -153,8 +154,6 @@ class Comm:
         except Exception:
             self.counts["malformed"] += 1
             return
-        known = self.peers.by_site.get(h.src_site)
-        restarted = known is not None and known.boot != h.src_boot
         p, failed = self.peers.heard(name, h.src_site, mac, h.src_boot, now)
         if p is None:
             self.counts["refused"] += 1
@@ -163,9 +162,9 @@ class Comm:
         if h.flags & Flag.LEAVING:               # it stops now: do not wait 3 intervals
             self.counts["left"] += 1
             p.alive = False
-            self._failed(p, p.out.drain(), restarted=True)
+            self._failed(p, (failed or []) + p.out.drain(), restarted=True)
             return
-        if restarted:                            # its comm server, or its node, is new
+        if failed is not None:                   # its comm server, or its node, is new
             self.counts["restarts"] += 1
             self._failed(p, failed, restarted=True)
         if h.flags & Flag.SOLICIT and p not in self._answer:
@@ -293,7 +292,19 @@ class Comm:
         self.calls.pop((waiter, partner), None)
         self.deliveries.put(waiter, ("notice", waiter, partner, result))
 
-    # -- what `mk nodes` shows ---------------------------------------------------------
+    # -- what `mk nodes` shows, and RESOLVE --------------------------------------------
+
+    def resolve(self, name: str) -> int:
+        """The site of node `name` (OSError ENOENT: never heard of; EHOSTDOWN: dead)."""
+        if name == self.name:
+            return self.site
+        with self.lock:
+            p = self.peers.named(name)
+            if p is None:
+                raise OSError(errno.ENOENT, f"no node {name!r}")
+            if not p.alive:
+                raise OSError(errno.EHOSTDOWN, f"node {name!r} is down")
+            return p.site
 
     def table(self) -> dict:
         with self.lock:

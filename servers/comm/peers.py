@@ -57,19 +57,20 @@ class Peers:
         return next((p for p in self.by_site.values() if p.name == name), None)
 
     def heard(self, name: str, site: int, mac: bytes, boot: int,
-              now: float | None = None) -> tuple[Peer | None, list]:
-        """An announcement: (the peer, or None if refused; the messages in flight to an
-        earlier incarnation of it, which have failed)."""
+              now: float | None = None) -> tuple[Peer | None, list | None]:
+        """An announcement: (the peer, or None if refused; None, or, when it is a new
+        incarnation of a peer known before, the messages in flight to the earlier one,
+        which have failed)."""
         now = time.monotonic() if now is None else now
         if site == self.site or not name:
-            return None, []
+            return None, None
         p = self.by_site.get(site)
         if p is None:
             if len(self.by_site) >= MAX_PEERS:
-                return None, []
+                return None, None
             p = self.by_site[site] = Peer(name, site, mac, boot, now)
-            return p, []
-        failed = []
+            return p, None
+        failed = None
         if p.boot != boot:                   # a new incarnation: a new link
             failed = p.out.drain()
             p.out, p.inn, p.boot, p.ack_due = Outbox(), Inbox(), boot, None

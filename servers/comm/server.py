@@ -85,17 +85,7 @@ class Front:
         return ()
 
     def resolve(self, req, msg):
-        name = req.name.decode(errors="replace")
-        if name == self.comm.name:
-            return (self.comm.site,)
-        with self.comm.lock:
-            p = self.comm.peers.named(name)
-            if p is None:
-                raise ServiceError(errno.ENOENT, f"no node {name!r}")
-            if not p.alive:
-                raise ServiceError(errno.EHOSTDOWN, f"node {name!r} is down")
-            return (p.site,)
-
+        return (self.comm.resolve(req.name.decode(errors="replace")),)
 
 def notice(rt, waiter: int, partner: int, result: int) -> None:
     """End `waiter`'s wait for remote `partner` with V2 error `result` (the kernel drops
