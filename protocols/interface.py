@@ -48,6 +48,7 @@ class Who(enum.Flag):
     CHIEF = enum.auto()      # the server's chief (V2 clans & chiefs: root, for a server it started)
     CLAN = enum.auto()       # a task of the server's clan (the server is its chief)
     ROOT = enum.auto()       # the root task
+    PEER = enum.auto()       # the same server on any node: its task number, root's clan
 
     def admits(self, sender: ThreadId, me: ThreadId, chief: int) -> bool:
         """Does this rule let `sender` call a server whose id is `me` and whose chief is
@@ -56,7 +57,7 @@ class Who(enum.Flag):
 
 
 # the rules as plain ints: enum.Flag's operators cost microseconds on every request
-_ANY, _SELF, _CHIEF, _CLAN, _ROOT = (w.value for w in Who)
+_ANY, _SELF, _CHIEF, _CLAN, _ROOT, _PEER = (w.value for w in Who)
 
 
 def admitted(rule: int, sender: ThreadId, my_task: int, my_site: int, chief: int) -> bool:
@@ -64,9 +65,11 @@ def admitted(rule: int, sender: ThreadId, my_task: int, my_site: int, chief: int
     task `my_task` on site `my_site` whose chief is task `chief`."""
     if rule & _ANY:
         return True
+    task = sender.task
+    if rule & _PEER and task == my_task and sender.chief == chief:
+        return True                      # kept servers have fixed numbers on every node
     if sender.site != my_site:           # another node's tasks are none of these here
         return False
-    task = sender.task
     return bool((rule & _SELF and task == my_task)
                 or (rule & _CHIEF and task == chief)
                 or (rule & _CLAN and sender.chief == my_task and task != my_task)

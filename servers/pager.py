@@ -41,7 +41,7 @@ class Pager:
         self.pages: dict[tuple[int, int], int] = {}   # (task, vpage) -> pager page
         self.shares: dict[int, int] = {}               # pager page -> users
 
-    def _new_page(self, fill: bytes | None = None) -> int:
+    def new_page(self, fill: bytes | None = None) -> int:
         """A page of my own, filled with `fill` (zeros by default), one user."""
         if not self.free:
             got = self.root.frames(self.cursor, (CHUNK, 12))
@@ -54,15 +54,20 @@ class Pager:
         self.shares[p] = 1
         return p
 
+    def free_page(self, p: int) -> None:
+        """Page `p` (from new_page) is unused again."""
+        self.shares.pop(p, None)
+        self.free.append(p)
+
     def fault(self, task: int, addr: int, write: bool) -> Msg:
         """Back (task, page of addr); give a private copy on a write to a shared page."""
         key = (task, addr & ~0xFFF)
         p = self.pages.get(key)
         if p is None:
-            p = self.pages[key] = self._new_page()
+            p = self.pages[key] = self.new_page()
         elif write and self.shares[p] > 1:
             self.shares[p] -= 1
-            p = self.pages[key] = self._new_page(self.rt.mem.read(p, PAGE))
+            p = self.pages[key] = self.new_page(self.rt.mem.read(p, PAGE))
         writable = self.shares[p] == 1
         return Msg(items=(MapItem(Fpage(p, 12, writable), addr & ~0xFFF),))
 

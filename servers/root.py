@@ -3,8 +3,8 @@
 It owns every task number but sigma0's and its own (V2: task numbers are handed down
 like capabilities). At boot it takes every I/O port from sigma0, starts the default
 pager, the name server, a driver for each plugged device and the fs, tty and Unix
-servers (all kept alive by servers/devmgr.py), the console monitor on COM1, and, once
-there is one, the comm server at COMM_TASK, where the kernel sends off-site IPC.
+servers (all kept alive by servers/devmgr.py), the console monitor on COM1, the comm
+server at COMM_TASK, where the kernel sends off-site IPC, and the dsm server.
 
 lthread 0 then serves protocols.root.ROOT to the tasks of its clan (DRIVER_HELLO,
 ALLOC_TASK), takes the death notices of its clan, and, as the chief of every task it
@@ -30,6 +30,7 @@ from microkernel.abi import SIGMA0_TASK, Fpage, MapItem, Msg, ThreadId
 from microkernel.abi.ops import exit_status
 from protocols.client import Service, ServiceError
 from protocols.comm import CommClient
+from protocols.dsm import DSM, Op as DsmOp
 from protocols.fs import FsClient
 from protocols.names import Names
 from protocols.pager import PAGER, Op as PagerOp
@@ -39,7 +40,7 @@ from protocols.server import Dispatch, Forward, Reply, serve
 from protocols.sigma0 import grab_ports
 from protocols.tty import TtyClient
 from protocols.unix import Unix
-from protocols.wellknown import (COMM_TASK, CONSOLE_LINE, CONSOLE_TASK, DRIVER_TASKS,
+from protocols.wellknown import (COMM_TASK, CONSOLE_LINE, CONSOLE_TASK, DRIVER_TASKS, DSM_TASK,
                                  FIRST_GIVEN_TASK, FIRST_USER_TASK, FS_TASK, NAMES_TASK,
                                  PAGER_TASK, TTY_TASK, UNIX_TASK, names_id)
 
@@ -52,6 +53,7 @@ __all__ = ["main", "Chief", "Operator"]
 log = logging.getLogger("mk.root")
 UNIX_ENTRY = "personalities.unix.server:main"     # named, not imported: it sits above us
 COMM_ENTRY = "servers.comm:main"                  # remote IPC's server, when there is one
+DSM_ENTRY = "servers.dsm:main"                    # distributed shared memory's pager
 DEVICE_DRIVER = {"pit": "timer"}   # device model name -> its driver's name
 _EVENTS = "inproc://root-events"
 FORWARD_TIMEOUT = 2.0
@@ -341,14 +343,17 @@ class Operator:
         return {"unmounted": True}
 
     def exited(self, tid: int, status: int | None) -> list[bytes]:
-        """Task `tid` of the clan ended: the default pager takes its pages back; an
-        operator's task's exit is recorded; the operators waiting for it."""
+        """Task `tid` of the clan ended: the default pager and the dsm server take its
+        pages back; an operator's task's exit is recorded; the operators waiting for it."""
         task = ThreadId(tid).task
-        try:
-            Service(self.rt, tid=self.pager, iface=PAGER, timeout=1.0).call(
-                PagerOp.FORGET, tid)
-        except ServiceError as e:
-            log.warning("root: the pager did not forget task %d: %s", task, e)
+        dsm = self.mgr.records.get("dsm")
+        for pager, iface, op in ((self.pager, PAGER, PagerOp.FORGET),
+                                 (task != DSM_TASK and dsm and dsm.tid, DSM, DsmOp.FORGET)):
+            try:
+                if pager:
+                    Service(self.rt, tid=pager, iface=iface, timeout=1.0).call(op, tid)
+            except ServiceError as e:
+                log.warning("root: %s did not forget task %d: %s", iface.name, task, e)
         if self.running.pop(task, None) is None:
             return []                            # a kept server or driver, or no task
         self.exits[task] = status
@@ -385,4 +390,5 @@ def boot(rt, devices) -> tuple[ThreadId, ThreadId, DriverManager, list[type[Serv
     if importlib.util.find_spec(COMM_ENTRY.split(":")[0]) is not None:
         # remote IPC: the kernel redirects IPC to other sites to this task (docs/kernel.md)
         mgr.start(mgr.add("comm", "server", COMM_ENTRY, [], None, fixed=COMM_TASK))
+    mgr.start(mgr.add("dsm", "server", DSM_ENTRY, [], None, fixed=DSM_TASK))
     return pager, names, mgr, wanted

@@ -54,7 +54,7 @@ class Memory(Pager):
         if pages is None:
             pages = []
             for off in range(0, len(data), PAGE):
-                p = self._new_page(data[off:off + PAGE].ljust(PAGE, b"\0"))
+                p = self.new_page(data[off:off + PAGE].ljust(PAGE, b"\0"))
                 self.text.add(p)
                 pages.append(p)
         self.cache[key] = pages                        # most recent last
@@ -161,7 +161,7 @@ class Memory(Pager):
             return Msg()
         if not write:
             return Msg(items=(MapItem(Fpage(slot, 12, False), vpage),))
-        p = self.pages[(task, vpage)] = self._new_page(self.rt.mem.read(slot, PAGE))
+        p = self.pages[(task, vpage)] = self.new_page(self.rt.mem.read(slot, PAGE))
         return Msg(items=(MapItem(Fpage(p, 12), vpage),))
 
     def _file_page(self, ino: int, page: int) -> int:

@@ -1,0 +1,157 @@
+"""Distributed shared memory (servers/dsm): named segments kept coherent across nodes.
+
+Every node runs a dsm server (task DSM_TASK, registered as "dsm"). A segment is named
+`NAME@NODE`: its *home* is NODE's dsm server (no `@`: this node's), which keeps the
+segment's directory, its locks and its barriers. Pages are the 486's 4 KiB; the protocol
+is Ivy's (Li and Hudak) with a fixed manager: one writer or many readers, and a write
+invalidates every other copy first. docs/dsm.md has the memory model and its costs.
+
+A task's side (lthread 0 of its node's dsm server, local tasks only: EPERM otherwise):
+
+    ATTACH  addr size | name  -> segment, version   the segment `name` (created at its
+                                 home if new, joined if it exists with this size: EEXIST
+                                 otherwise) at `addr` in the caller's space; the caller
+                                 then makes this server its thread's pager (Segment does)
+                                 EINVAL: addr or size not page-aligned, size 0 or over
+                                 MAX_SIZE, past the user area, overlapping another
+                                 attachment; a name not NAME[@NODE] of [A-Za-z0-9._-]
+    DETACH  addr size         -> (nothing)       no more faults served there (ENOENT)
+    WHY     addr              -> | why            why a page of the caller's segment
+                                 faults for good: "" if it does not
+    FORGET  tid:64            -> (nothing)       task `tid` ended (root): its
+                                 attachments and pages go, its locks are released
+
+The home's side (lthread 1; the dsm servers of every node, Who.PEER, except the locks):
+
+    OPEN    size | name       -> segment         create or join (EEXIST: another size)
+    READ    segment page      -> version | data  a read copy (EOWNERDEAD: the page is lost)
+    WRITE   segment page      -> version | data? the page to write, every other copy gone
+                                 first; no data when the caller holds the current copy
+    LOCK    segment lock      -> (nothing)       answered when the caller's task holds
+                                 lock `lock` (0..MAX_LOCKS-1); EDEADLK: it holds it already
+    UNLOCK  segment lock      -> (nothing)       EPERM: the caller's task does not hold it
+    BARRIER segment bar count -> (nothing)       answered when `count` tasks wait at it;
+                                 EINVAL: a count other than the waiting tasks'
+    GONE    tid:64            -> (nothing)       a task ended: its locks go to the next
+                                 waiter, it leaves every wait
+
+A node's copies (lthread 2; only a segment's home, Who.PEER and checked):
+
+    FETCH      segment page version drop -> | data  the page, once version `version` is
+                                 installed; drop: invalidate it (a new writer), else keep
+                                 a read-only copy
+    INVALIDATE segment page version      ->        drop every copy older than `version`
+"""
+from __future__ import annotations
+
+import enum
+import re
+
+from microkernel.abi.fpage import USER_TOP
+
+from .client import Service
+from .interface import Interface, Who, call
+
+__all__ = ["Op", "HomeOp", "CopyOp", "DSM", "HOME", "COPIES", "HOME_LTHREAD",
+           "COPIES_LTHREAD", "MAX_SIZE", "MAX_LOCKS", "MAX_NAME", "PAGE", "DsmClient",
+           "HomeClient", "CopiesClient", "parse_name", "check_range"]
+
+PAGE = 0x1000
+MAX_SIZE = 16 << 20              # a segment's bytes (4096 pages)
+MAX_LOCKS = 256                  # locks and barriers per segment
+MAX_NAME = 64
+HOME_LTHREAD, COPIES_LTHREAD = 1, 2
+_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+class Op(enum.IntEnum):
+    ATTACH = 0xD5A0
+    DETACH = 0xD5A1
+    WHY = 0xD5A2
+    FORGET = 0xD5A3
+
+
+class HomeOp(enum.IntEnum):
+    OPEN = 0xD5B0
+    READ = 0xD5B1
+    WRITE = 0xD5B2
+    LOCK = 0xD5B3
+    UNLOCK = 0xD5B4
+    BARRIER = 0xD5B5
+    GONE = 0xD5B6
+
+
+class CopyOp(enum.IntEnum):
+    FETCH = 0xD5C0
+    INVALIDATE = 0xD5C1
+
+
+DSM = Interface("dsm", Op, {
+    Op.ATTACH: call("addr size | name", "segment"),
+    Op.DETACH: call("addr size"),
+    Op.WHY: call("addr", "| why"),
+    Op.FORGET: call("tid:64", who=Who.CHIEF | Who.ROOT),
+}, pad_to=3)                    # a pager's requests are never two words (a fault is)
+
+HOME = Interface("dsm home", HomeOp, {
+    HomeOp.OPEN: call("size | name", "segment", Who.PEER),
+    HomeOp.READ: call("segment page", "version | data", Who.PEER),
+    HomeOp.WRITE: call("segment page", "version | data?", Who.PEER),
+    HomeOp.LOCK: call("segment lock"),
+    HomeOp.UNLOCK: call("segment lock"),
+    HomeOp.BARRIER: call("segment barrier count"),
+    HomeOp.GONE: call("tid:64", who=Who.PEER),
+})
+
+COPIES = Interface("dsm copies", CopyOp, {
+    CopyOp.FETCH: call("segment page version drop", "| data", Who.PEER),
+    CopyOp.INVALIDATE: call("segment page version", who=Who.PEER),
+})
+
+
+def parse_name(name: str) -> tuple[str, str]:
+    """(segment, node) of "NAME[@NODE]" (node "" is this one); ValueError if malformed."""
+    seg, _, node = name.partition("@")
+    if not _NAME.fullmatch(seg) or (node and not _NAME.fullmatch(node)) or len(name) > 2 * MAX_NAME:
+        raise ValueError(f"bad segment name {name!r}: NAME[@NODE] of letters, digits, . _ -")
+    return seg, node
+
+
+def check_range(addr: int, size: int) -> None:
+    """ValueError unless [addr, addr+size) is a page-aligned range of the user area no
+    larger than MAX_SIZE."""
+    if addr % PAGE or size % PAGE or not 0 < size <= MAX_SIZE:
+        raise ValueError(f"segment at {addr:#x} of {size} bytes: address and size must be "
+                         f"page-aligned, the size 1 page to {MAX_SIZE >> 20} MiB")
+    if addr + size > USER_TOP:
+        raise ValueError(f"segment at {addr:#x} of {size} bytes ends past the user area")
+
+
+class DsmClient(Service):
+    """A task's calls to its node's dsm server."""
+
+    iface = DSM
+    name = "dsm"
+    timeout = 30.0
+
+
+class HomeClient(Service):
+    """Calls to a segment's home: lthread 1 of NODE's dsm server."""
+
+    iface = HOME
+    timeout = 30.0
+
+    def __init__(self, rt, node: str = "", **kw):
+        super().__init__(rt, name=f"dsm@{node}" if node else "dsm", **kw)
+
+    def server(self, deadline=None):
+        if self.tid is None:
+            self.tid = super().server(deadline).lthread_id(HOME_LTHREAD)
+        return self.tid
+
+
+class CopiesClient(Service):
+    """A home's calls to the copies of a node (lthread 2 of its dsm server)."""
+
+    iface = COPIES
+    timeout = 10.0

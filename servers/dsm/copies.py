@@ -1,0 +1,106 @@
+"""This node's copies of shared pages: what the dsm server maps into its tasks.
+
+A copy is one frame of the dsm server's own memory, mapped (V2 map items) into every
+local task that attached its segment; so one `fpage_unmap` of the frame reaches them
+all: flush to invalidate, remap (flush False) to make the copy read-only. A copy is
+keyed by (home site, segment, page).
+
+Versions keep a grant and an invalidation that cross on the wire apart: the home
+bumps a page's version at each write grant, an invalidation raises the copy's `floor`
+to the new version, and a grant older than the floor is dropped when it arrives (the
+task faults again and asks anew). A fetch waits until the version the home granted
+this node is installed, for the grant may still be on its way to lthread 0.
+"""
+from __future__ import annotations
+
+import errno
+import threading
+
+from microkernel.abi import Fpage
+from protocols.dsm import PAGE
+
+__all__ = ["Copies", "NONE", "READ", "WRITE", "FETCH_WAIT"]
+
+NONE, READ, WRITE = 0, 1, 2
+FETCH_WAIT = 10.0             # a granted copy's install, at most (s)
+
+
+class Copy:
+    """One page's copy on this node."""
+    __slots__ = ("have", "version", "floor", "frame")
+
+    def __init__(self):
+        self.have, self.version, self.floor, self.frame = NONE, -1, 0, 0
+
+
+class Copies:
+    """The copies, under one condition variable (lthread 0 installs and maps, lthread 2
+    and an in-process home fetch and invalidate)."""
+
+    def __init__(self, rt, frames):
+        self.rt = rt
+        self.frames = frames                  # a servers.pager.Pager: new_page/free_page
+        self.cond = threading.Condition()
+        self.copies: dict[tuple, Copy] = {}
+        self.lost: dict[tuple, str] = {}      # pages no one can have again, and why
+
+    def held(self, key: tuple, write: bool):
+        """(frame, writable) of the copy that serves an access, or None (caller holds
+        `cond`: the map item must go out before an invalidation can run)."""
+        c = self.copies.get(key)
+        if c is None or c.have < (WRITE if write else READ):
+            return None
+        return c.frame, c.have == WRITE
+
+    def install(self, key: tuple, version: int, data: bytes | None, write: bool) -> bool:
+        """Take a grant of `version` (data None: the copy held is current); False when
+        an invalidation overtook it (caller holds `cond`)."""
+        c = self.copies.setdefault(key, Copy())
+        if version < c.floor or (data is None and c.have == NONE):
+            return False
+        if data is not None:
+            if not c.frame:
+                c.frame = self.frames.new_page()
+            self.rt.mem.write(c.frame, data)
+        c.have, c.version = (WRITE if write else READ), version
+        self.cond.notify_all()
+        return True
+
+    def fetch(self, key: tuple, version: int, drop: bool) -> bytes:
+        """The page's contents, once `version` is installed; drop: invalidate the copy
+        (a writer takes it), else keep it read-only. ESTALE: the grant never came."""
+        with self.cond:
+            ok = self.cond.wait_for(lambda: self._has(key, version), FETCH_WAIT)
+            if not ok:
+                raise OSError(errno.ESTALE, f"no copy of version {version} here")
+            c = self.copies[key]
+            # revoke first, then read: no task store can land after the read
+            self.rt.fpage_unmap(Fpage(c.frame, 12), flush=drop)
+            data = self.rt.mem.read(c.frame, PAGE)
+            if drop:
+                self._drop(c, version + 1)
+            else:
+                c.have = READ
+            return data
+
+    def invalidate(self, key: tuple, version: int) -> None:
+        """Every copy older than `version` is void: unmap it from the tasks."""
+        with self.cond:
+            self._drop(self.copies.setdefault(key, Copy()), version)
+
+    def forget(self, home: int, segment: int) -> None:
+        """Drop every copy of a segment (its home is gone or restarted)."""
+        with self.cond:
+            for key in [k for k in self.copies if k[:2] == (home, segment)]:
+                self._drop(self.copies.pop(key), 0)
+
+    def _has(self, key: tuple, version: int) -> bool:
+        c = self.copies.get(key)
+        return c is not None and c.have != NONE and c.version >= version
+
+    def _drop(self, c: Copy, floor: int) -> None:
+        c.floor = max(c.floor, floor)
+        if c.frame:
+            self.rt.fpage_unmap(Fpage(c.frame, 12), flush=True)
+            self.frames.free_page(c.frame)
+        c.have, c.frame = NONE, 0

@@ -1,0 +1,225 @@
+"""The dsm server's three lthreads and their handlers.
+
+    0  the tasks' side: protocols.dsm DSM (ATTACH, DETACH, WHY, FORGET) and the page
+       faults of every thread whose pager it is
+    1  the home's side: HOME (the directory of the segments homed here, their locks
+       and barriers); its idle look drops the locks of nodes that are gone
+    2  this node's copies: COPIES (FETCH, INVALIDATE), from the homes
+
+Three threads, so no wait can close a circle: a fault (0) may wait for a home (1, here
+or far), a home for copies (2), and copies for nothing but a grant already on its way
+to 0. A fault is answered under the copies' lock, so no invalidation slips between the
+choice of a frame and its map item reaching the task.
+"""
+from __future__ import annotations
+
+import errno
+import logging
+
+from microkernel.abi import Fpage, MapItem, Msg, ThreadId
+from protocols.client import ServiceError
+from protocols.comm import CommClient
+from protocols.dsm import (COPIES, DSM, HOME, HOME_LTHREAD, HomeClient, HomeOp, check_range,
+                           parse_name)
+from protocols.pager import fault_of
+from protocols.server import Dispatch, send_reply, serve
+
+from .attachments import Attachment, Attachments
+
+__all__ = ["Local", "HomeSide", "CopiesSide", "home_loop", "copies_loop"]
+
+log = logging.getLogger("mk.dsm")
+TRIES = 4                    # grants overtaken by invalidations before the task re-faults
+LOOK = 2.0                   # the home's look for nodes that are gone (s)
+GONE_TIMEOUT = 2.0
+
+
+class Local:
+    """lthread 0: the local tasks' requests and their page faults."""
+
+    def __init__(self, rt, node: str, home, copies, anon):
+        self.rt, self.node = rt, node
+        self.home, self.copies, self.anon = home, copies, anon
+        self.attachments = Attachments()
+        self.homes: dict[int, HomeClient] = {}      # site -> its home's client
+
+    def attach(self, req, msg):
+        """ATTACH: the segment req.name at req.addr of the calling (local) task."""
+        if msg.sender.site != self.rt.site:
+            raise OSError(errno.EPERM, "a task attaches at its own node's dsm server")
+        seg, node = parse_name(req.name.decode())
+        check_range(req.addr, req.size)
+        task = msg.sender.task_id()
+        self.attachments.check(task, req.addr, req.size)
+        if not node or node == self.node:
+            site, number = self.rt.site, self.home.open(seg, req.size)
+        else:
+            client = HomeClient(self.rt, node)
+            number = client.call(HomeOp.OPEN, req.size, seg.encode()).segment
+            site = client.server().site
+            self.homes[site] = client
+        self.attachments.add(Attachment(task, req.addr, req.size, site, number,
+                                        f"{seg}@{node or self.node}"))
+        return (number,)
+
+    def detach(self, req, msg):
+        """DETACH: no more faults served for that range."""
+        self.attachments.remove(msg.sender.task_id(), req.addr, req.size)
+        return ()
+
+    def why(self, req, msg):
+        """WHY: why the caller's page at req.addr faults for good ("" if it does not)."""
+        a = self.attachments.find(msg.sender.task_id(), req.addr)
+        return ((self.copies.lost.get(a.key(req.addr), "") if a else "").encode(),)
+
+    def forget(self, req, msg):
+        """FORGET (root): a task ended; answer root, then tell each home it is gone."""
+        task = ThreadId(req.tid).task_id()
+        gone = self.attachments.forget(task)
+        self.anon.forget(task)
+        send_reply(self.rt, msg.sender, DSM.reply(DSM.codes.FORGET))
+        for site in {a.home for a in gone}:
+            try:
+                self._home(site).call(HomeOp.GONE, task, timeout=GONE_TIMEOUT)
+            except ServiceError as e:
+                log.warning("dsm: the home at site %d did not hear task %s ended: %s",
+                            site, task, e)
+        return None
+
+    def fault(self, msg: Msg):
+        """A page fault: a shared page's copy (asked of its home if this node has none
+        fit for the access), or anonymous memory outside every segment."""
+        f = fault_of(msg)
+        task = msg.sender.task_id()
+        a = self.attachments.find(task, f.page)
+        if a is None:
+            try:
+                return self.anon.fault(task, f.page, f.write)
+            except MemoryError:
+                return Msg()
+        key, copies = a.key(f.page), self.copies
+        for _ in range(TRIES):
+            with copies.cond:
+                if key in copies.lost or self._answer(msg, key, f):
+                    return None
+            try:
+                version, data = self._ask(a, key[2], f.write)
+            except ServiceError as e:
+                if e.errno != errno.ETIMEDOUT:
+                    with copies.cond:
+                        copies.lost[key] = self._lost(a, key[2], e)
+                return Msg()
+            with copies.cond:
+                if copies.install(key, version, data, f.write) and self._answer(msg, key, f):
+                    return None
+        return Msg()
+
+    def _answer(self, msg: Msg, key: tuple, f) -> bool:
+        """Map the copy for the access if this node holds one fit for it (with the
+        copies' lock held: the map item lands before any invalidation runs)."""
+        got = self.copies.held(key, f.write)
+        if got is None:
+            return False
+        item = MapItem(Fpage(got[0], 12, got[1]), f.page)
+        send_reply(self.rt, msg.sender, Msg(items=(item,)))
+        return True
+
+    def _ask(self, a: Attachment, page: int, write: bool):
+        """(version, data or None) of a grant from the segment's home."""
+        if a.home == self.rt.site:
+            try:
+                return (self.home.write if write else self.home.read)(a.segment, page,
+                                                                       a.home)
+            except OSError as e:
+                raise ServiceError(e.errno, e.strerror) from None
+        r = self._home(a.home).call(HomeOp.WRITE if write else HomeOp.READ, a.segment, page)
+        return r.version, (r.data or None)
+
+    def _home(self, site: int) -> HomeClient:
+        if site == self.rt.site:
+            return HomeClient(self.rt, tid=self.rt.myself().lthread_id(HOME_LTHREAD))
+        return self.homes[site]
+
+    @staticmethod
+    def _lost(a: Attachment, page: int, e: ServiceError) -> str:
+        if e.errno == errno.EOWNERDEAD:
+            return (f"page {page} of segment {a.name} is lost: the node that held its "
+                    "only copy is gone")
+        return f"page {page} of segment {a.name}: its home cannot be reached ({e.strerror})"
+
+
+class HomeSide:
+    """lthread 1: HOME, over the directory (`home`) and the locks."""
+
+    def __init__(self, rt, home, locks):
+        self.rt, self.home, self.locks = rt, home, locks
+
+    def open(self, req, msg):
+        self.home.peers[msg.sender.site] = msg.sender.task_id()
+        return (self.home.open(req.name.decode(), req.size),)
+
+    def read(self, req, msg):
+        self.home.peers[msg.sender.site] = msg.sender.task_id()
+        return self.home.read(req.segment, req.page, msg.sender.site)
+
+    def write(self, req, msg):
+        self.home.peers[msg.sender.site] = msg.sender.task_id()
+        version, data = self.home.write(req.segment, req.page, msg.sender.site)
+        return version, data or b""
+
+    def lock(self, req, msg):
+        return self.locks.lock(self._key(req.segment, req.lock), msg.sender)
+
+    def unlock(self, req, msg):
+        return self.locks.unlock(self._key(req.segment, req.lock), msg.sender)
+
+    def barrier(self, req, msg):
+        return self.locks.barrier(self._key(req.segment, req.barrier), req.count, msg.sender)
+
+    def gone(self, req, msg):
+        self.locks.gone(ThreadId(req.tid).task_id())
+        return ()
+
+    def _key(self, segment: int, number: int) -> tuple:
+        if segment not in self.home.segments:
+            raise OSError(errno.ENOENT, f"no segment {segment}")
+        return segment, number
+
+    def look(self) -> None:
+        """Drop the locks and waits of tasks on nodes the comm server calls gone."""
+        sites = {t.site for t in self.locks.tasks()} - {self.rt.site}
+        if not sites:
+            return
+        try:
+            peers = CommClient(self.rt, timeout=1.0).nodes()["peers"]
+        except (ServiceError, KeyError) as e:
+            log.warning("dsm: cannot see the cluster: %s", e)
+            return
+        alive = {p["site"] for p in peers if p.get("alive")}
+        for site in sites - alive:
+            log.warning("dsm: node at site %d is gone: its tasks' locks are free", site)
+            self.locks.drop_site(site)
+
+
+class CopiesSide:
+    """lthread 2: COPIES, from a segment's home (whose site keys the copy: a home
+    reaches only its own segments' copies)."""
+
+    def __init__(self, copies):
+        self.copies = copies
+
+    def fetch(self, req, msg):
+        key = (msg.sender.site, req.segment, req.page)
+        return (self.copies.fetch(key, req.version, bool(req.drop)),)
+
+    def invalidate(self, req, msg):
+        self.copies.invalidate((msg.sender.site, req.segment, req.page), req.version)
+        return ()
+
+
+def home_loop(rt, side: HomeSide) -> None:
+    serve(rt, Dispatch(HOME, side, rt), timeout=LOOK, on_idle=side.look)
+
+
+def copies_loop(rt, side: CopiesSide) -> None:
+    serve(rt, Dispatch(COPIES, side, rt))
