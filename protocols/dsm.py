@@ -154,4 +154,4 @@ class CopiesClient(Service):
     """A home's calls to the copies of a node (lthread 2 of its dsm server)."""
 
     iface = COPIES
-    timeout = 10.0
+    timeout = 15.0               # above the copies' wait for a grant on its way

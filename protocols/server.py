@@ -100,11 +100,14 @@ def serve(rt, handle: Callable[[Msg], object], timeout=NEVER, on_idle=None, afte
             msg = None
 
 
-def send_reply(rt, client: int, msg: Msg) -> bool:
+def send_reply(rt, client: int, msg: Msg, patience: float = 0) -> bool:
     """Answer a client that waits in its call (send timeout 0); False if it no longer
-    waits (gone, or gave up), which is no error of the server's."""
+    waits (gone, or gave up), which is no error of the server's. With `patience`, a
+    client on another node is answered with that send timeout instead: the comm task
+    may be busy longer than the kernel's grace, and some replies must not be lost."""
     try:
-        rt.send(client, msg, timeout=0)
+        off_site = patience and ThreadId(client).site != rt.site
+        rt.send(client, msg, timeout=patience if off_site else 0)
         return True
     except IpcError:
         return False

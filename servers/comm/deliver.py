@@ -1,7 +1,9 @@
-"""What comes from the network, on its way to this node's threads: one queue per local
-thread, served by a pool of lthreads, so a thread that is slow to receive holds up only
-what is addressed to it, and what is addressed to one thread arrives in order (V2:
-messages between two threads are not reordered).
+"""What comes from the network, on its way to this node's threads: one queue per (remote
+sender, local thread) pair, served by a pool of lthreads, so a thread that is slow to
+receive holds up only what is addressed to it, what one thread sends another arrives in
+order (V2: messages between two threads are not reordered), and a thread waiting in a
+closed receive for one partner gets that partner's message even while another sender's
+waits for it to be free.
 
 An item is ("msg", sender, dest, words, strings, reply) — a remote thread's message,
 sent to `dest` in the sender's name (deceit) — or ("notice", waiter, partner, result): the
@@ -18,17 +20,18 @@ MAX_QUEUED = 4096             # items waiting in all queues: past it, a message 
 
 
 class Deliveries:
-    """Per-destination FIFO queues; a destination is served by one lthread at a time."""
+    """FIFO queues by a key (a (sender, destination) pair); a key is served by one
+    lthread at a time."""
 
     def __init__(self):
         self.cond = threading.Condition()
-        self.queues: dict[int, deque] = {}
-        self.ready: deque[int] = deque()
-        self.active: set[int] = set()
+        self.queues: dict[tuple, deque] = {}
+        self.ready: deque[tuple] = deque()
+        self.active: set[tuple] = set()
         self.count = 0
 
-    def put(self, dest: int, item: tuple) -> bool:
-        """Queue `item` for local thread `dest`; False when every queue is full."""
+    def put(self, dest: tuple, item: tuple) -> bool:
+        """Queue `item` under key `dest`; False when every queue is full."""
         with self.cond:
             if self.count >= MAX_QUEUED:
                 return False
@@ -42,13 +45,13 @@ class Deliveries:
             self.count += 1
             return True
 
-    def idle(self, dest: int) -> bool:
-        """Nothing for `dest` is queued or being delivered."""
+    def idle(self, dest: tuple) -> bool:
+        """Nothing under key `dest` is queued or being delivered."""
         with self.cond:
             return dest not in self.queues and dest not in self.active
 
-    def take(self) -> tuple[int, tuple]:
-        """The next item of a destination no other lthread serves (blocks)."""
+    def take(self) -> tuple[tuple, tuple]:
+        """The next item of a key no other lthread serves (blocks)."""
         with self.cond:
             while not self.ready:
                 self.cond.wait()
@@ -61,8 +64,8 @@ class Deliveries:
             self.count -= 1
             return dest, item
 
-    def done(self, dest: int) -> None:
-        """`dest`'s item was delivered: its next one may go."""
+    def done(self, dest: tuple) -> None:
+        """Key `dest`'s item was delivered: its next one may go."""
         with self.cond:
             self.active.discard(dest)
             if dest in self.queues:

@@ -13,8 +13,9 @@ Bookkeeping that makes V2's errors hold end to end:
     message or an error from the partner is delivered; when the partner's node dies,
     each such caller is sent NOT_EXISTENT (the kernel ignores it if the caller no
     longer waits).
-  * `served`: (local thread, remote client) after the client's message was delivered;
-    the thread's next message to that client is marked `reply`.
+  * `served`: (local thread, remote client) from the moment the client's message is
+    handed to the thread (before it can answer); the thread's next message to that
+    client is marked `reply`.
 """
 from __future__ import annotations
 
@@ -90,15 +91,21 @@ class Comm:
             self.lock.notify()
         return None, []
 
+    def delivering(self, sender: int, dest: int, reply: bool) -> None:
+        """Remote `sender`'s message is about to reach local `dest`: remember the call
+        as served first, for `dest` may answer before the deliverer runs again."""
+        if not reply:
+            with self.lock:
+                _book(self.served, (dest, sender), True)
+
     def delivered(self, sender: int, dest: int, reply: bool, result: int | None) -> None:
         """A worker's outcome for remote `sender`'s message to local `dest`: an error
-        goes back to the sender's node, a served call is remembered."""
+        goes back to the sender's node (and the call was not served after all)."""
         with self.lock:
             self.calls.pop((dest, sender), None)
             if result is None:
-                if not reply:
-                    _book(self.served, (dest, sender), True)
                 return
+            self.served.pop((dest, sender), None)
             self.counts["undeliverable"] += 1
             p = self.peers.by_site.get(ThreadId(sender).site)
             if reply or p is None or not p.alive:
@@ -196,15 +203,15 @@ class Comm:
         if not ok:
             self.counts["forged"] += 1
             return None
-        if self.deliveries.idle(dest):
+        if self.deliveries.idle((sender, dest)):
             return item
-        self.queue(dest, item)
+        self.queue((sender, dest), item)
         return None
 
-    def queue(self, dest: int, item: tuple) -> None:
-        """`item` for local thread `dest`, to a delivering lthread (dropped and counted
-        when the queues are full)."""
-        if not self.deliveries.put(dest, item):
+    def queue(self, pair: tuple, item: tuple) -> None:
+        """`item` for the (remote sender, local thread) `pair`, to a delivering lthread
+        (dropped and counted when the queues are full)."""
+        if not self.deliveries.put(pair, item):
             self.counts["overflow"] += 1
 
     # -- the clock and the sending lthread ---------------------------------------------
@@ -290,7 +297,7 @@ class Comm:
 
     def _notice(self, waiter: int, partner: int, result: int) -> None:
         self.calls.pop((waiter, partner), None)
-        self.deliveries.put(waiter, ("notice", waiter, partner, result))
+        self.deliveries.put((partner, waiter), ("notice", waiter, partner, result))
 
     # -- what `mk nodes` shows, and RESOLVE --------------------------------------------
 

@@ -136,15 +136,15 @@ def transmit(net: NetDevice, comm: Comm, frames: list[bytes]) -> None:
 
 
 def deliver_loop(rt, comm: Comm) -> None:
-    """lthreads 3..: deliver what came from other nodes, one local thread at a time."""
+    """lthreads 3..: deliver what came from other nodes, one pair of threads at a time."""
     while True:
-        dest, item = comm.deliveries.take()
+        pair, item = comm.deliveries.take()
         try:
             deliver(rt, comm, item, wait=True)
         except Exception:
-            log.exception("comm: delivering to %#x", dest)
+            log.exception("comm: delivering from %#x to %#x", *pair)
         finally:
-            comm.deliveries.done(dest)
+            comm.deliveries.done(pair)
 
 
 def deliver(rt, comm: Comm, item: tuple, wait: bool) -> None:
@@ -158,12 +158,13 @@ def deliver(rt, comm: Comm, item: tuple, wait: bool) -> None:
         return
     _, sender, dest, words, strings, reply = item
     result = None
+    comm.delivering(sender, dest, reply)
     try:
         rt.send(dest, Msg(words=words, strings=tuple(strings)),
                 timeout=DELIVER_TIMEOUT if wait and not reply else 0, deceit=sender)
     except IpcError as e:
         if not wait and not reply and e.code == IpcCode.TIMEOUT:
-            comm.queue(dest, item)               # busy now: a worker waits for it
+            comm.queue((sender, dest), item)     # busy now: a worker waits for it
             return
         result = result_byte(e.code, e.phase)
     comm.delivered(sender, dest, reply, result)

@@ -47,7 +47,7 @@ def main(rt, name, names_id) -> None:
     copies = Copies(rt, anon)
     home = Home(rt, copies)
     rt.lthread_ex_regs(HOME_LTHREAD, home_loop, args=(HomeSide(rt, home, Locks(rt)),))
-    rt.lthread_ex_regs(COPIES_LTHREAD, copies_loop, args=(CopiesSide(copies),))
+    rt.lthread_ex_regs(COPIES_LTHREAD, copies_loop, args=(CopiesSide(rt, copies),))
     local = Local(rt, node, home, copies, anon)
     Names(rt, tid=int(names_id)).register(wellknown.DSM)
     log.info("dsm: node %s, site %d", node, rt.site)

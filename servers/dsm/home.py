@@ -72,10 +72,12 @@ class Home:
                 raise OSError(errno.EEXIST, f"segment {name} has {seg.size} bytes")
             return seg.number
 
-    def read(self, segment: int, page: int, site: int) -> tuple[int, bytes]:
-        """A read copy of a page for node `site`: (version, data)."""
+    def read(self, segment: int, page: int, site: int, deliver=None) -> tuple[int, bytes]:
+        """A read copy of a page for node `site`: (version, data). `deliver(version,
+        data)`, if given, sends it under the lock; if it fails, nothing changed (ECOMM)."""
         with self.lock:
             e = self._entry(segment, page)
+            before = (e.owner, e.write, set(e.copies))
             if e.owner is None:
                 data = ZERO
                 e.owner = site
@@ -83,14 +85,19 @@ class Home:
                 data = self._data(e, segment, page, drop=False)
             e.write = False
             e.copies.add(site)
+            if deliver is not None and not deliver(e.version, data):
+                e.owner, e.write, e.copies = before       # the owner kept its copy
+                raise OSError(errno.ECOMM, f"the copy did not reach site {site}")
             return e.version, data
 
-    def write(self, segment: int, page: int, site: int) -> tuple[int, bytes | None]:
+    def write(self, segment: int, page: int, site: int,
+              deliver=None) -> tuple[int, bytes | None]:
         """The page for node `site` to write, every other copy invalidated first:
-        (version, data; None when `site` holds the current copy)."""
+        (version, data; None when `site` holds the current copy). If `deliver` fails,
+        the page stays here, this node its writer (ECOMM)."""
         with self.lock:
             e = self._entry(segment, page)
-            new = e.version + 1
+            old, new = e.version, e.version + 1
             if e.owner is None:
                 data = ZERO
             elif site in e.copies:
@@ -100,7 +107,20 @@ class Home:
             for s in sorted(e.copies - {site}):
                 self._call(s, CopyOp.INVALIDATE, segment, page, new)
             e.owner, e.write, e.copies, e.version = site, True, {site}, new
+            if deliver is not None and not deliver(new, data):
+                self._keep(e, segment, page, old, data)
+                raise OSError(errno.ECOMM, f"the page did not reach site {site}")
             return new, data
+
+    def _keep(self, e: Entry, segment: int, page: int, old: int, data: bytes | None) -> None:
+        """A write grant was lost on the way: its data stays with this node (or, with
+        none sent, the writer's own read copy stays the current one)."""
+        if data is None:
+            e.version, e.write = old, False
+            return
+        with self.copies.cond:
+            self.copies.install((self.rt.site, segment, page), e.version, data, True)
+        e.owner, e.copies = self.rt.site, {self.rt.site}
 
     def _entry(self, segment: int, page: int) -> Entry:
         seg = self.segments.get(segment)
@@ -135,9 +155,10 @@ class Home:
         """Operation `op` on node `site`'s copies: in process for this node, by IPC for
         another (an invalidation that fails is of a copy that is gone anyway)."""
         if site == self.rt.site:
+            key = (site, *args[:2])                # this node is the home: its site
             if op == CopyOp.FETCH:
-                return self.copies.fetch((site, *args[:2]), args[2], bool(args[3]))
-            return self.copies.invalidate((site, *args[:2]), args[2])
+                return self.copies.fetch(key, args[2], bool(args[3]))
+            return self.copies.invalidate(key, args[2])
         tid = self.peers[site]
         client = CopiesClient(self.rt, tid=tid.lthread_id(COPIES_LTHREAD))
         try:

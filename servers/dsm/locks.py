@@ -9,7 +9,8 @@ task of a node that is gone (`drop_site`).
 
 The replies come later (V2: the client stays blocked in its call until the server
 answers: protocols.server.send_reply); a waiter whose reply cannot be delivered (it went
-away) is passed over.
+away) is passed over. A reply to another node waits up to PATIENCE for the comm task:
+a grant lost on the way would leave the lock held by a task that never knew.
 """
 from __future__ import annotations
 
@@ -20,7 +21,9 @@ from microkernel.abi import ThreadId
 from protocols.dsm import HOME, MAX_LOCKS, HomeOp
 from protocols.server import send_reply
 
-__all__ = ["Locks"]
+__all__ = ["Locks", "PATIENCE"]
+
+PATIENCE = 5.0               # a reply to another node waits this long for the comm task
 
 
 class Locks:
@@ -70,7 +73,7 @@ class Locks:
             return None
         self.barriers.pop(key, None)
         for thread, _ in waiters[:-1]:
-            send_reply(self.rt, thread, HOME.reply(HomeOp.BARRIER))
+            send_reply(self.rt, thread, HOME.reply(HomeOp.BARRIER), PATIENCE)
         return ()
 
     def gone(self, task: ThreadId) -> None:
@@ -105,7 +108,7 @@ class Locks:
         while q:
             thread, task = q.popleft()
             self.holders[key] = task
-            if send_reply(self.rt, thread, HOME.reply(HomeOp.LOCK)):
+            if send_reply(self.rt, thread, HOME.reply(HomeOp.LOCK), PATIENCE):
                 return
         self.holders.pop(key, None)
         self.waiting.pop(key, None)

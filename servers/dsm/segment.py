@@ -106,4 +106,4 @@ class Segment:
             why = self.dsm.call(Op.WHY, page).why.decode()
         except OSError:
             why = ""
-        return SegmentFault(f"{self.name}: {why or e}")
+        return SegmentFault(why or f"{self.name}: {e}")

@@ -19,12 +19,13 @@ import logging
 from microkernel.abi import Fpage, MapItem, Msg, ThreadId
 from protocols.client import ServiceError
 from protocols.comm import CommClient
-from protocols.dsm import (COPIES, DSM, HOME, HOME_LTHREAD, HomeClient, HomeOp, check_range,
-                           parse_name)
+from protocols.dsm import (COPIES, DSM, HOME, HOME_LTHREAD, CopyOp, HomeClient, HomeOp,
+                           check_range, parse_name)
 from protocols.pager import fault_of
 from protocols.server import Dispatch, send_reply, serve
 
 from .attachments import Attachment, Attachments
+from .locks import PATIENCE
 
 __all__ = ["Local", "HomeSide", "CopiesSide", "home_loop", "copies_loop"]
 
@@ -100,7 +101,9 @@ class Local:
         key, copies = a.key(f.page), self.copies
         for _ in range(TRIES):
             with copies.cond:
-                if key in copies.lost or self._answer(msg, key, f):
+                if key in copies.lost:
+                    return Msg()                # nothing mapped: the task's fault
+                if self._answer(msg, key, f):
                     return None
             try:
                 version, data = self._ask(a, key[2], f.write)
@@ -159,13 +162,23 @@ class HomeSide:
         return (self.home.open(req.name.decode(), req.size),)
 
     def read(self, req, msg):
+        """READ: sent from here, patiently (a lost copy would leave the directory wrong)."""
         self.home.peers[msg.sender.site] = msg.sender.task_id()
-        return self.home.read(req.segment, req.page, msg.sender.site)
+        self.home.read(req.segment, req.page, msg.sender.site, self._deliver(HomeOp.READ, msg))
+        return None
 
     def write(self, req, msg):
+        """WRITE: as READ; a write grant that cannot be delivered stays at the home."""
         self.home.peers[msg.sender.site] = msg.sender.task_id()
-        version, data = self.home.write(req.segment, req.page, msg.sender.site)
-        return version, data or b""
+        self.home.write(req.segment, req.page, msg.sender.site,
+                        self._deliver(HomeOp.WRITE, msg))
+        return None
+
+    def _deliver(self, op: HomeOp, msg: Msg):
+        def deliver(version: int, data: bytes | None) -> bool:
+            return send_reply(self.rt, msg.sender, HOME.reply(op, (version, data or b"")),
+                              PATIENCE)
+        return deliver
 
     def lock(self, req, msg):
         return self.locks.lock(self._key(req.segment, req.lock), msg.sender)
@@ -205,16 +218,19 @@ class CopiesSide:
     """lthread 2: COPIES, from a segment's home (whose site keys the copy: a home
     reaches only its own segments' copies)."""
 
-    def __init__(self, copies):
-        self.copies = copies
+    def __init__(self, rt, copies):
+        self.rt, self.copies = rt, copies
 
     def fetch(self, req, msg):
         key = (msg.sender.site, req.segment, req.page)
-        return (self.copies.fetch(key, req.version, bool(req.drop)),)
+        data = self.copies.fetch(key, req.version, bool(req.drop))
+        send_reply(self.rt, msg.sender, COPIES.reply(CopyOp.FETCH, (data,)), PATIENCE)
+        return None
 
     def invalidate(self, req, msg):
         self.copies.invalidate((msg.sender.site, req.segment, req.page), req.version)
-        return ()
+        send_reply(self.rt, msg.sender, COPIES.reply(CopyOp.INVALIDATE), PATIENCE)
+        return None
 
 
 def home_loop(rt, side: HomeSide) -> None:

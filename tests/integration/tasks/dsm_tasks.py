@@ -84,3 +84,39 @@ def attach_error(rt, name, size, addr):
         report(errno=e.errno, text=str(e))
     except ValueError as e:
         report(errno=-1, text=str(e))
+
+
+def stranger(rt, name, size):
+    """Call every dsm operation as a stranger would: a task, not a dsm server, with
+    malformed and forged requests; report each errno (0: accepted) and the segment's
+    first bytes before and after."""
+    from microkernel.abi import Msg
+    from protocols.dsm import COPIES_LTHREAD, CopyOp, DsmClient, HomeOp, Op
+    seg = _attach(rt, name, size)
+    before = seg.read(0, 8)
+    dsm = DsmClient(rt).server()
+    home, copies = seg.home.server(), dsm.lthread_id(COPIES_LTHREAD)      # the real home
+    tries = {
+        "open": (home, (HomeOp.OPEN, 4096), (b"x",)),
+        "read": (home, (HomeOp.READ, seg.number, 0), ()),
+        "write": (home, (HomeOp.WRITE, seg.number, 0), ()),
+        "gone": (home, (HomeOp.GONE, 64, 0), ()),
+        "fetch": (copies, (CopyOp.FETCH, seg.number, 0, 0, 1), ()),
+        "invalidate": (copies, (CopyOp.INVALIDATE, seg.number, 0, 99), ()),
+        "forget": (dsm, (Op.FORGET, int(rt.myself()) & 0xFFFFFFFF, 0), ()),
+        "unlock_not_held": (home, (HomeOp.UNLOCK, seg.number, 0), ()),
+        "lock_bad_number": (home, (HomeOp.LOCK, seg.number, 100000), ()),
+        "lock_no_segment": (home, (HomeOp.LOCK, 999, 0), ()),
+        "barrier_zero": (home, (HomeOp.BARRIER, seg.number, 0, 0), ()),
+        "attach_short": (dsm, (Op.ATTACH, ADDR), ()),
+        "attach_bad_utf8": (dsm, (Op.ATTACH, 0x4000_0000, 4096), (b"\xff\xfe",)),
+        "attach_huge_name": (dsm, (Op.ATTACH, 0x4000_0000, 4096), (b"a" * (1 << 20),)),
+        "unknown": (home, (0xD5BF, 1, 2), ()),
+        "detach_none": (dsm, (Op.DETACH, 0x5000_0000, 4096), ()),
+    }
+    got = {}
+    for what, (dest, words, strings) in tries.items():
+        reply = rt.call(dest, Msg(words=tuple(int(w) for w in words), strings=strings),
+                        timeout=10.0)
+        got[what] = reply.words[0] if reply.words else -1
+    report(errnos=got, before=before.hex(), after=seg.read(0, 8).hex())
