@@ -13,11 +13,11 @@ SECRET (16 random bytes) is what admits B to the caller's fds.
 When the `on` process ends before its remote process (^C at the terminal kills it,
 SIGINT; or any other death), A sends B a KILL of the remote process's group with the
 signal that ended it (SIGHUP for any other end); a signal it handles (the shell's ^C,
-when `on` is its builtin) is sent on the same way, and its handler runs after ON. When A's node goes, B's every-second
-watch finds its comm server no longer hears A, and the processes holding A's relayed
-fds get SIGHUP, as after a terminal's hangup. When NODE goes, B's SPAWN_WAIT fails
-(remote IPC says NOT_EXISTENT) and ON answers EHOSTDOWN (EIO if the node is still
-heard: its Unix server alone died).
+when `on` is its builtin) is sent on the same way, and its handler runs after ON.
+When A's node goes, B's every-second watch finds its comm server no longer hears A,
+and the processes holding A's relayed fds get SIGHUP, as after a terminal's hangup.
+When NODE goes, B's SPAWN_WAIT fails (remote IPC says NOT_EXISTENT) and ON answers
+EHOSTDOWN (EIO if the node is still heard: its Unix server alone died).
 """
 from __future__ import annotations
 

@@ -15,11 +15,13 @@ From then on, in that process (and the processes it forks):
   isdir, isfile, getsize, abspath, realpath, os.walk, os.makedirs, glob, pathlib and
   shutil's copying), on fds (open, read, write, lseek, close, fstat, dup, dup2, pipe,
   isatty, fsync), chmod, symlink, readlink, umask, on processes (getpid, getppid,
-  getpgrp, setpgid, kill, killpg, fork, wait, waitpid, the exec family, _exit, system, uname) and `os.environ` (the process's
-  environment, libc.environ) go to libc: to the node's Unix server. Errors are
-  OSError subclasses naming the node's path, as the host's os does.
+  getpgrp, setpgid, kill, killpg, fork, wait, waitpid, the exec family, _exit,
+  system, uname) and `os.environ` (the process's environment, libc.environ) go to
+  libc: to the node's Unix server. Errors are OSError subclasses naming the node's
+  path, as the host's os does.
 - `os` calls the node has no system call for (chown, truncate, sendfile, pread,
-  popen, posix_spawn, ...) raise OSError(ENOSYS) rather than act on the host's files or fds.
+  popen, posix_spawn, ...) raise OSError(ENOSYS) rather than act on the host's files
+  or fds.
 
 What stays the host's: the task runtime (its ZeroMQ sockets and shared memory were
 opened before; `HOST_SIDE` modules, libc among them, keep the host's os module,
