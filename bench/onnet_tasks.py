@@ -34,7 +34,7 @@ def _spawned(rt, func: str, *argv) -> list[float]:
 def client(rt, node, repeats, n):
     """Per repeat: a 1 MiB string to `node`'s echo and back (the floor) then a read
     of a 1 MiB file of `node` through /net; a remote null RPC, then `true` run locally
-    and by `on node` (fork + exec + wait, medians of n)."""
+    (fork + exec + wait), by the shell's `on node` and by /bin/on (medians of n)."""
     repeats, n = int(repeats), int(n)
     far = far_echo(rt, node)
     _spawned(rt, "p_write", node)
@@ -45,8 +45,8 @@ def client(rt, node, repeats, n):
         string = _ns() - t
         read, = _spawned(rt, "p_read", node)
         rpc = median_ns(lambda: rt.call(far, Msg(words=(0,))), 20)
-        true, on = _spawned(rt, "p_on", node, n)
-        print("ROUND", r, string, read, rpc, true, on, flush=True)
+        true, on, on_prog = _spawned(rt, "p_on", node, n)
+        print("ROUND", r, string, read, rpc, true, on, on_prog, flush=True)
     print("DONE", flush=True)
 
 
@@ -74,8 +74,9 @@ def p_read(argv, envp) -> int:
 
 
 def p_on(argv, envp) -> int:
-    """Medians of argv[2] runs of /bin/true, then of `on argv[1] /bin/true`: fork +
-    exec + wait, in ns."""
+    """Medians of argv[2] runs of /bin/true (fork + exec + wait), of `on argv[1] true`
+    as the shell's builtin runs it (the ON system call), and of /bin/on (fork + exec
+    + wait), in ns."""
     from personalities.unix import libc
     node, n = argv[1], int(argv[2])
 
@@ -90,6 +91,10 @@ def p_on(argv, envp) -> int:
             if libc.waitpid(pid, 0)[1]:
                 raise RuntimeError(f"{args} failed")
         return once
-    print(median_ns(run("/bin/true", ["true"]), n),
+
+    def builtin():
+        if libc.on(node, ["/bin/true"], libc.environ):
+            raise RuntimeError("on failed")
+    print(median_ns(run("/bin/true", ["true"]), n), median_ns(builtin, n),
           median_ns(run("/bin/on", ["on", node, "/bin/true"]), n), flush=True)
     return 0

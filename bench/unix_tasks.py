@@ -11,7 +11,7 @@ measured (as bench/ipc_tasks.py does): each appends lines to a host file, `READY
 set up and `STEP<r> <json>` per step, and waits for step r by opening a FIFO the bench
 made, which blocks in the host kernel using no CPU. So the bench can interleave its
 host floors with the process's repeats. A process's `open` is the node's
-(personalities/unix/nodeio.py), so these host files are opened with `host.open`.
+(personalities/unix/nodeio/), so these host files are opened with `host.open`.
 
 Times are `time.perf_counter_ns` in the process that makes the calls, ns per operation.
 """

@@ -12,11 +12,12 @@ SECRET (16 random bytes) is what admits B to the caller's fds.
 
 When the `on` process ends before its remote process (^C at the terminal kills it,
 SIGINT; or any other death), A sends B a KILL of the remote process's group with the
-signal that ended it (SIGHUP for any other end). When A's node goes, B's every-second
-watch finds its comm server no longer hears A, and the processes holding A's relayed
-fds get SIGHUP, as after a terminal's hangup. When NODE goes, B's SPAWN_WAIT fails
-(remote IPC says NOT_EXISTENT) and ON answers EHOSTDOWN (EIO if the node is still
-heard: its Unix server alone died).
+signal that ended it (SIGHUP for any other end); a signal it handles (the shell's ^C,
+when `on` is its builtin) is sent on the same way, and its handler runs after ON.
+When A's node goes, B's every-second watch finds its comm server no longer hears A,
+and the processes holding A's relayed fds get SIGHUP, as after a terminal's hangup.
+When NODE goes, B's SPAWN_WAIT fails (remote IPC says NOT_EXISTENT) and ON answers
+EHOSTDOWN (EIO if the node is still heard: its Unix server alone died).
 """
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ from protocols.unix import Op, Unix
 
 from .exec import args_of
 from .fd import Description
-from .signals import post
+from .signals import IGNORED_BY_DEFAULT, post
 
 __all__ = ["RemoteCalls", "Relay"]
 
@@ -54,16 +55,17 @@ class RemoteCalls:
         if not node or "@" in node:
             raise OSError(errno.ENOENT, "no such node")
         secret = os.urandom(16)
-        unix = Unix(self.rt, name=f"unix@{node}", patience=REMOTE_PATIENCE)
+        unix = self._unix(node)
         stdio = f"relay:{self.net.me}:{secret.hex()}"
-        run = {"unix": unix, "pid": None, "proc": proc, "calls": []}
+        run = {"unix": unix, "pid": None, "proc": proc, "calls": [], "signals": []}
         self.relays[secret] = run
         call = self.later(msg, proc)
 
         def remote():
-            run["pid"] = unix.spawn(argv[0], argv, env, stdio=stdio)
+            run["pid"] = _spawn(unix, argv, env, stdio)
             if proc.state != "running":            # ended while the spawn went on
                 _kill_remote(run, signal.SIGHUP)
+            _pass_on(run)                          # handled while the spawn went on
             try:
                 return unix.wait(run["pid"])[0]
             except ServiceError as e:
@@ -113,9 +115,19 @@ class RemoteCalls:
             raw = b""
         if not node or len(raw) != 16:
             raise OSError(errno.EINVAL, "bad relay")
-        unix = Unix(self.rt, name=f"unix@{node}", patience=REMOTE_PATIENCE)
+        unix = self._unix(node)
         self._watch()
         return [Relay(unix, node, raw, fd) for fd in (0, 1, 2)]
+
+    def _unix(self, node: str) -> Unix:
+        """NODE's Unix server. The stub is kept, and with it the server's id once
+        looked up (a name cache, as QNX's qnet keeps node descriptors): an ON costs
+        no lookup on NODE's name server but its first (see _spawn for a stale id)."""
+        unix = self.unix_at.get(node)
+        if unix is None:
+            unix = self.unix_at[node] = Unix(self.rt, name=f"unix@{node}",
+                                             patience=REMOTE_PATIENCE)
+        return unix
 
     def _watch(self) -> None:
         """Check in a second whether the callers of relayed processes are still heard."""
@@ -142,6 +154,18 @@ class RemoteCalls:
             self._watch()
         nodes = list(holders)
         self.slow(lambda: [n for n in nodes if not _heard(self.rt, n)], gone)
+
+    def on_signalled(self, proc, sig: int) -> None:
+        """`proc` got a signal it handles: if it waits in ON, the remote process group
+        gets it too (^C at the shell's terminal reaches `on n2 sleep 100`, as rsh's
+        does); its handler runs once ON returns. Signals ignored by default stay here."""
+        if sig in IGNORED_BY_DEFAULT:
+            return
+        for run in self.relays.values():
+            if run["proc"] is proc:
+                run["signals"].append(sig)          # sent once the spawn has a pid
+                if run["pid"] is not None:
+                    self.slow(lambda r=run: _pass_on(r), lambda result: None)
 
     def on_ended(self, proc, status: int) -> None:
         """Process `proc` ended: the remote process of its `on`, if any, is killed
@@ -170,6 +194,30 @@ def _heard(rt, node: str) -> bool:
     except ServiceError as e:
         return e.errno not in (errno.EHOSTDOWN, errno.ENOENT)
     return True
+
+
+def _spawn(unix: Unix, argv: list, env: dict, stdio: str) -> int:
+    """SPAWN on `unix`'s node; its pid. If the kept id failed (EIO: its server or node
+    went, and came back with a new one), the name is looked up again, and SPAWN sent
+    again if it names another server, which cannot have seen the first."""
+    old = unix.tid
+    try:
+        return unix.spawn(argv[0], argv, env, stdio=stdio)
+    except ServiceError as e:
+        if old is None or e.errno != errno.EIO or unix.server() == old:
+            raise
+    return unix.spawn(argv[0], argv, env, stdio=stdio)
+
+
+def _pass_on(run: dict) -> None:
+    """Send the remote process's group the signals its `on` handled (each once: the
+    worker that spawned it and on_signalled's both take from the list)."""
+    while run["signals"]:
+        try:
+            sig = run["signals"].pop(0)
+        except IndexError:
+            return
+        _kill_remote(run, sig)
 
 
 def _kill_remote(run: dict, sig: int) -> None:

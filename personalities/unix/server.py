@@ -129,6 +129,7 @@ class Server(ProcessCalls, FileCalls, ExecCalls, SpawnIoCalls, RemoteCalls):
         self.tasks: dict[int, int] = {}      # my live task numbers -> their version
         self.relays: dict[bytes, dict] = {}  # secret -> an `on` running (remote.py)
         self.relay_watch = None              # the timer that checks relayed callers
+        self.unix_at: dict[str, object] = {}  # node -> its Unix server's stub (remote.py)
         self._send = partial(send_reply, rt)
 
     def run(self) -> None:

@@ -21,7 +21,9 @@ its main thread, by one of two paths:
 - otherwise its signal thread (lthread 1, waiting in SIGWAIT) is answered with the
   signal and raises it in the main thread with the host's own machinery
   (`_thread.interrupt_main`), so the handler runs between two Python bytecodes.
-A signal that finds neither waiting stays pending until one of them asks.
+A signal that finds neither waiting stays pending until one of them asks. A process
+waiting in ON (the shell's `on`) passes a handled signal on to its remote process
+group first (remote.py): its handler runs once ON has returned.
 """
 from __future__ import annotations
 
@@ -54,6 +56,7 @@ def post(srv, proc, sig: int) -> None:
         else:
             srv.terminate(proc, sig)
         return
+    srv.on_signalled(proc, sig)            # an `on` passes it to its remote process
     proc.pending.append(sig)
     if not proc.stopped:
         deliver(proc)

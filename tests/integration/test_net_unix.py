@@ -1,21 +1,25 @@
 """The cluster from the shell, on a real two-node cluster booted as a user would (`mk
 up --nodes 2`), driven by `mk sh --node n1 -c`: /net/n2 is n2's file system (its files
-seen from n2's own shell), `on n2 CMD` runs CMD under n2's Unix server with the caller's
-stdio and exit status, a killed `on` takes its remote process with it (^C at a terminal
-too), and a node that goes down gives the other's shell an error within seconds instead
-of a hung shell, and takes the processes its `on`s started elsewhere with it; both
-images are clean after `mk down`."""
+seen from n2's own shell), `on n2 CMD` (the shell's builtin, and /bin/on) runs CMD
+under n2's Unix server with the caller's stdio, environment and exit status, a killed
+/bin/on takes its remote process with it, and so does a signal the builtin's shell
+handles (^C at a terminal too), and a node that goes down gives the other's shell an
+error within seconds instead of a hung shell, and takes the processes its `on`s
+started elsewhere with it; both images are clean after `mk down`."""
 from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
 
 import pytest
 
+from cli.node import Node
 from microkernel.user.testing import wait_until
+from protocols.wellknown import UNIX_TASK
 from test_comm import _peer_alive
 from test_console import Tmux
 
@@ -102,8 +106,31 @@ def _ps(home: str, node: str) -> list[list[str]]:
     return [row.split() for row in sh(home, node, "ps").splitlines()[1:]]
 
 
+def test_on_is_a_builtin_with_the_shells_environment(cluster):
+    out = sh(cluster, "n1", """type on; X=5 on n2 sh -c 'echo x=$X'; export Y=6
+        on n2 sh -c 'echo y=$Y$X'; env X=7 /bin/on n2 sh -c 'echo x=$X'; on; echo rc=$?""")
+    assert out == ("on is a shell builtin\nx=5\ny=6\nx=7\nrc=2\n"
+                   "usage: on NODE COMMAND [ARG...]\n"), out
+
+
+def test_a_signal_the_shell_handles_reaches_its_on_s_remote_process(cluster):
+    """The builtin's shell traps SIGINT: `kill -INT` of the shell ends the remote sleep
+    (its status 130), and then the trap runs."""
+    shell = sh_later(cluster, "n1", """echo $$ > /tmp/onshell; trap 'echo caught' INT
+        on n2 sleep 30; echo rc=$?""")
+    try:
+        wait_until(lambda: any(r[-1] == "sleep" for r in _ps(cluster, "n2")), 20,
+                   "sleep in n2's ps")
+        sh(cluster, "n1", "kill -INT $(cat /tmp/onshell)")
+        wait_until(lambda: not any(r[-1] == "sleep" for r in _ps(cluster, "n2")), 10,
+                   "the remote sleep to end by SIGINT")
+        assert sorted(shell.communicate(timeout=20)[0].split()) == ["caught", "rc=130"]
+    finally:
+        end(shell)
+
+
 def test_a_killed_on_takes_its_remote_process_along(cluster):
-    shell = sh_later(cluster, "n1", "on n2 sleep 30; echo rc=$?")
+    shell = sh_later(cluster, "n1", "/bin/on n2 sleep 30; echo rc=$?")
     try:
         wait_until(lambda: any(r[-1] == "sleep" for r in _ps(cluster, "n2")), 20,
                    "sleep in n2's ps")
@@ -134,6 +161,17 @@ def test_ctrl_c_at_the_terminal_reaches_the_remote_process(cluster):
         tmux("send-keys", "-t", "mk", "exit", "Enter")
     finally:
         tmux("kill-server")
+
+
+def test_on_finds_the_far_unix_server_again_after_its_restart(cluster):
+    """n1's Unix server keeps n2's server's id; after that server dies and root starts
+    a new one, the first `on n2` reaches the new one (no error for the stale id)."""
+    assert sh(cluster, "n1", "on n2 true; echo rc=$?") == "rc=0\n"
+    n2 = Node("n2", cluster)
+    tasks = {x["task"]: x["pid"] for x in n2.control({"op": "ps"})["tasks"]}
+    os.kill(tasks[UNIX_TASK], signal.SIGKILL)
+    wait_until(lambda: sh(cluster, "n2", "echo up") == "up\n", 30, "n2's new Unix server")
+    assert sh(cluster, "n1", "on n2 uname -n; echo rc=$?") == "n2\nrc=0\n"
 
 
 def _running(home: str, node: str, name: str) -> bool:

@@ -1,6 +1,6 @@
 """Programs see the node, not the host: a process's plain Python file I/O (open, print,
 input, os.listdir, os.stat, os.remove, pathlib, shutil, ...) goes to the node's Unix
-personality (personalities/unix/nodeio.py). What a program writes this way is what
+personality (personalities/unix/nodeio/). What a program writes this way is what
 the node's other programs read (`sh -c 'cat f'`), and the host's /tmp never sees it.
 
 Two kinds of program: functions of tasks/nodeio_tasks.py run as processes

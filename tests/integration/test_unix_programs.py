@@ -91,6 +91,8 @@ SAME = [
     "cp -r tree tree2/ && ls tree2", "cp tree t3",
     "ln -s a.txt tree/l && cp -r tree tree4 && stat -c '%F %N' tree4/l && cat tree4/l",
     "ls -d tree", "ls -R tree", "ls -a tree", "ls -1 tree", "ls -d tree/* fruits",
+    "ls -ld tree tree/sub fruits | sed 's/.* //'", "(cd tree && ls -ld) | sed 's/.* //'",
+    "ls -dR tree", "ls -ld tree | cut -c1",
     "ls nosuch fruits",
     # grep
     "grep -w hello hello", "grep -o l hello", "grep -ow 'hel*o' hello",

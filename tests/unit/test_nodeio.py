@@ -1,4 +1,4 @@
-"""personalities/unix/nodeio.py without a node: libc's calls are pointed at the host's
+"""personalities/unix/nodeio/ without a node: libc's calls are pointed at the host's
 os (a host directory plays the node's files), and nodeio's open must then behave as the
 host's own open does, mode by mode; os.scandir/listdir, the errors it raises, the
 finalizer's hold-back, and `install` (in a child interpreter: it cannot be undone)."""
@@ -114,13 +114,13 @@ def test_errors_name_the_path(host_libc):
         nodeio.open("d")
     assert e.value.filename == "d"
     with pytest.raises(FileNotFoundError) as e:
-        nodeio._os_stat("nope")
+        nodeio.paths.stat("nope")
     assert e.value.filename == "nope"
     with pytest.raises(FileNotFoundError) as e:
-        nodeio._os_listdir("nope")
+        nodeio.paths.listdir("nope")
     assert e.value.filename == "nope"
     with pytest.raises(NotImplementedError):
-        nodeio._os_stat("d", dir_fd=3)
+        nodeio.paths.stat("d", dir_fd=3)
 
 
 def test_an_fd_opens_without_a_system_call_and_closefd_is_kept(host_libc):
@@ -139,12 +139,12 @@ def test_scandir_and_listdir(host_libc):
     os.makedirs("top/sub")
     with io.open("top/file", "w") as f:
         f.write("12345")
-    entries = sorted(nodeio._os_scandir("top"), key=lambda e: e.name)
+    entries = sorted(nodeio.paths.scandir("top"), key=lambda e: e.name)
     assert [(e.name, e.path, e.is_dir(), e.is_file(), e.is_symlink()) for e in entries] == \
         [("file", "top/file", False, True, False), ("sub", "top/sub", True, False, False)]
     assert entries[0].stat().st_size == 5 and os.fspath(entries[1]) == "top/sub"
-    assert sorted(nodeio._os_listdir(b"top")) == [b"file", b"sub"]
-    assert [e.path for e in nodeio._os_scandir(b"top") if e.name == b"sub"] == [b"top/sub"]
+    assert sorted(nodeio.paths.listdir(b"top")) == [b"file", b"sub"]
+    assert [e.path for e in nodeio.paths.scandir(b"top") if e.name == b"sub"] == [b"top/sub"]
 
 
 def test_a_finalizer_inside_a_system_call_makes_none(host_libc, monkeypatch):
@@ -157,9 +157,9 @@ def test_a_finalizer_inside_a_system_call_makes_none(host_libc, monkeypatch):
         f.write(b"x")
     f.close()
     os.fstat(fd)                                   # not closed yet: pending
-    assert nodeio._pending_close == [fd]
+    assert nodeio.rawfile.pending_close == [fd]
     monkeypatch.setattr(libc._s, "depth", 0)
-    nodeio._close_pending()
+    nodeio.rawfile.close_pending()
     with pytest.raises(OSError):
         os.fstat(fd)
 
@@ -176,7 +176,7 @@ def test_install_switches_the_program_and_leaves_the_runtime_the_hosts():
         env = libc.environ
         checks = [builtins.open is nodeio.open, io.open is nodeio.open,
                   builtins.input is nodeio.input, os.getpid is libc.getpid,
-                  os.environ is env, os.getenv("X") is None, os.stat is nodeio._os_stat,
+                  os.environ is env, os.getenv("X") is None, os.stat is nodeio.paths.stat,
                   runtime.os is nodeio.host.os, memory.os is nodeio.host.os,
                   libc.os is nodeio.host.os, nodeio.host.os.getpid is real_getpid,
                   libc.flush is nodeio.flush_all, sys.argv == ["prog", "a"]]

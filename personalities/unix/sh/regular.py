@@ -1,11 +1,12 @@
 """The shell's regular builtins: cd pwd echo printf test [ true false read wait local
-command type getopts umask. Each is `fn(sh, argv) -> status`; an error is said on fd 2
+command type getopts umask on. Each is `fn(sh, argv) -> status`; an error is said on fd 2
 (`sh: LINE: name: reason`) and is a nonzero status, never the shell's end.
 """
 from __future__ import annotations
 
 from .printf import printf
 from .process import find_program
+from .remote import on
 from .testcmd import test
 
 __all__ = ["REGULAR", "is_name"]
@@ -304,7 +305,13 @@ def b_umask(sh, argv) -> int:
     return 0
 
 
+def b_on(sh, argv) -> int:
+    """on NODE COMMAND [ARG...] (remote.py), with the exported variables (and the
+    command's prefix assignments) as its environment."""
+    return on(sh.sys, argv, sh.environment())
+
+
 REGULAR = {"cd": b_cd, "pwd": b_pwd, "echo": b_echo, "printf": b_printf, "test": b_test,
            "[": b_test, "true": b_true, "false": b_false, "read": b_read, "wait": b_wait,
            "local": b_local, "command": b_command, "type": b_type, "getopts": b_getopts,
-           "umask": b_umask}
+           "umask": b_umask, "on": b_on}

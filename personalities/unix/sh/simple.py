@@ -86,10 +86,12 @@ class SimpleCommands:
                 self.redir.restore(saved)
 
     def with_vars(self, assigns, fn):
-        """Run fn with `assigns` set for its duration (a regular builtin's prefix)."""
+        """Run fn with `assigns` set and exported for its duration (a regular builtin's
+        or a function's prefix: XCU 2.9.1, as for a program)."""
         old = [(n, self.vars.get(n), n in self.exported) for n, _ in assigns]
         for n, v in assigns:
             self.assign(n, v)
+            self.exported.add(n)
         try:
             return fn()
         finally:

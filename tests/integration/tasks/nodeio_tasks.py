@@ -1,5 +1,5 @@
 """Processes written as plain Python (open, print, input, os.*, pathlib, shutil), no
-libc: their file world is the node's (personalities/unix/nodeio.py).
+libc: their file world is the node's (personalities/unix/nodeio/).
 
 `drive` is an ordinary task: it SPAWN_MODULEs one of the `p_*` functions below as a
 Unix process with the given bytes on its fd 0, waits, and reports the wait status and
