@@ -1,11 +1,12 @@
 """`python -m bench [NAME] [options]`: run one benchmark, or (no name) all of them.
 
-    python -m bench                  bench.hw, .ipc, .drivers, .unix, .net, .trace, .paper, as tables
+    python -m bench                  bench.hw, .ipc, .drivers, .unix, .net, .dsm, .trace, .paper, as tables
     python -m bench hw --json        the hardware hot paths (bench/hw.py)
     python -m bench ipc --json       the IPC figures beside their floors (bench/ipc.py)
     python -m bench drivers --json   the user-level drivers (bench/drivers.py)
     python -m bench unix --json      the Unix personality (bench/unix.py)
     python -m bench net --json       the cluster's switch and boot (bench/net.py)
+    python -m bench dsm --json       distributed shared memory on four nodes (bench/dsm.py)
     python -m bench trace --json     what `mk trace` costs a null RPC (bench/trace.py)
     python -m bench paper --json     the paper's Figure 3 and IPC table (bench/paper.py)
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-SUITES = ("hw", "ipc", "drivers", "unix", "net", "trace", "paper")
+SUITES = ("hw", "ipc", "drivers", "unix", "net", "dsm", "trace", "paper")
 
 
 def _main_of(name: str):

@@ -338,6 +338,15 @@ def bench_net(as_json: bool, quick: bool, only: str | None) -> None:
     click.echo(json.dumps(out, indent=2) if as_json else format_table(out))
 
 
+@bench_group.command("dsm")
+@json_option
+@click.option("--quick", is_flag=True, help="tiny counts: checks every path, times nothing")
+def bench_dsm(as_json: bool, quick: bool) -> None:
+    """Distributed shared memory on four nodes: read and write faults beside a remote
+    4 KiB RPC, and the demo's product by DSM beside the same by messages."""
+    _settled_bench("dsm", as_json, quick)
+
+
 @bench_group.command("trace")
 @json_option
 @click.option("--quick", is_flag=True, help="tiny counts: checks every path, times nothing")

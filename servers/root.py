@@ -4,7 +4,8 @@ It owns every task number but sigma0's and its own (V2: task numbers are handed 
 like capabilities). At boot it takes every I/O port from sigma0, starts the default
 pager, the name server, a driver for each plugged device and the fs, tty and Unix
 servers (all kept alive by servers/devmgr.py), the console monitor on COM1, the comm
-server at COMM_TASK, where the kernel sends off-site IPC, and the dsm server.
+server at COMM_TASK, where the kernel sends off-site IPC, and the dsm server (all in
+servers/boot.py).
 
 lthread 0 then serves protocols.root.ROOT to the tasks of its clan (DRIVER_HELLO,
 ALLOC_TASK), takes the death notices of its clan, and, as the chief of every task it
@@ -18,7 +19,6 @@ an in-process socket.
 from __future__ import annotations
 
 import errno
-import importlib.util
 import logging
 import os
 import time
@@ -34,27 +34,19 @@ from protocols.dsm import DSM, Op as DsmOp
 from protocols.fs import FsClient
 from protocols.names import Names
 from protocols.pager import PAGER, Op as PagerOp
-from protocols.root import (HOLDER_BASE, MAX_LOG2, MIN_LOG2, NO_IRQ, ROOT, OperatorOp,
-                            parse_operator)
+from protocols.root import MAX_LOG2, MIN_LOG2, NO_IRQ, ROOT, OperatorOp, parse_operator
 from protocols.server import Dispatch, Forward, Reply, serve
-from protocols.sigma0 import grab_ports
-from protocols.tty import TtyClient
-from protocols.unix import Unix
-from protocols.wellknown import (COMM_TASK, CONSOLE_LINE, CONSOLE_TASK, DRIVER_TASKS, DSM_TASK,
-                                 FIRST_GIVEN_TASK, FIRST_USER_TASK, FS_TASK, NAMES_TASK,
-                                 PAGER_TASK, TTY_TASK, UNIX_TASK, names_id)
+from protocols.wellknown import (CONSOLE_LINE, DRIVER_TASKS, DSM_TASK, FIRST_GIVEN_TASK,
+                                 FIRST_USER_TASK, PAGER_TASK)
 
-from .devmgr import DEFAULT_DRIVERS, DriverManager, holder_loop
+from .boot import boot
+from .devmgr import DEFAULT_DRIVERS, DriverManager
 from .frames import Frames
 from .numbers import KEPT_QUOTA, QUOTA, TaskNumbers
 
 __all__ = ["main", "Chief", "Operator"]
 
 log = logging.getLogger("mk.root")
-UNIX_ENTRY = "personalities.unix.server:main"     # named, not imported: it sits above us
-COMM_ENTRY = "servers.comm:main"                  # remote IPC's server, when there is one
-DSM_ENTRY = "servers.dsm:main"                    # distributed shared memory's pager
-DEVICE_DRIVER = {"pit": "timer"}   # device model name -> its driver's name
 _EVENTS = "inproc://root-events"
 FORWARD_TIMEOUT = 2.0
 READY_PATIENCE = 20.0            # seconds boot waits for the servers users need
@@ -65,7 +57,7 @@ def main(rt, devices=()) -> None:
     """Boot the node's tasks, start lthread 1 (the operator's port), then serve ROOT."""
     events = zmq.Context.instance().socket(zmq.PAIR)
     events.bind(_EVENTS)
-    pager, names, mgr, wanted = boot(rt, devices)
+    pager, names, mgr, wanted = boot(rt, devices)       # servers/boot.py
     rt.lthread_ex_regs(1, operator_loop, args=(pager, mgr, names, wanted))
     chief = Chief(rt, mgr, events)
     mgr.restarted = chief.restarted
@@ -358,37 +350,3 @@ class Operator:
             return []                            # a kept server or driver, or no task
         self.exits[task] = status
         return self.waiters.pop(task, [])
-
-
-def boot(rt, devices) -> tuple[ThreadId, ThreadId, DriverManager, list[type[Service]]]:
-    """Start the system's tasks; (pager, names, driver manager, the servers users need)."""
-    sigma0 = rt.pager
-    grab_ports(rt, Fpage.ports(0, 16))                     # every port sigma0 has
-    pager = rt.task_new(PAGER_TASK, "servers.pager:main", sigma0, args=[int(sigma0)])
-    names = names_id(rt.site)              # always this id: restarted with version 1
-    mgr = DriverManager(rt, names, pager)
-    mgr.start(mgr.add("names", "server", "servers.names:main", [], None, fixed=NAMES_TASK,
-                      version=names.version, named=False))
-    for irq in range(16):
-        if irq != 2:
-            rt.lthread_ex_regs(HOLDER_BASE + irq, holder_loop, args=(irq,))
-    for dev in devices:
-        name = DEVICE_DRIVER.get(dev, dev)
-        if name in DEFAULT_DRIVERS:
-            mgr.start(mgr.add(name, *DEFAULT_DRIVERS[name]))
-    wanted: list[type[Service]] = [TtyClient]
-    if "ata0" in devices:
-        mgr.start(mgr.add("fs", "server", "servers.fs:main", [], None, fixed=FS_TASK))
-        wanted.append(FsClient)
-    mgr.start(mgr.add("tty", "server", "servers.tty:main", [], None, fixed=TTY_TASK))
-    if CONSOLE_LINE in devices:
-        mgr.start(mgr.add("console", "server", "servers.console:main", [], None,
-                          fixed=CONSOLE_TASK, named=False))
-    if importlib.util.find_spec(UNIX_ENTRY.split(":")[0]) is not None:
-        mgr.start(mgr.add("unix", "server", UNIX_ENTRY, [], None, fixed=UNIX_TASK))
-        wanted.append(Unix)
-    if importlib.util.find_spec(COMM_ENTRY.split(":")[0]) is not None:
-        # remote IPC: the kernel redirects IPC to other sites to this task (docs/kernel.md)
-        mgr.start(mgr.add("comm", "server", COMM_ENTRY, [], None, fixed=COMM_TASK))
-    mgr.start(mgr.add("dsm", "server", DSM_ENTRY, [], None, fixed=DSM_TASK))
-    return pager, names, mgr, wanted
