@@ -12,6 +12,8 @@ was not traced (the other node, or a frame) is left out and the flow goes on.
 """
 from __future__ import annotations
 
+from bisect import bisect_right
+
 from microkernel.abi.threadid import SITE_MASK, SITE_SHIFT
 
 __all__ = ["EPS", "Remote", "stitch"]
@@ -33,6 +35,7 @@ class Remote:
         self.frames: list[tuple] = []          # (note, comm tid, point), in time order
         self.sends: dict[tuple, list] = {}     # (local sender, remote dest) -> points
         self.receipts: dict[tuple, list] = {}  # (remote sender, local receiver) -> points
+        self._index: dict | None = None
 
     def off_site(self, tid) -> bool:
         s = site(tid)
@@ -45,48 +48,55 @@ class Remote:
     def frame_name(r: dict) -> str:
         """`frame sent data 5.0 to site 2`, `frame received ack from site 1`."""
         what, kind = r.get("dir", "sent"), r.get("frame", "")
-        seq = f" {r['txn']}.{r['frag']}" if kind == "data" and "txn" in r else ""
+        seq = f" {r.get('txn')}.{r.get('frag')}" if kind == "data" else ""
         peer = (f"from site {r.get('src')}" if what == "received" else
                 "to all" if not r.get("dst") else f"to site {r.get('dst')}")
         return f"frame {what} {kind}{seq} {peer}"
 
-    def sent(self, frm: int, to: int, after: float, before: float):
-        """The first fragment of the message frm -> to first sent after `after`."""
-        for r, tid, point in self.frames:
-            if after < point < before and r.get("from") == frm and r.get("to") == to \
-                    and r.get("dir") == "sent":
-                return r, tid, point
-        return None
+    def index(self) -> dict:
+        """The frames by what finds them, each list in time order: ("sent" | "came",
+        from, to) for a message's first fragment, ("done", link, txn) for the fragment
+        that completed a message received here."""
+        if self._index is None:
+            found: dict[tuple, list] = {}
+            for r, tid, point in self.frames:
+                what = r.get("dir")
+                if what in ("sent", "received") and _ints(r.get("from"), r.get("to")):
+                    found.setdefault(("sent" if what == "sent" else "came", r["from"], r["to"]),
+                                     []).append((point, r, tid))
+                link = (r.get("src"), r.get("boot"), r.get("dst"), r.get("txn"))
+                if what == "received" and r.get("frame") == "data" and _ints(*link) \
+                        and r.get("frag") == r.get("nfrags", 1) - 1:
+                    found.setdefault(("done", *link), []).append((point, r, tid))
+            self._index = {k: ([p for p, _, _ in v], [(r, t, p) for p, r, t in v])
+                           for k, v in ((k, sorted(v, key=lambda x: x[0]))
+                                        for k, v in found.items())}
+            for points in (*self.sends.values(), *self.receipts.values()):
+                points.sort()
+        return self._index
 
-    def received(self, sent: dict, after: float, before: float):
-        """The frame that completed the message `sent` began, as it came in here."""
-        key = (sent.get("src"), sent.get("boot"), sent.get("dst"), sent.get("txn"))
-        for r, tid, point in self.frames:
-            if after < point < before and r.get("dir") == "received" \
-                    and r.get("frame") == "data" \
-                    and (r.get("src"), r.get("boot"), r.get("dst"), r.get("txn")) == key \
-                    and r.get("frag") == r.get("nfrags", 1) - 1:
-                return r, tid, point
-        return None
+    def find(self, key: tuple, after: float, before: float):
+        """The first frame under `key` (index()) after `after` and before `before`."""
+        points, frames = self.index().get(key, ((), ()))
+        i = bisect_right(points, after)
+        return frames[i] if i < len(points) and points[i] < before else None
 
-    def came(self, frm: int, to: int, after: float, before: float):
-        """The first fragment of the message frm -> to first received after `after`
-        (when its sender's node was not traced)."""
-        for r, tid, point in self.frames:
-            if after < point < before and r.get("from") == frm and r.get("to") == to \
-                    and r.get("dir") == "received":
-                return r, tid, point
-        return None
+
+def _ints(*values) -> bool:
+    return all(type(v) is int for v in values)
 
 
 def _first(points, after: float, before: float):
-    return next((p for p in points or () if after < p < before), None)
+    i = bisect_right(points or (), after)
+    return points[i] if points and i < len(points) and points[i] < before else None
 
 
 def stitch(nodes: list, ids) -> None:
     """A flow per remote call seen on any of `nodes` (timeline.py's converters, with
     `.remote`, `.site` and `.emit`), with flow ids from `ids`."""
     by_site = {n.site: n for n in nodes if n.site is not None}
+    for n in nodes:
+        n.remote.index()
     for a in nodes:
         for caller, dest, start, steps, end in a.remote.calls:
             b = by_site.get(site(dest))
@@ -111,15 +121,17 @@ def _hop(path: list, here, there, frm: int, to: int, end: float) -> None:
     """The message frm -> to leaving node `here` and arriving on `there` (either may be
     None: not traced), appended to `path` where found."""
     if here is None:
-        came = there.remote.came(frm, to, path[-1][2], end)
+        came = there.remote.find(("came", frm, to), path[-1][2], end)
         if came is not None:
             path.append((there, came[1], came[2]))
         return
-    out = here.remote.sent(frm, to, path[-1][2], end)
+    out = here.remote.find(("sent", frm, to), path[-1][2], end)
     if out is None:
         return
     path.append((here, out[1], out[2]))
     if there is not None:
-        came = there.remote.received(out[0], out[2], end)
+        r = out[0]
+        came = there.remote.find(("done", r.get("src"), r.get("boot"), r.get("dst"),
+                                  r.get("txn")), out[2], end)
         if came is not None:
             path.append((there, came[1], came[2]))

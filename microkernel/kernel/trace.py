@@ -126,11 +126,12 @@ class Tracer:
         if type(note) is not dict or note.get("kind") not in NOTE_KINDS \
                 or type(note.get("tid")) is not int:
             raise ValueError("a note needs a kind of NOTE_KINDS and a tid")
-        fields = {k: v for k, v in note.items() if k not in ("kind", "ts")}
+        fields = {k: brief(v) for k, v in note.items()           # JSON-safe, bounded
+                  if type(k) is str and k not in ("kind", "ts", "k")}
         ts = note.get("ts")
         ts = ts if type(ts) is int and ts > 0 else _clock()
         end = note.get("end")
-        if "end" in fields:
+        if "end" in note:
             fields["end"] = end / 1000 if type(end) is int and end >= ts else ts / 1000
         self.ring.append((ts, NOTE, note["kind"], fields, 0, 0))
         self.count += 1

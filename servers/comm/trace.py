@@ -58,7 +58,10 @@ class FrameTrace:
         """Follow on/off; a trace already running when this task started counts too."""
         self.on = _running(rundir)
         while True:
-            on = sub.recv() == b"on"
+            try:
+                on = sub.recv() == b"on"
+            except zmq.ZMQError:              # the task is ending
+                return
             with self.lock:
                 self.on = on
                 self.sent.clear()

@@ -85,3 +85,14 @@ def test_with_one_node_traced_the_callers_side_stays_linked():
     assert list(_flows(doc).values()) == [[
         ("s", "tests.caller", 1), ("t", "servers.comm", 1), ("t", "servers.comm", 1),
         ("t", "servers.comm", 1), ("f", "tests.caller", 1)]]     # the reply's frame in
+
+
+def test_a_strange_frame_note_is_shown_and_linked_to_nothing():
+    n1, n2 = nodes()
+    n1["events"].append({"ts": 103, "k": "frame", "tid": M1, "dir": "sent", "frame": "data",
+                         "from": [C1], "to": D2, "src": [1], "txn": "x"})
+    doc = chrome([n1, n2])
+    assert problems(doc) == []
+    assert "frame sent data x.None to all" in {e["name"] for e in doc["traceEvents"]}
+    remote = [f for f in _flows(doc).values() if len({node for *_, node in f}) == 2]
+    assert len(remote) == 1 and len(remote[0]) == 9
