@@ -35,6 +35,11 @@ def chrome(nodes: list[dict]) -> dict:
     events: list[dict] = []
     flow_ids = iter(range(1, 1 << 62))
     converted = [_Node(node, i, origin, events, flow_ids) for i, node in enumerate(nodes, 1)]
+    for n in converted:                          # a remote thread by its node's name for it
+        for other in converted:
+            if other is not n and other.site != n.site:
+                for task, name in other.names.items():
+                    n.names.setdefault(task, f"{name}@{other.node['node']}")
     for n in converted:
         n.convert()
     stitch(converted, flow_ids)

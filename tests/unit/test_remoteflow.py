@@ -71,6 +71,8 @@ def test_a_remote_call_is_one_flow_across_nodes():
         ("t", "servers.comm", 2), ("t", "servers.comm", 1),      # its frame out, in
         ("f", "tests.caller", 1)]]
     ev = doc["traceEvents"]
+    slices = {e["name"] for e in ev if e["ph"] == "X"}
+    assert {"call tests.server@n2", "reply to tests.caller@n1, wait"} <= slices
     names = {e["name"] for e in ev if e["ph"] == "X" and e["name"].startswith("frame")}
     assert names == {"frame sent data 5.0 to site 2", "frame received data 5.0 from site 1",
                      "frame sent data 9.0 to site 1", "frame received data 9.0 from site 2"}
