@@ -11,10 +11,12 @@ and docs/trace.md list the records), one dict per node with its name. Output:
     system call until its reply; a slice cut by the end of the trace ends there;
   * flows ("s", "t", "f" with one id): a call -> its receipt by the server -> the
     server's reply -> the caller's delivery; a page fault -> the pager's receipt -> its
-    map reply -> the retried access; a one-way send -> its receipt;
+    map reply -> the retried access; a one-way send -> its receipt; a remote call
+    across nodes through the comm tasks' frames (cli/remoteflow.py);
   * instants ("i") for tasks and threads made and ended, interrupts raised, delivered
-    and acknowledged, map, grant and flush; counters ("C") per node of IPCs, page
-    faults, and frames of remote IPC (the `frame` note, sent/received/retransmitted).
+    and acknowledged, map, grant and flush; a slice per frame of remote IPC (the comm
+    task's `frame` note); counters ("C") per node of IPCs, page faults, and frames
+    (sent/received/retransmitted).
 Times are µs since the earliest trace start (host-monotonic clock, one for all nodes).
 """
 from __future__ import annotations
