@@ -11,10 +11,12 @@ and docs/trace.md list the records), one dict per node with its name. Output:
     system call until its reply; a slice cut by the end of the trace ends there;
   * flows ("s", "t", "f" with one id): a call -> its receipt by the server -> the
     server's reply -> the caller's delivery; a page fault -> the pager's receipt -> its
-    map reply -> the retried access; a one-way send -> its receipt;
+    map reply -> the retried access; a one-way send -> its receipt; a remote call
+    across nodes through the comm tasks' frames (cli/remoteflow.py);
   * instants ("i") for tasks and threads made and ended, interrupts raised, delivered
-    and acknowledged, map, grant and flush; counters ("C") per node of IPCs, page
-    faults, and frames of remote IPC (the `frame` note, sent/received/retransmitted).
+    and acknowledged, map, grant and flush; a slice per frame of remote IPC (the comm
+    task's `frame` note); counters ("C") per node of IPCs, page faults, and frames
+    (sent/received/retransmitted).
 Times are µs since the earliest trace start (host-monotonic clock, one for all nodes).
 """
 from __future__ import annotations
@@ -22,10 +24,11 @@ from __future__ import annotations
 from microkernel.abi.threadid import LTHREAD_FIELD, LTHREAD_MASK, LTHREAD_SHIFT
 from personalities.unix.program import CRT0, CRT0_MODULE
 
+from .remoteflow import EPS, Remote, stitch
+
 __all__ = ["chrome", "NODE_PIDS"]
 
 NODE_PIDS = 100000          # pids of node i: i*NODE_PIDS .. ; tids: pid*256 + lthread
-EPS = 0.001                 # 1 ns: a flow point inside the slice it binds to
 
 
 def chrome(nodes: list[dict]) -> dict:
@@ -33,8 +36,15 @@ def chrome(nodes: list[dict]) -> dict:
     origin = min((n["started"] for n in nodes), default=0.0)
     events: list[dict] = []
     flow_ids = iter(range(1, 1 << 62))
-    for i, node in enumerate(nodes, 1):
-        _Node(node, i, origin, events, flow_ids).convert()
+    converted = [_Node(node, i, origin, events, flow_ids) for i, node in enumerate(nodes, 1)]
+    for n in converted:                          # a remote thread by its node's name for it
+        for other in converted:
+            if other is not n and other.site != n.site:
+                for task, name in other.names.items():
+                    n.names.setdefault(task, f"{name}@{other.node['node']}")
+    for n in converted:
+        n.convert()
+    stitch(converted, flow_ids)
     events.sort(key=lambda e: (e["ph"] != "M", e.get("ts", 0)))
     return {"traceEvents": events, "displayTimeUnit": "ms",
             "otherData": {"source": "mk trace", "origin_us": origin,
@@ -63,6 +73,8 @@ class _Node:
     def __init__(self, node: dict, index: int, origin: float, events: list, flow_ids):
         self.node, self.origin, self.out, self.ids = node, origin, events, flow_ids
         self.base = index * NODE_PIDS
+        self.site = node.get("site")
+        self.remote = Remote(self.site)          # what remoteflow.py links across nodes
         self.kernel_pid = self.base
         self.pids: dict[int, int] = {}           # task id -> pid
         self.names: dict[int, str] = {}          # task id -> name
@@ -74,6 +86,7 @@ class _Node:
         self.sends: dict[int, float] = {}        # tid -> start of its last send phase
         self.counts = {"ipc": 0, "faults": 0}
         self.frames = {"sent": 0, "received": 0, "retransmitted": 0}
+        self.frame_notes: list[dict] = []        # converted after the rest, in time order
         self.current = None                      # the thread whose request is in the kernel
         self.seen: set[int] = set()              # threads with a record so far
         self.end = node.get("started", origin)
@@ -136,6 +149,8 @@ class _Node:
             handler = getattr(self, "on_" + r["k"], None)
             if handler is not None:
                 handler(r)
+        for r in sorted(self.frame_notes, key=lambda r: r["ts"]):
+            self.frame(r)
         for tid, (start, name, cat, args) in list(self.open.items()):
             self.slice(tid, start, self.end, name, cat, {**args, "open": True})
 
@@ -162,6 +177,10 @@ class _Node:
         self.slice(tid, start, ts, name, cat, {**args, **extra})
         flow = self.flows.pop(tid, None)
         if flow is None or flow["received"] is None:
+            return
+        if flow.get("remote"):                   # linked across nodes by remoteflow.py
+            self.remote.calls.append((tid, flow["remote"], flow["start"] + EPS,
+                                      flow["steps"], max(ts - EPS, start)))
             return
         server = flow["received"]
         if sender == server and server in self.sends:
@@ -194,7 +213,10 @@ class _Node:
             self.counter(r["ts"], "IPCs", {"ipc": self.counts["ipc"]})
             self.sends[tid] = r["ts"]
             if rcv == "closed" and src == dest:
-                self.flows[tid] = {"start": r["ts"], "steps": [], "received": None}
+                self.flows[tid] = {"start": r["ts"], "steps": [], "received": None,
+                                   "remote": dest if self.remote.off_site(dest) else None}
+            elif self.remote.off_site(dest):
+                self.remote.add("sends", (tid, dest), r["ts"] + EPS)
 
     def on_pf(self, r: dict) -> None:
         access = "write" if r["write"] else "read"
@@ -228,6 +250,9 @@ class _Node:
             if opened is not None and opened[2] == "fault":
                 opened[3]["pager"] = self.who(tid)
             caller["steps"].append((tid, max(ts - EPS, start)))
+        elif self.remote.off_site(sender) or self.remote.off_site(r["intended"]):
+            if self.remote.off_site(sender):        # from another node: remoteflow.py
+                self.remote.add("receipts", (sender, tid), max(ts - EPS, start))
         elif tid not in self.flows and actual in self.sends and not 1 <= actual <= 16:
             fid = next(self.ids)                    # a one-way send and its receipt
             self.emit("s", actual, self.sends[actual] + EPS, "send", cat="flow", id=fid)
@@ -277,13 +302,19 @@ class _Node:
                   cat="memory", args={"mappings": r["mappings"], "own": r["own"]})
 
     def on_frame(self, r: dict) -> None:
-        """A frame of remote IPC, as the comm task notes it (docs/trace.md)."""
+        self.frame_notes.append(r)
+
+    def frame(self, r: dict) -> None:
+        """A frame of remote IPC, as the comm task notes it (docs/trace.md): a slice
+        over the time the comm thread spent on it, a step of the `frames` counter."""
         what = r.get("dir", "sent")
         if what in self.frames:
             self.frames[what] += 1
             self.counter(r["ts"], "frames", dict(self.frames))
-        self.emit("i", r["tid"], r["ts"], f"frame {what}", s="t", cat="remote",
-                  args={k: v for k, v in r.items() if k not in ("ts", "k", "tid")})
+        end = r.get("end") if type(r.get("end")) in (int, float) else r["ts"]
+        self.slice(r["tid"], r["ts"], end, self.remote.frame_name(r), "remote",
+                   {k: v for k, v in r.items() if k not in ("ts", "k", "tid", "end")})
+        self.remote.frames.append((r, r["tid"], r["ts"] + min(EPS, max(end - r["ts"], 0.0))))
 
     def counter(self, ts: float, name: str, values: dict) -> None:
         self.out.append({"ph": "C", "ts": round(ts - self.origin, 3), "pid": self.kernel_pid,

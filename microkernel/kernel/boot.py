@@ -68,7 +68,8 @@ def boot(rundir: str, mem_size: int = 16 << 20, site: int = 1, disk: str | None 
     process runs on host CPU `cpu` (`kernel_cpu()` picks it)."""
     os.makedirs(os.path.join(rundir, "logs"), mode=0o700, exist_ok=True)
     os.chmod(rundir, 0o700)
-    for stale in ("ready", "failed", "kernel.sock", "control.sock", "root.sock", "net0.cable"):
+    for stale in ("ready", "failed", "kernel.sock", "control.sock", "trace.sock", "notes.sock",
+                  "root.sock", "net0.cable"):
         try:
             os.unlink(os.path.join(rundir, stale))
         except FileNotFoundError:
@@ -118,7 +119,8 @@ def shutdown(k: Kernel) -> None:
             destroy(k, task, status=None)
     k.close()
     k.machine.close()
-    for name in ("ready", "failed", "kernel.sock", "control.sock", "root.sock", "kernel.pid",
+    for name in ("ready", "failed", "kernel.sock", "control.sock", "trace.sock", "notes.sock",
+                 "root.sock", "kernel.pid",
                  "console", "net0.cable", "com1.pty", "com2.pty"):
         try:
             os.unlink(os.path.join(k.rundir, name))

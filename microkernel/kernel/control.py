@@ -21,6 +21,7 @@ from microkernel.abi import ROOT_TASK, SIGMA0_TASK, ThreadId
 
 from .invariants import check, counts
 from .trace import DEFAULT_SIZE, NOTE_KINDS, Tracer, switch
+from .traceport import TracePort
 
 if TYPE_CHECKING:
     from .kernel import Kernel
@@ -38,6 +39,7 @@ class ControlPort:
         self.sock.bind(f"ipc://{path}")
         os.chmod(path, 0o600)
         k.extra_sources[self.sock] = self.serve
+        self.side = TracePort(k)            # tracing on/off, and notes pushed (traceport.py)
         self.handlers = {"status": self.status, "ps": self.ps, "shutdown": self.shutdown,
                          "irqs": self.irqs, "check": self.check, "plug": self.plug,
                          "unplug": self.unplug, "tune": self.tune, "trace": self.trace}
@@ -127,8 +129,8 @@ class ControlPort:
     def trace(self, req: dict) -> dict:
         """`mk trace`: {"action": "start", "size": N} switches tracing on with a ring of
         N entries; "stop" drains it and switches it off; "drain" drains it and goes on
-        (`mk top`); "status" tells; "note" adds an
-        event of a kind in NOTE_KINDS (`tid` and the kind's fields) to a running trace."""
+        (`mk top`); "status" tells; "note" adds an event of a kind in NOTE_KINDS (`tid`
+        and the kind's fields) to a running trace, as a push to notes.sock does."""
         k, action = self.k, req.get("action")
         if action == "status":
             tr = k.tracer
@@ -138,6 +140,7 @@ class ControlPort:
             if k.tracer is not None:
                 return {"error": "a trace is already running (mk trace stop)"}
             switch(k, Tracer(k, req.get("size", DEFAULT_SIZE)))
+            self.side.switched(True)
             return {"tracing": True, "size": k.tracer.ring.maxlen}
         if k.tracer is None:
             return {"error": "no trace was started (mk trace start)"}
@@ -145,12 +148,12 @@ class ControlPort:
             out = k.tracer.drain()
             if action == "stop":
                 switch(k, None)
+                self.side.switched(False)
             return out
         if action == "note":
             if req.get("kind") not in NOTE_KINDS or type(req.get("tid")) is not int:
                 return {"error": f"trace note: a kind of {sorted(NOTE_KINDS)} and a tid"}
-            fields = {key: v for key, v in req.items() if key not in ("op", "action", "kind")}
-            k.tracer.note(req["kind"], **fields)
+            k.tracer.pushed({key: v for key, v in req.items() if key not in ("op", "action")})
             return {"ok": True}
         return {"error": f"trace: no action {action!r} (start, stop, drain, status, note)"}
 
@@ -160,3 +163,4 @@ class ControlPort:
 
     def close(self) -> None:
         self.sock.close(0)
+        self.side.close()

@@ -32,8 +32,8 @@ __all__ = ["Tracer", "switch", "brief", "DEFAULT_SIZE", "MAX_SIZE", "NOTE_KINDS"
 
 DEFAULT_SIZE, MAX_SIZE = 1 << 17, 1 << 22
 IN, FAST, OUT, NOTE = range(4)          # what a ring entry is (its second field)
-# kinds another process may add through the operator's port (control.py `trace` note):
-# the comm task's frames of remote IPC, once it sends them
+# kinds a process of the node may add (traceport.py, or control.py's `trace` note):
+# the comm task's frames of remote IPC (servers/comm/trace.py)
 NOTE_KINDS = frozenset({"frame"})
 _MODES = {int(m): m.name.lower() for m in RcvMode}
 _OPS = {int(o): o.name.lower() for o in Op}
@@ -117,6 +117,23 @@ class Tracer:
     def note(self, kind: str, **fields) -> None:
         """A kernel event besides a system call (a task made, an interrupt raised...)."""
         self.ring.append((_clock(), NOTE, kind, fields, 0, 0))
+        self.count += 1
+
+    def pushed(self, note: dict) -> None:
+        """A note from a process of the node (traceport.py, or the operator's `note`):
+        its kind in NOTE_KINDS, an int `tid`; `ts` and `end`, when given, its start and
+        end (host-monotonic ns; `end` is kept in µs). ValueError if it is not so."""
+        if type(note) is not dict or note.get("kind") not in NOTE_KINDS \
+                or type(note.get("tid")) is not int:
+            raise ValueError("a note needs a kind of NOTE_KINDS and a tid")
+        fields = {k: brief(v) for k, v in note.items()           # JSON-safe, bounded
+                  if type(k) is str and k not in ("kind", "ts", "k")}
+        ts = note.get("ts")
+        ts = ts if type(ts) is int and ts > 0 else _clock()
+        end = note.get("end")
+        if "end" in note:
+            fields["end"] = end / 1000 if type(end) is int and end >= ts else ts / 1000
+        self.ring.append((ts, NOTE, note["kind"], fields, 0, 0))
         self.count += 1
 
     # -- draining -----------------------------------------------------------------

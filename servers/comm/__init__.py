@@ -12,6 +12,7 @@ frames of EtherType 0x88B5 through net0, and delivers what comes from there. doc
     deliver.py  per-thread queues of what is to be delivered here
     engine.py   the state and rules behind one lock
     server.py   the lthreads: requests and redirected IPC, NIC in and out, delivery
+    trace.py    the frames, noted in the kernel's trace while one runs (`mk trace`)
 """
 from .server import main
 

@@ -32,6 +32,7 @@ from microkernel.abi.message import MAX_STRING, MAX_STRINGS, MAX_WORDS
 
 from .deliver import Deliveries
 from .peers import Peer, Peers
+from .trace import FrameTrace
 from .wire import BROADCAST, Flag, Header, Kind, Malformed, frame, parse
 
 __all__ = ["Comm", "MSG", "ERR", "ACK_DELAY"]
@@ -68,6 +69,7 @@ class Comm:
         self.solicit = True                    # the first announcement asks for answers
         self._answer: list[Peer] = []          # peers that asked for our announcement
         self.started = time.monotonic()
+        self.trace = FrameTrace()              # inert until server.py watches the kernel
 
     # -- from this node's threads (lthread 0) -------------------------------------------
 

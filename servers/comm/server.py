@@ -31,6 +31,7 @@ from protocols.server import Dispatch, serve
 
 from .engine import Comm
 from .peers import INTERVAL
+from .trace import FrameTrace
 from .wire import ETHERTYPE
 
 __all__ = ["main", "Front", "DELIVER_TIMEOUT", "WORKERS"]
@@ -48,6 +49,7 @@ def main(rt, name, names_id) -> None:
     node = os.path.basename(rt.rundir.rstrip("/")) or f"site{rt.site}"
     mac = NetDevice(rt, name="net0").info()["mac"]
     comm = Comm(node[:MAX_NODE_NAME], rt.site, mac, INTERVAL)
+    comm.trace = FrameTrace().watch(rt.rundir)
     rt.lthread_ex_regs(RX, rx_loop, args=(comm,))
     rt.lthread_ex_regs(TX, tx_loop, args=(comm,))
     for i in range(WORKERS):
@@ -73,7 +75,7 @@ class Front:
         if result is not None:
             notice(self.rt, int(msg.sender), int(msg.intended), result)
         if frames:                    # a reply to us meanwhile waits in the kernel's grace
-            transmit(self.net, self.comm, frames)
+            transmit(self.rt, self.net, self.comm, frames)
         return None
 
     def nodes(self, req, msg):
@@ -81,7 +83,7 @@ class Front:
 
     def leave(self, req, msg):
         """The node stops: a goodbye to every peer, sent before the reply."""
-        transmit(self.net, self.comm, self.comm.goodbye())
+        transmit(self.rt, self.net, self.comm, self.comm.goodbye())
         return ()
 
     def resolve(self, req, msg):
@@ -98,7 +100,7 @@ def notice(rt, waiter: int, partner: int, result: int) -> None:
 
 def rx_loop(rt, comm: Comm) -> None:
     """lthread 1: every frame net0 receives, to the engine."""
-    net = NetDevice(rt, name="net0")
+    net, trace, me = NetDevice(rt, name="net0"), comm.trace, int(rt.myself())
     while True:
         try:
             frames = net.recvv(etype=ETHERTYPE)   # every frame queued, one IPC
@@ -107,7 +109,11 @@ def rx_loop(rt, comm: Comm) -> None:
             time.sleep(0.05)
             continue
         for raw in frames:
-            for item in comm.received(raw):
+            start = time.monotonic_ns() if trace.on else 0
+            items = comm.received(raw)
+            if start:
+                trace.frames(me, "received", (raw,), start)
+            for item in items:
                 deliver(rt, comm, item, wait=False)
 
 
@@ -115,12 +121,14 @@ def tx_loop(rt, comm: Comm) -> None:
     """lthread 2: the engine's frames, as they fall due, to net0."""
     net = NetDevice(rt, name="net0")
     while True:
-        transmit(net, comm, comm.work())
+        transmit(rt, net, comm, comm.work())
 
 
-def transmit(net: NetDevice, comm: Comm, frames: list[bytes]) -> None:
+def transmit(rt, net: NetDevice, comm: Comm, frames: list[bytes]) -> None:
     """Frames to the card, MAX_BATCH a call (SENDV); EBUSY waits for TX slots, another
-    error drops the frame it stopped at (the link's retransmission is the remedy)."""
+    error drops the frame it stopped at (the link's retransmission is the remedy).
+    While a trace runs, the frames are noted (trace.py)."""
+    start = time.monotonic_ns() if comm.trace.on else 0
     i, busy = 0, 0
     while i < len(frames):
         try:
@@ -133,6 +141,8 @@ def transmit(net: NetDevice, comm: Comm, frames: list[bytes]) -> None:
                 continue
             comm.counts["tx_errors" if e.errno != errno.EBUSY else "tx_busy"] += 1
         i += 1
+    if start:
+        comm.trace.frames(int(rt.myself()), "sent", frames, start)
 
 
 def deliver_loop(rt, comm: Comm) -> None:

@@ -16,7 +16,7 @@ def mode(path: str) -> int:
 
 def test_the_node_is_the_owners_alone(node):
     assert mode(node.dir) == 0o700
-    for sock in ("kernel.sock", "control.sock", "root.sock"):
+    for sock in ("kernel.sock", "control.sock", "trace.sock", "notes.sock", "root.sock"):
         assert mode(node.path(sock)) == 0o600, sock
     segment = [f for f in os.listdir("/dev/shm") if f.startswith(f"mk-{node.pid()}-")]
     assert len(segment) == 1 and mode(f"/dev/shm/{segment[0]}") == 0o600, segment

@@ -80,9 +80,16 @@ def test_a_frame_note_is_a_counter(node):
                       "dir": what, "peer": 2, "seq": 7})
     with pytest.raises(NodeError, match="a kind of"):
         node.control({"op": "trace", "action": "note", "kind": "secret", "tid": tid})
+    # its own times (host-monotonic ns), and what JSON cannot hold made printable
+    node.control({"op": "trace", "action": "note", "kind": "frame", "tid": tid,
+                  "dir": "received", "ts": 5_000_000, "end": 5_002_000, "raw": b"abc"})
     drained = node.control({"op": "trace", "action": "stop"})
     frames = [e for e in drained["events"] if e["k"] == "frame"]
-    assert [f["dir"] for f in frames] == ["sent", "retransmitted", "sent"]
+    assert [f["dir"] for f in frames] == ["sent", "retransmitted", "sent", "received"]
+    assert (frames[-1]["ts"], frames[-1]["end"], frames[-1]["raw"]) == \
+        (5000.0, 5002.0, "<3 bytes>")
+    frames.pop()
+    drained["events"] = [e for e in drained["events"] if e.get("dir") != "received"]
     counters = [e["args"] for e in chrome([{"node": node.name, **drained}])["traceEvents"]
                 if e["ph"] == "C" and e["name"] == "frames"]
     assert counters[-1] == {"sent": 2, "received": 0, "retransmitted": 1}

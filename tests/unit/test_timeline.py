@@ -92,7 +92,9 @@ def test_tracks_slices_flows_and_counters():
     assert threads == {"lthread 0", "lthread 1 irq_loop"}
     instants = {e["name"] for e in ev if e["ph"] == "i"}
     assert {"irq 14 raised", "irq 14 delivered", "map 1 page to tests.client",
-            "frame sent", "task end"} <= instants
+            "task end"} <= instants
+    frame = [e for e in ev if e["ph"] == "X" and e["name"].startswith("frame sent")]
+    assert len(frame) == 1 and frame[0]["pid"] == pid["servers.fs"], frame
 
 
 def test_nodes_have_their_own_pids():
