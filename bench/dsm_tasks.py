@@ -38,7 +38,7 @@ def page4k(rt):
 
 def sharer(rt, name):
     """Attach the segment; serve TOUCH_WRITE / TOUCH_READ over a range of pages."""
-    seg = Segment.attach(rt, SEGMENT, SIZE, ADDR)
+    seg = Segment.attach(rt, SEGMENT, SIZE, ADDR, ahead=1)      # one page a fault
     Names(rt).register(name)
     print("ID", int(rt.myself()), flush=True)
     msg = rt.wait()
@@ -59,7 +59,7 @@ def _touch(rt, tid, op, first, count):
 def client(rt, repeats, m):
     """The paired blocks (see the module docstring)."""
     repeats, m = int(repeats), int(m)
-    seg = Segment.attach(rt, SEGMENT, SIZE, ADDR)
+    seg = Segment.attach(rt, SEGMENT, SIZE, ADDR, ahead=1)       # each fault alone
     tid = {n: Service(rt, n, iface=NAMES).server() for n in      # looked up by name
            ("page4k@n1", "home_sharer@n1", "sharer@n3", "sharer@n4")}
     floor_msg = Msg(words=(0,))

@@ -8,10 +8,12 @@ invalidates every other copy first. docs/dsm.md has the memory model and its cos
 
 A task's side (lthread 0 of its node's dsm server, local tasks only: EPERM otherwise):
 
-    ATTACH  addr size | name  -> segment, version   the segment `name` (created at its
+    ATTACH  addr size ahead | name -> segment  the segment `name` (created at its
                                  home if new, joined if it exists with this size: EEXIST
-                                 otherwise) at `addr` in the caller's space; the caller
-                                 then makes this server its thread's pager (Segment does)
+                                 otherwise) at `addr` in the caller's space; a fault
+                                 asks for up to `ahead` pages (1..MAX_AHEAD) from the
+                                 faulting one on; the caller then makes this server its
+                                 thread's pager (Segment does)
                                  EINVAL: addr or size not page-aligned, size 0 or over
                                  MAX_SIZE, past the user area, overlapping another
                                  attachment; a name not NAME[@NODE] of [A-Za-z0-9._-]
@@ -24,9 +26,13 @@ A task's side (lthread 0 of its node's dsm server, local tasks only: EPERM other
 The home's side (lthread 1; the dsm servers of every node, Who.PEER, except the locks):
 
     OPEN    size | name       -> segment         create or join (EEXIST: another size)
-    READ    segment page      -> version | data  a read copy (EOWNERDEAD: the page is lost)
-    WRITE   segment page      -> version | data? the page to write, every other copy gone
-                                 first; no data when the caller holds the current copy
+    READ    segment page want -> | versions data  read copies of `page` and of up to
+                                 want-1 pages after it that come cheap (untouched, or
+                                 from the same node): versions u32 each, data 4 KiB
+                                 each (EOWNERDEAD: the page is lost)
+    WRITE   segment page want -> | versions data? `page` to write, every other copy gone
+                                 first (want: 1, no page ahead); no data when the caller
+                                 holds the current copy
     LOCK    segment lock      -> (nothing)       answered when the caller's task holds
                                  lock `lock` (0..MAX_LOCKS-1); EDEADLK: it holds it already
     UNLOCK  segment lock      -> (nothing)       EPERM: the caller's task does not hold it
@@ -37,9 +43,10 @@ The home's side (lthread 1; the dsm servers of every node, Who.PEER, except the 
 
 A node's copies (lthread 2; only a segment's home, Who.PEER and checked):
 
-    FETCH      segment page version drop -> | data  the page, once version `version` is
-                                 installed; drop: invalidate it (a new writer), else keep
-                                 a read-only copy
+    FETCH      segment page drop | versions -> | data  pages from `page` on, one per
+                                 version (u32 each, 1..MAX_AHEAD), once each version is
+                                 installed; drop: invalidate them (a new writer), else
+                                 keep read-only copies
     INVALIDATE segment page version      ->        drop every copy older than `version`
 """
 from __future__ import annotations
@@ -53,12 +60,13 @@ from .client import Service
 from .interface import Interface, Who, call
 
 __all__ = ["Op", "HomeOp", "CopyOp", "DSM", "HOME", "COPIES", "HOME_LTHREAD",
-           "COPIES_LTHREAD", "MAX_SIZE", "MAX_LOCKS", "MAX_NAME", "PAGE", "DsmClient",
-           "HomeClient", "CopiesClient", "parse_name", "check_range"]
+           "COPIES_LTHREAD", "MAX_AHEAD", "MAX_SIZE", "MAX_LOCKS", "MAX_NAME", "PAGE",
+           "DsmClient", "HomeClient", "CopiesClient", "parse_name", "check_range"]
 
 PAGE = 0x1000
 MAX_SIZE = 16 << 20              # a segment's bytes (4096 pages)
 MAX_LOCKS = 256                  # locks and barriers per segment
+MAX_AHEAD = 16                   # pages one fault may bring
 MAX_NAME = 64
 HOME_LTHREAD, COPIES_LTHREAD = 1, 2
 _NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -87,7 +95,7 @@ class CopyOp(enum.IntEnum):
 
 
 DSM = Interface("dsm", Op, {
-    Op.ATTACH: call("addr size | name", "segment"),
+    Op.ATTACH: call("addr size ahead | name", "segment"),
     Op.DETACH: call("addr size"),
     Op.WHY: call("addr", "| why"),
     Op.FORGET: call("tid:64", who=Who.CHIEF | Who.ROOT),
@@ -95,8 +103,8 @@ DSM = Interface("dsm", Op, {
 
 HOME = Interface("dsm home", HomeOp, {
     HomeOp.OPEN: call("size | name", "segment", Who.PEER),
-    HomeOp.READ: call("segment page", "version | data", Who.PEER),
-    HomeOp.WRITE: call("segment page", "version | data?", Who.PEER),
+    HomeOp.READ: call("segment page want", "| versions data", Who.PEER),
+    HomeOp.WRITE: call("segment page want", "| versions data?", Who.PEER),
     HomeOp.LOCK: call("segment lock"),
     HomeOp.UNLOCK: call("segment lock"),
     HomeOp.BARRIER: call("segment barrier count"),
@@ -104,7 +112,7 @@ HOME = Interface("dsm home", HomeOp, {
 })
 
 COPIES = Interface("dsm copies", CopyOp, {
-    CopyOp.FETCH: call("segment page version drop", "| data", Who.PEER),
+    CopyOp.FETCH: call("segment page drop | versions", "| data", Who.PEER),
     CopyOp.INVALIDATE: call("segment page version", who=Who.PEER),
 })
 

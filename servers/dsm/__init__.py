@@ -31,13 +31,14 @@ from protocols.server import Dispatch, serve
 from servers.pager import Pager
 
 from .copies import Copies
-from .home import Home
+from .home import Home, invalidator_loop
 from .locks import Locks
 from .server import CopiesSide, HomeSide, Local, copies_loop, home_loop
 
 __all__ = ["main"]
 
 log = logging.getLogger("mk.dsm")
+INVALIDATORS = 4              # lthreads 3..6
 
 
 def main(rt, name, names_id) -> None:
@@ -48,6 +49,9 @@ def main(rt, name, names_id) -> None:
     home = Home(rt, copies)
     rt.lthread_ex_regs(HOME_LTHREAD, home_loop, args=(HomeSide(rt, home, Locks(rt)),))
     rt.lthread_ex_regs(COPIES_LTHREAD, copies_loop, args=(CopiesSide(rt, copies),))
+    for i in range(INVALIDATORS):             # a write's invalidations go out at once
+        rt.lthread_ex_regs(COPIES_LTHREAD + 1 + i, invalidator_loop, args=(home,))
+    home.invalidators = INVALIDATORS
     local = Local(rt, node, home, copies, anon)
     Names(rt, tid=int(names_id)).register(wellknown.DSM)
     log.info("dsm: node %s, site %d", node, rt.site)

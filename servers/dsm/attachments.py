@@ -24,10 +24,15 @@ class Attachment(NamedTuple):
     home: int                # the home's site
     segment: int             # its number at the home
     name: str                # NAME@NODE, as the task gave it
+    ahead: int = 1           # pages a fault asks for, from the faulting one on
 
     def key(self, vaddr: int) -> tuple:
         """The (home, segment, page) of the copy behind `vaddr`."""
         return self.home, self.segment, (vaddr - self.addr) // PAGE
+
+    def want(self, page: int) -> int:
+        """How many pages a fault on `page` asks for: `ahead`, within the attachment."""
+        return max(1, min(self.ahead, self.size // PAGE - page))
 
 
 class Attachments:

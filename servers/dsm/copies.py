@@ -66,22 +66,27 @@ class Copies:
         self.cond.notify_all()
         return True
 
-    def fetch(self, key: tuple, version: int, drop: bool) -> bytes:
-        """The page's contents, once `version` is installed; drop: invalidate the copy
-        (a writer takes it), else keep it read-only. ESTALE: the grant never came."""
+    def fetch(self, key: tuple, versions: list[int], drop: bool) -> bytes:
+        """The contents of the pages from `key` on, one per version, once each version
+        is installed; drop: invalidate the copies (a writer takes them), else keep them
+        read-only. ESTALE: a grant never came."""
+        home, segment, first = key
+        keys = [(home, segment, first + i) for i in range(len(versions))]
         with self.cond:
-            ok = self.cond.wait_for(lambda: self._has(key, version), FETCH_WAIT)
+            ok = self.cond.wait_for(lambda: all(map(self._has, keys, versions)), FETCH_WAIT)
             if not ok:
-                raise OSError(errno.ESTALE, f"no copy of version {version} here")
-            c = self.copies[key]
-            # revoke first, then read: no task store can land after the read
-            self.rt.fpage_unmap(Fpage(c.frame, 12), flush=drop)
-            data = self.rt.mem.read(c.frame, PAGE)
-            if drop:
-                self._drop(c, version + 1)
-            else:
-                c.have = READ
-            return data
+                raise OSError(errno.ESTALE, f"no copy of versions {versions} here")
+            out = []
+            for k, version in zip(keys, versions):
+                c = self.copies[k]
+                # revoke first, then read: no task store can land after the read
+                self.rt.fpage_unmap(Fpage(c.frame, 12), flush=drop)
+                out.append(self.rt.mem.read(c.frame, PAGE))
+                if drop:
+                    self._drop(c, version + 1, unmapped=True)
+                else:
+                    c.have = READ
+            return b"".join(out)
 
     def invalidate(self, key: tuple, version: int) -> None:
         """Every copy older than `version` is void: unmap it from the tasks."""
@@ -98,9 +103,10 @@ class Copies:
         c = self.copies.get(key)
         return c is not None and c.have != NONE and c.version >= version
 
-    def _drop(self, c: Copy, floor: int) -> None:
+    def _drop(self, c: Copy, floor: int, unmapped: bool = False) -> None:
         c.floor = max(c.floor, floor)
         if c.frame:
-            self.rt.fpage_unmap(Fpage(c.frame, 12), flush=True)
+            if not unmapped:
+                self.rt.fpage_unmap(Fpage(c.frame, 12), flush=True)
             self.frames.free_page(c.frame)
         c.have, c.frame = NONE, 0

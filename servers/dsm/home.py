@@ -14,14 +14,16 @@ access to it fails (EOWNERDEAD; the task sees a MemoryFault and Segment says why
 """
 from __future__ import annotations
 
+import array
 import errno
 import logging
+import queue
 import threading
 
 from protocols.client import ServiceError
-from protocols.dsm import COPIES_LTHREAD, CopiesClient, CopyOp, MAX_SIZE, PAGE
+from protocols.dsm import COPIES_LTHREAD, MAX_AHEAD, MAX_SIZE, PAGE, CopiesClient, CopyOp
 
-__all__ = ["Home", "Segment", "Entry"]
+__all__ = ["Home", "Segment", "Entry", "invalidator_loop"]
 
 log = logging.getLogger("mk.dsm")
 ZERO = bytes(PAGE)
@@ -55,6 +57,8 @@ class Home:
         self.segments: dict[int, Segment] = {}
         self.by_name: dict[str, Segment] = {}
         self.peers: dict[int, int] = {}            # site -> its dsm server's id (lthread 0)
+        self.jobs: queue.SimpleQueue = queue.SimpleQueue()     # for the invalidators
+        self.invalidators = 0
 
     def open(self, name: str, size: int) -> int:
         """The number of segment `name`, created with `size` if new (EEXIST: it exists
@@ -72,29 +76,73 @@ class Home:
                 raise OSError(errno.EEXIST, f"segment {name} has {seg.size} bytes")
             return seg.number
 
-    def read(self, segment: int, page: int, site: int, deliver=None) -> tuple[int, bytes]:
-        """A read copy of a page for node `site`: (version, data). `deliver(version,
-        data)`, if given, sends it under the lock; if it fails, nothing changed (ECOMM)."""
+    def read(self, segment: int, page: int, site: int, deliver=None,
+             want: int = 1) -> list[tuple[int, bytes]]:
+        """Read copies for node `site` of `page` and, ahead, of up to `want` - 1 pages
+        after it that come cheap (untouched, or from the same node: one FETCH): a
+        [(version, data)] from `page` on. `deliver(pages)`, if given, sends them under
+        the lock; if it fails, the copy sets are as they were (ECOMM)."""
         with self.lock:
             e = self._entry(segment, page)
-            before = (e.owner, e.write, set(e.copies))
-            if e.owner is None:
-                data = ZERO
-                e.owner = site
-            else:
-                data = self._data(e, segment, page, drop=False)
-            e.write = False
-            e.copies.add(site)
-            if deliver is not None and not deliver(e.version, data):
-                e.owner, e.write, e.copies = before       # the owner kept its copy
+            run = [e] + self._ahead(segment, page, site, want, e)
+            before = [(f, site in f.copies) for f in run]
+            datas = self._contents(segment, page, run)
+            run = run[:len(datas)]
+            for f in run:                 # an untouched page stays ownerless: zeros
+                f.write = False
+                f.copies.add(site)
+            out = [(f.version, d) for f, d in zip(run, datas)]
+            if deliver is not None and not deliver(out):
+                for f, had in before:                  # the owners keep their copies
+                    if not had:
+                        f.copies.discard(site)
                 raise OSError(errno.ECOMM, f"the copy did not reach site {site}")
-            return e.version, data
+            return out
+
+    def _source(self, f: Entry) -> int | None:
+        """The node a read copy of a page comes from: its writer, else this node if it
+        holds a copy (no message), else its owner; None: untouched (zeros)."""
+        if f.write or f.owner is None:
+            return f.owner
+        return self.rt.site if self.rt.site in f.copies else f.owner
+
+    def _ahead(self, segment: int, page: int, site: int, want: int, first: Entry) -> list:
+        """The entries after `page` a grant may take along: those whose data comes from
+        the same node as the first page's (or that are untouched with it), until one's
+        does not."""
+        seg, source = self.segments[segment], self._source(first)
+        out = []
+        for q in range(page + 1, min(page + min(want, MAX_AHEAD), seg.size // PAGE)):
+            f = seg.pages.setdefault(q, Entry())
+            if f.lost or site in f.copies or self._source(f) != source or source == site:
+                break
+            out.append(f)
+        return out
+
+    def _contents(self, segment: int, page: int, run: list) -> list[bytes]:
+        """The pages' data for a read: zeros if untouched, else one FETCH from their
+        source; if that fails, the first page alone from whoever has it (_data: a
+        failure there is the page's)."""
+        e = run[0]
+        source = self._source(e)
+        if source is None:
+            return [ZERO] * len(run)
+        if len(run) > 1 or source == self.rt.site:
+            try:
+                data = self._call(source, CopyOp.FETCH, segment, page,
+                                  [f.version for f in run], 0)
+                return [data[i:i + PAGE] for i in range(0, len(data), PAGE)]
+            except (ServiceError, OSError) as err:
+                log.warning("dsm: pages %d+ of segment %d: %s", page, segment, err)
+        return [self._data(e, segment, page, drop=False)]
 
     def write(self, segment: int, page: int, site: int,
-              deliver=None) -> tuple[int, bytes | None]:
-        """The page for node `site` to write, every other copy invalidated first:
-        (version, data; None when `site` holds the current copy). If `deliver` fails,
-        the page stays here, this node its writer (ECOMM)."""
+              deliver=None) -> list[tuple[int, bytes | None]]:
+        """`page` for node `site` to write, every other copy invalidated first:
+        [(version, data)], data None when `site` holds the current copy. (No pages
+        ahead: a writer may store into a page without a fault, so a page granted ahead
+        would die with it.) If `deliver` fails, the page stays here, this node its
+        writer (ECOMM)."""
         with self.lock:
             e = self._entry(segment, page)
             old, new = e.version, e.version + 1
@@ -104,13 +152,28 @@ class Home:
                 data = None
             else:
                 data = self._data(e, segment, page, drop=True)
-            for s in sorted(e.copies - {site}):
-                self._call(s, CopyOp.INVALIDATE, segment, page, new)
+            self._invalidate(e.copies - {site}, segment, page, new)
             e.owner, e.write, e.copies, e.version = site, True, {site}, new
-            if deliver is not None and not deliver(new, data):
+            if deliver is not None and not deliver([(new, data)]):
                 self._keep(e, segment, page, old, data)
                 raise OSError(errno.ECOMM, f"the page did not reach site {site}")
-            return new, data
+            return [(new, data)]
+
+    def _invalidate(self, sites: set, segment: int, page: int, version: int) -> None:
+        """INVALIDATE the copies on `sites`, the remote ones all at once: a call each
+        from its own invalidator lthread (each waits in its own closed receive)."""
+        remote = sorted(sites - {self.rt.site})
+        if self.rt.site in sites:
+            self._call(self.rt.site, CopyOp.INVALIDATE, segment, page, version)
+        if len(remote) < 2 or not self.invalidators:
+            for s in remote:
+                self._call(s, CopyOp.INVALIDATE, segment, page, version)
+            return
+        done = threading.Semaphore(0)
+        for s in remote:
+            self.jobs.put((s, segment, page, version, done))
+        for _ in remote:
+            done.acquire()
 
     def _keep(self, e: Entry, segment: int, page: int, old: int, data: bytes | None) -> None:
         """A write grant was lost on the way: its data stays with this node (or, with
@@ -139,7 +202,7 @@ class Home:
         order = [e.owner] + sorted(e.copies - {e.owner})
         for s in order if not e.write else [e.owner]:
             try:
-                data = self._call(s, CopyOp.FETCH, segment, page, e.version, int(drop))
+                data = self._call(s, CopyOp.FETCH, segment, page, [e.version], int(drop))
             except (ServiceError, OSError) as err:
                 log.warning("dsm: page %d of segment %d: node %d: %s", page, segment, s, err)
                 e.copies.discard(s)
@@ -161,6 +224,8 @@ class Home:
             return self.copies.invalidate(key, args[2])
         tid = self.peers[site]
         client = CopiesClient(self.rt, tid=tid.lthread_id(COPIES_LTHREAD))
+        if op == CopyOp.FETCH:            # (segment, page, versions, drop) on the wire:
+            args = (args[0], args[1], args[3], array.array("I", args[2]).tobytes())
         try:
             reply = client.call(op, *args)
         except ServiceError:
@@ -169,3 +234,16 @@ class Home:
             log.warning("dsm: node %d did not invalidate: gone", site)
             return None
         return reply.data if op == CopyOp.FETCH else None
+
+
+def invalidator_loop(rt, home: Home) -> None:
+    """An invalidator lthread: run the home's INVALIDATE calls handed to it, forever."""
+    while True:
+        site, segment, page, version, done = home.jobs.get()
+        try:
+            home._call(site, CopyOp.INVALIDATE, segment, page, version)
+        except Exception:
+            log.exception("dsm: invalidating page %d of segment %d at site %d",
+                          page, segment, site)
+        finally:
+            done.release()

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 
 from microkernel.abi import NEVER
 from microkernel.user.vmem import MemoryFault
-from protocols.dsm import DsmClient, HomeClient, HomeOp, Op, parse_name
+from protocols.dsm import MAX_AHEAD, DsmClient, HomeClient, HomeOp, Op, parse_name
 
 __all__ = ["Segment", "SegmentFault"]
 
@@ -40,13 +40,15 @@ class Segment:
         self.home = HomeClient(rt, parse_name(name)[1])
 
     @classmethod
-    def attach(cls, rt, name: str, size: int, addr: int) -> "Segment":
+    def attach(cls, rt, name: str, size: int, addr: int, ahead: int = MAX_AHEAD) -> "Segment":
         """Attach segment `name` ("NAME@NODE"; created at NODE if new) of `size` bytes
-        at `addr`; ServiceError EINVAL (bad name, size or address), EEXIST (the name
-        exists with another size), ENOENT (no such node)."""
+        at `addr`; a fault brings up to `ahead` pages from the faulting one on, those
+        that come cheap (1: one page a fault). ServiceError EINVAL (bad name, size,
+        address or ahead), EEXIST (the name exists with another size), ENOENT (no such
+        node)."""
         parse_name(name)
         dsm = DsmClient(rt)
-        number = dsm.call(Op.ATTACH, addr, size, name.encode()).segment
+        number = dsm.call(Op.ATTACH, addr, size, ahead, name.encode()).segment
         rt.lthread_ex_regs(rt.myself().lthread, None, pager=int(dsm.server()))
         return cls(rt, name, size, addr, number, dsm)
 

@@ -13,14 +13,15 @@ choice of a frame and its map item reaching the task.
 """
 from __future__ import annotations
 
+import array
 import errno
 import logging
 
 from microkernel.abi import Fpage, MapItem, Msg, ThreadId
 from protocols.client import ServiceError
 from protocols.comm import CommClient
-from protocols.dsm import (COPIES, DSM, HOME, HOME_LTHREAD, CopyOp, HomeClient, HomeOp,
-                           check_range, parse_name)
+from protocols.dsm import (COPIES, DSM, HOME, HOME_LTHREAD, MAX_AHEAD, PAGE, CopyOp,
+                           HomeClient, HomeOp, check_range, parse_name)
 from protocols.pager import fault_of
 from protocols.server import Dispatch, send_reply, serve
 
@@ -50,6 +51,8 @@ class Local:
             raise OSError(errno.EPERM, "a task attaches at its own node's dsm server")
         seg, node = parse_name(req.name.decode())
         check_range(req.addr, req.size)
+        if not 1 <= req.ahead <= MAX_AHEAD:
+            raise OSError(errno.EINVAL, f"ahead is 1 to {MAX_AHEAD} pages")
         task = msg.sender.task_id()
         self.attachments.check(task, req.addr, req.size)
         if not node or node == self.node:
@@ -60,7 +63,7 @@ class Local:
             site = client.server().site
             self.homes[site] = client
         self.attachments.add(Attachment(task, req.addr, req.size, site, number,
-                                        f"{seg}@{node or self.node}"))
+                                        f"{seg}@{node or self.node}", req.ahead))
         return (number,)
 
     def detach(self, req, msg):
@@ -106,13 +109,16 @@ class Local:
                 if self._answer(msg, key, f):
                     return None
             try:
-                version, data = self._ask(a, key[2], f.write)
+                pages = self._ask(a, key[2], f.write)
             except ServiceError as e:
                 if e.errno != errno.ETIMEDOUT:
                     with copies.cond:
                         copies.lost[key] = self._lost(a, key[2], e)
                 return Msg()
             with copies.cond:
+                for i, (version, data) in enumerate(pages[1:], 1):     # the ones ahead
+                    copies.install((*key[:2], key[2] + i), version, data, f.write)
+                version, data = pages[0]
                 if copies.install(key, version, data, f.write) and self._answer(msg, key, f):
                     return None
         return Msg()
@@ -127,16 +133,19 @@ class Local:
         send_reply(self.rt, msg.sender, Msg(items=(item,)))
         return True
 
-    def _ask(self, a: Attachment, page: int, write: bool):
-        """(version, data or None) of a grant from the segment's home."""
+    def _ask(self, a: Attachment, page: int, write: bool) -> list:
+        """[(version, data or None)] of a grant from the segment's home, from `page` on."""
+        want = a.want(page)
         if a.home == self.rt.site:
             try:
-                return (self.home.write if write else self.home.read)(a.segment, page,
-                                                                       a.home)
+                if write:
+                    return self.home.write(a.segment, page, a.home)
+                return self.home.read(a.segment, page, a.home, want=want)
             except OSError as e:
                 raise ServiceError(e.errno, e.strerror) from None
-        r = self._home(a.home).call(HomeOp.WRITE if write else HomeOp.READ, a.segment, page)
-        return r.version, (r.data or None)
+        r = self._home(a.home).call(HomeOp.WRITE if write else HomeOp.READ, a.segment,
+                                    page, 1 if write else want)
+        return unpack(r.versions, r.data)
 
     def _home(self, site: int) -> HomeClient:
         if site == self.rt.site:
@@ -164,7 +173,8 @@ class HomeSide:
     def read(self, req, msg):
         """READ: sent from here, patiently (a lost copy would leave the directory wrong)."""
         self.home.peers[msg.sender.site] = msg.sender.task_id()
-        self.home.read(req.segment, req.page, msg.sender.site, self._deliver(HomeOp.READ, msg))
+        self.home.read(req.segment, req.page, msg.sender.site,
+                       self._deliver(HomeOp.READ, msg), _want(req.want))
         return None
 
     def write(self, req, msg):
@@ -175,9 +185,8 @@ class HomeSide:
         return None
 
     def _deliver(self, op: HomeOp, msg: Msg):
-        def deliver(version: int, data: bytes | None) -> bool:
-            return send_reply(self.rt, msg.sender, HOME.reply(op, (version, data or b"")),
-                              PATIENCE)
+        def deliver(pages: list) -> bool:
+            return send_reply(self.rt, msg.sender, HOME.reply(op, pack(pages)), PATIENCE)
         return deliver
 
     def lock(self, req, msg):
@@ -223,7 +232,10 @@ class CopiesSide:
 
     def fetch(self, req, msg):
         key = (msg.sender.site, req.segment, req.page)
-        data = self.copies.fetch(key, req.version, bool(req.drop))
+        versions = array.array("I", req.versions)         # ValueError: EINVAL
+        if not 1 <= len(versions) <= MAX_AHEAD:
+            raise OSError(errno.EINVAL, f"1 to {MAX_AHEAD} versions")
+        data = self.copies.fetch(key, list(versions), bool(req.drop))
         send_reply(self.rt, msg.sender, COPIES.reply(CopyOp.FETCH, (data,)), PATIENCE)
         return None
 
@@ -231,6 +243,26 @@ class CopiesSide:
         self.copies.invalidate((msg.sender.site, req.segment, req.page), req.version)
         send_reply(self.rt, msg.sender, COPIES.reply(CopyOp.INVALIDATE), PATIENCE)
         return None
+
+
+def pack(pages: list) -> tuple[bytes, bytes]:
+    """(versions, data) of a grant's [(version, data or None)] (no data: b"")."""
+    versions = array.array("I", [v for v, _ in pages]).tobytes()
+    return versions, b"".join(d for _, d in pages if d is not None)
+
+
+def unpack(versions: bytes, data: bytes) -> list:
+    """A grant's [(version, data or None)] from its reply."""
+    vs = array.array("I", versions)
+    if not data:
+        return [(v, None) for v in vs]
+    return [(v, data[i * PAGE:(i + 1) * PAGE]) for i, v in enumerate(vs)]
+
+
+def _want(n: int) -> int:
+    if not 1 <= n <= MAX_AHEAD:
+        raise OSError(errno.EINVAL, f"1 to {MAX_AHEAD} pages")
+    return n
 
 
 def home_loop(rt, side: HomeSide) -> None:

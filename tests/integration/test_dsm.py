@@ -107,7 +107,7 @@ def test_a_stranger_changes_nothing(cluster):
                "unlock_not_held"):
         assert e[op] == errno.EPERM, (op, e)
     for op in ("lock_bad_number", "barrier_zero", "attach_short", "attach_bad_utf8",
-               "attach_huge_name"):
+               "attach_huge_name", "attach_bad_ahead"):
         assert e[op] == errno.EINVAL, (op, e)
     assert e["lock_no_segment"] == errno.ENOENT and e["unknown"] == errno.ENOSYS, e
     assert e["detach_none"] == errno.ENOENT, e

@@ -98,10 +98,10 @@ def stranger(rt, name, size):
     home, copies = seg.home.server(), dsm.lthread_id(COPIES_LTHREAD)      # the real home
     tries = {
         "open": (home, (HomeOp.OPEN, 4096), (b"x",)),
-        "read": (home, (HomeOp.READ, seg.number, 0), ()),
-        "write": (home, (HomeOp.WRITE, seg.number, 0), ()),
+        "read": (home, (HomeOp.READ, seg.number, 0, 1), ()),
+        "write": (home, (HomeOp.WRITE, seg.number, 0, 1), ()),
         "gone": (home, (HomeOp.GONE, 64, 0), ()),
-        "fetch": (copies, (CopyOp.FETCH, seg.number, 0, 0, 1), ()),
+        "fetch": (copies, (CopyOp.FETCH, seg.number, 0, 1), (b"\0" * 4,)),
         "invalidate": (copies, (CopyOp.INVALIDATE, seg.number, 0, 99), ()),
         "forget": (dsm, (Op.FORGET, int(rt.myself()) & 0xFFFFFFFF, 0), ()),
         "unlock_not_held": (home, (HomeOp.UNLOCK, seg.number, 0), ()),
@@ -109,8 +109,9 @@ def stranger(rt, name, size):
         "lock_no_segment": (home, (HomeOp.LOCK, 999, 0), ()),
         "barrier_zero": (home, (HomeOp.BARRIER, seg.number, 0, 0), ()),
         "attach_short": (dsm, (Op.ATTACH, ADDR), ()),
-        "attach_bad_utf8": (dsm, (Op.ATTACH, 0x4000_0000, 4096), (b"\xff\xfe",)),
-        "attach_huge_name": (dsm, (Op.ATTACH, 0x4000_0000, 4096), (b"a" * (1 << 20),)),
+        "attach_bad_utf8": (dsm, (Op.ATTACH, 0x4000_0000, 4096, 1), (b"\xff\xfe",)),
+        "attach_huge_name": (dsm, (Op.ATTACH, 0x4000_0000, 4096, 1), (b"a" * (1 << 20),)),
+        "attach_bad_ahead": (dsm, (Op.ATTACH, 0x4000_0000, 4096, 99), (b"x",)),
         "unknown": (home, (0xD5BF, 1, 2), ()),
         "detach_none": (dsm, (Op.DETACH, 0x5000_0000, 4096), ()),
     }
