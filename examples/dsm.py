@@ -11,7 +11,7 @@ cluster through one shared segment, and a counter every node increments under a 
     mk run --node n1 examples/dsm.py:counter 200 3    # total: 600
 
 `matmul PART PARTS [N]`: part 0 fills A and B (N x N, 96 by default) in segment
-"matmul@n1", every part computes its band of rows of C = A x B into the segment, and
+"matmulN@n1", every part computes its band of rows of C = A x B into the segment, and
 part 0 checks C against the product computed on its own. Plain loads and stores on
 shared pages; the barriers of the segment's home keep the phases apart.
 
@@ -63,7 +63,7 @@ def matmul(rt, part, parts, n=N) -> None:
     """One part of C = A x B over the shared segment (see the module docstring)."""
     part, parts, n = int(part), int(parts), int(n)
     size = -(-3 * n * n * 4 // 4096) * 4096
-    seg = Segment.attach(rt, "matmul@n1", size, ADDR)
+    seg = Segment.attach(rt, f"matmul{n}@n1", size, ADDR)
     m = n * n * 4                                     # A at 0, B at m, C at 2m
     if part == 0:
         a, b = _matrices(n)
