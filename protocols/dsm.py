@@ -31,7 +31,8 @@ The home's side (lthread 1; the dsm servers of every node, Who.PEER, except the 
                                  from the same node): versions u32 each, data 4 KiB
                                  each (EOWNERDEAD: the page is lost)
     WRITE   segment page want -> | versions data? `page` to write, every other copy gone
-                                 first (want: 1, no page ahead); no data when the caller
+                                 first, and, if it is untouched, up to want-1 untouched
+                                 pages no one holds after it; no data when the caller
                                  holds the current copy
     LOCK    segment lock      -> (nothing)       answered when the caller's task holds
                                  lock `lock` (0..MAX_LOCKS-1); EDEADLK: it holds it already

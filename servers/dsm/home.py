@@ -136,16 +136,16 @@ class Home:
                 log.warning("dsm: pages %d+ of segment %d: %s", page, segment, err)
         return [self._data(e, segment, page, drop=False)]
 
-    def write(self, segment: int, page: int, site: int,
-              deliver=None) -> list[tuple[int, bytes | None]]:
-        """`page` for node `site` to write, every other copy invalidated first:
-        [(version, data)], data None when `site` holds the current copy. (No pages
-        ahead: a writer may store into a page without a fault, so a page granted ahead
-        would die with it.) If `deliver` fails, the page stays here, this node its
-        writer (ECOMM)."""
+    def write(self, segment: int, page: int, site: int, deliver=None,
+              want: int = 1) -> list[tuple[int, bytes | None]]:
+        """`page` for node `site` to write, every other copy invalidated first, and, if
+        it is untouched, up to `want` - 1 untouched pages after it no one holds:
+        [(version, data)], data None when `site` holds the current copy. If `deliver`
+        fails, the page stays here, this node its writer (ECOMM)."""
         with self.lock:
             e = self._entry(segment, page)
             old, new = e.version, e.version + 1
+            extra = self._untouched(segment, page, want) if e.owner is None else []
             if e.owner is None:
                 data = ZERO
             elif site in e.copies:
@@ -153,11 +153,26 @@ class Home:
             else:
                 data = self._data(e, segment, page, drop=True)
             self._invalidate(e.copies - {site}, segment, page, new)
-            e.owner, e.write, e.copies, e.version = site, True, {site}, new
-            if deliver is not None and not deliver([(new, data)]):
+            for f in [e] + extra:
+                f.owner, f.write, f.copies, f.version = site, True, {site}, f.version + 1
+            out = [(f.version, data if f is e else ZERO) for f in [e] + extra]
+            if deliver is not None and not deliver(out):
                 self._keep(e, segment, page, old, data)
+                for f in extra:
+                    f.owner, f.write, f.copies, f.version = None, False, set(), f.version - 1
                 raise OSError(errno.ECOMM, f"the page did not reach site {site}")
-            return [(new, data)]
+            return out
+
+    def _untouched(self, segment: int, page: int, want: int) -> list:
+        """The entries after `page` no one has written or holds, up to `want` - 1 of
+        them, until one is not (a write takes them along)."""
+        seg, out = self.segments[segment], []
+        for q in range(page + 1, min(page + min(want, MAX_AHEAD), seg.size // PAGE)):
+            f = seg.pages.setdefault(q, Entry())
+            if f.owner is not None or f.copies or f.lost:
+                break
+            out.append(f)
+        return out
 
     def _invalidate(self, sites: set, segment: int, page: int, version: int) -> None:
         """INVALIDATE the copies on `sites`, the remote ones all at once: a call each

@@ -139,12 +139,12 @@ class Local:
         if a.home == self.rt.site:
             try:
                 if write:
-                    return self.home.write(a.segment, page, a.home)
+                    return self.home.write(a.segment, page, a.home, want=want)
                 return self.home.read(a.segment, page, a.home, want=want)
             except OSError as e:
                 raise ServiceError(e.errno, e.strerror) from None
         r = self._home(a.home).call(HomeOp.WRITE if write else HomeOp.READ, a.segment,
-                                    page, 1 if write else want)
+                                    page, want)
         return unpack(r.versions, r.data)
 
     def _home(self, site: int) -> HomeClient:
@@ -181,7 +181,7 @@ class HomeSide:
         """WRITE: as READ; a write grant that cannot be delivered stays at the home."""
         self.home.peers[msg.sender.site] = msg.sender.task_id()
         self.home.write(req.segment, req.page, msg.sender.site,
-                        self._deliver(HomeOp.WRITE, msg))
+                        self._deliver(HomeOp.WRITE, msg), _want(req.want))
         return None
 
     def _deliver(self, op: HomeOp, msg: Msg):

@@ -28,8 +28,9 @@ def read(rt, name, size, off, n):
 
 
 def hold(rt, name, size, off, text, seconds):
-    """Store `text` at `off` (this node then holds the page's only copy), say so, live on."""
-    seg = _attach(rt, name, size)
+    """Store `text` at `off` (this node then holds the page's only copy), say so, live on.
+    One page a fault: no untouched page is granted along with it."""
+    seg = Segment.attach(rt, name, int(size), ADDR, ahead=1)
     seg.write(int(off), text.encode())
     report(holding=text)
     time.sleep(float(seconds))
