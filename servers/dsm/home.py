@@ -107,15 +107,16 @@ class Home:
         return self.rt.site if self.rt.site in f.copies else f.owner
 
     def _ahead(self, segment: int, page: int, site: int, want: int, first: Entry) -> list:
-        """The entries after `page` a grant may take along: those whose data comes from
-        the same node as the first page's (or that are untouched with it), until one's
-        does not."""
+        """The entries after `page` a read may take along: those in the first page's
+        state (being written, or read) whose data comes from the same node (or that
+        are untouched with it), until one is not."""
         seg, source = self.segments[segment], self._source(first)
         out = []
         for q in range(page + 1, min(page + min(want, MAX_AHEAD), seg.size // PAGE)):
             f = seg.pages.setdefault(q, Entry())
-            if f.lost or site in f.copies or self._source(f) != source or source == site:
-                break
+            if (f.lost or site in f.copies or f.write != first.write
+                    or self._source(f) != source or source == site):
+                break                  # (a page being written is left to its writer)
             out.append(f)
         return out
 
