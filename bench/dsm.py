@@ -30,6 +30,7 @@ from typing import Callable
 
 from .floors import BenchError
 from .node import BenchNode, command
+from .remote import mk
 
 __all__ = ["run", "main", "format_table", "Settings", "BenchError"]
 
@@ -50,14 +51,6 @@ class Settings:
         return cls(repeats=1, m=4, sizes=(12,))
 
 
-def _mk(home: str, *args: str, timeout: float = 120) -> str:
-    r = subprocess.run([sys.executable, "-m", "cli.main", *args], capture_output=True,
-                       text=True, timeout=timeout, env={**os.environ, "MK_HOME": home})
-    if r.returncode:
-        raise BenchError(f"mk {' '.join(args)}: {(r.stderr or r.stdout).strip()[-500:]}")
-    return r.stdout
-
-
 def run(settings: Settings | None = None,
         progress: Callable[[str], None] = lambda text: None) -> dict:
     """Boot the cluster, measure, stop it; the JSON-able report."""
@@ -69,7 +62,7 @@ def run(settings: Settings | None = None,
     os.chdir(ROOT)                  # the tasks import this package
     try:
         progress("mk up --nodes 4")
-        _mk(home, "up", "--nodes", "4")
+        mk(home, "up", "--nodes", "4")
         nodes = {f"n{i}": BenchNode.running(Node(f"n{i}", home), TASKS) for i in range(1, 5)}
         progress(f"faults: {s.repeats} blocks of {s.m}")
         blocks = _faults(nodes, s)

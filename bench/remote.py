@@ -37,7 +37,8 @@ RPC_TARGET, BULK_TARGET, DEATH_TARGET = 1.5, 0.5, 3.0
 IMPAIR = ("--loss", "0.1", "--dup", "0.05", "--reorder", "0.05", "--seed", "7")
 
 
-def _mk(home: str, *args: str, timeout: float = 120) -> str:
+def mk(home: str, *args: str, timeout: float = 120) -> str:
+    """`mk ARGS` with MK_HOME=home; its stdout (BenchError with its last words if it fails)."""
     r = subprocess.run([sys.executable, "-m", "cli.main", *args], capture_output=True,
                        text=True, timeout=timeout, env={**os.environ, "MK_HOME": home})
     if r.returncode:
@@ -55,7 +56,7 @@ def remote(s, progress) -> dict:
     home = tempfile.mkdtemp(prefix="mkb", dir="/tmp")
     try:
         progress("remote IPC: mk up --nodes 2")
-        _mk(home, "up", "--nodes", "2")
+        mk(home, "up", "--nodes", "2")
         n1, n2 = (BenchNode.running(Node(f"n{i}", home), TASKS) for i in (1, 2))
         _hear(n1, "n2")
         n2.server("echo")
@@ -114,12 +115,12 @@ def _paired(rounds, bulks) -> dict:
 def _counted(n1: BenchNode, home: str, n: int) -> dict:
     runs = {}
     for name, args in (("clean", ("--clear",)), ("impaired", IMPAIR)):
-        _mk(home, "link", "n1", *args)
+        mk(home, "link", "n1", *args)
         t = n1.start("counted", "n2", n)
         ok, last, secs = n1.line(t, "COUNTED", 60 + n).split()
         n1.reap(t)
         runs[name] = {"ok": int(ok), "last": int(last), "seconds": round(float(secs), 2)}
-    _mk(home, "link", "n1", "--clear")
+    mk(home, "link", "n1", "--clear")
     runs["calls"] = n
     runs["exact"] = (runs["impaired"]["ok"] == n
                      and runs["impaired"]["last"] - runs["clean"]["last"] == n)
@@ -133,7 +134,7 @@ def _death(n1: BenchNode, home: str) -> dict:
     n1.line(t, "HOLDING")
     time.sleep(0.2)                       # the call is on its way: let it arrive
     t0 = time.monotonic()
-    _mk(home, "down", "--node", "n2")
+    mk(home, "down", "--node", "n2")
     code, at = n1.line(t, "ENDED", 30).split()
     seconds = float(at) - t0
     return {"error": code, "seconds": round(seconds, 2),

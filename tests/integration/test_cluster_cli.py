@@ -31,8 +31,8 @@ def test_up_nodes_status_switch_and_down_all(mk_home):
         mk(mk_home, "status")), 15, "both carriers up")
     assert st.returncode == 0, st.stdout
     assert st.stdout.splitlines()[:2] == [
-        "n1: up, site 1, 16 MiB, 14 tasks, net0 switch, carrier up, ready",
-        "n2: up, site 2, 16 MiB, 14 tasks, net0 switch, carrier up, ready"], st.stdout
+        "n1: up, site 1, 16 MiB, 15 tasks, net0 switch, carrier up, ready",
+        "n2: up, site 2, 16 MiB, 15 tasks, net0 switch, carrier up, ready"], st.stdout
     sw = json.loads(mk(mk_home, "switch", "--json").stdout)
     assert [(p["name"], p["site"], p["up"], p["node"]) for p in sw["ports"]] == [
         ("n1", 1, True, True), ("n2", 2, True, True)]
