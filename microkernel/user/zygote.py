@@ -12,7 +12,10 @@ A spare process waits ready: forked after each answer (off the kernel's path), i
 ZeroMQ socket already connected to the kernel, it blocks on a pipe until the next
 request's record comes down it; the factory answers with its pid at once. So creating
 a task (an exec above all) costs the kernel a pipe write instead of a fork, and the
-task one HELLO instead of making a context, a socket and a connection first.
+task one HELLO instead of making a context, a socket and a connection first. While it
+waits, the spare rehearses what every task's start does before it knows its task (each
+preloaded module's `rehearse()`), so the pages that work writes are copied from the
+factory's then, not on the way to the task's first instruction.
 
 No ZeroMQ context exists here before a fork: each child makes its own.
 """
@@ -35,6 +38,9 @@ from . import task as _task
 
 __all__ = ["main"]
 
+_preloaded: list = []                         # the modules MK_PRELOAD named, imported
+
+
 def _cut_ties(sock: socket.socket, wake: int) -> None:
     """In a forked child: die with the factory, drop its socket and signal set-up."""
     _task._die_with_parent()                  # not inherited across fork: set it again
@@ -55,6 +61,7 @@ def _spare(sock: socket.socket, wake: int, endpoint: str) -> tuple[int, int]:
     try:
         _cut_ties(sock, wake)
         _runtime.preconnect(endpoint)
+        _call_hooks("rehearse")
         req = _read_request(r)
         os.close(r)
         if req is not None:
@@ -93,21 +100,28 @@ def _preload() -> None:
     """Import what most tasks import (MK_PRELOAD, comma-separated: the Unix
     personality's crt0 and libc), once here rather than in every forked task; then
     call each one's `preloaded()`, if it has one, for the rest of the work its tasks
-    would each repeat. Then freeze the heap: the garbage collector of a task never
-    walks (and so never copies the pages of) what the factory made."""
+    would each repeat (and a spare process calls its `rehearse()`: see _spare). Then
+    freeze the heap: the garbage collector of a task never walks (and so never copies
+    the pages of) what the factory made."""
     done = []
     for name in filter(None, os.environ.get("MK_PRELOAD", "").split(",")):
         try:
             done.append(importlib.import_module(name))
         except Exception:                     # a preload is an optimisation only
             pass
-    for module in done:
-        try:
-            getattr(module, "preloaded", lambda: None)()
-        except Exception:
-            pass
+    _preloaded.extend(done)
+    _call_hooks("preloaded")
     gc.collect()
     gc.freeze()
+
+
+def _call_hooks(name: str) -> None:
+    """Call each preloaded module's function `name`, where it has one."""
+    for module in _preloaded:
+        try:
+            getattr(module, name, lambda: None)()
+        except Exception:                     # a hook is an optimisation only
+            pass
 
 
 def main() -> None:

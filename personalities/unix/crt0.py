@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import linecache
 import signal
+import sys
 import traceback
 
 from microkernel.user.task import load_entry
@@ -24,7 +25,7 @@ from . import libc, nodeio
 from .nodeio import NodeFile as FdIO, stdio
 from .program import TEXT_BASE
 
-__all__ = ["start", "start_module", "preloaded", "FdIO", "stdio"]
+__all__ = ["start", "start_module", "preloaded", "rehearse", "FdIO", "stdio"]
 
 
 def start(rt, pid: int, text_len: int, argv: list, envp: list, ttys: int | None = None,
@@ -53,6 +54,19 @@ def preloaded() -> None:
     """The task factory imported crt0 (MK_PRELOAD) and the rest: what every program's
     start would do alike is done once, there (nodeio.keep_host_os)."""
     nodeio.keep_host_os()
+
+
+def rehearse() -> None:
+    """In the factory's spare process, before it knows its program: make the stdio
+    objects once and compile a line, and drop them, so the memory that work writes
+    (the allocator's pools, the type and module objects it touches) is the process's
+    own before an exec waits on it (docs/bench.md, "Where the time goes")."""
+    saved = sys.stdin, sys.stdout, sys.stderr
+    try:
+        stdio(0)
+        compile(b"def main(argv, envp):\n    return 0\n", "<rehearsal>", "exec")
+    finally:
+        sys.stdin, sys.stdout, sys.stderr = saved
 
 
 def _run(rt, pid: int, argv: list, envp: list, get_main, ttys, server) -> None:

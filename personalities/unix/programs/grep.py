@@ -40,16 +40,18 @@ def main(argv, envp):
         return 2
     status, found = 0, False
     for path in paths:
+        count, seen = 0, 0                # lines matched, lines read
         try:
-            data = libc.read_all(path)
+            for piece in pieces(path):
+                hits, lines = scan(rx, opts, piece, f"{path}:" if many else "", seen)
+                count, seen = count + hits, seen + lines
+                if "q" in opts and count:
+                    return 0
         except OSError as e:
             fail("grep", path, e)
             status = 2
             continue
-        count = scan(rx, opts, data, f"{path}:" if many else "")
         found = found or count > 0
-        if "q" in opts and found:
-            return 0
         if "c" in opts:
             out(f"{path}:{count}\n" if many else f"{count}\n")
         elif "l" in opts and count:
@@ -57,24 +59,45 @@ def main(argv, envp):
     return status if status else (0 if found else 1)
 
 
-def scan(rx, opts, data, prefix):
-    """Print the matching lines (or parts, -o) of `data`; how many lines matched."""
-    count, lines = 0, []
-    quiet = set("clq") & set(opts)
-    for no, text in enumerate(data.decode(errors="surrogateescape").splitlines(), 1):
-        if bool(rx.search(text)) == ("v" in opts):
-            continue
-        count += 1
-        if quiet:
-            continue
-        head = prefix + (f"{no}:" if "n" in opts else "")
-        if "o" in opts and "v" not in opts:
-            lines += [head + m.group(0) for m in rx.finditer(text) if m.group(0)]
-        else:
-            lines.append(head + text)
-    if lines:
-        out("".join(ln + "\n" for ln in lines))
-    return count
+def pieces(path):
+    """The bytes of `path` ("-": standard input) as they come, in pieces of whole lines
+    (the last may lack its newline): grep matches while its writer still writes."""
+    fd = 0 if path == "-" else libc.open(path)
+    try:
+        pending = []
+        while chunk := libc.read(fd, 65536):
+            cut = chunk.rfind(b"\n") + 1
+            pending.append(chunk[:cut] if cut else chunk)
+            if cut:
+                yield b"".join(pending)
+                pending = [chunk[cut:]]
+        if tail := b"".join(pending):
+            yield tail
+    finally:
+        if fd:
+            libc.close(fd)
+
+
+def scan(rx, opts, data, prefix, before=0):
+    """Print the matching lines (or parts, -o) of `data`, whose first line is line
+    `before` + 1: (how many lines matched, how many lines it held)."""
+    lines = data.decode(errors="surrogateescape").splitlines()
+    search = rx.search
+    if "v" in opts:                     # one comprehension: the loop runs in C's pace
+        hits = [i for i, text in enumerate(lines, before) if not search(text)]
+    else:
+        hits = [i for i, text in enumerate(lines, before) if search(text)]
+    if hits and not set("clq") & set(opts):
+        out("".join(_shown(rx, opts, prefix, i, lines[i - before]) for i in hits))
+    return len(hits), len(lines)
+
+
+def _shown(rx, opts, prefix, i, text):
+    """What is printed of matching line `text` (line number i + 1)."""
+    head = prefix + (f"{i + 1}:" if "n" in opts else "")
+    if "o" in opts and "v" not in opts:
+        return "".join(f"{head}{m.group(0)}\n" for m in rx.finditer(text) if m.group(0))
+    return f"{head}{text}\n"
 
 
 def walk(path, follow: bool, top: bool = True):

@@ -9,6 +9,8 @@ from personalities.unix.progargs import Inputs, options, out
 
 __all__ = ["main"]
 
+_KINDS = bytes(0x20 if bytes([b]).isspace() else 0x61 for b in range(256))   # space or "a"
+
 
 def main(argv, envp):
     opts, paths = options("wc", argv[1:], "lwc", "wc [-lwc] [FILE...]")
@@ -16,7 +18,8 @@ def main(argv, envp):
     inputs = Inputs("wc", paths)
     rows, totals = [], [0, 0, 0]
     for path, data in inputs:
-        counts = [data.count(b"\n"), len(data.split()), len(data)]
+        counts = [data.count(b"\n") if "l" in flags else 0,
+                  _words(data) if "w" in flags else 0, len(data)]
         totals = [a + b for a, b in zip(totals, counts)]
         rows.append((counts, "" if path == "-" and not paths else path))
     if len(rows) > 1:
@@ -25,6 +28,13 @@ def main(argv, envp):
     out("".join(" ".join([f"{c:{width}}" for c, k in zip(counts, "lwc") if k in flags] +
                          ([name] if name else [])) + "\n" for counts, name in rows))
     return inputs.status
+
+
+def _words(data: bytes) -> int:
+    """How many words (runs of non-space bytes): each is a space-to-letter turn once
+    every byte is made one of the two (len(data.split()) without a list of words)."""
+    kinds = data.translate(_KINDS)
+    return kinds.count(b" a") + kinds.startswith(b"a")
 
 
 def _width(paths) -> int:
