@@ -93,12 +93,6 @@ class Copies:
         with self.cond:
             self._drop(self.copies.setdefault(key, Copy()), version)
 
-    def forget(self, home: int, segment: int) -> None:
-        """Drop every copy of a segment (its home is gone or restarted)."""
-        with self.cond:
-            for key in [k for k in self.copies if k[:2] == (home, segment)]:
-                self._drop(self.copies.pop(key), 0)
-
     def _has(self, key: tuple, version: int) -> bool:
         c = self.copies.get(key)
         return c is not None and c.have != NONE and c.version >= version

@@ -130,8 +130,7 @@ class Home:
             return [ZERO] * len(run)
         if len(run) > 1 or source == self.rt.site:
             try:
-                data = self._call(source, CopyOp.FETCH, segment, page,
-                                  [f.version for f in run], 0)
+                data = self._fetch(source, segment, page, [f.version for f in run], False)
                 return [data[i:i + PAGE] for i in range(0, len(data), PAGE)]
             except (ServiceError, OSError) as err:
                 log.warning("dsm: pages %d+ of segment %d: %s", page, segment, err)
@@ -180,10 +179,10 @@ class Home:
         from its own invalidator lthread (each waits in its own closed receive)."""
         remote = sorted(sites - {self.rt.site})
         if self.rt.site in sites:
-            self._call(self.rt.site, CopyOp.INVALIDATE, segment, page, version)
+            self._invalidate_at(self.rt.site, segment, page, version)
         if len(remote) < 2 or not self.invalidators:
             for s in remote:
-                self._call(s, CopyOp.INVALIDATE, segment, page, version)
+                self._invalidate_at(s, segment, page, version)
             return
         done = threading.Semaphore(0)
         for s in remote:
@@ -218,7 +217,7 @@ class Home:
         order = [e.owner] + sorted(e.copies - {e.owner})
         for s in order if not e.write else [e.owner]:
             try:
-                data = self._call(s, CopyOp.FETCH, segment, page, [e.version], int(drop))
+                data = self._fetch(s, segment, page, [e.version], drop)
             except (ServiceError, OSError) as err:
                 log.warning("dsm: page %d of segment %d: node %d: %s", page, segment, s, err)
                 e.copies.discard(s)
@@ -230,26 +229,26 @@ class Home:
         e.copies.clear()
         raise OSError(errno.EOWNERDEAD, e.lost)
 
-    def _call(self, site: int, op: CopyOp, *args):
-        """Operation `op` on node `site`'s copies: in process for this node, by IPC for
-        another (an invalidation that fails is of a copy that is gone anyway)."""
+    def _fetch(self, site: int, segment: int, page: int, versions: list[int],
+               drop: bool) -> bytes:
+        """FETCH from node `site`'s copies (in process for this node, else by IPC)."""
+        if site == self.rt.site:                   # this node is the home: its site
+            return self.copies.fetch((site, segment, page), versions, drop)
+        return self._copies(site).call(CopyOp.FETCH, segment, page, int(drop),
+                                       array.array("I", versions).tobytes()).data
+
+    def _invalidate_at(self, site: int, segment: int, page: int, version: int) -> None:
+        """INVALIDATE at node `site` (one that fails is of a copy that is gone anyway)."""
         if site == self.rt.site:
-            key = (site, *args[:2])                # this node is the home: its site
-            if op == CopyOp.FETCH:
-                return self.copies.fetch(key, args[2], bool(args[3]))
-            return self.copies.invalidate(key, args[2])
-        tid = self.peers[site]
-        client = CopiesClient(self.rt, tid=tid.lthread_id(COPIES_LTHREAD))
-        if op == CopyOp.FETCH:            # (segment, page, versions, drop) on the wire:
-            args = (args[0], args[1], args[3], array.array("I", args[2]).tobytes())
+            self.copies.invalidate((site, segment, page), version)
+            return
         try:
-            reply = client.call(op, *args)
+            self._copies(site).call(CopyOp.INVALIDATE, segment, page, version)
         except ServiceError:
-            if op == CopyOp.FETCH:
-                raise
             log.warning("dsm: node %d did not invalidate: gone", site)
-            return None
-        return reply.data if op == CopyOp.FETCH else None
+
+    def _copies(self, site: int) -> CopiesClient:
+        return CopiesClient(self.rt, tid=self.peers[site].lthread_id(COPIES_LTHREAD))
 
 
 def invalidator_loop(rt, home: Home) -> None:
@@ -257,7 +256,7 @@ def invalidator_loop(rt, home: Home) -> None:
     while True:
         site, segment, page, version, done = home.jobs.get()
         try:
-            home._call(site, CopyOp.INVALIDATE, segment, page, version)
+            home._invalidate_at(site, segment, page, version)
         except Exception:
             log.exception("dsm: invalidating page %d of segment %d at site %d",
                           page, segment, site)

@@ -167,22 +167,26 @@ class HomeSide:
         self.rt, self.home, self.locks = rt, home, locks
 
     def open(self, req, msg):
-        self.home.peers[msg.sender.site] = msg.sender.task_id()
+        self._heard(msg)
         return (self.home.open(req.name.decode(), req.size),)
 
     def read(self, req, msg):
         """READ: sent from here, patiently (a lost copy would leave the directory wrong)."""
-        self.home.peers[msg.sender.site] = msg.sender.task_id()
+        self._heard(msg)
         self.home.read(req.segment, req.page, msg.sender.site,
                        self._deliver(HomeOp.READ, msg), _want(req.want))
         return None
 
     def write(self, req, msg):
         """WRITE: as READ; a write grant that cannot be delivered stays at the home."""
-        self.home.peers[msg.sender.site] = msg.sender.task_id()
+        self._heard(msg)
         self.home.write(req.segment, req.page, msg.sender.site,
                         self._deliver(HomeOp.WRITE, msg), _want(req.want))
         return None
+
+    def _heard(self, msg: Msg) -> None:
+        """Remember the sender's node's dsm server: its copies may be called next."""
+        self.home.peers[msg.sender.site] = msg.sender.task_id()
 
     def _deliver(self, op: HomeOp, msg: Msg):
         def deliver(pages: list) -> bool:
