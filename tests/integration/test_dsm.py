@@ -107,10 +107,10 @@ def test_a_stranger_changes_nothing(cluster):
                "unlock_not_held"):
         assert e[op] == errno.EPERM, (op, e)
     for op in ("lock_bad_number", "barrier_zero", "attach_short", "attach_bad_utf8",
-               "attach_huge_name", "attach_bad_ahead"):
+               "attach_huge_name", "attach_bad_ahead", "attach_huge_size"):
         assert e[op] == errno.EINVAL, (op, e)
     assert e["lock_no_segment"] == errno.ENOENT and e["unknown"] == errno.ENOSYS, e
-    assert e["detach_none"] == errno.ENOENT, e
+    assert e["detach_none"] == errno.ENOENT and e["why_elsewhere"] == 0, e
     assert bytes.fromhex(got["before"]).startswith(b"intact") and got["after"] == got["before"]
     assert n1.facts(TASKS, "read", "str@n1", PAGE, 0, 6)["read"] == "intact"
 

@@ -115,6 +115,8 @@ def stranger(rt, name, size):
         "attach_bad_ahead": (dsm, (Op.ATTACH, 0x4000_0000, 4096, 99), (b"x",)),
         "unknown": (home, (0xD5BF, 1, 2), ()),
         "detach_none": (dsm, (Op.DETACH, 0x5000_0000, 4096), ()),
+        "why_elsewhere": (dsm, (Op.WHY, 0x6000_0000, 0), ()),
+        "attach_huge_size": (dsm, (Op.ATTACH, 0x4000_0000, 0xFFFFF000, 1), (b"y",)),
     }
     got = {}
     for what, (dest, words, strings) in tries.items():
