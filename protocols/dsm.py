@@ -26,14 +26,17 @@ A task's side (lthread 0 of its node's dsm server, local tasks only: EPERM other
 The home's side (lthread 1; the dsm servers of every node, Who.PEER, except the locks):
 
     OPEN    size | name       -> segment         create or join (EEXIST: another size)
-    READ    segment page want -> | versions data  read copies of `page` and of up to
-                                 want-1 pages after it that come cheap (untouched, or
-                                 from the same node): versions u32 each, data 4 KiB
-                                 each (EOWNERDEAD: the page is lost)
-    WRITE   segment page want -> | versions data? `page` to write, every other copy gone
-                                 first, and, if it is untouched, up to want-1 untouched
-                                 pages no one holds after it; no data when the caller
-                                 holds the current copy
+    READ    segment page want -> | versions kinds data  read copies of `page` and of up
+                                 to want-1 pages after it that come cheap (untouched,
+                                 or from the same node): versions u32 each; kinds a
+                                 byte each: 0 its 4 KiB follow in data, 1 zeros (none
+                                 sent), 2 none (the caller holds the current copy)
+                                 (EOWNERDEAD: the page is lost)
+    WRITE   segment page want -> | versions acks kinds data  `page` to write, and, if
+                                 it is untouched, up to want-1 untouched pages no one
+                                 holds after it. Every other copy is sent INVALIDATE
+                                 first; acks (u32 sites) are the nodes whose
+                                 INVALIDATED the caller awaits before it uses the page
     LOCK    segment lock      -> (nothing)       answered when the caller's task holds
                                  lock `lock` (0..MAX_LOCKS-1); EDEADLK: it holds it already
     UNLOCK  segment lock      -> (nothing)       EPERM: the caller's task does not hold it
@@ -42,13 +45,24 @@ The home's side (lthread 1; the dsm servers of every node, Who.PEER, except the 
     GONE    tid:64            -> (nothing)       a task ended: its locks go to the next
                                  waiter, it leaves every wait
 
-A node's copies (lthread 2; only a segment's home, Who.PEER and checked):
+A node's copies (Who.PEER and checked: the sender's site keys the copy of a home's page):
 
-    FETCH      segment page drop | versions -> | data  pages from `page` on, one per
-                                 version (u32 each, 1..MAX_AHEAD), once each version is
-                                 installed; drop: invalidate them (a new writer), else
-                                 keep read-only copies
-    INVALIDATE segment page version      ->        drop every copy older than `version`
+    FETCH      segment page drop | versions -> | kinds data  (lthread 2) pages from
+                                 `page` on, one per version (u32 each, 1..MAX_AHEAD),
+                                 once each version is installed (kinds as READ's, 0 or
+                                 1); drop: invalidate them (a new writer), else keep
+                                 read-only copies
+    INVALIDATE segment page writer:64 | versions  (lthread 3, one-way: no reply) drop
+                                 the copies of the pages from `page` on, raising each
+                                 one's floor to its version (u32 each, 1..MAX_AHEAD),
+                                 then send INVALIDATED to lthread 3 of `writer` (a dsm
+                                 server) with the first version
+    INVALIDATED home segment page version       (lthread 3, one-way) the sender's copies
+                                 of the run from that page of home site `home`, granted
+                                 at that version, are gone
+
+Lthread 3 never waits (FETCH may, for a grant on its way): an invalidation is never
+stuck behind a fetch, so a writer's wait for INVALIDATED closes no circle.
 """
 from __future__ import annotations
 
@@ -57,19 +71,21 @@ import re
 
 from microkernel.abi.fpage import USER_TOP
 
+from microkernel.abi import IpcError
+
 from .client import Service
 from .interface import Interface, Who, call
 
 __all__ = ["Op", "HomeOp", "CopyOp", "DSM", "HOME", "COPIES", "HOME_LTHREAD",
-           "COPIES_LTHREAD", "MAX_AHEAD", "MAX_SIZE", "MAX_LOCKS", "MAX_NAME", "PAGE",
-           "DsmClient", "HomeClient", "CopiesClient", "parse_name", "check_range"]
+           "COPIES_LTHREAD", "COHERENCE_LTHREAD", "MAX_AHEAD", "MAX_SIZE", "MAX_LOCKS", "MAX_NAME", "PAGE",
+           "DsmClient", "HomeClient", "CopiesClient", "tell", "parse_name", "check_range"]
 
 PAGE = 0x1000
 MAX_SIZE = 16 << 20              # a segment's bytes (4096 pages)
 MAX_LOCKS = 256                  # locks and barriers per segment
 MAX_AHEAD = 16                   # pages one fault may bring
 MAX_NAME = 64
-HOME_LTHREAD, COPIES_LTHREAD = 1, 2
+HOME_LTHREAD, COPIES_LTHREAD, COHERENCE_LTHREAD = 1, 2, 3
 _NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
@@ -93,6 +109,7 @@ class HomeOp(enum.IntEnum):
 class CopyOp(enum.IntEnum):
     FETCH = 0xD5C0
     INVALIDATE = 0xD5C1
+    INVALIDATED = 0xD5C2
 
 
 DSM = Interface("dsm", Op, {
@@ -104,8 +121,8 @@ DSM = Interface("dsm", Op, {
 
 HOME = Interface("dsm home", HomeOp, {
     HomeOp.OPEN: call("size | name", "segment", Who.PEER),
-    HomeOp.READ: call("segment page want", "| versions data", Who.PEER),
-    HomeOp.WRITE: call("segment page want", "| versions data?", Who.PEER),
+    HomeOp.READ: call("segment page want", "| versions kinds data", Who.PEER),
+    HomeOp.WRITE: call("segment page want", "| versions acks kinds data", Who.PEER),
     HomeOp.LOCK: call("segment lock"),
     HomeOp.UNLOCK: call("segment lock"),
     HomeOp.BARRIER: call("segment barrier count"),
@@ -113,8 +130,10 @@ HOME = Interface("dsm home", HomeOp, {
 })
 
 COPIES = Interface("dsm copies", CopyOp, {
-    CopyOp.FETCH: call("segment page drop | versions", "| data", Who.PEER),
-    CopyOp.INVALIDATE: call("segment page version", who=Who.PEER),
+    CopyOp.FETCH: call("segment page drop | versions", "| kinds data", Who.PEER),
+    CopyOp.INVALIDATE: call("segment page writer:64 | versions", who=Who.PEER,
+                            doc="one-way"),
+    CopyOp.INVALIDATED: call("home segment page version", who=Who.PEER, doc="one-way"),
 })
 
 
@@ -160,7 +179,17 @@ class HomeClient(Service):
 
 
 class CopiesClient(Service):
-    """A home's calls to the copies of a node (lthread 2 of its dsm server)."""
+    """A home's FETCH calls to the copies of a node (lthread 2 of its dsm server)."""
 
     iface = COPIES
     timeout = 15.0               # above the copies' wait for a grant on its way
+
+
+def tell(rt, tid, code: int, *values, timeout: float) -> bool:
+    """Send COPIES' one-way `code` to `tid`, waiting up to `timeout` for it (or, off
+    the node, for the comm task) to take it; False if it did not."""
+    try:
+        rt.send(tid, COPIES.request(code, *values), timeout=timeout)
+        return True
+    except IpcError:
+        return False

@@ -24,21 +24,20 @@ import logging
 import os
 
 from protocols import wellknown
-from protocols.dsm import COPIES_LTHREAD, DSM, HOME_LTHREAD
+from protocols.dsm import COHERENCE_LTHREAD, COPIES_LTHREAD, DSM, HOME_LTHREAD
 from protocols.names import Names
 from protocols.server import Dispatch, serve
 
 from servers.pager import Pager
 
 from .copies import Copies
-from .home import Home, invalidator_loop
+from .home import Home
 from .locks import Locks
 from .server import CopiesSide, HomeSide, Local, copies_loop, home_loop
 
 __all__ = ["main"]
 
 log = logging.getLogger("mk.dsm")
-INVALIDATORS = 4              # lthreads 3..6
 
 
 def main(rt, name, names_id) -> None:
@@ -48,10 +47,9 @@ def main(rt, name, names_id) -> None:
     copies = Copies(rt, anon)
     home = Home(rt, copies)
     rt.lthread_ex_regs(HOME_LTHREAD, home_loop, args=(HomeSide(rt, home, Locks(rt)),))
-    rt.lthread_ex_regs(COPIES_LTHREAD, copies_loop, args=(CopiesSide(rt, copies),))
-    for i in range(INVALIDATORS):             # a write's invalidations go out at once
-        rt.lthread_ex_regs(COPIES_LTHREAD + 1 + i, invalidator_loop, args=(home,))
-    home.invalidators = INVALIDATORS
+    side = CopiesSide(rt, copies)
+    rt.lthread_ex_regs(COPIES_LTHREAD, copies_loop, args=(side,))       # FETCH: may wait
+    rt.lthread_ex_regs(COHERENCE_LTHREAD, copies_loop, args=(side,))    # never waits
     local = Local(rt, node, home, copies, anon)
     Names(rt, tid=int(names_id)).register(wellknown.DSM)
     log.info("dsm: node %s, site %d", node, rt.site)

@@ -23,6 +23,7 @@ __all__ = ["Copies", "NONE", "READ", "WRITE", "FETCH_WAIT"]
 
 NONE, READ, WRITE = 0, 1, 2
 FETCH_WAIT = 10.0             # a granted copy's install, at most (s)
+MAX_ACKS = 4096               # INVALIDATED answers kept for writers yet to ask
 
 
 class Copy:
@@ -43,6 +44,7 @@ class Copies:
         self.cond = threading.Condition()
         self.copies: dict[tuple, Copy] = {}
         self.lost: dict[tuple, str] = {}      # pages no one can have again, and why
+        self.acks: dict[tuple, set] = {}      # (key, version) -> sites that answered
 
     def held(self, key: tuple, write: bool):
         """(frame, writable) of the copy that serves an access, or None (caller holds
@@ -92,6 +94,25 @@ class Copies:
         """Every copy older than `version` is void: unmap it from the tasks."""
         with self.cond:
             self._drop(self.copies.setdefault(key, Copy()), version)
+
+    def acked(self, key: tuple, version: int, site: int) -> None:
+        """Node `site` has voided its copy of `key` for the write grant of `version`."""
+        with self.cond:
+            if len(self.acks) >= MAX_ACKS:
+                del self.acks[next(iter(self.acks))]
+            self.acks.setdefault((key, version), set()).add(site)
+            self.cond.notify_all()
+
+    def await_acks(self, key: tuple, version: int, sites: set, timeout: float) -> set:
+        """Wait up to `timeout` until every node of `sites` has acked; those still
+        missing (their answers are kept for a later wait)."""
+        with self.cond:
+            self.cond.wait_for(lambda: sites <= self.acks.get((key, version), set()),
+                               timeout)
+            got = self.acks.get((key, version), set())
+            if sites <= got:
+                del self.acks[(key, version)]
+            return sites - got
 
     def _has(self, key: tuple, version: int) -> bool:
         c = self.copies.get(key)

@@ -17,16 +17,18 @@ from __future__ import annotations
 import array
 import errno
 import logging
-import queue
 import threading
 
 from protocols.client import ServiceError
-from protocols.dsm import COPIES_LTHREAD, MAX_AHEAD, MAX_SIZE, PAGE, CopiesClient, CopyOp
+from protocols.dsm import (COHERENCE_LTHREAD, COPIES_LTHREAD, MAX_AHEAD, MAX_SIZE, PAGE,
+                           CopiesClient, CopyOp, tell)
 
-__all__ = ["Home", "Segment", "Entry", "invalidator_loop"]
+from .grant import ZERO, unpack_pages
+from .locks import PATIENCE
+
+__all__ = ["Home", "Segment", "Entry"]
 
 log = logging.getLogger("mk.dsm")
-ZERO = bytes(PAGE)
 MAX_SEGMENTS = 256
 
 
@@ -57,8 +59,6 @@ class Home:
         self.segments: dict[int, Segment] = {}
         self.by_name: dict[str, Segment] = {}
         self.peers: dict[int, int] = {}            # site -> its dsm server's id (lthread 0)
-        self.jobs: queue.SimpleQueue = queue.SimpleQueue()     # for the invalidators
-        self.invalidators = 0
 
     def open(self, name: str, size: int) -> int:
         """The number of segment `name`, created with `size` if new (EEXIST: it exists
@@ -109,14 +109,22 @@ class Home:
     def _ahead(self, segment: int, page: int, site: int, want: int, first: Entry) -> list:
         """The entries after `page` a read may take along: those in the first page's
         state (being written, or read) whose data comes from the same node (or that
-        are untouched with it), until one is not."""
-        seg, source = self.segments[segment], self._source(first)
-        out = []
+        are untouched with it), until one is not (a page being written is left to its
+        writer)."""
+        source = self._source(first)
+        if source == site:
+            return []
+        return self._run(segment, page, want, lambda f: (
+            site not in f.copies and f.write == first.write and self._source(f) == source))
+
+    def _run(self, segment: int, page: int, want: int, fits) -> list:
+        """The entries after `page`, up to `want` - 1 of them, while `fits(entry)` and
+        none is lost."""
+        seg, out = self.segments[segment], []
         for q in range(page + 1, min(page + min(want, MAX_AHEAD), seg.size // PAGE)):
             f = seg.pages.setdefault(q, Entry())
-            if (f.lost or site in f.copies or f.write != first.write
-                    or self._source(f) != source or source == site):
-                break                  # (a page being written is left to its writer)
+            if f.lost or not fits(f):
+                break
             out.append(f)
         return out
 
@@ -130,65 +138,80 @@ class Home:
             return [ZERO] * len(run)
         if len(run) > 1 or source == self.rt.site:
             try:
-                data = self._fetch(source, segment, page, [f.version for f in run], False)
-                return [data[i:i + PAGE] for i in range(0, len(data), PAGE)]
+                return self._fetch(source, segment, page, [f.version for f in run], False)
             except (ServiceError, OSError) as err:
                 log.warning("dsm: pages %d+ of segment %d: %s", page, segment, err)
         return [self._data(e, segment, page, drop=False)]
 
     def write(self, segment: int, page: int, site: int, deliver=None,
-              want: int = 1) -> list[tuple[int, bytes | None]]:
-        """`page` for node `site` to write, every other copy invalidated first, and, if
-        it is untouched, up to `want` - 1 untouched pages after it no one holds:
-        [(version, data)], data None when `site` holds the current copy. If `deliver`
-        fails, the page stays here, this node its writer (ECOMM)."""
+              want: int = 1) -> tuple[list, set]:
+        """`page` for node `site` to write, with up to `want` - 1 pages after it that
+        come along (`_take`): ([(version, data)], acks), data None when `site` holds the
+        current copy. Every other copy of them is sent INVALIDATE first; `acks` are the
+        nodes whose INVALIDATED the writer must await. If `deliver` fails, the pages
+        stay here, this node their writer (an untouched one taken along stays
+        untouched) (ECOMM)."""
         with self.lock:
             e = self._entry(segment, page)
-            old, new = e.version, e.version + 1
-            extra = self._untouched(segment, page, want) if e.owner is None else []
-            if e.owner is None:
-                data = ZERO
-            elif site in e.copies:
-                data = None
-            else:
-                data = self._data(e, segment, page, drop=True)
-            self._invalidate(e.copies - {site}, segment, page, new)
-            for f in [e] + extra:
+            run, datas = self._take(e, segment, page, site, want)
+            others = set().union(*(f.copies for f in run)) - {site}
+            acks = self._invalidate(others, segment, page, [f.version + 1 for f in run],
+                                    site)
+            before = [(f.owner, f.version) for f in run]
+            for f in run:
                 f.owner, f.write, f.copies, f.version = site, True, {site}, f.version + 1
-            out = [(f.version, data if f is e else ZERO) for f in [e] + extra]
-            if deliver is not None and not deliver(out):
-                self._keep(e, segment, page, old, data)
-                for f in extra:
-                    f.owner, f.write, f.copies, f.version = None, False, set(), f.version - 1
+            out = [(f.version, d) for f, d in zip(run, datas)]
+            if deliver is not None and not deliver(out, acks):
+                for i, (f, d, (owner, version)) in enumerate(zip(run, datas, before)):
+                    if i and owner is None:
+                        f.owner, f.write, f.copies, f.version = None, False, set(), version
+                    else:
+                        self._keep(f, segment, page + i, version, d)
                 raise OSError(errno.ECOMM, f"the page did not reach site {site}")
-            return out
+            return out, acks
 
-    def _untouched(self, segment: int, page: int, want: int) -> list:
-        """The entries after `page` no one has written or holds, up to `want` - 1 of
-        them, until one is not (a write takes them along)."""
-        seg, out = self.segments[segment], []
-        for q in range(page + 1, min(page + min(want, MAX_AHEAD), seg.size // PAGE)):
-            f = seg.pages.setdefault(q, Entry())
-            if f.owner is not None or f.copies or f.lost:
-                break
-            out.append(f)
-        return out
+    def _take(self, e: Entry, segment: int, page: int, site: int, want: int):
+        """([entries], [data or None]) a write of `page` takes, a run of pages in the
+        same case as the first (a writer that took pages ahead and a neighbour that
+        needs them back: one call, not one a page):
+        * untouched, with the untouched pages after it no one holds: zeros;
+        * held by `site`, with the pages after it `site` holds: no data (an upgrade);
+        * written by another node, with the pages after it that node writes: one FETCH;
+        * else the page alone, its data from whoever has it."""
+        if e.owner is None:
+            run = [e] + self._run(segment, page, want,
+                                  lambda f: f.owner is None and not f.copies)
+            return run, [ZERO] * len(run)
+        if site in e.copies:
+            run = [e] + self._run(segment, page, want, lambda f: site in f.copies)
+            return run, [None] * len(run)
+        if e.write:
+            run = [e] + self._run(segment, page, want,
+                                  lambda f: f.write and f.owner == e.owner != site)
+            if len(run) > 1:
+                try:
+                    datas = self._fetch(e.owner, segment, page, [f.version for f in run],
+                                        True)
+                    e.copies.discard(e.owner)
+                    return run, datas
+                except (ServiceError, OSError) as err:
+                    log.warning("dsm: pages %d+ of segment %d: %s", page, segment, err)
+        return [e], [self._data(e, segment, page, drop=True)]
 
-    def _invalidate(self, sites: set, segment: int, page: int, version: int) -> None:
-        """INVALIDATE the copies on `sites`, the remote ones all at once: a call each
-        from its own invalidator lthread (each waits in its own closed receive)."""
-        remote = sorted(sites - {self.rt.site})
+    def _invalidate(self, sites: set, segment: int, page: int, versions: list[int],
+                    writer: int) -> set:
+        """Void the copies on `sites` of the pages from `page` on, one per new version:
+        this node's at once, in process; each other node's by one one-way INVALIDATE
+        that names the writer's dsm server, to which that node answers INVALIDATED
+        (three hops where a call would take four, and none waits for another). The
+        sites that were sent one."""
         if self.rt.site in sites:
-            self._invalidate_at(self.rt.site, segment, page, version)
-        if len(remote) < 2 or not self.invalidators:
-            for s in remote:
-                self._invalidate_at(s, segment, page, version)
-            return
-        done = threading.Semaphore(0)
-        for s in remote:
-            self.jobs.put((s, segment, page, version, done))
-        for _ in remote:
-            done.acquire()
+            for i, v in enumerate(versions):
+                self.copies.invalidate((self.rt.site, segment, page + i), v)
+        to, vs = self._dsm(writer), array.array("I", versions).tobytes()
+        return {s for s in sites - {self.rt.site}
+                if tell(self.rt, self.peers[s].lthread_id(COHERENCE_LTHREAD),
+                        CopyOp.INVALIDATE, segment, page, int(to), vs, timeout=PATIENCE)}
 
     def _keep(self, e: Entry, segment: int, page: int, old: int, data: bytes | None) -> None:
         """A write grant was lost on the way: its data stays with this node (or, with
@@ -217,7 +240,7 @@ class Home:
         order = [e.owner] + sorted(e.copies - {e.owner})
         for s in order if not e.write else [e.owner]:
             try:
-                data = self._fetch(s, segment, page, [e.version], drop)
+                data = self._fetch(s, segment, page, [e.version], drop)[0]
             except (ServiceError, OSError) as err:
                 log.warning("dsm: page %d of segment %d: node %d: %s", page, segment, s, err)
                 e.copies.discard(s)
@@ -230,35 +253,23 @@ class Home:
         raise OSError(errno.EOWNERDEAD, e.lost)
 
     def _fetch(self, site: int, segment: int, page: int, versions: list[int],
-               drop: bool) -> bytes:
-        """FETCH from node `site`'s copies (in process for this node, else by IPC)."""
+               drop: bool) -> list[bytes]:
+        """The pages from `page` on, one per version, FETCHed from node `site`'s copies
+        (in process for this node, else by IPC)."""
         if site == self.rt.site:                   # this node is the home: its site
-            return self.copies.fetch((site, segment, page), versions, drop)
-        return self._copies(site).call(CopyOp.FETCH, segment, page, int(drop),
-                                       array.array("I", versions).tobytes()).data
+            data = self.copies.fetch((site, segment, page), versions, drop)
+            return [data[i:i + PAGE] for i in range(0, len(data), PAGE)]
+        r = self._copies(site).call(CopyOp.FETCH, segment, page, int(drop),
+                                    array.array("I", versions).tobytes())
+        datas = unpack_pages(r.kinds, r.data)
+        if len(datas) != len(versions) or None in datas:
+            raise ServiceError(errno.EPROTO, f"FETCH of {len(versions)} pages: {len(datas)}")
+        return datas
 
-    def _invalidate_at(self, site: int, segment: int, page: int, version: int) -> None:
-        """INVALIDATE at node `site` (one that fails is of a copy that is gone anyway)."""
-        if site == self.rt.site:
-            self.copies.invalidate((site, segment, page), version)
-            return
-        try:
-            self._copies(site).call(CopyOp.INVALIDATE, segment, page, version)
-        except ServiceError:
-            log.warning("dsm: node %d did not invalidate: gone", site)
+    def _dsm(self, site: int):
+        """The dsm server of node `site` (this one's, or a peer's that called)."""
+        return self.rt.myself().task_id() if site == self.rt.site else self.peers[site]
 
     def _copies(self, site: int) -> CopiesClient:
         return CopiesClient(self.rt, tid=self.peers[site].lthread_id(COPIES_LTHREAD))
 
-
-def invalidator_loop(rt, home: Home) -> None:
-    """An invalidator lthread: run the home's INVALIDATE calls handed to it, forever."""
-    while True:
-        site, segment, page, version, done = home.jobs.get()
-        try:
-            home._invalidate_at(site, segment, page, version)
-        except Exception:
-            log.exception("dsm: invalidating page %d of segment %d at site %d",
-                          page, segment, site)
-        finally:
-            done.release()

@@ -1,31 +1,36 @@
-"""The dsm server's three lthreads and their handlers.
+"""The dsm server's four lthreads and their handlers.
 
     0  the tasks' side: protocols.dsm DSM (ATTACH, DETACH, WHY, FORGET) and the page
        faults of every thread whose pager it is
     1  the home's side: HOME (the directory of the segments homed here, their locks
        and barriers); its idle look drops the locks of nodes that are gone
-    2  this node's copies: COPIES (FETCH, INVALIDATE), from the homes
+    2  this node's copies: COPIES FETCH, from the homes
+    3  coherence: COPIES INVALIDATE (from a home) and INVALIDATED (from a node that
+       voided its copy for this node's write), both one-way
 
-Three threads, so no wait can close a circle: a fault (0) may wait for a home (1, here
-or far), a home for copies (2), and copies for nothing but a grant already on its way
-to 0. A fault is answered under the copies' lock, so no invalidation slips between the
-choice of a frame and its map item reaching the task.
+Four threads, so no wait can close a circle: a fault (0) may wait for a home (1, here
+or far) and for INVALIDATED (3, which waits for nothing), a home for copies (2), and
+copies for nothing but a grant already on its way to 0. A fault is answered under the
+copies' lock, so no invalidation slips between the choice of a frame and its map item
+reaching the task.
 """
 from __future__ import annotations
 
 import array
 import errno
 import logging
+import time
 
 from microkernel.abi import Fpage, MapItem, Msg, ThreadId
 from protocols.client import ServiceError
 from protocols.comm import CommClient
-from protocols.dsm import (COPIES, DSM, HOME, HOME_LTHREAD, MAX_AHEAD, PAGE, CopyOp,
-                           HomeClient, HomeOp, check_range, parse_name)
+from protocols.dsm import (COHERENCE_LTHREAD, COPIES, DSM, HOME, HOME_LTHREAD, MAX_AHEAD,
+                           PAGE, CopyOp, HomeClient, HomeOp, check_range, parse_name, tell)
 from protocols.pager import fault_of
 from protocols.server import Dispatch, send_reply, serve
 
 from .attachments import Attachment, Attachments
+from .grant import pack, pack_pages, unpack
 from .locks import PATIENCE
 
 __all__ = ["Local", "HomeSide", "CopiesSide", "home_loop", "copies_loop"]
@@ -34,6 +39,8 @@ log = logging.getLogger("mk.dsm")
 TRIES = 4                    # grants overtaken by invalidations before the task re-faults
 LOOK = 2.0                   # the home's look for nodes that are gone (s)
 GONE_TIMEOUT = 2.0
+ACK_LOOK = 1.0               # a writer missing INVALIDATED asks the comm server who lives
+ACK_PATIENCE = 15.0          # ... and after this long takes a silent node for gone
 
 
 class Local:
@@ -106,46 +113,74 @@ class Local:
             with copies.cond:
                 if key in copies.lost:
                     return Msg()                # nothing mapped: the task's fault
-                if self._answer(msg, key, f):
+                if self._answer(msg, a, key, f):
                     return None
             try:
-                pages = self._ask(a, key[2], f.write)
+                pages, acks = self._ask(a, key[2], f.write)
             except ServiceError as e:
                 if e.errno != errno.ETIMEDOUT:
                     with copies.cond:
                         copies.lost[key] = self._lost(a, key[2], e)
                 return Msg()
+            if acks:
+                self._await(key, pages[0][0], acks)
             with copies.cond:
                 for i, (version, data) in enumerate(pages[1:], 1):     # the ones ahead
                     copies.install((*key[:2], key[2] + i), version, data, f.write)
                 version, data = pages[0]
-                if copies.install(key, version, data, f.write) and self._answer(msg, key, f):
+                if copies.install(key, version, data, f.write) and self._answer(msg, a, key, f):
                     return None
         return Msg()
 
-    def _answer(self, msg: Msg, key: tuple, f) -> bool:
-        """Map the copy for the access if this node holds one fit for it (with the
-        copies' lock held: the map item lands before any invalidation runs)."""
+    def _answer(self, msg: Msg, a: Attachment, key: tuple, f) -> bool:
+        """Map the copy for the access if this node holds one fit for it, and with it
+        the copies held of the pages after it, up to the attachment's `ahead` (fault-
+        around, as Linux maps around a fault: one fault, not one a page). The copies'
+        lock is held: the map items land before any invalidation runs."""
         got = self.copies.held(key, f.write)
         if got is None:
             return False
-        item = MapItem(Fpage(got[0], 12, got[1]), f.page)
-        send_reply(self.rt, msg.sender, Msg(items=(item,)))
+        items = [MapItem(Fpage(got[0], 12, got[1]), f.page)]
+        home, segment, page = key
+        for i in range(1, a.want(page)):
+            more = self.copies.held((home, segment, page + i), False)
+            if more is None:
+                break
+            items.append(MapItem(Fpage(more[0], 12, more[1]), f.page + i * PAGE))
+        send_reply(self.rt, msg.sender, Msg(items=tuple(items)))
         return True
 
-    def _ask(self, a: Attachment, page: int, write: bool) -> list:
-        """[(version, data or None)] of a grant from the segment's home, from `page` on."""
+    def _ask(self, a: Attachment, page: int, write: bool) -> tuple[list, set]:
+        """([(version, data or None)], acks) of a grant from the segment's home, from
+        `page` on; acks: the nodes whose INVALIDATED a write awaits."""
         want = a.want(page)
         if a.home == self.rt.site:
             try:
                 if write:
-                    return self.home.write(a.segment, page, a.home, want=want)
-                return self.home.read(a.segment, page, a.home, want=want)
+                    return self.home.write(a.segment, page, self.rt.site, want=want)
+                return self.home.read(a.segment, page, self.rt.site, want=want), set()
             except OSError as e:
                 raise ServiceError(e.errno, e.strerror) from None
-        r = self._home(a.home).call(HomeOp.WRITE if write else HomeOp.READ, a.segment,
-                                    page, want)
-        return unpack(r.versions, r.data)
+        if write:
+            r = self._home(a.home).call(HomeOp.WRITE, a.segment, page, want)
+            return unpack(r.versions, r.kinds, r.data), set(array.array("I", r.acks))
+        r = self._home(a.home).call(HomeOp.READ, a.segment, page, want)
+        return unpack(r.versions, r.kinds, r.data), set()
+
+    def _await(self, key: tuple, version: int, sites: set) -> None:
+        """Until every node of `sites` has voided its copy (INVALIDATED), is gone in
+        the comm server's view, or stayed silent ACK_PATIENCE (taken for gone, as a
+        call that timed out would be)."""
+        deadline = time.monotonic() + ACK_PATIENCE
+        while sites:
+            sites = self.copies.await_acks(key, version, sites, ACK_LOOK)
+            if sites and time.monotonic() > deadline:
+                log.warning("dsm: nodes %s did not invalidate page %d: taken for gone",
+                            sorted(sites), key[2])
+                return
+            live = alive(self.rt) if sites else None
+            if live is not None:
+                sites &= live
 
     def _home(self, site: int) -> HomeClient:
         if site == self.rt.site:
@@ -189,8 +224,11 @@ class HomeSide:
         self.home.peers[msg.sender.site] = msg.sender.task_id()
 
     def _deliver(self, op: HomeOp, msg: Msg):
-        def deliver(pages: list) -> bool:
-            return send_reply(self.rt, msg.sender, HOME.reply(op, pack(pages)), PATIENCE)
+        def deliver(pages: list, acks: set | None = None) -> bool:
+            versions, kinds, data = pack(pages)
+            values = (versions, kinds, data) if acks is None else \
+                (versions, array.array("I", sorted(acks)).tobytes(), kinds, data)
+            return send_reply(self.rt, msg.sender, HOME.reply(op, values), PATIENCE)
         return deliver
 
     def lock(self, req, msg):
@@ -214,22 +252,17 @@ class HomeSide:
     def look(self) -> None:
         """Drop the locks and waits of tasks on nodes the comm server calls gone."""
         sites = {t.site for t in self.locks.tasks()} - {self.rt.site}
-        if not sites:
+        live = alive(self.rt) if sites else None
+        if live is None:
             return
-        try:
-            peers = CommClient(self.rt, timeout=1.0).nodes()["peers"]
-        except (ServiceError, KeyError) as e:
-            log.warning("dsm: cannot see the cluster: %s", e)
-            return
-        alive = {p["site"] for p in peers if p.get("alive")}
-        for site in sites - alive:
+        for site in sites - live:
             log.warning("dsm: node at site %d is gone: its tasks' locks are free", site)
             self.locks.drop_site(site)
 
 
 class CopiesSide:
-    """lthread 2: COPIES, from a segment's home (whose site keys the copy: a home
-    reaches only its own segments' copies)."""
+    """lthreads 2 and 3: COPIES, from a segment's home (whose site keys the copy: a
+    home reaches only its own segments' copies), and INVALIDATED from other nodes."""
 
     def __init__(self, rt, copies):
         self.rt, self.copies = rt, copies
@@ -240,33 +273,48 @@ class CopiesSide:
         if not 1 <= len(versions) <= MAX_AHEAD:
             raise OSError(errno.EINVAL, f"1 to {MAX_AHEAD} versions")
         data = self.copies.fetch(key, list(versions), bool(req.drop))
-        send_reply(self.rt, msg.sender, COPIES.reply(CopyOp.FETCH, (data,)), PATIENCE)
+        pages = [data[i:i + PAGE] for i in range(0, len(data), PAGE)]
+        send_reply(self.rt, msg.sender, COPIES.reply(CopyOp.FETCH, pack_pages(pages)),
+                   PATIENCE)
         return None
 
     def invalidate(self, req, msg):
-        self.copies.invalidate((msg.sender.site, req.segment, req.page), req.version)
-        send_reply(self.rt, msg.sender, COPIES.reply(CopyOp.INVALIDATE), PATIENCE)
+        """INVALIDATE (one-way): void the copies, then tell the writer's dsm server."""
+        writer, versions = ThreadId(req.writer), array.array("I")
+        try:
+            versions.frombytes(req.versions)
+        except ValueError:
+            versions = ()
+        if (writer.task != self.rt.myself().task or writer.site == self.rt.site
+                or not 1 <= len(versions) <= MAX_AHEAD):
+            log.warning("dsm: a malformed INVALIDATE from site %d", msg.sender.site)
+            return None
+        for i, v in enumerate(versions):
+            self.copies.invalidate((msg.sender.site, req.segment, req.page + i), v)
+        tell(self.rt, writer.lthread_id(COHERENCE_LTHREAD), CopyOp.INVALIDATED,
+             msg.sender.site, req.segment, req.page, versions[0], timeout=PATIENCE)
         return None
 
-
-def pack(pages: list) -> tuple[bytes, bytes]:
-    """(versions, data) of a grant's [(version, data or None)] (no data: b"")."""
-    versions = array.array("I", [v for v, _ in pages]).tobytes()
-    return versions, b"".join(d for _, d in pages if d is not None)
-
-
-def unpack(versions: bytes, data: bytes) -> list:
-    """A grant's [(version, data or None)] from its reply."""
-    vs = array.array("I", versions)
-    if not data:
-        return [(v, None) for v in vs]
-    return [(v, data[i * PAGE:(i + 1) * PAGE]) for i, v in enumerate(vs)]
+    def invalidated(self, req, msg):
+        """INVALIDATED (one-way): a node voided its copy for this node's write."""
+        self.copies.acked((req.home, req.segment, req.page), req.version, msg.sender.site)
+        return None
 
 
 def _want(n: int) -> int:
     if not 1 <= n <= MAX_AHEAD:
         raise OSError(errno.EINVAL, f"1 to {MAX_AHEAD} pages")
     return n
+
+
+def alive(rt) -> set | None:
+    """The sites the comm server calls alive (None: it cannot be asked)."""
+    try:
+        peers = CommClient(rt, timeout=1.0).nodes()["peers"]
+    except (ServiceError, KeyError) as e:
+        log.warning("dsm: cannot see the cluster: %s", e)
+        return None
+    return {p["site"] for p in peers if p.get("alive")}
 
 
 def home_loop(rt, side: HomeSide) -> None:

@@ -3,7 +3,8 @@ started by `mk run` on each node: a write on one node is seen by reads on every 
 no read is stale once a write has completed; the lock excludes (a counter incremented
 under it by tasks on every node ends at the exact sum) and is released by a task that
 ends holding it; bad attaches get their errors; a stranger calling every operation
-changes nothing; a page whose only copy was on a node that falls silent is a
+changes nothing; a write waits for a silent holder of a read copy only until the node
+is called gone; a page whose only copy was on a node that falls silent is a
 SegmentFault for the next task to touch it, never a hang. Task code:
 tasks/dsm_tasks.py."""
 from __future__ import annotations
@@ -103,7 +104,7 @@ def test_a_stranger_changes_nothing(cluster):
     n1.facts(TASKS, "write", "str@n1", PAGE, 0, "intact")
     got = n2.facts(TASKS, "stranger", "str@n1", PAGE)
     e = got["errnos"]
-    for op in ("open", "read", "write", "gone", "fetch", "invalidate", "forget",
+    for op in ("open", "read", "write", "gone", "fetch", "invalidate", "invalidated", "forget",
                "unlock_not_held"):
         assert e[op] == errno.EPERM, (op, e)
     for op in ("lock_bad_number", "barrier_zero", "attach_short", "attach_bad_utf8",
@@ -120,7 +121,13 @@ def test_a_page_whose_only_copy_is_gone_is_a_fault_not_a_hang(cluster, mk_home):
     n1, n2, n3 = cluster
     holder = n3.start(TASKS, "hold", "lost@n1", 2 * PAGE, 0, "only-here", 120)
     wait_until(lambda: '"holding"' in n3.output(holder["task"]), 30, "n3 to hold the page")
+    n1.facts(TASKS, "write", "kept@n1", PAGE, 0, "v1")
+    assert n3.facts(TASKS, "read", "kept@n1", PAGE, 0, 2)["read"] == "v1"   # a copy on n3
     assert mk(mk_home, "link", "n3", "down").returncode == 0
+    t0 = time.monotonic()            # n3 cannot answer INVALIDATED: the write waits for
+    assert n2.facts(TASKS, "write", "kept@n1", PAGE, 0, "v2", timeout=30)["wrote"] == "v2"
+    assert time.monotonic() - t0 < 20                      # the comm server to call it gone
+    assert n1.facts(TASKS, "read", "kept@n1", PAGE, 0, 2)["read"] == "v2"
     t0 = time.monotonic()
     got = n2.facts(TASKS, "fault", "lost@n1", 2 * PAGE, 0, timeout=30)
     assert "lost" in got["fault"] and "only copy" in got["fault"], got

@@ -92,18 +92,21 @@ def stranger(rt, name, size):
     malformed and forged requests; report each errno (0: accepted) and the segment's
     first bytes before and after."""
     from microkernel.abi import Msg
-    from protocols.dsm import COPIES_LTHREAD, CopyOp, DsmClient, HomeOp, Op
+    from protocols.dsm import COHERENCE_LTHREAD, COPIES_LTHREAD, CopyOp, DsmClient, HomeOp, Op
     seg = _attach(rt, name, size)
     before = seg.read(0, 8)
     dsm = DsmClient(rt).server()
     home, copies = seg.home.server(), dsm.lthread_id(COPIES_LTHREAD)      # the real home
+    coherence = dsm.lthread_id(COHERENCE_LTHREAD)
     tries = {
         "open": (home, (HomeOp.OPEN, 4096), (b"x",)),
         "read": (home, (HomeOp.READ, seg.number, 0, 1), ()),
         "write": (home, (HomeOp.WRITE, seg.number, 0, 1), ()),
         "gone": (home, (HomeOp.GONE, 64, 0), ()),
         "fetch": (copies, (CopyOp.FETCH, seg.number, 0, 1), (b"\0" * 4,)),
-        "invalidate": (copies, (CopyOp.INVALIDATE, seg.number, 0, 99), ()),
+        "invalidate": (coherence, (CopyOp.INVALIDATE, seg.number, 0, dsm.low, dsm.high), (b"\x63\0\0\0",)),
+        "invalidated": (coherence, (CopyOp.INVALIDATED, seg.home.server().site,
+                                    seg.number, 0, 99), ()),
         "forget": (dsm, (Op.FORGET, int(rt.myself()) & 0xFFFFFFFF, 0), ()),
         "unlock_not_held": (home, (HomeOp.UNLOCK, seg.number, 0), ()),
         "lock_bad_number": (home, (HomeOp.LOCK, seg.number, 100000), ()),
