@@ -110,12 +110,15 @@ class Home:
         """The entries after `page` a read may take along: those in the first page's
         state (being written, or read) whose data comes from the same node (or that
         are untouched with it), until one is not (a page being written is left to its
-        writer)."""
+        writer). A page being written comes along only at the first page's version:
+        written as often, so likely with it; another (a neighbour's data next to it)
+        would lose its writer the right to write for a copy no one asked for."""
         source = self._source(first)
         if source == site:
             return []
         return self._run(segment, page, want, lambda f: (
-            site not in f.copies and f.write == first.write and self._source(f) == source))
+            site not in f.copies and f.write == first.write and self._source(f) == source
+            and (not f.write or f.version == first.version)))
 
     def _run(self, segment: int, page: int, want: int, fits) -> list:
         """The entries after `page`, up to `want` - 1 of them, while `fits(entry)` and
