@@ -81,8 +81,10 @@ class Copies:
             out = []
             for k, version in zip(keys, versions):
                 c = self.copies[k]
-                # revoke first, then read: no task store can land after the read
-                self.rt.fpage_unmap(Fpage(c.frame, 12), flush=drop)
+                # revoke first, then read: no task store can land after the read (a
+                # read-only copy has nothing to revoke unless it is dropped)
+                if drop or c.have == WRITE:
+                    self.rt.fpage_unmap(Fpage(c.frame, 12), flush=drop)
                 out.append(self.rt.mem.read(c.frame, PAGE))
                 if drop:
                     self._drop(c, version + 1, unmapped=True)
