@@ -43,7 +43,7 @@ TTY = Interface("tty", Op, {
     Op.SETPGRP: call("line pgrp", retry=True),
     Op.MODE: call("line raw", retry=True),
     Op.FLUSH: call("line", retry=True),
-    Op.INPUT: call("line | data", who=Who.SELF),
+    Op.INPUT: call("line | data", who=Who.SELF, doc="one-way"),
 })
 
 
