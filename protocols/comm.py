@@ -9,12 +9,21 @@
                                       EHOSTDOWN: not heard for 3 intervals
     LEAVE            ->               the node is stopping: say goodbye to the cluster, so
                                       its callers fail at once (root, at shutdown)
+    DATAGRAM dest:64 | words *strings ->  the caller's message (words: u32 each) to
+                                      thread `dest` of another node, in the caller's
+                                      name, as one frame outside the link: no
+                                      acknowledgement, no retransmission, no error back;
+                                      it may be lost or overtaken (at most once, one
+                                      frame where a one-way message costs two). EINVAL:
+                                      dest is on this node; ENOENT/EHOSTDOWN: no such
+                                      node, or dead; EMSGSIZE: more than one frame
 
 IPC to other nodes needs no operation: the kernel redirects it to the comm server
 (docs/kernel.md, "Remote IPC"; the wire is docs/net.md).
 """
 from __future__ import annotations
 
+import array
 import enum
 
 import msgpack
@@ -31,12 +40,14 @@ class Op(enum.IntEnum):
     NODES = 0xC011
     RESOLVE = 0xC012
     LEAVE = 0xC013
+    DATAGRAM = 0xC014
 
 
 COMM = Interface("comm", Op, {
     Op.NODES: call("", "| table", retry=True),
     Op.RESOLVE: call("| name", "site", retry=True),
     Op.LEAVE: call(who=Who.CHIEF),
+    Op.DATAGRAM: call("dest:64 | words *strings"),
 })
 
 
@@ -54,6 +65,10 @@ class CommClient(Service):
     def resolve(self, node: str) -> int:
         """The site of node `node` (ServiceError ENOENT, EHOSTDOWN)."""
         return self.call(Op.RESOLVE, node.encode()).site
+
+    def datagram(self, dest: int, words=(), strings=()) -> None:
+        """Send a message to `dest` (another node's thread) as a datagram (DATAGRAM)."""
+        self.call(Op.DATAGRAM, int(dest), array.array("I", words).tobytes(), tuple(strings))
 
     def leave(self) -> None:
         """Tell the cluster this node stops (the comm server's chief only)."""

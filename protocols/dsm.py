@@ -35,7 +35,7 @@ The home's side (lthread 1; the dsm servers of every node, Who.PEER, except the 
     WRITE   segment page want -> | versions acks kinds data  `page` to write, and, if
                                  it is untouched, up to want-1 untouched pages no one
                                  holds after it. Every other copy is sent INVALIDATE
-                                 first; acks (u32 sites) are the nodes whose
+                                 first; acks (u64 ids) are the dsm servers whose
                                  INVALIDATED the caller awaits before it uses the page
     LOCK    segment lock      -> (nothing)       answered when the caller's task holds
                                  lock `lock` (0..MAX_LOCKS-1); EDEADLK: it holds it already
@@ -52,14 +52,18 @@ A node's copies (Who.PEER and checked: the sender's site keys the copy of a home
                                  once each version is installed (kinds as READ's, 0 or
                                  1); drop: invalidate them (a new writer), else keep
                                  read-only copies
-    INVALIDATE segment page writer:64 | versions  (lthread 3, one-way: no reply) drop
-                                 the copies of the pages from `page` on, raising each
-                                 one's floor to its version (u32 each, 1..MAX_AHEAD),
-                                 then send INVALIDATED to lthread 3 of `writer` (a dsm
-                                 server) with the first version
+    INVALIDATE home segment page writer:64 | versions  (lthread 3, one-way: no reply)
+                                 drop the copies of the pages from `page` on of home
+                                 site `home` (the sender's, or the writer's asking
+                                 again), raising each one's floor to its version (u32
+                                 each, 1..MAX_AHEAD), then send INVALIDATED to lthread
+                                 3 of `writer` (a dsm server) with the first version
     INVALIDATED home segment page version       (lthread 3, one-way) the sender's copies
                                  of the run from that page of home site `home`, granted
                                  at that version, are gone
+
+Both go as datagrams (protocols/comm.py DATAGRAM: one frame each, no acknowledgement);
+a writer that misses an INVALIDATED sends INVALIDATE again itself, by ordinary IPC.
 
 Lthread 3 never waits (FETCH may, for a grant on its way): an invalidation is never
 stuck behind a fetch, so a writer's wait for INVALIDATED closes no circle.
@@ -73,7 +77,8 @@ from microkernel.abi.fpage import USER_TOP
 
 from microkernel.abi import IpcError
 
-from .client import Service
+from .client import Service, ServiceError
+from .comm import CommClient
 from .interface import Interface, Who, call
 
 __all__ = ["Op", "HomeOp", "CopyOp", "DSM", "HOME", "COPIES", "HOME_LTHREAD",
@@ -131,7 +136,7 @@ HOME = Interface("dsm home", HomeOp, {
 
 COPIES = Interface("dsm copies", CopyOp, {
     CopyOp.FETCH: call("segment page drop | versions", "| kinds data", Who.PEER),
-    CopyOp.INVALIDATE: call("segment page writer:64 | versions", who=Who.PEER,
+    CopyOp.INVALIDATE: call("home segment page writer:64 | versions", who=Who.PEER,
                             doc="one-way"),
     CopyOp.INVALIDATED: call("home segment page version", who=Who.PEER, doc="one-way"),
 })
@@ -185,11 +190,17 @@ class CopiesClient(Service):
     timeout = 15.0               # above the copies' wait for a grant on its way
 
 
-def tell(rt, tid, code: int, *values, timeout: float) -> bool:
-    """Send COPIES' one-way `code` to `tid`, waiting up to `timeout` for it (or, off
-    the node, for the comm task) to take it; False if it did not."""
+def tell(rt, tid, code: int, *values, timeout: float, datagram: bool = True) -> bool:
+    """Send COPIES' one-way `code` to `tid`, a thread of another node: as a datagram
+    (one frame; it may be lost, and the writer's wait asks again), or with `datagram`
+    False by ordinary IPC, waiting up to `timeout` for the comm task to take it. False
+    if it did not go."""
+    msg = COPIES.request(code, *values)
     try:
-        rt.send(tid, COPIES.request(code, *values), timeout=timeout)
+        if datagram:
+            CommClient(rt, timeout=timeout).datagram(tid, msg.words, msg.strings)
+        else:
+            rt.send(tid, msg, timeout=timeout)
         return True
-    except IpcError:
+    except (IpcError, ServiceError):
         return False

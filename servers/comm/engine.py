@@ -33,7 +33,7 @@ from microkernel.abi.message import MAX_STRING, MAX_STRINGS, MAX_WORDS
 from .deliver import Deliveries
 from .peers import Peer, Peers
 from .trace import FrameTrace
-from .wire import BROADCAST, Flag, Header, Kind, Malformed, frame, parse
+from .wire import BROADCAST, FRAG, Flag, Header, Kind, Malformed, frame, parse
 
 __all__ = ["Comm", "MSG", "ERR", "ACK_DELAY"]
 
@@ -93,6 +93,24 @@ class Comm:
             self.lock.notify()
         return None, []
 
+    def datagram(self, sender: int, dest: int, words, strings) -> list[bytes]:
+        """`sender`'s message to remote `dest` as one DGRAM frame, outside the link: no
+        number, no acknowledgement, no retransmission, so it costs one frame where a
+        one-way message costs two (its own and, unless something goes back soon, a
+        pure ACK). It may be lost or overtaken; the sender must not mind. OSError:
+        ENOENT/EHOSTDOWN no such node or it is dead, EMSGSIZE more than one frame."""
+        site = ThreadId(dest).site
+        body = msgpack.packb([MSG, sender, dest, list(words), list(strings), False])
+        if len(body) > FRAG:
+            raise OSError(errno.EMSGSIZE, f"a datagram is one frame: {len(body)} bytes")
+        with self.lock:
+            p = self.peers.by_site.get(site)
+            if p is None or not p.alive:
+                self.counts["no_node"] += 1
+                raise OSError(errno.EHOSTDOWN if p else errno.ENOENT, f"no live site {site}")
+            self.counts["datagrams_out"] += 1
+            return [self._frame(p, Kind.DGRAM, 0, body)]
+
     def delivering(self, sender: int, dest: int, reply: bool) -> None:
         """Remote `sender`'s message is about to reach local `dest`: remember the call
         as served first, for `dest` may answer before the deliverer runs again."""
@@ -145,6 +163,10 @@ class Comm:
             if h.ack_txn:
                 p.out.ack(h.ack_txn, h.ack_frag, now)
                 self.lock.notify()                # the window may have room again
+            if h.kind == Kind.DGRAM:
+                self.counts["datagrams_in"] += 1
+                item = self._arrived(p, payload, dgram=True)
+                return [item] if item is not None else []
             if h.kind != Kind.DATA:
                 return []
             msgs, what = p.inn.take(h.txn, h.floor, h.frag, h.nfrags, payload, now)
@@ -180,9 +202,10 @@ class Comm:
             self._answer.append(p)               # answered by work(), unicast
         self.lock.notify()
 
-    def _arrived(self, p: Peer, body: bytes) -> tuple | None:
+    def _arrived(self, p: Peer, body: bytes, dgram: bool = False) -> tuple | None:
         """One whole message from peer `p`: checked; returned if its thread has nothing
-        queued (to be tried at once), else queued behind the rest."""
+        queued (to be tried at once), else queued behind the rest. A datagram's item is
+        "dgram": delivered the same, but no call is booked and no error goes back."""
         try:
             m = msgpack.unpackb(body, raw=False)
             kind, sender, dest = m[0], m[1], m[2]
@@ -194,8 +217,9 @@ class Comm:
                              and all(type(w) is int and 0 <= w < _WORD for w in words)
                              and type(strings) is list and len(strings) <= MAX_STRINGS
                              and all(type(s) is bytes and len(s) <= MAX_STRING for s in strings))
-                item = ("msg", sender, dest, tuple(words), strings, bool(reply))
-            elif kind == ERR and len(m) == 4:
+                item = ("dgram" if dgram else "msg", sender, dest, tuple(words), strings,
+                        bool(reply) and not dgram)
+            elif kind == ERR and len(m) == 4 and not dgram:
                 ok = ok and type(m[3]) is int and 0 < m[3] <= 0xFF
                 item = ("notice", dest, sender, m[3])
             else:

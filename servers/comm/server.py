@@ -13,6 +13,7 @@ timeout 0 to it, which the kernel lets wait 0.5 s for the comm task (docs/kernel
 """
 from __future__ import annotations
 
+import array
 import errno
 import logging
 import os
@@ -20,7 +21,7 @@ import time
 
 import msgpack
 
-from microkernel.abi import IpcCode, IpcError, KernelError, Msg, result_byte
+from microkernel.abi import IpcCode, IpcError, KernelError, Msg, ThreadId, result_byte
 from microkernel.abi.ops import REMOTE_ERROR
 from protocols import wellknown
 from protocols.client import ServiceError
@@ -88,6 +89,15 @@ class Front:
 
     def resolve(self, req, msg):
         return (self.comm.resolve(req.name.decode(errors="replace")),)
+
+    def datagram(self, req, msg):
+        """DATAGRAM: the caller's message to an off-site thread, as one frame."""
+        if ThreadId(req.dest).site in (0, self.rt.site):
+            raise OSError(errno.EINVAL, "a datagram goes to a thread of another node")
+        words = array.array("I", req.words)            # ValueError: EINVAL
+        transmit(self.rt, self.net, self.comm,
+                 self.comm.datagram(int(msg.sender), req.dest, words.tolist(), req.strings))
+        return ()
 
 def notice(rt, waiter: int, partner: int, result: int) -> None:
     """End `waiter`'s wait for remote `partner` with V2 error `result` (the kernel drops
@@ -161,6 +171,17 @@ def deliver(rt, comm: Comm, item: tuple, wait: bool) -> None:
     """One item of deliver.py's kinds. A message that is no reply may wait for its
     receiver up to DELIVER_TIMEOUT; without `wait` (the receiving lthread, which must
     not block) it is tried once and, if its receiver is busy, queued for a worker."""
+    if item[0] == "dgram":                    # no booking, no error back: fire and forget
+        _, sender, dest, words, strings, _ = item
+        try:
+            rt.send(dest, Msg(words=words, strings=tuple(strings)),
+                    timeout=DELIVER_TIMEOUT if wait else 0, deceit=sender)
+        except IpcError as e:
+            if not wait and e.code == IpcCode.TIMEOUT:
+                comm.queue((sender, dest), item)
+            else:
+                comm.counts["datagrams_lost"] += 1
+        return
     if item[0] != "msg":
         _, waiter, partner, result = item
         notice(rt, waiter, partner, result)

@@ -13,7 +13,9 @@
     52  payload (1..1462 bytes)
 
 All fields big-endian (network order). A message is msgpack, cut into fragments of
-FRAG bytes; an ACK frame carries no payload, an ANNOUNCE one msgpack map. docs/net.md,
+FRAG bytes; an ACK frame carries no payload, an ANNOUNCE one msgpack map, a DGRAM one
+whole message (txn 0: it is no part of the link's sequence, and only its ack fields
+count for the link). docs/net.md,
 "Remote IPC", has the state machines. `parse` raises `Malformed` for any frame that is
 not exactly this: callers count it and drop it.
 """
@@ -42,6 +44,7 @@ class Kind(enum.IntEnum):
     DATA = 1          # a fragment of a message
     ACK = 2           # acknowledgement only
     ANNOUNCE = 3      # who I am (broadcast, or unicast as an answer)
+    DGRAM = 4         # a whole message in one frame, outside the link: no txn, no ack
 
 
 class Flag(enum.IntFlag):
@@ -94,6 +97,8 @@ def parse(raw: bytes) -> tuple[bytes, Header, bytes]:
         raise Malformed("DATA without payload, txn, or a fragment in range")
     if h.kind == Kind.ACK and payload:
         raise Malformed("ACK with payload")
+    if h.kind == Kind.DGRAM and not payload:
+        raise Malformed("DGRAM without payload")
     return src, h, payload
 
 

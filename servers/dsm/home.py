@@ -147,11 +147,11 @@ class Home:
         return [self._data(e, segment, page, drop=False)]
 
     def write(self, segment: int, page: int, site: int, deliver=None,
-              want: int = 1) -> tuple[list, set]:
+              want: int = 1) -> tuple[list, list]:
         """`page` for node `site` to write, with up to `want` - 1 pages after it that
         come along (`_take`): ([(version, data)], acks), data None when `site` holds the
         current copy. Every other copy of them is sent INVALIDATE first; `acks` are the
-        nodes whose INVALIDATED the writer must await. If `deliver` fails, the pages
+        dsm servers (ids) whose INVALIDATED the writer must await. If `deliver` fails, the pages
         stay here, this node their writer (an untouched one taken along stays
         untouched) (ECOMM)."""
         with self.lock:
@@ -202,19 +202,20 @@ class Home:
         return [e], [self._data(e, segment, page, drop=True)]
 
     def _invalidate(self, sites: set, segment: int, page: int, versions: list[int],
-                    writer: int) -> set:
+                    writer: int) -> list:
         """Void the copies on `sites` of the pages from `page` on, one per new version:
         this node's at once, in process; each other node's by one one-way INVALIDATE
         that names the writer's dsm server, to which that node answers INVALIDATED
         (three hops where a call would take four, and none waits for another). The
-        sites that were sent one."""
+        ids of the dsm servers that were sent one."""
         if self.rt.site in sites:
             for i, v in enumerate(versions):
                 self.copies.invalidate((self.rt.site, segment, page + i), v)
         to, vs = self._dsm(writer), array.array("I", versions).tobytes()
-        return {s for s in sites - {self.rt.site}
+        return [int(self.peers[s]) for s in sorted(sites - {self.rt.site})
                 if tell(self.rt, self.peers[s].lthread_id(COHERENCE_LTHREAD),
-                        CopyOp.INVALIDATE, segment, page, int(to), vs, timeout=PATIENCE)}
+                        CopyOp.INVALIDATE, self.rt.site, segment, page, int(to), vs,
+                        timeout=PATIENCE)]
 
     def _keep(self, e: Entry, segment: int, page: int, old: int, data: bytes | None) -> None:
         """A write grant was lost on the way: its data stays with this node (or, with

@@ -123,7 +123,7 @@ class Local:
                         copies.lost[key] = self._lost(a, key[2], e)
                 return Msg()
             if acks:
-                self._await(key, pages[0][0], acks)
+                self._await(key, [v for v, _ in pages], acks)
             with copies.cond:
                 for i, (version, data) in enumerate(pages[1:], 1):     # the ones ahead
                     copies.install((*key[:2], key[2] + i), version, data, f.write)
@@ -150,30 +150,33 @@ class Local:
         send_reply(self.rt, msg.sender, Msg(items=tuple(items)))
         return True
 
-    def _ask(self, a: Attachment, page: int, write: bool) -> tuple[list, set]:
+    def _ask(self, a: Attachment, page: int, write: bool) -> tuple[list, list]:
         """([(version, data or None)], acks) of a grant from the segment's home, from
-        `page` on; acks: the nodes whose INVALIDATED a write awaits."""
+        `page` on; acks: the dsm servers whose INVALIDATED a write awaits (their ids)."""
         want = a.want(page)
         if a.home == self.rt.site:
             try:
                 if write:
                     return self.home.write(a.segment, page, self.rt.site, want=want)
-                return self.home.read(a.segment, page, self.rt.site, want=want), set()
+                return self.home.read(a.segment, page, self.rt.site, want=want), []
             except OSError as e:
                 raise ServiceError(e.errno, e.strerror) from None
         if write:
             r = self._home(a.home).call(HomeOp.WRITE, a.segment, page, want)
-            return unpack(r.versions, r.kinds, r.data), set(array.array("I", r.acks))
+            return unpack(r.versions, r.kinds, r.data), list(array.array("Q", r.acks))
         r = self._home(a.home).call(HomeOp.READ, a.segment, page, want)
-        return unpack(r.versions, r.kinds, r.data), set()
+        return unpack(r.versions, r.kinds, r.data), []
 
-    def _await(self, key: tuple, version: int, sites: set) -> None:
-        """Until every node of `sites` has voided its copy (INVALIDATED), is gone in
-        the comm server's view, or stayed silent ACK_PATIENCE (taken for gone, as a
-        call that timed out would be)."""
-        deadline = time.monotonic() + ACK_PATIENCE
+    def _await(self, key: tuple, versions: list, holders: list) -> None:
+        """Until the dsm server of every node in `holders` (their ids) has voided its copies of the run from `key`
+        granted at `versions` (INVALIDATED), is gone in the comm server's view, or
+        stayed silent ACK_PATIENCE (taken for gone, as a call that timed out would be).
+        The messages are datagrams: every ACK_LOOK, a live node still missing is sent
+        INVALIDATE again, by ordinary IPC."""
+        holders = {ThreadId(h).site: ThreadId(h) for h in holders}
+        deadline, sites = time.monotonic() + ACK_PATIENCE, set(holders)
         while sites:
-            sites = self.copies.await_acks(key, version, sites, ACK_LOOK)
+            sites = self.copies.await_acks(key, versions[0], sites, ACK_LOOK)
             if sites and time.monotonic() > deadline:
                 log.warning("dsm: nodes %s did not invalidate page %d: taken for gone",
                             sorted(sites), key[2])
@@ -181,6 +184,11 @@ class Local:
             live = alive(self.rt) if sites else None
             if live is not None:
                 sites &= live
+            vs = array.array("I", versions).tobytes()
+            for s in sites:
+                tell(self.rt, holders[s].lthread_id(COHERENCE_LTHREAD), CopyOp.INVALIDATE,
+                     key[0], key[1], key[2], int(self.rt.myself().task_id()), vs,
+                     timeout=PATIENCE, datagram=False)
 
     def _home(self, site: int) -> HomeClient:
         if site == self.rt.site:
@@ -224,10 +232,10 @@ class HomeSide:
         self.home.peers[msg.sender.site] = msg.sender.task_id()
 
     def _deliver(self, op: HomeOp, msg: Msg):
-        def deliver(pages: list, acks: set | None = None) -> bool:
+        def deliver(pages: list, acks: list | None = None) -> bool:
             versions, kinds, data = pack(pages)
             values = (versions, kinds, data) if acks is None else \
-                (versions, array.array("I", sorted(acks)).tobytes(), kinds, data)
+                (versions, array.array("Q", sorted(acks)).tobytes(), kinds, data)
             return send_reply(self.rt, msg.sender, HOME.reply(op, values), PATIENCE)
         return deliver
 
@@ -279,20 +287,22 @@ class CopiesSide:
         return None
 
     def invalidate(self, req, msg):
-        """INVALIDATE (one-way): void the copies, then tell the writer's dsm server."""
+        """INVALIDATE (one-way): void the copies, then tell the writer's dsm server.
+        From the page's home, or from the writer asking again."""
         writer, versions = ThreadId(req.writer), array.array("I")
         try:
             versions.frombytes(req.versions)
         except ValueError:
             versions = ()
         if (writer.task != self.rt.myself().task or writer.site == self.rt.site
+                or msg.sender.site not in (req.home, writer.site)
                 or not 1 <= len(versions) <= MAX_AHEAD):
             log.warning("dsm: a malformed INVALIDATE from site %d", msg.sender.site)
             return None
         for i, v in enumerate(versions):
-            self.copies.invalidate((msg.sender.site, req.segment, req.page + i), v)
+            self.copies.invalidate((req.home, req.segment, req.page + i), v)
         tell(self.rt, writer.lthread_id(COHERENCE_LTHREAD), CopyOp.INVALIDATED,
-             msg.sender.site, req.segment, req.page, versions[0], timeout=PATIENCE)
+             req.home, req.segment, req.page, versions[0], timeout=PATIENCE)
         return None
 
     def invalidated(self, req, msg):

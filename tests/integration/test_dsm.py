@@ -116,6 +116,23 @@ def test_a_stranger_changes_nothing(cluster):
     assert n1.facts(TASKS, "read", "str@n1", PAGE, 0, 6)["read"] == "intact"
 
 
+def test_writes_stay_coherent_when_invalidations_are_lost(cluster, mk_home):
+    """INVALIDATE and INVALIDATED are datagrams: on a link that loses half its frames,
+    a writer that misses an answer asks again, and no read on n3 is stale."""
+    n1, n2, n3 = cluster
+    n1.facts(TASKS, "write", "lossy@n1", PAGE, 0, "v0")
+    assert mk(mk_home, "link", "n3", "--loss", "0.5", "--seed", "7").returncode == 0
+    try:
+        for i in range(1, 4):
+            assert n3.facts(TASKS, "read", "lossy@n1", PAGE, 0, 2, timeout=60)["read"] == \
+                f"v{i - 1}"                                    # a read copy on n3
+            assert n2.facts(TASKS, "write", "lossy@n1", PAGE, 0, f"v{i}",
+                            timeout=60)["wrote"] == f"v{i}"
+    finally:
+        assert mk(mk_home, "link", "n3", "--clear").returncode == 0
+    assert n3.facts(TASKS, "read", "lossy@n1", PAGE, 0, 2)["read"] == "v3"
+
+
 def test_a_page_whose_only_copy_is_gone_is_a_fault_not_a_hang(cluster, mk_home):
     """Last: it takes n3 off the wire."""
     n1, n2, n3 = cluster

@@ -32,6 +32,7 @@ def test_a_frame_is_parsed_back():
     (frame(B, A, Header(Kind.DATA, 0, 1, 2, 1, 1, txn=1, nfrags=1)), "DATA"),
     (frame(B, A, Header(Kind.DATA, 0, 1, 2, 1, 1, txn=1, frag=2, nfrags=2), b"x"), "DATA"),
     (frame(B, A, Header(Kind.ACK, 0, 1, 2, 1, 1), b"x"), "ACK"),
+    (frame(B, A, Header(Kind.DGRAM, 0, 1, 2, 1, 1)), "DGRAM"),
 ])
 def test_a_frame_off_the_layout_is_refused(raw, why):
     with pytest.raises(Malformed, match=why):
@@ -113,6 +114,35 @@ def test_the_engine_counts_and_drops_what_a_stranger_sends():
     assert c.counts == {"malformed": 1, "stale": 2, "forged": 2}
     item = c.received(_data(2, 5, c.boot, body, txn=3))
     assert item == [("msg", int(ThreadId.make(64, 0, 1, 2)), int(me), (1,), [], False)]
+
+
+def _pair() -> tuple[Comm, Comm]:
+    """Two engines, n1 and n2, that have heard each other's announcement."""
+    a, b = Comm("n1", 1, A, 1.0), Comm("n2", 2, B, 1.0)
+    b.received(frame(BROADCAST, A, Header(Kind.ANNOUNCE, 0, 1, 0, a.boot, 0),
+                     msgpack.packb("n1")))
+    a.received(frame(BROADCAST, B, Header(Kind.ANNOUNCE, 0, 2, 0, b.boot, 0),
+                     msgpack.packb("n2")))
+    return a, b
+
+
+def test_a_datagram_is_one_frame_delivered_without_an_acknowledgement():
+    a, b = _pair()
+    src, dst = int(ThreadId.make(64, 3, 1, 1)), int(ThreadId.make(9, 3, 1, 2))
+    frames = a.datagram(src, dst, [7, 8], [b"page"])
+    assert len(frames) == 1 and parse(frames[0])[1].kind == Kind.DGRAM
+    assert b.received(frames[0]) == [("dgram", src, dst, (7, 8), [b"page"], False)]
+    assert b.peers.by_site[1].ack_due is None                 # nothing owed back
+    assert not a.peers.by_site[2].out.pending()               # nothing kept to resend
+    assert b.received(frames[0]) == [("dgram", src, dst, (7, 8), [b"page"], False)]
+    assert b.counts["datagrams_in"] == 2                      # at most once is the sender's
+    with pytest.raises(OSError, match="one frame"):
+        a.datagram(src, dst, [], [bytes(FRAG)])
+    with pytest.raises(OSError, match="no live site"):
+        a.datagram(src, int(ThreadId.make(9, 3, 1, 7)), [], [])
+    forged = frame(A, B, Header(Kind.DGRAM, 0, 2, 1, b.boot, a.boot), msgpack.packb(
+        [MSG, int(ThreadId.make(64, 3, 1, 5)), src, [1], [], False]))
+    assert a.received(forged) == [] and a.counts["forged"] == 1   # a sender not of n2
 
 
 def test_fragments_cover_the_message():

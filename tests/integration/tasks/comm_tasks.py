@@ -143,13 +143,19 @@ def push(rt, dest, *words):
 
 def stranger(rt):
     """The comm server's operations as a stranger calls them: LEAVE (root's only), a
-    huge name, a malformed request, an unknown operation; each reply's errno; then
+    huge name, a malformed request, an unknown operation, datagrams to this node, to
+    no node, of more than a frame, with words not u32s; each reply's errno; then
     whether the cluster still looks the same."""
     from protocols.comm import Op
     comm = CommClient(rt).server()
     before = [(p["name"], p["alive"]) for p in CommClient(rt).nodes()["peers"]]
     asks = {"leave": Msg(words=(Op.LEAVE,)), "huge": Msg(words=(Op.RESOLVE,),
                                                          strings=(b"n" * (1 << 20),)),
-            "malformed": Msg(words=(Op.RESOLVE, 1, 2, 3)), "unknown": Msg(words=(0xC0FF,))}
+            "malformed": Msg(words=(Op.RESOLVE, 1, 2, 3)), "unknown": Msg(words=(0xC0FF,)),
+            "dgram_here": Msg(words=(Op.DATAGRAM, int(rt.myself()) & 0xFFFFFFFF,
+                                     int(rt.myself()) >> 32), strings=(b"",)),
+            "dgram_nowhere": Msg(words=(Op.DATAGRAM, 64 << 17 | 1, 99), strings=(b"",)),
+            "dgram_huge": Msg(words=(Op.DATAGRAM, 64 << 17 | 1, 2), strings=(b"", b"x" * 4096)),
+            "dgram_words": Msg(words=(Op.DATAGRAM, 64 << 17 | 1, 2), strings=(b"abc",))}
     report(**{k: rt.call(comm, m, timeout=5).words[0] for k, m in asks.items()},
            same=[(p["name"], p["alive"]) for p in CommClient(rt).nodes()["peers"]] == before)
