@@ -190,17 +190,18 @@ class CopiesClient(Service):
     timeout = 15.0               # above the copies' wait for a grant on its way
 
 
-def tell(rt, tid, code: int, *values, timeout: float, datagram: bool = True) -> bool:
+def tell(comm: CommClient, tid, code: int, *values, datagram: bool = True) -> bool:
     """Send COPIES' one-way `code` to `tid`, a thread of another node: as a datagram
-    (one frame; it may be lost, and the writer's wait asks again), or with `datagram`
-    False by ordinary IPC, waiting up to `timeout` for the comm task to take it. False
-    if it did not go."""
+    through `comm` (one frame; it may be lost, and the writer's wait asks again), or
+    with `datagram` False by ordinary IPC, waiting up to comm's timeout for the comm
+    task to take it. False if it did not go (the comm server is looked up anew)."""
     msg = COPIES.request(code, *values)
     try:
         if datagram:
-            CommClient(rt, timeout=timeout).datagram(tid, msg.words, msg.strings)
+            comm.datagram(tid, msg.words, msg.strings)
         else:
-            rt.send(tid, msg, timeout=timeout)
+            comm.rt.send(tid, msg, timeout=comm.timeout)
         return True
     except (IpcError, ServiceError):
+        comm.forget()
         return False

@@ -20,6 +20,7 @@ import logging
 import threading
 
 from protocols.client import ServiceError
+from protocols.comm import CommClient
 from protocols.dsm import (COHERENCE_LTHREAD, COPIES_LTHREAD, MAX_AHEAD, MAX_SIZE, PAGE,
                            CopiesClient, CopyOp, tell)
 
@@ -59,6 +60,7 @@ class Home:
         self.segments: dict[int, Segment] = {}
         self.by_name: dict[str, Segment] = {}
         self.peers: dict[int, int] = {}            # site -> its dsm server's id (lthread 0)
+        self.comm = CommClient(rt, timeout=PATIENCE)     # INVALIDATE's datagrams
 
     def open(self, name: str, size: int) -> int:
         """The number of segment `name`, created with `size` if new (EEXIST: it exists
@@ -213,9 +215,8 @@ class Home:
                 self.copies.invalidate((self.rt.site, segment, page + i), v)
         to, vs = self._dsm(writer), array.array("I", versions).tobytes()
         return [int(self.peers[s]) for s in sorted(sites - {self.rt.site})
-                if tell(self.rt, self.peers[s].lthread_id(COHERENCE_LTHREAD),
-                        CopyOp.INVALIDATE, self.rt.site, segment, page, int(to), vs,
-                        timeout=PATIENCE)]
+                if tell(self.comm, self.peers[s].lthread_id(COHERENCE_LTHREAD),
+                        CopyOp.INVALIDATE, self.rt.site, segment, page, int(to), vs)]
 
     def _keep(self, e: Entry, segment: int, page: int, old: int, data: bytes | None) -> None:
         """A write grant was lost on the way: its data stays with this node (or, with

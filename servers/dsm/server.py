@@ -51,6 +51,7 @@ class Local:
         self.home, self.copies, self.anon = home, copies, anon
         self.attachments = Attachments()
         self.homes: dict[int, HomeClient] = {}      # site -> its home's client
+        self.comm = CommClient(rt, timeout=PATIENCE)
 
     def attach(self, req, msg):
         """ATTACH: the segment req.name at req.addr of the calling (local) task."""
@@ -186,9 +187,9 @@ class Local:
                 sites &= live
             vs = array.array("I", versions).tobytes()
             for s in sites:
-                tell(self.rt, holders[s].lthread_id(COHERENCE_LTHREAD), CopyOp.INVALIDATE,
+                tell(self.comm, holders[s].lthread_id(COHERENCE_LTHREAD), CopyOp.INVALIDATE,
                      key[0], key[1], key[2], int(self.rt.myself().task_id()), vs,
-                     timeout=PATIENCE, datagram=False)
+                     datagram=False)
 
     def _home(self, site: int) -> HomeClient:
         if site == self.rt.site:
@@ -274,6 +275,7 @@ class CopiesSide:
 
     def __init__(self, rt, copies):
         self.rt, self.copies = rt, copies
+        self.comm = CommClient(rt, timeout=PATIENCE)     # INVALIDATED's datagrams
 
     def fetch(self, req, msg):
         key = (msg.sender.site, req.segment, req.page)
@@ -301,8 +303,8 @@ class CopiesSide:
             return None
         for i, v in enumerate(versions):
             self.copies.invalidate((req.home, req.segment, req.page + i), v)
-        tell(self.rt, writer.lthread_id(COHERENCE_LTHREAD), CopyOp.INVALIDATED,
-             req.home, req.segment, req.page, versions[0], timeout=PATIENCE)
+        tell(self.comm, writer.lthread_id(COHERENCE_LTHREAD), CopyOp.INVALIDATED,
+             req.home, req.segment, req.page, versions[0])
         return None
 
     def invalidated(self, req, msg):
