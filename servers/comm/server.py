@@ -25,10 +25,10 @@ from microkernel.abi import IpcCode, IpcError, KernelError, Msg, ThreadId, resul
 from microkernel.abi.ops import REMOTE_ERROR
 from protocols import wellknown
 from protocols.client import ServiceError
-from protocols.comm import COMM, MAX_NODE_NAME
+from protocols.comm import COMM, MAX_NODE_NAME, Op
 from protocols.names import Names
 from protocols.net import MAX_BATCH, NetDevice
-from protocols.server import Dispatch, serve
+from protocols.server import Dispatch, send_reply, serve
 
 from .engine import Comm
 from .peers import INTERVAL
@@ -91,13 +91,15 @@ class Front:
         return (self.comm.resolve(req.name.decode(errors="replace")),)
 
     def datagram(self, req, msg):
-        """DATAGRAM: the caller's message to an off-site thread, as one frame."""
+        """DATAGRAM: the caller's message to an off-site thread, as one frame; the
+        caller is answered before the frame goes to the card (it waits for no wire)."""
         if ThreadId(req.dest).site in (0, self.rt.site):
             raise OSError(errno.EINVAL, "a datagram goes to a thread of another node")
         words = array.array("I", req.words)            # ValueError: EINVAL
-        transmit(self.rt, self.net, self.comm,
-                 self.comm.datagram(int(msg.sender), req.dest, words.tolist(), req.strings))
-        return ()
+        frames = self.comm.datagram(int(msg.sender), req.dest, words.tolist(), req.strings)
+        send_reply(self.rt, msg.sender, COMM.reply(Op.DATAGRAM))
+        transmit(self.rt, self.net, self.comm, frames)
+        return None
 
 def notice(rt, waiter: int, partner: int, result: int) -> None:
     """End `waiter`'s wait for remote `partner` with V2 error `result` (the kernel drops
