@@ -9,15 +9,15 @@
                                       EHOSTDOWN: not heard for 3 intervals
     LEAVE            ->               the node is stopping: say goodbye to the cluster, so
                                       its callers fail at once (root, at shutdown)
-    DATAGRAM dest:64 | words *strings ->  the caller's message (words: u32 each) to
-                                      thread `dest` of another node, in the caller's
-                                      name, as one frame outside the link: no
-                                      acknowledgement, no retransmission, no error back;
-                                      it may be lost or overtaken (at most once, one
-                                      frame where a one-way message costs two). EINVAL:
-                                      dest is on this node; ENOENT/EHOSTDOWN: no such
-                                      node, or dead; EMSGSIZE: more than one frame
-
+    DATAGRAM | dests words *strings -> sent  the caller's message (words: u32 each) to
+                                      each thread of `dests` (u64 each, 1..MAX_DESTS, all
+                                      of other nodes), in the caller's name, as one frame
+                                      each outside the link: no acknowledgement, no
+                                      retransmission, no error back; it may be lost or
+                                      overtaken (at most once, one frame where a one-way
+                                      message costs two). sent: bit i, dests[i]'s node
+                                      lives and its frame went. EINVAL: a dest on this
+                                      node; EMSGSIZE: more than one frame
 IPC to other nodes needs no operation: the kernel redirects it to the comm server
 (docs/kernel.md, "Remote IPC"; the wire is docs/net.md).
 """
@@ -31,9 +31,10 @@ import msgpack
 from .client import Service
 from .interface import Interface, Who, call
 
-__all__ = ["Op", "COMM", "CommClient", "MAX_NODE_NAME"]
+__all__ = ["Op", "COMM", "CommClient", "MAX_NODE_NAME", "MAX_DESTS"]
 
 MAX_NODE_NAME = 64
+MAX_DESTS = 32                    # threads one DATAGRAM reaches
 
 
 class Op(enum.IntEnum):
@@ -47,7 +48,7 @@ COMM = Interface("comm", Op, {
     Op.NODES: call("", "| table", retry=True),
     Op.RESOLVE: call("| name", "site", retry=True),
     Op.LEAVE: call(who=Who.CHIEF),
-    Op.DATAGRAM: call("dest:64 | words *strings"),
+    Op.DATAGRAM: call("| dests words *strings", "sent"),
 })
 
 
@@ -66,9 +67,11 @@ class CommClient(Service):
         """The site of node `node` (ServiceError ENOENT, EHOSTDOWN)."""
         return self.call(Op.RESOLVE, node.encode()).site
 
-    def datagram(self, dest: int, words=(), strings=()) -> None:
-        """Send a message to `dest` (another node's thread) as a datagram (DATAGRAM)."""
-        self.call(Op.DATAGRAM, int(dest), array.array("I", words).tobytes(), tuple(strings))
+    def datagram(self, dests, words=(), strings=()) -> int:
+        """Send a message to each of `dests` (other nodes' threads) as a datagram
+        (DATAGRAM); the mask of those that went."""
+        return self.call(Op.DATAGRAM, array.array("Q", [int(d) for d in dests]).tobytes(),
+                         array.array("I", words).tobytes(), tuple(strings)).sent
 
     def leave(self) -> None:
         """Tell the cluster this node stops (the comm server's chief only)."""

@@ -190,18 +190,25 @@ class CopiesClient(Service):
     timeout = 15.0               # above the copies' wait for a grant on its way
 
 
-def tell(comm: CommClient, tid, code: int, *values, datagram: bool = True) -> bool:
-    """Send COPIES' one-way `code` to `tid`, a thread of another node: as a datagram
-    through `comm` (one frame; it may be lost, and the writer's wait asks again), or
-    with `datagram` False by ordinary IPC, waiting up to comm's timeout for the comm
-    task to take it. False if it did not go (the comm server is looked up anew)."""
+def tell(comm: CommClient, tids: list, code: int, *values, datagram: bool = True) -> list:
+    """Send COPIES' one-way `code` to each thread of `tids` (of other nodes): as
+    datagrams through `comm`, in one call (one frame each; one may be lost, and the
+    writer's wait asks again), or with `datagram` False by ordinary IPC, each waiting
+    up to comm's timeout for the comm task to take it. The tids it went to (on a
+    failure of the comm server itself, it is looked up anew)."""
     msg = COPIES.request(code, *values)
-    try:
-        if datagram:
-            comm.datagram(tid, msg.words, msg.strings)
-        else:
-            comm.rt.send(tid, msg, timeout=comm.timeout)
-        return True
-    except (IpcError, ServiceError):
-        comm.forget()
-        return False
+    if datagram:
+        try:
+            sent = comm.datagram(tids, msg.words, msg.strings)
+        except (IpcError, ServiceError):
+            comm.forget()
+            return []
+        return [t for i, t in enumerate(tids) if sent >> i & 1]
+    out = []
+    for t in tids:
+        try:
+            comm.rt.send(t, msg, timeout=comm.timeout)
+            out.append(t)
+        except IpcError:
+            pass
+    return out

@@ -93,23 +93,27 @@ class Comm:
             self.lock.notify()
         return None, []
 
-    def datagram(self, sender: int, dest: int, words, strings) -> list[bytes]:
-        """`sender`'s message to remote `dest` as one DGRAM frame, outside the link: no
-        number, no acknowledgement, no retransmission, so it costs one frame where a
-        one-way message costs two (its own and, unless something goes back soon, a
-        pure ACK). It may be lost or overtaken; the sender must not mind. OSError:
-        ENOENT/EHOSTDOWN no such node or it is dead, EMSGSIZE more than one frame."""
-        site = ThreadId(dest).site
-        body = msgpack.packb([MSG, sender, dest, list(words), list(strings), False])
-        if len(body) > FRAG:
-            raise OSError(errno.EMSGSIZE, f"a datagram is one frame: {len(body)} bytes")
+    def datagram(self, sender: int, dests: list[int], words, strings) -> tuple[list, int]:
+        """`sender`'s message to each remote thread of `dests` as one DGRAM frame,
+        outside the link: no number, no acknowledgement, no retransmission, so it costs
+        one frame where a one-way message costs two (its own and, unless something goes
+        back soon, a pure ACK). It may be lost or overtaken; the sender must not mind.
+        (the frames, a mask of the dests whose node lives: bit i for dests[i]).
+        OSError EMSGSIZE: more than one frame."""
+        frames, sent = [], 0
         with self.lock:
-            p = self.peers.by_site.get(site)
-            if p is None or not p.alive:
-                self.counts["no_node"] += 1
-                raise OSError(errno.EHOSTDOWN if p else errno.ENOENT, f"no live site {site}")
-            self.counts["datagrams_out"] += 1
-            return [self._frame(p, Kind.DGRAM, 0, body)]
+            for i, dest in enumerate(dests):
+                body = msgpack.packb([MSG, sender, dest, list(words), list(strings), False])
+                if len(body) > FRAG:
+                    raise OSError(errno.EMSGSIZE, f"a datagram is one frame: {len(body)} bytes")
+                p = self.peers.by_site.get(ThreadId(dest).site)
+                if p is None or not p.alive:
+                    self.counts["no_node"] += 1
+                    continue
+                self.counts["datagrams_out"] += 1
+                frames.append(self._frame(p, Kind.DGRAM, 0, body))
+                sent |= 1 << i
+        return frames, sent
 
     def delivering(self, sender: int, dest: int, reply: bool) -> None:
         """Remote `sender`'s message is about to reach local `dest`: remember the call

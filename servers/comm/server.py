@@ -25,7 +25,7 @@ from microkernel.abi import IpcCode, IpcError, KernelError, Msg, ThreadId, resul
 from microkernel.abi.ops import REMOTE_ERROR
 from protocols import wellknown
 from protocols.client import ServiceError
-from protocols.comm import COMM, MAX_NODE_NAME, Op
+from protocols.comm import COMM, MAX_DESTS, MAX_NODE_NAME, Op
 from protocols.names import Names
 from protocols.net import MAX_BATCH, NetDevice
 from protocols.server import Dispatch, send_reply, serve
@@ -91,13 +91,17 @@ class Front:
         return (self.comm.resolve(req.name.decode(errors="replace")),)
 
     def datagram(self, req, msg):
-        """DATAGRAM: the caller's message to an off-site thread, as one frame; the
-        caller is answered before the frame goes to the card (it waits for no wire)."""
-        if ThreadId(req.dest).site in (0, self.rt.site):
-            raise OSError(errno.EINVAL, "a datagram goes to a thread of another node")
-        words = array.array("I", req.words)            # ValueError: EINVAL
-        frames = self.comm.datagram(int(msg.sender), req.dest, words.tolist(), req.strings)
-        send_reply(self.rt, msg.sender, COMM.reply(Op.DATAGRAM))
+        """DATAGRAM: the caller's message to threads of other nodes, one frame each;
+        the caller is answered before the frames go to the card (it waits for no
+        wire), with which of them went."""
+        dests = array.array("Q", req.dests)            # ValueError: EINVAL
+        words = array.array("I", req.words)
+        if not 1 <= len(dests) <= MAX_DESTS or any(
+                ThreadId(d).site in (0, self.rt.site) for d in dests):
+            raise OSError(errno.EINVAL, f"1 to {MAX_DESTS} threads of other nodes")
+        frames, sent = self.comm.datagram(int(msg.sender), list(dests), words.tolist(),
+                                          req.strings)
+        send_reply(self.rt, msg.sender, COMM.reply(Op.DATAGRAM, (sent,)))
         transmit(self.rt, self.net, self.comm, frames)
         return None
 

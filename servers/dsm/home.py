@@ -207,16 +207,21 @@ class Home:
                     writer: int) -> list:
         """Void the copies on `sites` of the pages from `page` on, one per new version:
         this node's at once, in process; each other node's by one one-way INVALIDATE
-        that names the writer's dsm server, to which that node answers INVALIDATED
+        that names the writer's dsm server (datagrams, all in one call to the comm
+        server), to which that node answers INVALIDATED
         (three hops where a call would take four, and none waits for another). The
-        ids of the dsm servers that were sent one."""
+        ids of the dsm servers the writer must hear from."""
         if self.rt.site in sites:
             for i, v in enumerate(versions):
                 self.copies.invalidate((self.rt.site, segment, page + i), v)
+        remote = sorted(sites - {self.rt.site})
+        if not remote:
+            return []
         to, vs = self._dsm(writer), array.array("I", versions).tobytes()
-        return [int(self.peers[s]) for s in sorted(sites - {self.rt.site})
-                if tell(self.comm, self.peers[s].lthread_id(COHERENCE_LTHREAD),
-                        CopyOp.INVALIDATE, self.rt.site, segment, page, int(to), vs)]
+        tell(self.comm, [self.peers[s].lthread_id(COHERENCE_LTHREAD) for s in remote],
+             CopyOp.INVALIDATE, self.rt.site, segment, page, int(to), vs)
+        return [int(self.peers[s]) for s in remote]     # even one that seems dead now:
+        # the writer decides, after a second look (it may only have missed announcements)
 
     def _keep(self, e: Entry, segment: int, page: int, old: int, data: bytes | None) -> None:
         """A write grant was lost on the way: its data stays with this node (or, with

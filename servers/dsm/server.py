@@ -169,13 +169,14 @@ class Local:
         return unpack(r.versions, r.kinds, r.data), []
 
     def _await(self, key: tuple, versions: list, holders: list) -> None:
-        """Until the dsm server of every node in `holders` (their ids) has voided its copies of the run from `key`
-        granted at `versions` (INVALIDATED), is gone in the comm server's view, or
-        stayed silent ACK_PATIENCE (taken for gone, as a call that timed out would be).
-        The messages are datagrams: every ACK_LOOK, a live node still missing is sent
-        INVALIDATE again, by ordinary IPC."""
+        """Until the dsm server of every node in `holders` (their ids) has voided its
+        copies of the run from `key` granted at `versions` (INVALIDATED), is gone in
+        the comm server's view at two looks in a row (a node that only missed a few
+        announcements is not dead), or stayed silent ACK_PATIENCE (taken for gone, as
+        a call that timed out would be). The messages are datagrams: every ACK_LOOK, a
+        node still missing is sent INVALIDATE again, by ordinary IPC."""
         holders = {ThreadId(h).site: ThreadId(h) for h in holders}
-        deadline, sites = time.monotonic() + ACK_PATIENCE, set(holders)
+        deadline, sites, dead = time.monotonic() + ACK_PATIENCE, set(holders), set()
         while sites:
             sites = self.copies.await_acks(key, versions[0], sites, ACK_LOOK)
             if sites and time.monotonic() > deadline:
@@ -184,11 +185,12 @@ class Local:
                 return
             live = alive(self.rt) if sites else None
             if live is not None:
-                sites &= live
-            vs = array.array("I", versions).tobytes()
-            for s in sites:
-                tell(self.comm, holders[s].lthread_id(COHERENCE_LTHREAD), CopyOp.INVALIDATE,
-                     key[0], key[1], key[2], int(self.rt.myself().task_id()), vs,
+                sites -= dead - live                       # dead at this look and the last
+                dead = sites - live
+            if sites:
+                tell(self.comm, [holders[s].lthread_id(COHERENCE_LTHREAD) for s in sites],
+                     CopyOp.INVALIDATE, key[0], key[1], key[2],
+                     int(self.rt.myself().task_id()), array.array("I", versions).tobytes(),
                      datagram=False)
 
     def _home(self, site: int) -> HomeClient:
@@ -303,7 +305,7 @@ class CopiesSide:
             return None
         for i, v in enumerate(versions):
             self.copies.invalidate((req.home, req.segment, req.page + i), v)
-        tell(self.comm, writer.lthread_id(COHERENCE_LTHREAD), CopyOp.INVALIDATED,
+        tell(self.comm, [writer.lthread_id(COHERENCE_LTHREAD)], CopyOp.INVALIDATED,
              req.home, req.segment, req.page, versions[0])
         return None
 

@@ -141,6 +141,10 @@ def push(rt, dest, *words):
                  for w in words])
 
 
+def _ids(*tids) -> bytes:
+    return b"".join(int(t).to_bytes(8, "little") for t in tids)
+
+
 def stranger(rt):
     """The comm server's operations as a stranger calls them: LEAVE (root's only), a
     huge name, a malformed request, an unknown operation, datagrams to this node, to
@@ -152,10 +156,13 @@ def stranger(rt):
     asks = {"leave": Msg(words=(Op.LEAVE,)), "huge": Msg(words=(Op.RESOLVE,),
                                                          strings=(b"n" * (1 << 20),)),
             "malformed": Msg(words=(Op.RESOLVE, 1, 2, 3)), "unknown": Msg(words=(0xC0FF,)),
-            "dgram_here": Msg(words=(Op.DATAGRAM, int(rt.myself()) & 0xFFFFFFFF,
-                                     int(rt.myself()) >> 32), strings=(b"",)),
-            "dgram_nowhere": Msg(words=(Op.DATAGRAM, 64 << 17 | 1, 99), strings=(b"",)),
-            "dgram_huge": Msg(words=(Op.DATAGRAM, 64 << 17 | 1, 2), strings=(b"", b"x" * 4096)),
-            "dgram_words": Msg(words=(Op.DATAGRAM, 64 << 17 | 1, 2), strings=(b"abc",))}
+            "dgram_here": Msg(words=(Op.DATAGRAM,), strings=(_ids(rt.myself()), b"")),
+            "dgram_none": Msg(words=(Op.DATAGRAM,), strings=(b"", b"")),
+            "dgram_huge": Msg(words=(Op.DATAGRAM,), strings=(_ids(2 << 32 | 64 << 17 | 1),
+                                                              b"", b"x" * 4096)),
+            "dgram_words": Msg(words=(Op.DATAGRAM,), strings=(_ids(2 << 32 | 64 << 17 | 1),
+                                                               b"abc"))}
+    nowhere = CommClient(rt).datagram([99 << 32 | 64 << 17 | 1])     # no node 99: not sent
     report(**{k: rt.call(comm, m, timeout=5).words[0] for k, m in asks.items()},
+           dgram_nowhere=nowhere,
            same=[(p["name"], p["alive"]) for p in CommClient(rt).nodes()["peers"]] == before)
