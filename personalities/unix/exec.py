@@ -135,18 +135,23 @@ class ExecCalls:
             proc.sigwait = None
         proc.name = posixpath.basename(path)
         self.memory.forget(proc.task)
-        fds = [proc.fds.fds.get(n, (None,))[0] for n in range(3)]
         try:
-            tid = self.rt.task_new(proc.task, CRT0, self.me,
-                                   args=[proc.pid, len(text), argv, envp, _ttys(fds),
-                                         int(self.me)])
+            proc.tid = self.start_program(proc.task, proc.pid, text, argv, envp, proc.fds)
         except Exception:
             self.terminate(proc, 9)
             raise
-        self.made(tid)
-        proc.tid = tid
-        self.memory.load_text(proc.task, text)
         return None
+
+    def start_program(self, no: int, pid: int, text: bytes, argv: list, envp: list,
+                      fds) -> object:
+        """Task `no` made (again) running crt0 for program `text` as process `pid` with
+        fd table `fds`, the text loaded; its thread id."""
+        first = [fds.fds.get(n, (None,))[0] for n in range(3)]
+        tid = self.rt.task_new(no, CRT0, self.me, args=[pid, len(text), argv, envp,
+                                                        _ttys(first), int(self.me)])
+        self.made(tid)
+        self.memory.load_text(no, text)
+        return tid
 
     def spawn(self, req, msg):
         return (self._spawn(req, msg.sender.task, module=False),)
