@@ -50,7 +50,10 @@ class SpawnCalls:
         pgrp = self._spawn_group(proc, req.pgroup)
         path = req.path.decode(errors="surrogateescape")
         argv, envp = args_of(req.args, req.nargv)
-        text, argv = load_program(self, proc.cwd, path, argv)
+        try:
+            text, argv = load_program(self, proc.cwd, path, argv)
+        except OSError as e:                     # its errno only: a detail is an action's
+            raise OSError(e.errno or errno.EIO, e.strerror) from None
         fds = proc.fds.fork()
         try:
             for i, action in enumerate(actions):
