@@ -28,7 +28,7 @@ from .signals import deliver, post
 
 __all__ = ["FileCalls", "MAX_IO", "split_path", "join_path"]
 
-MAX_IO = 64 << 10
+MAX_IO = 256 << 10
 DEV_NULL = "/dev/null"
 SIGPIPE = 13
 

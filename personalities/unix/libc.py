@@ -30,13 +30,14 @@ from protocols.unix import encode_actions
 __all__ = ["open", "read", "write", "close", "lseek", "stat", "lstat", "fstat", "readdir",
            "listdir", "mkdir", "rmdir", "unlink", "rename", "link", "symlink", "readlink",
            "chmod", "umask", "chdir", "getcwd",
-           "dup", "dup2", "pipe", "fork", "posix_spawn", "SpawnError", "execve", "execv", "execvp", "wait", "waitpid",
+           "dup", "dup2", "pipe", "fork", "posix_spawn", "SpawnError", "execve", "execv",
+           "execvp", "wait", "waitpid",
            "exit", "getpid", "getppid", "getpgrp", "setpgid", "kill", "signal", "pause",
            "sleep", "sync", "uname", "on", "isatty", "tcsetpgrp", "ps", "statfs", "mmap",
            "mmap_file", "munmap", "utime", "peek", "poke", "set_cloexec", "flush",
            "read_all", "environ", "SIG_DFL", "SIG_IGN", "MAX_IO"]
 
-MAX_IO = 64 << 10
+MAX_IO = 256 << 10
 CARRIER = _signal.SIGUSR2             # the host signal that carries ours to main
 SIG_DFL, SIG_IGN = _signal.SIG_DFL, _signal.SIG_IGN
 
@@ -124,7 +125,7 @@ def read_all(path: str) -> bytes:
     fd = 0 if path == "-" else open(path)
     out = bytearray()
     try:
-        while chunk := read(fd, 65536):
+        while chunk := read(fd, MAX_IO):
             out += chunk
     finally:
         if fd:

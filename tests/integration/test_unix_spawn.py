@@ -26,8 +26,10 @@ def test_a_spawned_child_is_mine_with_the_fds_and_signals_of_an_exec(node):
 
 
 def test_open_actions_redirect_and_the_exit_status_comes_back(node):
+    """Also os.posix_spawn and os.system of a program, which go to the node."""
     r = spawn(node, "p_spawn_open")
     assert r["code"] == 5 and r["same"] and r["left"] == [], r
+    assert r["os_spawn"] == 3 and r["system"] == 4, r          # a program's own os
 
 
 def test_bad_programs_and_actions_are_errnos_and_nothing_leaks(node):
@@ -41,3 +43,37 @@ def test_bad_programs_and_actions_are_errnos_and_nothing_leaks(node):
     assert r["close_unopened"] == ["no error", None], r
     assert r["same_procs"] and r["same_fds"] and r["left"] == [], r
     assert r["no_child"] == "ECHILD", r
+
+
+SH = ("cd /tmp; echo a > f1; cat < f1 > f2 2>&1; cat f2; ls nonesuch 2>/dev/null; "
+      "echo st=$?; nosuchcmd; echo st=$?; /etc/motd; echo st=$?; echo x | cat | wc -l; "
+      "false | true; echo p=$?; true | false; echo p=$?; sleep 0 & p=$!; wait $p; "
+      "echo bg=$? $((p > 1)); X=5 sh -c 'echo $X'; cat < nofile; echo st=$?; echo y >&-; "
+      "echo c=$?; echo z | cat > f3 2>f4; cat f3 f4; echo w >> f3; cat f3; exec 3>f5; "
+      "echo 3 >&3; cat f5; rm f1 f2 f3 f4 f5")
+SAID = """a
+st=2
+sh: 1: nosuchcmd: not found
+st=127
+sh: 1: /etc/motd: Permission denied
+st=126
+1
+p=0
+p=1
+bg=0 1
+5
+sh: 1: cannot open nofile: No such file or directory
+st=2
+sh: 1: write error: Bad file descriptor
+c=1
+z
+z
+w
+3
+"""
+
+
+def test_the_shell_says_and_ends_as_before_with_its_programs_spawned(node):
+    """Redirections, statuses, not found and not executable, pipelines, $!, an
+    assignment's environment, exec's fds: what sh did when it forked every program."""
+    assert node.sh(SH) == (0, SAID)

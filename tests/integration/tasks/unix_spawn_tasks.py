@@ -88,7 +88,9 @@ def p_spawn_open(argv, envp):
     motd = libc.read_all("/etc/motd")
     libc.unlink("/tmp/sp/out")
     libc.rmdir("/tmp/sp")
-    report(code=os.WEXITSTATUS(status), same=got == motd + b"more\n", left=_mine())
+    natural = os.waitpid(os.posix_spawn("/bin/sh", ["sh", "-c", "exit 3"], {}), 0)[1]
+    report(code=os.WEXITSTATUS(status), same=got == motd + b"more\n", left=_mine(),
+           os_spawn=os.WEXITSTATUS(natural), system=os.system("exit 4") >> 8)
     return 0
 
 
