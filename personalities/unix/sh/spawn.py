@@ -8,23 +8,27 @@ pipeline's pipes become the spawn's file actions, job control its process group
 (`setpgroup`), a child's signal defaults `setsigdef`. It forks as before when the
 command needs the shell in the child or when doing its words in the parent could
 differ: a builtin or function, a here-document, `set -C` (noclobber) or `set -u`, a
-word with `$( )`, `$(( ))` or `${x=...}` / `${x?...}`, a name not found in $PATH. A
-spawn that fails (a redirection, the program) falls back to the fork, which says why
-exactly as before; `sys` without posix_spawn always forks.
+word with `$( )`, `$(( ))` or `${x=...}` / `${x?...}`. The name is looked up as execvp
+does, by spawning each $PATH candidate in turn (no stat first). A spawn that fails (a
+redirection, the program, no candidate) falls back to the fork, which says why exactly
+as before; `sys` without posix_spawn always forks.
 """
 from __future__ import annotations
 
+import errno
 import os
 import signal
 
 from . import expand, jobs
 from .ast import DQ, Arith, CmdSub, Param, Simple
 from .builtins import BUILTINS
-from .process import FLAGS, find_program
+from .process import FLAGS, candidates, find_program
 
-__all__ = ["spawnable", "stage_spawnable", "spawn", "pipe_actions"]
+__all__ = ["spawnable", "stage_spawnable", "stage", "spawn", "pipe_actions", "redir_actions"]
 
 CHILD_DEFAULTS = (signal.SIGINT, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU)
+NEXT = (errno.ENOENT, errno.ENOTDIR, errno.EACCES)   # not here: spawn the next candidate
+
 
 
 def _pure(parts) -> bool:
@@ -81,13 +85,9 @@ def stage(sh, cmd, actions: list) -> int | None:
     return spawn(sh, words, assigns, cmd.redirs, actions, trace=True)
 
 
-def spawn(sh, words, assigns, redirs, actions=(), trace=False) -> int | None:
-    """Start program `words` with `redirs` after `actions` in one posix_spawn: its pid,
-    or None when it must be forked instead (see the module docstring). With `trace`,
-    set -x shows it first, as the forked stage would."""
-    env = sh.environment(assigns)
-    path = find_program(sh.sys, words[0], env.get("PATH", sh.vars.get("PATH")))
-    acts = list(actions)
+def redir_actions(sh, redirs, acts: list) -> list | None:
+    """`acts` followed by the file actions of `redirs`; None for one that only the
+    forked child can say is wrong (`>&word` of no number)."""
     for r in redirs:
         target = sh.expand_string(r.target)
         if r.op in ("<&", ">&"):
@@ -99,17 +99,38 @@ def spawn(sh, words, assigns, redirs, actions=(), trace=False) -> int | None:
                 acts.append((os.POSIX_SPAWN_DUP2, int(target), r.fd))
         else:
             acts.append((os.POSIX_SPAWN_OPEN, r.fd, target, FLAGS[r.op], 0o666))
-    if path is None:
+    return acts
+
+
+def spawn(sh, words, assigns, redirs, actions=(), trace=False) -> int | None:
+    """Start program `words` with `redirs` after `actions` in one posix_spawn: its pid,
+    or None when it must be forked instead (see the module docstring). With `trace`,
+    set -x shows it first, as the forked stage would."""
+    env = sh.environment(assigns)
+    acts = redir_actions(sh, redirs, list(actions))
+    if acts is None:
         return None
-    if trace and "x" in sh.options:
+    path = env.get("PATH", sh.vars.get("PATH"))
+    if trace and "x" in sh.options:           # said once: found before it is tried
+        found = find_program(sh.sys, words[0], path)
+        if found is None:
+            return None
         sh.trace(assigns, words)
+        cands = [found]
+    else:
+        cands = candidates(words[0], path)
     group = None
     if jobs.on(sh) and sh.pgrp:
         group = sh.job_pgid or 0
-    try:
-        pid = sh.sys.posix_spawn(path, words, env, file_actions=acts, setpgroup=group,
-                                 setsigdef=CHILD_DEFAULTS if sh.interactive else ())
-    except OSError:
+    for cand in cands:
+        try:
+            pid = sh.sys.posix_spawn(cand, words, env, file_actions=acts, setpgroup=group,
+                                     setsigdef=CHILD_DEFAULTS if sh.interactive else ())
+            break
+        except OSError as e:
+            if getattr(e, "action", None) is not None or e.errno not in NEXT:
+                return None
+    else:
         return None
     if group is not None:
         sh.job_pgid = group or pid
