@@ -41,15 +41,18 @@ MAX_SESSION = 64                 # processes one session may have (RLIMIT_NPROC)
 
 
 def _read_program(srv, cwd: tuple[int, str], path: str) -> bytes:
+    """The text of program file `path`, looked up and read in one fs call (LOAD)."""
     fs, start, rel = srv.net.route(cwd, path)
     if fs is None:
         raise OSError(errno.EACCES, "not an executable regular file")
-    ino, mode, size = fs.resolve(start, rel, True)
+    (ino, mode, size), text = fs.load(start, rel)
     if not S.S_ISREG(mode) or not mode & 0o111:
         raise OSError(errno.EACCES, "not an executable regular file")
     if size > TEXT_MAX:
         raise OSError(errno.E2BIG, "program too large")
-    return fs.read(ino, 0, size)
+    if len(text) < size:                       # past one message: READ the rest
+        text += fs.read(ino, len(text), size - len(text))
+    return text
 
 
 def load_program(srv, cwd: tuple[int, str], path: str, argv: list) -> tuple[bytes, list]:
