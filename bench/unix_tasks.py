@@ -232,7 +232,8 @@ def create_files(api, top: str, n: int) -> int:
 
 def p_procs(argv, envp) -> int:
     """argv: results, steps, repeats, forks, pipelines, MiB, files. Writes BIG_PATH
-    (MiB of `big_data`); per step: `forks` times fork + exec /bin/true + wait, then
+    (MiB of `big_data`); per step: `forks` times posix_spawn /bin/true + wait and
+    `forks` times fork + exec /bin/true + wait, taking turns, then
     `pipelines` times fork + exec `sh -c 'cat BIG | grep x | wc -l'` with its output
     read through a pipe, and checked, then the creation of `files` empty files."""
     from personalities.unix import libc
@@ -254,6 +255,13 @@ def p_procs(argv, envp) -> int:
             bad.append(f"/bin/true: status {status}")
         return _now() - t0
 
+    def spawn_once() -> int:
+        t0 = _now()
+        status = libc.waitpid(libc.posix_spawn("/bin/true", ["true"], libc.environ), 0)[1]
+        if status:
+            bad.append(f"spawned /bin/true: status {status}")
+        return _now() - t0
+
     def pipeline_once() -> int:
         t0 = _now()
         status, got = _fork_exec_wait(libc, "/bin/sh", cmd, out=True)
@@ -262,13 +270,15 @@ def p_procs(argv, envp) -> int:
         return _now() - t0
 
     true_once()                                    # programs' texts cached, fs warm
+    spawn_once()
     pipeline_once()
 
     def measure() -> dict:
-        t = [true_once() for _ in range(forks)]
+        pairs = [(spawn_once(), true_once()) for _ in range(forks)]
         p = [pipeline_once() for _ in range(pipes)]
         c = create_files(libc, CREATE_DIR, files)
-        return {"fork_exec_wait": t, "pipeline": p, "create_file": [c], "errors": bad[:5]}
+        return {"spawn_wait": [a for a, _ in pairs], "fork_exec_wait": [b for _, b in pairs],
+                "pipeline": p, "create_file": [c], "errors": bad[:5]}
     _stepped(results, steps, repeats, measure)
     libc.unlink(BIG_PATH)
     return 0

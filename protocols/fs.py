@@ -13,6 +13,11 @@ entry, because the directory changed, resumes at the next entry.
                                                 the last name is missing (open O_CREAT
                                                 in one round trip); excl: EEXIST if
                                                 the path exists
+    LOAD      cwd_ino count | path           -> ino mode size:64 | data   RESOLVE
+                                                (following links) and READ of the first
+                                                count bytes of a regular file (none of
+                                                anything else): exec's program in one
+                                                round trip
     LOOKUP    dir_ino | name                 -> ino mode size:64
     STAT      ino                            -> ino mode nlink uid gid size:64 atime
                                                 mtime ctime blocks
@@ -92,11 +97,13 @@ class Op(enum.IntEnum):
     SYMLINK = 0x4616
     READLINK = 0x4617
     OPEN = 0x4618
+    LOAD = 0x4619
 
 
 FS = Interface("fs", Op, {
     Op.RESOLVE: call("cwd_ino follow | path", _NODE, retry=True),
     Op.OPEN: call("cwd_ino mode uid gid excl | path", _NODE + " created"),
+    Op.LOAD: call("cwd_ino count | path", _NODE + " | data", retry=True),
     Op.LOOKUP: call("dir_ino | name", _NODE, retry=True),
     Op.STAT: call("ino", STAT_FIELDS, retry=True),
     Op.READ: call("ino off:64 count", "| data", retry=True),
@@ -163,6 +170,12 @@ class FsClient(Service):
                 break
             offset, count = offset + n, count - n
         return bytes(out)
+
+    def load(self, cwd_ino: int, path, count: int = MAX_IO) -> tuple[Node, bytes]:
+        """(RESOLVE of `path`, following links; the first `count` bytes of it, at most
+        MAX_IO, if it is a regular file, else b"") in one round trip."""
+        r = self.call(Op.LOAD, cwd_ino, count, _b(path))
+        return Node(r.ino, r.mode, r.size), r.data
 
     def write(self, ino: int, offset: int, data: bytes) -> int:
         """Write all of `data` at `offset` (in MAX_IO requests); the bytes written."""

@@ -38,6 +38,9 @@ processes' pager): shorter ones are padded to three.
     CHMOD  mode | path;  SYMLINK | target path;  READLINK | path -> | target
     UMASK  mask -> old    (the file creation mask; a new process has 022, fork and
                            exec keep it; OPEN and MKDIR clear its bits of the mode)
+    POSIX_SPAWN nargv pgroup:i sigdef | path actions *args -> pid
+                                    (a child of the caller running program PATH, made
+                                     in one call: no fork; see below)
     SPAWN / SPAWN_MODULE  nargv nenv | entry stdio stdin *args -> pid
     SPAWN_WAIT  pid                 -> status | output        (blocks)
     SPAWN_READ  pid fd count        -> | data?   (b"pipes": the process's fd 1 or 2;
@@ -59,11 +62,24 @@ task reaches, by SPAWN_WRITE and SPAWN_READ, until its SPAWN_WAIT is answered), 
 b"relay:NODE:SECRET" (fds 0-2 are those of an `on` process of node NODE, reached with
 RELAY_READ and RELAY_WRITE: personalities/unix/remote.py). Wait statuses are encoded as
 on Linux (os.WEXITSTATUS reads them).
+
+POSIX_SPAWN is posix_spawn(3) as one system call, as QNX's spawn(): the child gets a
+copy of the caller's fd table with the file `actions` done on it in order (then the
+close-on-exec fds closed), its cwd, umask and session, the caller's signal dispositions
+as exec leaves them (handled ones back to the default) with the signals of bitmask
+`sigdef` (bit n: signal n) back to the default too, and process group `pgroup` (-1:
+the caller's, 0: a new one, its own pid, n: group n of the caller's session). An error
+is the call's errno (ENOENT, EACCES, ENOEXEC as execve's; EBADF, EINVAL of an action,
+whose index is then the error's detail word), and no child is made. `actions` is
+`encode_actions` of POSIX's (os.POSIX_SPAWN_OPEN, fd, path, flags, mode),
+(os.POSIX_SPAWN_CLOSE, fd) and (os.POSIX_SPAWN_DUP2, fd, new_fd); a close of an fd not
+open is no error (as glibc's).
 """
 from __future__ import annotations
 
 import enum
 import os
+import struct
 
 from microkernel.abi import NEVER
 
@@ -72,7 +88,8 @@ from .fs import STAT_FIELDS, STATFS_FIELDS
 from .interface import Interface, Who, call
 
 __all__ = ["Op", "UNIX", "Unix", "SIG_DFL", "SIG_IGN", "SIG_HANDLE", "WNOHANG", "WUNTRACED",
-           "PATH_MAX", "wait_status_exit", "wait_status_signal"]
+           "PATH_MAX", "wait_status_exit", "wait_status_signal", "encode_actions",
+           "decode_actions", "MAX_ACTIONS"]
 
 SIG_DFL, SIG_IGN, SIG_HANDLE = 0, 1, 2   # SIGACTION dispositions
 WNOHANG, WUNTRACED = 1, 2               # WAIT options, as Linux numbers them
@@ -133,6 +150,7 @@ class Op(enum.IntEnum):
     ON = 0x5533
     RELAY_READ = 0x5534
     RELAY_WRITE = 0x5535
+    POSIX_SPAWN = 0x5536
     TTY_SIGNAL = 0x5410
     WORKER_DONE = 0x55FF
 
@@ -194,9 +212,50 @@ UNIX = Interface("unix", Op, pad_to=3, ops={
     Op.ON: call("nargv nenv | node *args", "status", _P),
     Op.RELAY_READ: call("fd count | secret", "| data?"),
     Op.RELAY_WRITE: call("fd | secret data", "count"),
+    Op.POSIX_SPAWN: call("nargv pgroup:i sigdef | path actions *args", "pid", _P),
     Op.TTY_SIGNAL: call("line pgrp sig"),
     Op.WORKER_DONE: call("job", "", Who.SELF),
 })
+
+
+MAX_ACTIONS = 64                        # file actions of one POSIX_SPAWN
+_ACTION = struct.Struct("<Biiii")        # kind fd arg (new fd or flags) mode pathlen
+
+
+def encode_actions(actions) -> bytes:
+    """POSIX_SPAWN's `actions` string: per action its kind, fd, new fd or flags, mode,
+    the path's length, then the path. ValueError for a tuple that is none of the three."""
+    out = bytearray()
+    for a in actions:
+        kind, fd = int(a[0]), int(a[1])
+        if kind == os.POSIX_SPAWN_OPEN and len(a) == 5:
+            path = os.fsencode(a[2])
+            out += _ACTION.pack(kind, fd, int(a[3]), int(a[4]), len(path)) + path
+        elif kind == os.POSIX_SPAWN_DUP2 and len(a) == 3:
+            out += _ACTION.pack(kind, fd, int(a[2]), 0, 0)
+        elif kind == os.POSIX_SPAWN_CLOSE and len(a) == 2:
+            out += _ACTION.pack(kind, fd, 0, 0, 0)
+        else:
+            raise ValueError(f"not a file action: {a!r}")
+    return bytes(out)
+
+
+def decode_actions(data: bytes) -> list[tuple]:
+    """The actions of an `actions` string, as encode_actions takes them; ValueError
+    when it is malformed or has more than MAX_ACTIONS."""
+    out, i = [], 0
+    while i < len(data):
+        if len(out) == MAX_ACTIONS or i + _ACTION.size > len(data):
+            raise ValueError("file actions malformed")
+        kind, fd, arg, mode, n = _ACTION.unpack_from(data, i)
+        i += _ACTION.size
+        if n < 0 or i + n > len(data):
+            raise ValueError("file actions malformed")
+        path = bytes(data[i:i + n])
+        i += n
+        out.append((kind, fd, path, arg, mode) if kind == os.POSIX_SPAWN_OPEN
+                   else (kind, fd, arg) if kind == os.POSIX_SPAWN_DUP2 else (kind, fd))
+    return out
 
 
 def wait_status_exit(code: int) -> int:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import stat as S
 
 from microkernel.abi import Fpage, MapItem
 from protocols import Dispatch, Reply, ServiceError, send_reply, serve, wellknown
@@ -98,6 +99,12 @@ class FsServer:
         if req.excl:
             raise OSError(errno.EEXIST, "exists")
         return (*self._node(ino), 0)
+
+    def load(self, req, msg):
+        """RESOLVE, and the first `count` bytes (at most MAX_IO) of a regular file."""
+        ino, mode, size = self._node(self.fs.resolve(req.path, req.cwd_ino or ROOT_INO, True))
+        n = min(req.count, size, MAX_IO) if S.S_ISREG(mode) else 0
+        return ino, mode, size, self.fs.read(ino, 0, n) if n > 0 else b""
 
     def lookup(self, req, msg):
         return self._node(self.fs.lookup(req.dir_ino, req.name))

@@ -41,15 +41,18 @@ MAX_SESSION = 64                 # processes one session may have (RLIMIT_NPROC)
 
 
 def _read_program(srv, cwd: tuple[int, str], path: str) -> bytes:
+    """The text of program file `path`, looked up and read in one fs call (LOAD)."""
     fs, start, rel = srv.net.route(cwd, path)
     if fs is None:
         raise OSError(errno.EACCES, "not an executable regular file")
-    ino, mode, size = fs.resolve(start, rel, True)
+    (ino, mode, size), text = fs.load(start, rel)
     if not S.S_ISREG(mode) or not mode & 0o111:
         raise OSError(errno.EACCES, "not an executable regular file")
     if size > TEXT_MAX:
         raise OSError(errno.E2BIG, "program too large")
-    return fs.read(ino, 0, size)
+    if len(text) < size:                       # past one message: READ the rest
+        text += fs.read(ino, len(text), size - len(text))
+    return text
 
 
 def load_program(srv, cwd: tuple[int, str], path: str, argv: list) -> tuple[bytes, list]:
@@ -135,18 +138,23 @@ class ExecCalls:
             proc.sigwait = None
         proc.name = posixpath.basename(path)
         self.memory.forget(proc.task)
-        fds = [proc.fds.fds.get(n, (None,))[0] for n in range(3)]
         try:
-            tid = self.rt.task_new(proc.task, CRT0, self.me,
-                                   args=[proc.pid, len(text), argv, envp, _ttys(fds),
-                                         int(self.me)])
+            proc.tid = self.start_program(proc.task, proc.pid, text, argv, envp, proc.fds)
         except Exception:
             self.terminate(proc, 9)
             raise
-        self.made(tid)
-        proc.tid = tid
-        self.memory.load_text(proc.task, text)
         return None
+
+    def start_program(self, no: int, pid: int, text: bytes, argv: list, envp: list,
+                      fds) -> object:
+        """Task `no` made (again) running crt0 for program `text` as process `pid` with
+        fd table `fds`, the text loaded; its thread id."""
+        first = [fds.fds.get(n, (None,))[0] for n in range(3)]
+        tid = self.rt.task_new(no, CRT0, self.me, args=[pid, len(text), argv, envp,
+                                                        _ttys(first), int(self.me)])
+        self.made(tid)
+        self.memory.load_text(no, text)
+        return tid
 
     def spawn(self, req, msg):
         return (self._spawn(req, msg.sender.task, module=False),)

@@ -28,7 +28,7 @@ from .signals import deliver, post
 
 __all__ = ["FileCalls", "MAX_IO", "split_path", "join_path"]
 
-MAX_IO = 64 << 10
+MAX_IO = 256 << 10
 DEV_NULL = "/dev/null"
 SIGPIPE = 13
 
@@ -85,9 +85,14 @@ class FileCalls:
 
     def open(self, req, msg):
         proc = self.procs.caller(msg.sender)
-        flags, mode, path = req.flags, req.mode, _path(req.path)
+        desc = self.open_file(proc, req.flags, req.mode, req.path)
+        return (proc.fds.install(desc, cloexec=bool(req.flags & os.O_CLOEXEC)),)
+
+    def open_file(self, proc, flags: int, mode: int, raw: bytes):
+        """The description of `raw` (a path) opened for `proc` (its cwd, its umask)."""
+        path = _path(raw)
         if join_path(proc.cwd[1], path) == DEV_NULL:
-            return (proc.fds.install(Null(flags), cloexec=bool(flags & os.O_CLOEXEC)),)
+            return Null(flags)
         writing = flags & 3 in (os.O_WRONLY, os.O_RDWR)
         fs, cwd, rel = where(self, proc, path)
         try:
@@ -108,8 +113,7 @@ class FileCalls:
             raise OSError(errno.ENOTDIR, "not a directory")
         if flags & os.O_TRUNC and writing and S.S_ISREG(fmode):
             fs.truncate(ino, 0)
-        desc = File(ino, fmode, flags, join_path(proc.cwd[1], path), fs)
-        return (proc.fds.install(desc, cloexec=bool(flags & os.O_CLOEXEC)),)
+        return File(ino, fmode, flags, join_path(proc.cwd[1], path), fs)
 
     def close(self, req, msg):
         self.procs.caller(msg.sender).fds.close(req.fd)

@@ -16,7 +16,7 @@ from typing import Callable
 
 __all__ = ["Pipe", "PIPE_SIZE"]
 
-PIPE_SIZE = 64 << 10
+PIPE_SIZE = 256 << 10
 
 
 class Pipe:

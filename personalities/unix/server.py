@@ -3,8 +3,8 @@
 One thread (lthread 0) serves protocols/unix.py's UNIX interface with the one server
 loop (protocols.server.serve and Dispatch): every operation goes to the handler named
 after it, in calls.py (processes, signals, memory), files.py (fds, files, pipes),
-exec.py (fork, exec, spawn), spawnio.py (a spawned process's pipes, a line's hang-up)
-or remote.py (`on`), mixed into `Server`. The declaration says who may call (Who.CLAN:
+exec.py (fork, exec, spawn), spawn.py (posix_spawn), spawnio.py (a spawned
+process's pipes, a line's hang-up) or remote.py (`on`), mixed into `Server`. The declaration says who may call (Who.CLAN:
 a process, a task of this server's clan; Who.ANY: also root, tests, `mk sh`, other
 nodes' servers); a handler that needs a process asks the process table, EPERM for a
 task that is none. Besides its requests, lthread 0 takes:
@@ -51,6 +51,7 @@ from .netfs import Net
 from .proc import INIT_PID, Call, ProcTable
 from .remote import RemoteCalls
 from .signals import deliver, post
+from .spawn import SpawnCalls
 from .spawnio import SpawnIoCalls
 
 __all__ = ["main", "Server", "Timers"]
@@ -101,7 +102,7 @@ class Timers:
                     log.exception("unix: a timer failed")
 
 
-class Server(ProcessCalls, FileCalls, ExecCalls, SpawnIoCalls, RemoteCalls):
+class Server(ProcessCalls, FileCalls, ExecCalls, SpawnCalls, SpawnIoCalls, RemoteCalls):
     """The state of the Unix server and the handlers of its interface."""
 
     def __init__(self, rt, names: int | None = None):

@@ -40,6 +40,9 @@ def test_files_from_host_tools_are_read(node):
     got = node.facts("fs_tasks.py", "read_host")
     assert got["motd"] == MOTD, got
     assert {"bin", "etc", "home", "tmp"} <= set(got["root"]), got
+    assert got["load"] == [True, True, MOTD], got            # LOAD: RESOLVE + READ at once
+    assert got["load_dir"] == ["0o40755", ""] and got["load_head"] == MOTD[:4], got
+    assert got["load_missing"] == "ENOENT", got
 
 
 def test_errors_are_errnos(node):

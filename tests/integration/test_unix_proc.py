@@ -89,7 +89,7 @@ def test_pipe_between_parent_and_child(node):
 
 def test_a_writer_waits_for_room_in_a_full_pipe(node):
     r = spawn(node, "p_big_pipe")
-    assert r["received"] == 256 * 1024 and r["same"] and r["writer"] == 0, r
+    assert r["received"] == 1 << 20 and r["same"] and r["writer"] == 0, r
 
 
 def test_epipe_and_sigpipe(node):

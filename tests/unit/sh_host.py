@@ -56,6 +56,13 @@ class HostSys:
         return os.fork()
 
     @staticmethod
+    def posix_spawn(path, argv, env, file_actions=(), setpgroup=None, setsigdef=()):
+        _sys.stdout.flush()
+        kw = {} if setpgroup is None else {"setpgroup": setpgroup}
+        return os.posix_spawn(path, argv, env, file_actions=list(file_actions),
+                              setsigdef=setsigdef, **kw)
+
+    @staticmethod
     def execve(path, argv, env):
         os.execve(path, argv, env)
 

@@ -14,6 +14,7 @@ from personalities.unix.files import FileCalls
 from personalities.unix.proc import Proc
 from personalities.unix.remote import RemoteCalls
 from personalities.unix.server import Server
+from personalities.unix.spawn import SpawnCalls
 from personalities.unix.spawnio import SpawnIoCalls
 from protocols.server import Dispatch
 from protocols.unix import UNIX, WNOHANG, WUNTRACED, Op
@@ -58,7 +59,7 @@ def request(sender, op, *values):
 
 
 def test_every_operation_has_exactly_one_handler():
-    mixins = (ProcessCalls, FileCalls, ExecCalls, SpawnIoCalls, RemoteCalls, Server)
+    mixins = (ProcessCalls, FileCalls, ExecCalls, SpawnCalls, SpawnIoCalls, RemoteCalls, Server)
     for op in Op:
         where = [c.__name__ for c in mixins if op.name.lower() in vars(c)]
         assert len(where) == 1, (op.name, where)

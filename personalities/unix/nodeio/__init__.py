@@ -15,12 +15,12 @@ From then on, in that process (and the processes it forks):
   isdir, isfile, getsize, abspath, realpath, os.walk, os.makedirs, glob, pathlib and
   shutil's copying), on fds (open, read, write, lseek, close, fstat, dup, dup2, pipe,
   isatty, fsync), chmod, symlink, readlink, umask, on processes (getpid, getppid,
-  getpgrp, setpgid, kill, killpg, fork, wait, waitpid, the exec family, _exit,
-  system, uname) and `os.environ` (the process's environment, libc.environ) go to
+  getpgrp, setpgid, kill, killpg, fork, wait, waitpid, the exec family, posix_spawn,
+  _exit, system, uname) and `os.environ` (the process's environment, libc.environ) go to
   libc: to the node's Unix server. Errors are OSError subclasses naming the node's
   path, as the host's os does.
 - `os` calls the node has no system call for (chown, truncate, sendfile, pread,
-  popen, posix_spawn, ...) raise OSError(ENOSYS) rather than act on the host's files
+  popen, posix_spawnp, ...) raise OSError(ENOSYS) rather than act on the host's files
   or fds.
 
 What stays the host's: the task runtime (its ZeroMQ sockets and shared memory were
@@ -77,7 +77,7 @@ _OS = {**paths.OS, **fds.OS, **procs.OS}     # the os calls that go to libc
 _ABSENT = ("fchmod lchmod chown fchown lchown chroot fchdir "
            "truncate ftruncate mkfifo mknod pread pwrite preadv pwritev readv writev "
            "sendfile copy_file_range splice lockf posix_fallocate posix_fadvise fstatvfs "
-           "get_blocking set_blocking get_inheritable pipe2 posix_spawn posix_spawnp "
+           "get_blocking set_blocking get_inheritable pipe2 posix_spawnp "
            "popen openpty forkpty tcgetpgrp ttyname login_tty memfd_create eventfd "
            "setsid getsid fpathconf pathconf getxattr setxattr listxattr "
            "removexattr").split()

@@ -19,7 +19,7 @@ def main(argv, envp):
         try:
             while True:
                 try:
-                    data = libc.read(fd, 65536)
+                    data = libc.read(fd, libc.MAX_IO)
                 except OSError as e:
                     status = fail("cat", path, e)
                     break

@@ -65,7 +65,7 @@ def pieces(path):
     fd = 0 if path == "-" else libc.open(path)
     try:
         pending = []
-        while chunk := libc.read(fd, 65536):
+        while chunk := libc.read(fd, libc.MAX_IO):
             cut = chunk.rfind(b"\n") + 1
             pending.append(chunk[:cut] if cut else chunk)
             if cut:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import errno
 import signal
 
-from . import expand, jobs
+from . import expand, jobs, spawn
 from .ast import AndOr, FuncDef, List, Pipeline, Simple
 from .compound import CompoundCommands
 from .errors import Break, Exit, RedirError, Return, ShellError, SyntaxErr
@@ -222,12 +222,17 @@ class Shell(SimpleCommands, CompoundCommands):
         return self.status
 
     def pipe(self, cmds) -> int:
+        """A pipeline: each stage spawned (sh/spawn.py) or forked; the last's status."""
         sys, pids, prev = self.sys, [], None
         for i, cmd in enumerate(cmds):
             last = i == len(cmds) - 1
             if not last:
                 r, w = sys.pipe()
-            pid = jobs.fork(self)
+            pid = None
+            if spawn.stage_spawnable(self, cmd):
+                pid = spawn.stage(self, cmd, spawn.pipe_actions(prev, None if last else (r, w)))
+            if pid is None:
+                pid = jobs.fork(self)
             if pid == 0:
                 if prev is not None:
                     sys.dup2(prev, 0)

@@ -12,7 +12,7 @@ import os
 
 from .errors import RedirError
 
-__all__ = ["Redirector", "exit_code", "find_program", "SAVE_FD"]
+__all__ = ["Redirector", "exit_code", "find_program", "candidates", "SAVE_FD"]
 
 SAVE_FD = 10                      # the shell's own copies of fds live at 10 and up
 PIPE_ROOM = 32 << 10              # a here-document this long is written by a child
@@ -26,12 +26,19 @@ def exit_code(status: int) -> int:
     return os.WEXITSTATUS(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
 
 
+def candidates(name: str, path: str | None) -> list:
+    """The files `name` may be, in $PATH order (itself if it has a slash)."""
+    if "/" in name:
+        return [name]
+    return [f"{d.rstrip('/') or '.'}/{name}" if d else name
+            for d in (path if path is not None else "/bin").split(":")]
+
+
 def find_program(sys, name: str, path: str | None) -> str | None:
     """The file `name` runs: itself if it has a slash, else the first in $PATH."""
     if "/" in name:
         return name
-    for d in (path if path is not None else "/bin").split(":"):
-        cand = f"{d.rstrip('/') or '.'}/{name}" if d else name
+    for cand in candidates(name, path):
         try:
             st = sys.stat(cand)
         except OSError:

@@ -1,12 +1,12 @@
 """Simple commands (XCU 2.9.1): expand, then run a special builtin, a function, a
-regular builtin, or a program in a child (or, as the last thing a child does, in
-place of it). A mixin of execute.Shell.
+regular builtin, or a program: spawned (spawn.py), in a forked child, or, as the last
+thing a child does, in place of it. A mixin of execute.Shell.
 """
 from __future__ import annotations
 
 import errno
 
-from . import expand, jobs
+from . import expand, jobs, spawn
 from .ast import Simple
 from .builtins import BUILTINS, SPECIAL
 from .errors import Exit, RedirError, Return
@@ -125,6 +125,9 @@ class SimpleCommands:
     def external(self, words, assigns, redirs, tail: bool) -> int:
         if tail and self.in_child and 0 not in self.traps:
             self.exec_program(words, assigns, redirs)
+        pid = spawn.spawn(self, words, assigns, redirs) if spawn.spawnable(self, redirs) else None
+        if pid is not None:
+            return jobs.wait(self, [pid])
         pid = jobs.fork(self)
         if pid == 0:
             self.child(lambda: self.exec_program(words, assigns, redirs))

@@ -22,7 +22,13 @@ def write_tree(rt, tag):
 def read_host(rt):
     fs = FsClient(rt)
     ino, mode, size = fs.resolve(2, "/etc/motd")
-    report(motd=fs.read(ino, 0, size), root=sorted(n.decode() for n, _, _ in fs.listdir(2)))
+    (lino, _, lsize), text = fs.load(2, "/etc/motd")
+    (_, dmode, _), none = fs.load(2, "/etc")
+    report(motd=fs.read(ino, 0, size), root=sorted(n.decode() for n, _, _ in fs.listdir(2)),
+           load=[lino == ino, lsize == size, text.decode()],
+           load_dir=[oct(dmode), none.decode()],
+           load_head=fs.load(2, "/etc/motd", 4)[1].decode(),
+           load_missing=_errno(lambda: fs.load(2, "/nope")))
 
 
 def _errno(fn) -> str:

@@ -252,7 +252,7 @@ def p_pipe(argv, envp):
 def p_big_pipe(argv, envp):
     """More than the pipe holds: the writer blocks until the reader takes."""
     r, w = libc.pipe()
-    blob = bytes(range(256)) * 1024                       # 256 KiB
+    blob = bytes(range(256)) * 4096                       # 1 MiB: four pipes full
     pid = libc.fork()
     if pid == 0:
         libc.close(r)
