@@ -152,16 +152,19 @@ class Home:
               want: int = 1) -> tuple[list, list]:
         """`page` for node `site` to write, with up to `want` - 1 pages after it that
         come along (`_take`): ([(version, data)], acks), data None when `site` holds the
-        current copy. Every other copy of them is sent INVALIDATE first; `acks` are the
-        dsm servers (ids) whose INVALIDATED the writer must await. If `deliver` fails, the pages
-        stay here, this node their writer (an untouched one taken along stays
-        untouched) (ECOMM)."""
+        current copy. This node's copies of them go first; every other node's are sent
+        INVALIDATE once the grant is on its way (its three frames are the longer path);
+        `acks` are the dsm servers (ids) whose INVALIDATED the writer must await. If
+        `deliver` fails, the pages stay here, this node their writer (an untouched one
+        taken along stays untouched) (ECOMM)."""
         with self.lock:
             e = self._entry(segment, page)
             run, datas = self._take(e, segment, page, site, want)
-            others = set().union(*(f.copies for f in run)) - {site}
-            acks = self._invalidate(others, segment, page, [f.version + 1 for f in run],
-                                    site)
+            versions = [f.version + 1 for f in run]
+            remote = self._void_here(set().union(*(f.copies for f in run)) - {site},
+                                     segment, page, versions)
+            acks = [int(self.peers[s]) for s in remote]  # even one that seems dead now:
+            # the writer decides, after a second look (it may have missed announcements)
             before = [(f.owner, f.version) for f in run]
             for f in run:
                 f.owner, f.write, f.copies, f.version = site, True, {site}, f.version + 1
@@ -173,6 +176,7 @@ class Home:
                     else:
                         self._keep(f, segment, page + i, version, d)
                 raise OSError(errno.ECOMM, f"the page did not reach site {site}")
+            self._invalidate(remote, segment, page, versions, site)
             return out, acks
 
     def _take(self, e: Entry, segment: int, page: int, site: int, want: int):
@@ -203,25 +207,24 @@ class Home:
                     log.warning("dsm: pages %d+ of segment %d: %s", page, segment, err)
         return [e], [self._data(e, segment, page, drop=True)]
 
-    def _invalidate(self, sites: set, segment: int, page: int, versions: list[int],
-                    writer: int) -> list:
-        """Void the copies on `sites` of the pages from `page` on, one per new version:
-        this node's at once, in process; each other node's by one one-way INVALIDATE
-        that names the writer's dsm server (datagrams, all in one call to the comm
-        server), to which that node answers INVALIDATED
-        (three hops where a call would take four, and none waits for another). The
-        ids of the dsm servers the writer must hear from."""
+    def _void_here(self, sites: set, segment: int, page: int, versions: list[int]) -> list:
+        """Void this node's copies of the pages from `page` on, if it is one of `sites`
+        (in process, at once); the other sites, in order."""
         if self.rt.site in sites:
             for i, v in enumerate(versions):
                 self.copies.invalidate((self.rt.site, segment, page + i), v)
-        remote = sorted(sites - {self.rt.site})
-        if not remote:
-            return []
-        to, vs = self._dsm(writer), array.array("I", versions).tobytes()
-        tell(self.comm, [self.peers[s].lthread_id(COHERENCE_LTHREAD) for s in remote],
-             CopyOp.INVALIDATE, self.rt.site, segment, page, int(to), vs)
-        return [int(self.peers[s]) for s in remote]     # even one that seems dead now:
-        # the writer decides, after a second look (it may only have missed announcements)
+        return sorted(sites - {self.rt.site})
+
+    def _invalidate(self, sites: list, segment: int, page: int, versions: list[int],
+                    writer: int) -> None:
+        """Send the other nodes' copies of the pages from `page` on one INVALIDATE each,
+        naming the writer's dsm server, to which they answer INVALIDATED (three hops
+        where a call would take four, and none waits for another): datagrams, all in
+        one call to the comm server."""
+        if sites:
+            to, vs = self._dsm(writer), array.array("I", versions).tobytes()
+            tell(self.comm, [self.peers[s].lthread_id(COHERENCE_LTHREAD) for s in sites],
+                 CopyOp.INVALIDATE, self.rt.site, segment, page, int(to), vs)
 
     def _keep(self, e: Entry, segment: int, page: int, old: int, data: bytes | None) -> None:
         """A write grant was lost on the way: its data stays with this node (or, with
