@@ -106,7 +106,9 @@ class Switch:
             if timers:
                 wait = max(0.0, (timers[0][0] - time.monotonic()) * 1000)
             for sock, _ in poll(wait):
-                handlers[sock]()
+                handler = handlers.get(sock)     # None: an earlier handler of this round
+                if handler is not None:          # closed it (`link down` of a port that
+                    handler()                    # also had frames waiting)
             now = time.monotonic()
             while timers and timers[0][0] <= now:
                 heapq.heappop(timers)[2]()

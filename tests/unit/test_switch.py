@@ -174,6 +174,40 @@ def test_bad_requests_get_an_error_reply_and_the_switch_goes_on(sw):
     assert [p["name"] for p in sw.request("status")["ports"]] == ["a"]
 
 
+def test_a_socket_closed_by_a_handler_of_the_same_round_is_passed_over(tmp_path):
+    """`link down` closes a port's socket from the control socket's handler; if the
+    port had frames waiting in the same poll, the loop must not call its handler."""
+    from cluster.switch import Switch
+    sw = Switch(str(tmp_path / "sw"))
+    try:
+        pairs = [(sw.ctx.socket(zmq.PAIR), sw.ctx.socket(zmq.PAIR)) for _ in range(2)]
+        for i, (a, b) in enumerate(pairs):
+            a.bind(f"inproc://t{i}")
+            b.connect(f"inproc://t{i}")
+        (first, first_peer), (second, second_peer) = pairs
+        ran = []
+
+        def close_second():
+            first.recv()
+            sw.unwatch(second)
+            second.close()
+            ran.append("first")
+        sw.watch(first, close_second)
+        sw.watch(second, lambda: ran.append("second"))
+        first_peer.send(b"x")
+        second_peer.send(b"y")
+        wait_until(lambda: first.poll(0) and second.poll(0), 10, "both readable")
+        sw.schedule(0.2, lambda: setattr(sw, "stopping", True))
+        sw.run()                                     # a KeyError here ended the switch
+        assert ran == ["first"]
+        for a, b in pairs:
+            b.close()
+            if not a.closed:
+                a.close()
+    finally:
+        sw.close()
+
+
 def test_stop_leaves_no_socket_behind(tmp_path):
     sw = SwitchClient(str(tmp_path))
     pid = sw.start()
