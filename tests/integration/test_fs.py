@@ -43,6 +43,9 @@ def test_files_from_host_tools_are_read(node):
     assert got["load"] == [True, True, MOTD], got            # LOAD: RESOLVE + READ at once
     assert got["load_dir"] == ["0o40755", ""] and got["load_head"] == MOTD[:4], got
     assert got["load_missing"] == "ENOENT", got
+    assert got["load_stranger"] == {"huge_path": "ENAMETOOLONG", "max_count": len(MOTD.encode()),
+                                    "bad_cwd": "EINVAL", "no_path": "EINVAL"}, got
+    assert got["motd_after"] == MOTD, got                     # nothing changed
 
 
 def test_errors_are_errnos(node):

@@ -28,7 +28,19 @@ def read_host(rt):
            load=[lino == ino, lsize == size, text.decode()],
            load_dir=[oct(dmode), none.decode()],
            load_head=fs.load(2, "/etc/motd", 4)[1].decode(),
-           load_missing=_errno(lambda: fs.load(2, "/nope")))
+           load_missing=_errno(lambda: fs.load(2, "/nope")),
+           load_stranger=_load_as_a_stranger(rt, fs), motd_after=fs.read(ino, 0, size))
+
+
+def _load_as_a_stranger(rt, fs) -> dict:
+    """LOAD as a stranger would call it: a huge path, the largest count, a cwd that is
+    no inode, a request without its path."""
+    from microkernel.abi import Msg
+    raw = rt.call(fs.server(), Msg(words=(Op.LOAD, 2, 4)), timeout=10.0)
+    return {"huge_path": _errno(lambda: fs.load(2, "/" + "a" * 65536)),
+            "max_count": len(fs.load(2, "/etc/motd", 0xFFFFFFFF)[1]),
+            "bad_cwd": _errno(lambda: fs.load(0xFFFFFF, "etc/motd")),
+            "no_path": errno.errorcode.get(raw.words[0], raw.words[0])}
 
 
 def _errno(fn) -> str:
