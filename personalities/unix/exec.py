@@ -40,6 +40,11 @@ KEEP_SPAWNED = 256
 MAX_SESSION = 64                 # processes one session may have (RLIMIT_NPROC)
 
 
+def std_fds(fds) -> list:
+    """The descriptions of fds 0-2 of fd table `fds` (None where one is closed)."""
+    return [fds.fds.get(n, (None,))[0] for n in range(3)]
+
+
 def _read_program(srv, cwd: tuple[int, str], path: str) -> bytes:
     """The text of program file `path`, looked up and read in one fs call (LOAD)."""
     fs, start, rel = srv.net.route(cwd, path)
@@ -139,19 +144,19 @@ class ExecCalls:
         proc.name = posixpath.basename(path)
         self.memory.forget(proc.task)
         try:
-            proc.tid = self.start_program(proc.task, proc.pid, text, argv, envp, proc.fds)
+            proc.tid = self.start_program(proc.task, proc.pid, text, argv, envp,
+                                          std_fds(proc.fds))
         except Exception:
             self.terminate(proc, 9)
             raise
         return None
 
     def start_program(self, no: int, pid: int, text: bytes, argv: list, envp: list,
-                      fds) -> object:
-        """Task `no` made (again) running crt0 for program `text` as process `pid` with
-        fd table `fds`, the text loaded; its thread id."""
-        first = [fds.fds.get(n, (None,))[0] for n in range(3)]
+                      std: list) -> object:
+        """Task `no` made (again) running crt0 for program `text` as process `pid`,
+        whose fds 0-2 are the descriptions `std`, the text loaded; its thread id."""
         tid = self.rt.task_new(no, CRT0, self.me, args=[pid, len(text), argv, envp,
-                                                        _ttys(first), int(self.me)])
+                                                        _ttys(std), int(self.me)])
         self.made(tid)
         self.memory.load_text(no, text)
         return tid
@@ -174,20 +179,16 @@ class ExecCalls:
         fds, capture, ends = self._stdio(req.stdio, req.stdin, spawner)
         no = self.alloc_task()
         pid = self.procs.new_pid()
-        start = [_ttys(fds), int(self.me)]
         try:
             if module:
-                tid = self.rt.task_new(no, CRT0_MODULE, self.me,
-                                       args=[pid, entry, argv, envp, *start])
+                tid = self.rt.task_new(no, CRT0_MODULE, self.me, args=[
+                    pid, entry, argv, envp, _ttys(fds), int(self.me)])
+                self.made(tid)
             else:
-                tid = self.rt.task_new(no, CRT0, self.me,
-                                       args=[pid, len(text), argv, envp, *start])
+                tid = self.start_program(no, pid, text, argv, envp, fds)
         except Exception:
             self.procs.free_tasks.append(no)
             raise
-        self.made(tid)
-        if text is not None:
-            self.memory.load_text(no, text)
         name = posixpath.basename(argv[0] if argv else entry.split(":")[-1])
         proc = self.procs.add(Proc(pid, INIT_PID, pid, tid, name))
         for fd, desc in enumerate(fds):

@@ -21,7 +21,7 @@ import posixpath
 
 from protocols.unix import SIG_HANDLE, decode_actions
 
-from .exec import MAX_SESSION, args_of, load_program
+from .exec import MAX_SESSION, args_of, load_program, std_fds
 from .fd import MAX_FDS
 from .proc import Proc
 
@@ -70,7 +70,7 @@ class SpawnCalls:
         child.disp = {s: d for s, d in proc.disp.items()
                       if d != SIG_HANDLE and not req.sigdef & (1 << s)}
         try:
-            child.tid = self.start_program(no, pid, text, argv, envp, fds)
+            child.tid = self.start_program(no, pid, text, argv, envp, std_fds(fds))
         except BaseException:
             self.procs.free_tasks.append(no)
             fds.close_all()

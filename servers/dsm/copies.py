@@ -68,7 +68,7 @@ class Copies:
         self.cond.notify_all()
         return True
 
-    def fetch(self, key: tuple, versions: list[int], drop: bool) -> bytes:
+    def fetch(self, key: tuple, versions: list[int], drop: bool) -> list[bytes]:
         """The contents of the pages from `key` on, one per version, once each version
         is installed; drop: invalidate the copies (a writer takes them), else keep them
         read-only. ESTALE: a grant never came."""
@@ -90,7 +90,7 @@ class Copies:
                     self._drop(c, version + 1, unmapped=True)
                 else:
                     c.have = READ
-            return b"".join(out)
+            return out
 
     def invalidate(self, key: tuple, version: int) -> None:
         """Every copy older than `version` is void: unmap it from the tasks."""

@@ -270,8 +270,7 @@ class Home:
         """The pages from `page` on, one per version, FETCHed from node `site`'s copies
         (in process for this node, else by IPC)."""
         if site == self.rt.site:                   # this node is the home: its site
-            data = self.copies.fetch((site, segment, page), versions, drop)
-            return [data[i:i + PAGE] for i in range(0, len(data), PAGE)]
+            return self.copies.fetch((site, segment, page), versions, drop)
         r = self._copies(site).call(CopyOp.FETCH, segment, page, int(drop),
                                     array.array("I", versions).tobytes())
         datas = unpack_pages(r.kinds, r.data)

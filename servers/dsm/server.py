@@ -183,7 +183,7 @@ class Local:
                 log.warning("dsm: nodes %s did not invalidate page %d: taken for gone",
                             sorted(sites), key[2])
                 return
-            live = alive(self.rt) if sites else None
+            live = alive(self.comm) if sites else None
             if live is not None:
                 sites -= dead - live                       # dead at this look and the last
                 dead = sites - live
@@ -211,6 +211,7 @@ class HomeSide:
 
     def __init__(self, rt, home, locks):
         self.rt, self.home, self.locks = rt, home, locks
+        self.comm = CommClient(rt, timeout=1.0)          # who lives, for the idle look
 
     def open(self, req, msg):
         self._heard(msg)
@@ -263,7 +264,7 @@ class HomeSide:
     def look(self) -> None:
         """Drop the locks and waits of tasks on nodes the comm server calls gone."""
         sites = {t.site for t in self.locks.tasks()} - {self.rt.site}
-        live = alive(self.rt) if sites else None
+        live = alive(self.comm) if sites else None
         if live is None:
             return
         for site in sites - live:
@@ -284,8 +285,7 @@ class CopiesSide:
         versions = array.array("I", req.versions)         # ValueError: EINVAL
         if not 1 <= len(versions) <= MAX_AHEAD:
             raise OSError(errno.EINVAL, f"1 to {MAX_AHEAD} versions")
-        data = self.copies.fetch(key, list(versions), bool(req.drop))
-        pages = [data[i:i + PAGE] for i in range(0, len(data), PAGE)]
+        pages = self.copies.fetch(key, list(versions), bool(req.drop))
         send_reply(self.rt, msg.sender, COPIES.reply(CopyOp.FETCH, pack_pages(pages)),
                    PATIENCE)
         return None
@@ -321,10 +321,10 @@ def _want(n: int) -> int:
     return n
 
 
-def alive(rt) -> set | None:
+def alive(comm: CommClient) -> set | None:
     """The sites the comm server calls alive (None: it cannot be asked)."""
     try:
-        peers = CommClient(rt, timeout=1.0).nodes()["peers"]
+        peers = comm.nodes()["peers"]
     except (ServiceError, KeyError) as e:
         log.warning("dsm: cannot see the cluster: %s", e)
         return None
