@@ -22,6 +22,10 @@ A task's side (lthread 0 of its node's dsm server, local tasks only: EPERM other
                                  faults for good: "" if it does not
     FORGET  tid:64            -> (nothing)       task `tid` ended (root): its
                                  attachments and pages go, its locks are released
+    WRITEBACK addr            -> (nothing)       a barrier's first step: the pages of
+                                 the caller's segment at `addr` this node writes become
+                                 read-only and go to the home (PUSH), up to
+                                 MAX_WRITEBACK; ENOENT: no segment of the caller's there
 
 The home's side (lthread 1; the dsm servers of every node, Who.PEER, except the locks):
 
@@ -44,6 +48,10 @@ The home's side (lthread 1; the dsm servers of every node, Who.PEER, except the 
                                  EINVAL: a count other than the waiting tasks'
     GONE    tid:64            -> (nothing)       a task ended: its locks go to the next
                                  waiter, it leaves every wait
+    PUSH    segment | pages versions kinds data  (one-way) the sender's node wrote these
+                                 pages (u32 numbers, up to MAX_AHEAD) and now holds them
+                                 read-only: the home keeps a copy of each still at its
+                                 version (kinds as READ's, 0 or 1); others are passed over
 
 A node's copies (Who.PEER and checked: the sender's site keys the copy of a home's page):
 
@@ -83,12 +91,14 @@ from .interface import Interface, Who, call
 
 __all__ = ["Op", "HomeOp", "CopyOp", "DSM", "HOME", "COPIES", "HOME_LTHREAD",
            "COPIES_LTHREAD", "COHERENCE_LTHREAD", "MAX_AHEAD", "MAX_SIZE", "MAX_LOCKS", "MAX_NAME", "PAGE",
-           "DsmClient", "HomeClient", "CopiesClient", "tell", "parse_name", "check_range"]
+           "MAX_WRITEBACK", "DsmClient", "HomeClient", "CopiesClient", "tell", "parse_name",
+           "check_range"]
 
 PAGE = 0x1000
 MAX_SIZE = 16 << 20              # a segment's bytes (4096 pages)
 MAX_LOCKS = 256                  # locks and barriers per segment
-MAX_AHEAD = 16                   # pages one fault may bring
+MAX_AHEAD = 16                   # pages one fault may bring, and one PUSH carries
+MAX_WRITEBACK = 4 * MAX_AHEAD    # pages one barrier writes back to the home
 MAX_NAME = 64
 HOME_LTHREAD, COPIES_LTHREAD, COHERENCE_LTHREAD = 1, 2, 3
 _NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -99,6 +109,7 @@ class Op(enum.IntEnum):
     DETACH = 0xD5A1
     WHY = 0xD5A2
     FORGET = 0xD5A3
+    WRITEBACK = 0xD5A4
 
 
 class HomeOp(enum.IntEnum):
@@ -109,6 +120,7 @@ class HomeOp(enum.IntEnum):
     UNLOCK = 0xD5B4
     BARRIER = 0xD5B5
     GONE = 0xD5B6
+    PUSH = 0xD5B7
 
 
 class CopyOp(enum.IntEnum):
@@ -122,6 +134,7 @@ DSM = Interface("dsm", Op, {
     Op.DETACH: call("addr size"),
     Op.WHY: call("addr", "| why"),
     Op.FORGET: call("tid:64", who=Who.CHIEF | Who.ROOT),
+    Op.WRITEBACK: call("addr"),
 }, pad_to=3)                    # a pager's requests are never two words (a fault is)
 
 HOME = Interface("dsm home", HomeOp, {
@@ -132,6 +145,7 @@ HOME = Interface("dsm home", HomeOp, {
     HomeOp.UNLOCK: call("segment lock"),
     HomeOp.BARRIER: call("segment barrier count"),
     HomeOp.GONE: call("tid:64", who=Who.PEER),
+    HomeOp.PUSH: call("segment | pages versions kinds data", who=Who.PEER, doc="one-way"),
 })
 
 COPIES = Interface("dsm copies", CopyOp, {
@@ -190,13 +204,14 @@ class CopiesClient(Service):
     timeout = 15.0               # above the copies' wait for a grant on its way
 
 
-def tell(comm: CommClient, tids: list, code: int, *values, datagram: bool = True) -> list:
-    """Send COPIES' one-way `code` to each thread of `tids` (of other nodes): as
+def tell(comm: CommClient, tids: list, code: int, *values, datagram: bool = True,
+         iface: Interface = COPIES) -> list:
+    """Send `iface`'s one-way `code` to each thread of `tids` (of other nodes): as
     datagrams through `comm`, in one call (one frame each; one may be lost, and the
     writer's wait asks again), or with `datagram` False by ordinary IPC, each waiting
     up to comm's timeout for the comm task to take it. The tids it went to (on a
     failure of the comm server itself, it is looked up anew)."""
-    msg = COPIES.request(code, *values)
+    msg = iface.request(code, *values)
     if datagram:
         try:
             sent = comm.datagram(tids, msg.words, msg.strings)

@@ -92,6 +92,20 @@ class Copies:
                     c.have = READ
             return out
 
+    def downgrade(self, home: int, segment: int, limit: int) -> list[tuple]:
+        """The writable copies of a segment, up to `limit`, made read-only (remap) and
+        read: [(page, version, data)] in page order, for a write-back to the home."""
+        with self.cond:
+            keys = sorted(k for k, c in self.copies.items()
+                          if c.have == WRITE and k[0] == home and k[1] == segment)[:limit]
+            out = []
+            for k in keys:
+                c = self.copies[k]
+                self.rt.fpage_unmap(Fpage(c.frame, 12), flush=False)   # revoke, then read
+                out.append((k[2], c.version, self.rt.mem.read(c.frame, PAGE)))
+                c.have = READ
+            return out
+
     def invalidate(self, key: tuple, version: int) -> None:
         """Every copy older than `version` is void: unmap it from the tasks."""
         with self.cond:

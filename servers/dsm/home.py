@@ -179,6 +179,25 @@ class Home:
             self._invalidate(remote, segment, page, versions, site)
             return out, acks
 
+    def push(self, segment: int, site: int, pages: list) -> int:
+        """Node `site` wrote back [(page, (version, data))] and holds them read-only now:
+        this node keeps a copy of each it still owns at that version (a write or a
+        read that came between moved on, and the page with it); how many were kept."""
+        seg, kept = self.segments.get(segment), 0
+        with self.lock:
+            for page, (version, data) in pages if seg else ():
+                e = seg.pages.get(page)
+                if e is None or e.lost or e.owner != site or e.version != version or data is None:
+                    continue
+                with self.copies.cond:
+                    if not self.copies.install((self.rt.site, segment, page), version, data,
+                                               False):
+                        continue
+                e.write = False
+                e.copies.add(self.rt.site)
+                kept += 1
+        return kept
+
     def _take(self, e: Entry, segment: int, page: int, site: int, want: int):
         """([entries], [data or None]) a write of `page` takes, a run of pages in the
         same case as the first (a writer that took pages ahead and a neighbour that

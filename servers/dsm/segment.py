@@ -94,7 +94,9 @@ class Segment:
             self.unlock(n)
 
     def barrier(self, count: int, n: int = 0) -> None:
-        """Wait at barrier `n` until `count` tasks (on any nodes) have come."""
+        """Wait at barrier `n` until `count` tasks (on any nodes) have come. The pages
+        this node writes go home first (WRITEBACK), where the reads after it find them."""
+        self.dsm.call(Op.WRITEBACK, self.addr)
         self.home.call(HomeOp.BARRIER, self.number, n, count, timeout=NEVER)
 
     def _check(self, off: int, n: int) -> None:

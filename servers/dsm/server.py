@@ -1,9 +1,10 @@
 """The dsm server's four lthreads and their handlers.
 
-    0  the tasks' side: protocols.dsm DSM (ATTACH, DETACH, WHY, FORGET) and the page
-       faults of every thread whose pager it is
+    0  the tasks' side: protocols.dsm DSM (ATTACH, DETACH, WHY, FORGET, WRITEBACK) and
+       the page faults of every thread whose pager it is
     1  the home's side: HOME (the directory of the segments homed here, their locks
-       and barriers); its idle look drops the locks of nodes that are gone
+       and barriers, the copies written back to it); its idle look drops the locks of
+       nodes that are gone
     2  this node's copies: COPIES FETCH, from the homes
     3  coherence: COPIES INVALIDATE (from a home) and INVALIDATED (from a node that
        voided its copy for this node's write), both one-way
@@ -25,7 +26,8 @@ from microkernel.abi import Fpage, MapItem, Msg, ThreadId
 from protocols.client import ServiceError
 from protocols.comm import CommClient
 from protocols.dsm import (COHERENCE_LTHREAD, COPIES, DSM, HOME, HOME_LTHREAD, MAX_AHEAD,
-                           PAGE, CopyOp, HomeClient, HomeOp, check_range, parse_name, tell)
+                           MAX_WRITEBACK, PAGE, CopyOp, HomeClient, HomeOp, check_range,
+                           parse_name, tell)
 from protocols.pager import fault_of
 from protocols.server import Dispatch, send_reply, serve
 
@@ -97,6 +99,25 @@ class Local:
                 log.warning("dsm: the home at site %d did not hear task %s ended: %s",
                             site, task, e)
         return None
+
+    def writeback(self, req, msg):
+        """WRITEBACK (a barrier's first step): the pages of the caller's segment that
+        this node writes go read-only and to the home in PUSHes (one-way, on the
+        reliable link), so the reads after the barrier find them there: no FETCH from
+        each writer, one after the other. A home's own pages are there already."""
+        a = self.attachments.find(msg.sender.task_id(), req.addr)
+        if a is None:
+            raise OSError(errno.ENOENT, f"no segment of the caller's at {req.addr:#x}")
+        if a.home == self.rt.site:
+            return ()
+        pages = self.copies.downgrade(a.home, a.segment, MAX_WRITEBACK)
+        home = self._home(a.home).server()
+        for i in range(0, len(pages), MAX_AHEAD):
+            run = pages[i:i + MAX_AHEAD]
+            tell(self.comm, [home], HomeOp.PUSH, a.segment,
+                 array.array("I", [p for p, _, _ in run]).tobytes(),
+                 *pack([(v, d) for _, v, d in run]), datagram=False, iface=HOME)
+        return ()
 
     def fault(self, msg: Msg):
         """A page fault: a shared page's copy (asked of its home if this node has none
@@ -229,6 +250,21 @@ class HomeSide:
         self._heard(msg)
         self.home.write(req.segment, req.page, msg.sender.site,
                         self._deliver(HomeOp.WRITE, msg), _want(req.want))
+        return None
+
+    def push(self, req, msg):
+        """PUSH (one-way): pages a node wrote and now holds read-only, written back at
+        a barrier; the home keeps a copy of each still at its version."""
+        try:
+            pages, grant = array.array("I", req.pages), unpack(req.versions, req.kinds,
+                                                               req.data)
+        except (ValueError, ServiceError):
+            pages, grant = (), None
+        if not grant or len(pages) != len(grant) or len(pages) > MAX_AHEAD:
+            log.warning("dsm: a malformed PUSH from site %d", msg.sender.site)
+            return None
+        self._heard(msg)
+        self.home.push(req.segment, msg.sender.site, list(zip(pages, grant)))
         return None
 
     def _heard(self, msg: Msg) -> None:

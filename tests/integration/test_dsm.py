@@ -105,13 +105,14 @@ def test_a_stranger_changes_nothing(cluster):
     got = n2.facts(TASKS, "stranger", "str@n1", PAGE)
     e = got["errnos"]
     for op in ("open", "read", "write", "gone", "fetch", "invalidate", "invalidated", "forget",
-               "unlock_not_held"):
+               "unlock_not_held", "push"):
         assert e[op] == errno.EPERM, (op, e)
     for op in ("lock_bad_number", "barrier_zero", "attach_short", "attach_bad_utf8",
                "attach_huge_name", "attach_bad_ahead", "attach_huge_size"):
         assert e[op] == errno.EINVAL, (op, e)
     assert e["lock_no_segment"] == errno.ENOENT and e["unknown"] == errno.ENOSYS, e
     assert e["detach_none"] == errno.ENOENT and e["why_elsewhere"] == 0, e
+    assert e["writeback_none"] == errno.ENOENT, e
     assert bytes.fromhex(got["before"]).startswith(b"intact") and got["after"] == got["before"]
     assert n1.facts(TASKS, "read", "str@n1", PAGE, 0, 6)["read"] == "intact"
 
@@ -131,6 +132,25 @@ def test_writes_stay_coherent_when_invalidations_are_lost(cluster, mk_home):
     finally:
         assert mk(mk_home, "link", "n3", "--clear").returncode == 0
     assert n3.facts(TASKS, "read", "lossy@n1", PAGE, 0, 2)["read"] == "v3"
+
+
+def test_a_barrier_writes_the_pages_back_to_the_home(cluster, mk_home):
+    """n2's page, passed through a barrier, is at the home: n1 reads it with n2 off the
+    wire (without the write-back the home would FETCH it from n2: lost, a SegmentFault).
+    A write after it is an upgrade that voids the home's copy too."""
+    n1, n2, n3 = cluster
+    assert n2.facts(TASKS, "write_and_pass", "wb@n1", 2 * PAGE, 0, "v1")["wrote"] == "v1"
+    assert mk(mk_home, "link", "n2", "down").returncode == 0
+    try:
+        t0 = time.monotonic()
+        assert n1.facts(TASKS, "read", "wb@n1", 2 * PAGE, 0, 2, timeout=15)["read"] == "v1"
+        assert time.monotonic() - t0 < 10
+    finally:
+        assert mk(mk_home, "link", "n2", "up").returncode == 0
+    assert n3.facts(TASKS, "read", "wb@n1", 2 * PAGE, 0, 2)["read"] == "v1"
+    assert n2.facts(TASKS, "write", "wb@n1", 2 * PAGE, 0, "v2", timeout=60)["wrote"] == "v2"
+    for n in (n1, n3):
+        assert n.facts(TASKS, "read", "wb@n1", 2 * PAGE, 0, 2)["read"] == "v2"
 
 
 def test_a_page_whose_only_copy_is_gone_is_a_fault_not_a_hang(cluster, mk_home):

@@ -27,6 +27,14 @@ def read(rt, name, size, off, n):
     report(read=seg.read(int(off), int(n)).decode(errors="replace"))
 
 
+def write_and_pass(rt, name, size, off, text):
+    """Store `text` at `off`, pass a barrier of one (its write-back), report it stored."""
+    seg = _attach(rt, name, size)
+    seg.write(int(off), text.encode())
+    seg.barrier(1, 7)
+    report(wrote=text)
+
+
 def hold(rt, name, size, off, text, seconds):
     """Store `text` at `off` (this node then holds the page's only copy), say so, live on.
     One page a fault: no untouched page is granted along with it."""
@@ -110,6 +118,9 @@ def stranger(rt, name, size):
         "invalidated": (coherence, (CopyOp.INVALIDATED, seg.home.server().site,
                                     seg.number, 0, 99), ()),
         "forget": (dsm, (Op.FORGET, int(rt.myself()) & 0xFFFFFFFF, 0), ()),
+        "push": (home, (HomeOp.PUSH, seg.number), (b"\0\0\0\0", b"\1\0\0\0", b"\0",
+                                                     b"forged" * 700)),
+        "writeback_none": (dsm, (Op.WRITEBACK, 0x6000_0000, 0), ()),
         "unlock_not_held": (home, (HomeOp.UNLOCK, seg.number, 0), ()),
         "lock_bad_number": (home, (HomeOp.LOCK, seg.number, 100000), ()),
         "lock_no_segment": (home, (HomeOp.LOCK, 999, 0), ()),
