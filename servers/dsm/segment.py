@@ -17,11 +17,13 @@ copy died) raises SegmentFault with the reason: the task's SIGBUS.
 """
 from __future__ import annotations
 
+import errno
 import struct
 from contextlib import contextmanager
 
 from microkernel.abi import NEVER
 from microkernel.user.vmem import MemoryFault
+from protocols.client import ServiceError
 from protocols.dsm import MAX_AHEAD, DsmClient, HomeClient, HomeOp, Op, parse_name
 
 __all__ = ["Segment", "SegmentFault"]
@@ -95,8 +97,13 @@ class Segment:
 
     def barrier(self, count: int, n: int = 0) -> None:
         """Wait at barrier `n` until `count` tasks (on any nodes) have come. The pages
-        this node writes go home first (WRITEBACK), where the reads after it find them."""
-        self.dsm.call(Op.WRITEBACK, self.addr)
+        this node writes go home first (WRITEBACK), where the reads after it find them;
+        a detached segment has none to send."""
+        try:
+            self.dsm.call(Op.WRITEBACK, self.addr)
+        except ServiceError as e:
+            if e.errno != errno.ENOENT:
+                raise
         self.home.call(HomeOp.BARRIER, self.number, n, count, timeout=NEVER)
 
     def _check(self, off: int, n: int) -> None:
