@@ -11,16 +11,20 @@ Work is synchronous, as in QEMU's NE2000: the TX doorbell sends at once, and a f
 the cable lands in the RX ring inside the owner's poll callback. A DMA address outside
 physical memory is reported in the descriptor (or, for a descriptor itself, as a bus
 error that halts the engines until reset); it never raises into the machine.
-The cable and the pcap tap live in `hw.nic_cable`.
+This module is the card's registers, port I/O, interrupts, cable and lifecycle; the
+descriptor layout and the DMA engines of its two rings live in `hw.nic_rings` (mixed
+in, its constants re-exported here), the cable and the pcap tap in `hw.nic_cable`.
 """
 from __future__ import annotations
 
-import struct
 from typing import TYPE_CHECKING, Any, Callable
 
 from .device import BadAccess, Device, IrqLine
-from .nic_cable import (BROADCAST, ETH_MAX, ETH_MIN, Cable, PcapWriter, format_mac,
-                        parse_mac, random_mac)
+from .nic_cable import Cable, PcapWriter, format_mac, parse_mac, random_mac
+from .nic_rings import (CTRL_ALLMULTI, CTRL_PROMISC, CTRL_RESET, CTRL_RXEN, CTRL_TXEN, DESC,
+                        DESC_EOP, DESC_ERR, DESC_OWN, DESC_SIZE, ERR_ADDRESS, ERR_LENGTH,
+                        ERR_NOCARRIER, ERR_NONE, INT_ERR, INT_LINK, INT_RX, INT_RXOVF, INT_TX,
+                        RingEngine)
 
 if TYPE_CHECKING:
     from .machine import Machine
@@ -40,25 +44,11 @@ REG = {
     "tx_base": (0x10, 4), "tx_size": (0x14, 1), "tx_head": (0x15, 1), "tx_tail": (0x16, 1),
     "rx_base": (0x18, 4), "rx_size": (0x1C, 1), "rx_head": (0x1D, 1), "rx_tail": (0x1E, 1),
 }
-CTRL_RESET, CTRL_RXEN, CTRL_TXEN, CTRL_PROMISC, CTRL_ALLMULTI = 0x01, 0x02, 0x04, 0x08, 0x10
 STATUS_LINK, STATUS_BUSERR = 0x01, 0x02
-INT_RX, INT_TX, INT_RXOVF, INT_LINK, INT_ERR = 0x01, 0x02, 0x04, 0x08, 0x10
-DESC_SIZE = 16
-DESC_OWN, DESC_ERR, DESC_EOP = 0x8000, 0x4000, 0x0001
-ERR_NONE, ERR_LENGTH, ERR_ADDRESS, ERR_NOCARRIER = 0, 1, 2, 3
-
-# A descriptor: buffer address, length (driver's), flags, count, frame_len, error (device's);
-# bytes 13..15 belong to the driver and are never written by the card.
-DESC = struct.Struct("<IHHHHB3x")
-_STATUS = struct.Struct("<HHB")       # count, frame_len, error (at descriptor + 8)
 _BYTE_REG = {off + i: name for name, (off, width) in REG.items() for i in range(width)}
 
 
-class _BusError(Exception):
-    """A descriptor could not be read or written: the engines halt."""
-
-
-class NIC(Device):
+class NIC(RingEngine, Device):
     """The mkNIC card: 32 ports at `base`, one IRQ, a ZeroMQ `link`, an optional `pcap`."""
 
     def __init__(self, name: str = "net0", base: int = 0x300, irq: int = 9,
@@ -170,161 +160,6 @@ class NIC(Device):
         if retrigger and pending and line.level:
             line.lower()
         line.set(pending)
-
-    # -- DMA ----------------------------------------------------------------------------
-
-    def _mem_ok(self, addr: int, n: int) -> bool:
-        size = getattr(self.machine.memory, "size", 1 << 32)
-        return 0 <= addr and addr + n <= size
-
-    def _dma_read(self, addr: int, n: int) -> bytes | None:
-        """n bytes of physical memory, or None if any of them lies outside it."""
-        try:
-            data = bytes(self.machine.memory.read(addr, n)) if self._mem_ok(addr, n) else b""
-        except (BadAccess, IndexError, ValueError, OverflowError):
-            return None
-        return data if len(data) == n else None
-
-    def _dma_write(self, addr: int, data: bytes) -> bool:
-        if not self._mem_ok(addr, len(data)):
-            return False
-        try:
-            self.machine.memory.write(addr, data)
-        except (BadAccess, IndexError, ValueError, OverflowError):
-            return False
-        return True
-
-    def _desc(self, ring: str, index: int) -> tuple[int, ...]:
-        raw = self._dma_read(getattr(self, ring + "_base") + DESC_SIZE * index, DESC_SIZE)
-        if raw is None:
-            raise _BusError(ring)
-        return DESC.unpack(raw)
-
-    def _complete(self, ring: str, index: int, flags: int, count: int, frame_len: int,
-                  error: int) -> None:
-        """Write back status, then flags with OWN clear (the driver polls OWN last)."""
-        at = getattr(self, ring + "_base") + DESC_SIZE * index
-        if error:
-            flags |= DESC_ERR
-        if not (self._dma_write(at + 8, _STATUS.pack(count, frame_len, error))
-                and self._dma_write(at + 6, struct.pack("<H", flags & ~DESC_OWN & 0xFFFF))):
-            raise _BusError(ring)
-
-    def _bus_error(self) -> None:
-        self.buserr = True
-        self._raise(INT_ERR)
-
-    # -- transmit -----------------------------------------------------------------------
-
-    def _tx_run(self) -> None:
-        """Send every complete frame between TX_HEAD and TX_TAIL whose descriptors we own."""
-        if (self.machine is None or self.buserr or not self.ctrl & CTRL_TXEN
-                or not self.tx_size):
-            return
-        done = False
-        try:
-            while self.tx_head != self.tx_tail:
-                chain, i = [], self.tx_head
-                while True:
-                    if i == self.tx_tail:
-                        return                        # frame not finished by the driver yet
-                    d = self._desc("tx", i)
-                    if not d[2] & DESC_OWN:
-                        return                        # driver still owns it: wait
-                    chain.append((i, d))
-                    i = (i + 1) % self.tx_size
-                    if d[2] & DESC_EOP:
-                        break
-                self._tx_frame(chain)
-                self.tx_head, done = i, True
-        except _BusError:
-            self._bus_error()
-        finally:
-            if done:
-                self._raise(INT_TX)
-
-    def _tx_frame(self, chain: list[tuple[int, tuple[int, ...]]]) -> None:
-        parts, error = [], ERR_NONE
-        total = sum(d[1] for _, d in chain)
-        if not ETH_MIN <= total <= ETH_MAX:
-            error = ERR_LENGTH
-        else:
-            for _, d in chain:
-                part = self._dma_read(d[0], d[1])
-                if part is None:
-                    error = ERR_ADDRESS
-                    break
-                parts.append(part)
-        if error == ERR_NONE:
-            frame = b"".join(parts)
-            if self.pcap is not None:
-                self.pcap.write(frame)
-            if self.cable is not None and self.cable.send(frame):
-                self.stats["tx_frames"] += 1
-            else:
-                self.stats["tx_dropped"] += 1
-                error = ERR_NOCARRIER
-        else:
-            self.stats["tx_errors"] += 1
-        for i, d in chain:
-            self._complete("tx", i, d[2], d[1] if error in (ERR_NONE, ERR_NOCARRIER) else 0,
-                           total, error)
-        if self.cable is not None:
-            # a send may take the cable socket's "frames arrived" signal (ZeroMQ's FD is
-            # edge-like, and the owner may watch it): look for them now
-            self.poll_link()
-
-    # -- receive ------------------------------------------------------------------------
-
-    def receive(self, frame: bytes) -> bool:
-        """A frame arrives from the wire; True when it landed in the RX ring."""
-        if not ETH_MIN <= len(frame) <= ETH_MAX:
-            self.stats["rx_errors"] += 1
-            return False
-        if self.machine is None or self.buserr or not self.ctrl & CTRL_RXEN or not self.rx_size:
-            self.stats["rx_disabled"] += 1
-            return False
-        if not self._accepts(frame[:6]):
-            self.stats["rx_filtered"] += 1
-            return False
-        try:
-            return self._rx_frame(frame)
-        except _BusError:
-            self._bus_error()
-            return False
-
-    def _accepts(self, dst: bytes) -> bool:
-        if self.ctrl & CTRL_PROMISC or dst == self.mac or dst == BROADCAST:
-            return True
-        return bool(dst[0] & 1 and self.ctrl & CTRL_ALLMULTI)
-
-    def _rx_frame(self, frame: bytes) -> bool:
-        chain, room, i = [], 0, self.rx_head
-        while room < len(frame):
-            d = None if i == self.rx_tail else self._desc("rx", i)
-            if d is None or not d[2] & DESC_OWN:
-                self.missed = min(self.missed + 1, 0xFFFF)
-                self.stats["rx_missed"] += 1
-                self._raise(INT_RXOVF)
-                return False
-            chain.append((i, d))
-            room += d[1]
-            i = (i + 1) % self.rx_size
-        error = ERR_NONE
-        if not all(self._mem_ok(d[0], d[1]) for _, d in chain):
-            error = ERR_ADDRESS
-        pos = 0
-        for n, (idx, d) in enumerate(chain):
-            piece = frame[pos:pos + d[1]] if error == ERR_NONE else b""
-            if piece and not self._dma_write(d[0], piece):
-                error = ERR_ADDRESS
-            pos += len(piece)
-            last = n == len(chain) - 1
-            self._complete("rx", idx, DESC_EOP if last else 0, len(piece), len(frame), error)
-        self.rx_head = i
-        self.stats["rx_frames" if error == ERR_NONE else "rx_errors"] += 1
-        self._raise(INT_RX)
-        return error == ERR_NONE
 
     # -- the cable and the tap ------------------------------------------------------------
 

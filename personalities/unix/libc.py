@@ -10,6 +10,8 @@ with a handler), which queues them and raises the host's carrier signal in the m
 thread (`_thread.interrupt_main`), whose Python handler runs the program's handlers.
 Wait statuses are encoded as on Linux, so `os.WIFEXITED`, `os.WEXITSTATUS`,
 `os.WIFSIGNALED` and `os.WTERMSIG` read them. The environment is a dict.
+Starting programs (posix_spawn, the exec family, `on`) and `environ` are launch.py's,
+re-exported here: a program imports libc alone.
 """
 from __future__ import annotations
 
@@ -17,7 +19,6 @@ import _thread
 import errno
 import os
 import signal as _signal
-import struct
 import sys
 import time
 from collections import deque
@@ -25,7 +26,10 @@ from collections import deque
 from microkernel.abi import ThreadId
 from protocols.client import Service, ServiceError
 from protocols.unix import SIG_DFL as _DFL, SIG_HANDLE as _HANDLE, SIG_IGN as _IGN, UNIX, Op
-from protocols.unix import encode_actions
+
+from personalities.unix import launch as _launch
+from personalities.unix.launch import (SpawnError, environ, execv, execve, execvp, on,
+                                       posix_spawn)
 
 __all__ = ["open", "read", "write", "close", "lseek", "stat", "lstat", "fstat", "readdir",
            "listdir", "mkdir", "rmdir", "unlink", "rename", "link", "symlink", "readlink",
@@ -53,7 +57,7 @@ class _State:
 
 
 _s = _State()
-environ: dict = {}                    # the environment crt0 was given (a dict)
+_launch.bind(_s, lambda: flush())     # the flush of the time: nodeio.install replaces it
 
 
 class Syscalls(Service):
@@ -245,61 +249,6 @@ def fork() -> int:
     return 0
 
 
-class SpawnError(OSError):
-    """posix_spawn failed; `action` is the index of the file action that did, or None."""
-
-    def __init__(self, err: int, action: int | None = None):
-        super().__init__(err, os.strerror(err))
-        self.action = action
-
-
-def posix_spawn(path, argv, env, *, file_actions=(), setpgroup=None, setsigdef=()) -> int:
-    """A child running the program at `path`, made in one system call (no fork), as
-    the host's os.posix_spawn: `file_actions` are (os.POSIX_SPAWN_OPEN, fd, path, flags,
-    mode), (os.POSIX_SPAWN_CLOSE, fd), (os.POSIX_SPAWN_DUP2, fd, new_fd), done in
-    order; `setpgroup` 0 puts it in a new group (its pid), n in group n; the signals
-    of `setsigdef` get their default action. Its pid; SpawnError (ENOENT, EACCES, ENOEXEC
-    of the program; EBADF, EINVAL of an action, `.action` its index) makes none."""
-    flush()
-    try:
-        actions = encode_actions(file_actions)
-    except (ValueError, TypeError, IndexError, OverflowError, struct.error):
-        raise SpawnError(errno.EINVAL) from None
-    env = [f"{k}={v}" for k, v in env.items()] if isinstance(env, dict) else list(env)
-    sigdef = sum(1 << int(s) for s in set(setsigdef) if 0 < int(s) < 32)
-    pgroup = -1 if setpgroup is None else int(setpgroup)
-    try:
-        return _s.unix.call_msg(Op.POSIX_SPAWN, len(argv), pgroup, sigdef, _b(path), actions,
-                                (*map(_b, argv), *map(_b, env)))[0].pid
-    except ServiceError as e:
-        raise SpawnError(e.errno, e.detail[0] if e.detail else None) from None
-
-
-def execve(path, argv, envp) -> None:
-    """Run the program at `path`; returns only by raising OSError."""
-    flush()
-    env = [f"{k}={v}" for k, v in envp.items()] if isinstance(envp, dict) else list(envp)
-    _s.unix.call(Op.EXECVE, len(argv), _b(path), (*map(_b, argv), *map(_b, env)))
-
-
-def execv(path, argv) -> None: execve(path, argv, environ)
-
-
-def execvp(name: str, argv, envp=None) -> None:
-    """execve, looking `name` up in $PATH (default /bin) unless it has a slash."""
-    envp = environ if envp is None else envp
-    if "/" in name:
-        return execve(name, argv, envp)
-    err = OSError(errno.ENOENT, f"{name}: command not found")
-    for d in (envp.get("PATH") or "/bin").split(":"):
-        try:
-            return execve(f"{d.rstrip('/')}/{name}", argv, envp)
-        except OSError as e:
-            if e.errno != errno.ENOENT:
-                err = e
-    raise err
-
-
 def wait() -> tuple[int, int]: return waitpid(-1, 0)
 
 
@@ -339,15 +288,6 @@ def pause() -> None:
 
 def uname() -> os.uname_result:
     return os.uname_result(tuple(map(os.fsdecode, _s.unix.call(Op.UNAME))))
-
-
-def on(node: str, argv, envp=None) -> int:
-    """Run the program argv[0] (a path on `node`) on node `node` with this process's
-    fds 0-2; its wait status (personalities/unix/remote.py)."""
-    flush()
-    env = [f"{k}={v}" for k, v in (environ if envp is None else envp).items()]
-    return _s.unix.call(Op.ON, len(argv), len(env), _b(node),
-                        (*map(_b, argv), *map(_b, env))).status
 
 
 def ps() -> list[dict]:

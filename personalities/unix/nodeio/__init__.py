@@ -54,9 +54,10 @@ __all__ = ["install", "installed", "stdio", "open", "input", "NodeFile", "DirEnt
            "host", "HOST_SIDE", "BUFSIZE"]
 
 # Modules of the runtime that keep the host's os (a name or a package prefix): the
-# task runtime and the physical memory it attaches after a fork, the protocols, libc.
+# task runtime and the physical memory it attaches after a fork, the protocols, libc
+# (launch is its part that starts programs).
 HOST_SIDE = ("microkernel", "hw", "protocols", "zmq", "msgpack", "personalities.unix.libc",
-             "personalities.unix.crt0", "linecache")
+             "personalities.unix.launch", "personalities.unix.crt0", "linecache")
 
 # The host's, as imported (the task factory imports this module before any switch).
 _host_os = types.ModuleType("os", "The host's os module, as it was before install().")
