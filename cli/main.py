@@ -59,12 +59,18 @@ def _ps_table(rows: list[dict]) -> str:
 @node_option
 @click.option("--task", type=int, default=None, help="one task's log (default: kernel)")
 @click.option("-n", "lines", default=50, show_default=True, help="last N lines")
-def logs(node_name: str, task: int | None, lines: int) -> None:
-    """Show the kernel's log, or a task's output."""
+@click.option("--traceback", "tb", is_flag=True,
+              help="the traceback the task left when it failed (with --task)")
+def logs(node_name: str, task: int | None, lines: int, tb: bool) -> None:
+    """Show the kernel's log, or a task's output (or, --traceback, how it failed)."""
     node = _node(node_name)
-    path = node.path("logs", "kernel.log" if task is None else f"task-{task}.log")
+    if tb and task is None:
+        raise click.UsageError("--traceback needs --task N")
+    name = "kernel.log" if task is None else f"task-{task}.{'traceback' if tb else 'log'}"
+    path = node.path("logs", name)
     if not os.path.exists(path):
-        raise click.ClickException(f"no log at {path}")
+        raise click.ClickException(f"task {task} left no traceback (it did not fail)"
+                                   if tb else f"no log at {path}")
     with open(path, "rb") as f:
         text = f.read().decode(errors="replace").splitlines()
     click.echo("\n".join(text[-lines:]))
@@ -78,7 +84,8 @@ def logs(node_name: str, task: int | None, lines: int) -> None:
 def run(node_name: str, detach: bool, entry: str, args: tuple[str, ...]) -> None:
     """Start a task running ENTRY (MODULE:FUNC or FILE.py:FUNC) with ARGS.
 
-    Without --detach, prints the task's output and exits with its status."""
+    Without --detach, prints the task's output and exits with its status (a task that
+    raised ends its output with one line saying so: `mk logs --task N --traceback`)."""
     node = _node(node_name)
     where, _, func = entry.rpartition(":")
     if where.endswith(".py"):

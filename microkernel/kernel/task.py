@@ -86,14 +86,28 @@ class Task:
 
 def spawn_process(task: Task, record: dict, log_path: str, factory: "Factory") -> None:
     """Start the task's host process, forked by the task factory (which reports its
-    exit). The log of the previous incarnation of this task number is kept as
-    `.prev.log` (the traceback of a driver that crashed and was restarted stays
-    readable)."""
-    if os.path.exists(log_path) and os.path.getsize(log_path):
-        os.replace(log_path, log_path[:-4] + ".prev.log")
+    exit), its output to `log_path` (the previous one's kept: _keep_previous)."""
+    _keep_previous(log_path)
     task.pid = factory.spawn(record, log_path)
     task.log_path = log_path
     task.pidfd = os.pidfd_open(task.pid)
+
+
+def _keep_previous(log_path: str) -> None:
+    """Keep the log of the previous incarnation of this task number as `.prev.log`, and
+    its `.traceback` (microkernel/user/task.py) as `.prev.traceback`: why a driver that
+    crashed and was restarted crashed stays readable."""
+    if not (os.path.exists(log_path) and os.path.getsize(log_path)):
+        return
+    base = log_path[:-4]
+    os.replace(log_path, base + ".prev.log")
+    try:
+        os.replace(base + ".traceback", base + ".prev.traceback")
+    except FileNotFoundError:                      # it ended well: no stale one either
+        try:
+            os.unlink(base + ".prev.traceback")
+        except FileNotFoundError:
+            pass
 
 
 def kill_process(task: Task) -> None:
