@@ -6,8 +6,8 @@ microkernel/kernel/invariants.py), both mid-run and after, and once the hostile 
 are gone the node's counts must be back where they were: open fds, tasks, threads,
 sockets bound to threads, pidfds and IRQ owners exactly; mappings, kernel frames and
 live timers within a small slack for the servers' own lazy growth. Nothing leaked. See
-tasks/fuzz_tasks.py for what is sent. A comm task (tasks/fuzz_tasks.py:comm_sink, kept
-by root at COMM_TASK while the fuzz runs) answers the IPC the fuzz aims at off-site ids
+tasks/fuzz_kernel_tasks.py for what is sent. A comm task (tasks/fuzz_sink_tasks.py:comm_sink,
+kept by root at COMM_TASK while the fuzz runs) answers the IPC the fuzz aims at off-site ids
 in their names, so remote IPC's redirection, deceit and error notices are hammered too.
 
 MK_FUZZ_SEED and MK_FUZZ_REQUESTS change the run (the seed is printed on failure).
@@ -64,7 +64,7 @@ def _settle(node, want=None, timeout: float = 20.0) -> tuple[dict, list, dict]:
 
 
 def _normal_task_runs(node) -> None:
-    got = node.facts("fuzz_tasks.py", "normal")
+    got = node.facts("fuzz_repro_tasks.py", "normal")
     assert got["data"] == "hello" and got["words"] == [42], got
 
 
@@ -76,17 +76,17 @@ def test_fuzz_every_request_answered_nothing_broken_nothing_leaked(fresh_node):
     check = node.control({"op": "check"}, timeout=60)
     assert check["violations"] == [], check
 
-    sink = node.start("fuzz_tasks.py", "sink", 600)
+    sink = node.start("fuzz_sink_tasks.py", "sink", 600)
     sink_id = node.wait_for(lambda: facts(node.output(sink["task"])).get("sink"),
                             what="the sink's id")
     node.root({"op": "driver_start", "name": "fuzzcomm", "class": "server",
                "entry": os.path.join(os.path.dirname(__file__), "tasks",
-                                     "fuzz_tasks.py") + ":comm_sink", "task": COMM_TASK})
+                                     "fuzz_sink_tasks.py") + ":comm_sink", "task": COMM_TASK})
     comm_id = node.wait_for(lambda: facts(node.output(COMM_TASK)).get("comm"),
                             what="the comm task's id")
     per_thread = -(-TOTAL // THREADS)
     t0 = time.monotonic()
-    status, out = node.run("fuzz_tasks.py", "fuzz", SEED, TOTAL, THREADS, sink_id,
+    status, out = node.run("fuzz_kernel_tasks.py", "fuzz", SEED, TOTAL, THREADS, sink_id,
                            per_thread * 4 // 5, comm_id, timeout=240)
     seconds = time.monotonic() - t0
     print(out)
@@ -113,18 +113,18 @@ def test_fuzz_every_request_answered_nothing_broken_nothing_leaked(fresh_node):
 
 
 def test_failed_page_fault_leaves_no_stale_state(node):
-    got = node.facts("fuzz_tasks.py", "failed_page_fault")
+    got = node.facts("fuzz_repro_tasks.py", "failed_page_fault")
     assert got["fault_refused"] == "NOT_EXISTENT", got
     assert got["violations"] == [] and got["received"] == [7], got
 
 
 def test_timer_heap_does_not_grow_with_cancelled_timeouts(node):
-    got = node.facts("fuzz_tasks.py", "timer_heap", 3000)
+    got = node.facts("fuzz_repro_tasks.py", "timer_heap", 3000)
     assert got["timers_after"] - got["timers_before"] < 100, got
 
 
 def test_refused_requests_change_nothing_and_wrong_types_are_refused(node):
-    got = node.facts("fuzz_tasks.py", "refusals_change_nothing")
+    got = node.facts("fuzz_repro_tasks.py", "refusals_change_nothing")
     assert got["schedule"] == "BAD_ARGUMENT" and got["prio_unchanged"], got
     assert set(got["cases"].values()) == {"BAD_REQUEST"}, got
 
@@ -133,5 +133,5 @@ def test_refused_requests_change_nothing_and_wrong_types_are_refused(node):
                           "ABI's 4 MiB strings) is dropped by ZeroMQ: the kernel never sees the "
                           "request, so it gets no reply (the kernel itself is unharmed)")
 def test_frame_over_64_mib_is_answered(node):
-    got = node.facts("fuzz_tasks.py", "oversized")
+    got = node.facts("fuzz_repro_tasks.py", "oversized")
     assert got["answered"] and got["then"], got

@@ -44,5 +44,5 @@ def test_running_out_of_memory_faults_the_task_not_the_pager(fresh_node):
     assert got["faulted"] and got["pages"] < 64 * 256, got
     print(f"memory hog: {got['pages']} pages, then its MemoryFault (exit status {status})")
     assert node.root({"op": "health"})["lost"] == {}            # the pager lives
-    again = node.facts("fuzz_tasks.py", "normal")                # its pages came back
+    again = node.facts("fuzz_repro_tasks.py", "normal")                # its pages came back
     assert again["words"] == [42], again

@@ -72,7 +72,7 @@ def test_one_task_cannot_take_the_kernels_page_table_pool(node):
     assert got["stopped"] and got["touched"] <= total // 4, got    # its quota, not the pool
     st = node.control({"op": "status"})
     assert st["kernel_frames"]["used"] < total // 2, st            # given back at its end
-    assert node.facts("fuzz_tasks.py", "normal")["words"] == [42]  # and others go on
+    assert node.facts("fuzz_repro_tasks.py", "normal")["words"] == [42]  # and others go on
 
 
 def test_sigma0_is_roots_alone(node):
