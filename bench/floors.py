@@ -22,7 +22,7 @@ import zmq
 
 from microkernel.kernel.boot import kernel_cpu
 
-from .ipc_tasks import relay_caller, round_path
+from .ipc_steps import relay_caller, round_path
 
 _now = time.perf_counter_ns
 MAP_SIZES = (256, 1024, 4096)
@@ -181,7 +181,7 @@ def _peer(role: str, args: list[str]) -> None:
         while True:
             send_parts(recv_parts())                   # [client, body...] back to client
     elif role == "tp":                         # ENDPOINT SERVER GO SECONDS COPY INDEX ROUNDS
-        from .ipc_tasks import throughput_rounds
+        from .ipc_steps import throughput_rounds
         ep, server, go, secs, copy = args[0], args[1].encode(), args[2], float(args[3]), \
             args[4] == "1"
         s = ctx.socket(zmq.DEALER)

@@ -53,7 +53,7 @@ import zmq
 
 from .floors import (MAP_SIZES, PAIRS, PAYLOADS, BenchError, DirectFloor, PipeFloor, RelayRing,
                      Settings, _Peers, _fifos, _pick, _rate, _stat, release)
-from .ipc_tasks import round_path, step_path
+from .ipc_steps import round_path, step_path
 from .node import BenchNode, command
 
 __all__ = ["run", "main", "format_table", "Settings", "BenchError", "FIGURES", "FLOORS",

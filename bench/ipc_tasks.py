@@ -4,22 +4,13 @@ These run as real L4 tasks in a node booted for the run (root starts them for th
 driver, bench/ipc.py), so every figure goes through the kernel process exactly as a
 user's task would: the runtime's socket, the kernel's dispatch and IPC path, and back.
 
-The driver and a task talk through the host, outside the system being measured:
-
-  * a task prints one line to its log for each thing the driver waits for:
-        ID <raw thread id>      a server is ready and this is where to send
-        READY                   a measuring task warmed up and waits for its first step
-        STEP<r> <json>          the times of step r, in ns per operation
-        ROUND<j> <json>         a throughput client's count in round j
-        RESULT <json>           the measurements of a task that is not stepped
-  * a task waits for a step (or a round) by opening a FIFO the driver made, which
-    blocks in the host kernel, using no CPU, until the driver opens it for writing.
-    So the driver can interleave the kernel's repeats with the floors' repeats, and
-    tasks that wait cost the measured ones nothing.
-
 Times are taken with `time.perf_counter_ns` inside the task that makes the calls.
 Only `microkernel.abi` is imported: task code sits above the kernel. The RPC client
 also opens plain ZeroMQ sockets to the relay floors, to time them beside its calls.
+
+The driver and a task talk through the host (ID, READY, STEP, ROUND and RESULT lines,
+FIFOs for each step): see bench/ipc_steps.py, which also holds the client loops the
+floors share.
 """
 from __future__ import annotations
 
@@ -27,18 +18,17 @@ import itertools
 import json
 import os
 import threading
-import time
 
 from microkernel.abi import Fpage, IpcError, MapItem, Msg, ThreadId
 from microkernel.abi.ops import PAGE_FAULT_EIP
 from protocols.root import Root
 
-__all__ = ["rpc_server", "rpc_client", "relay_caller", "rpc_local", "fault_pager", "fault_client",
-           "map_a", "map_b", "map_c", "tp_client", "throughput_rounds", "wait_go",
-           "step_path", "round_path"]
+from .ipc_steps import (QUIT, WARMUP, _announce, _now, _say, _stepped, relay_caller,
+                        throughput_rounds)
 
-_now = time.perf_counter_ns
-QUIT = 0xFFFF_B0FF              # a client's last message: the server replies and ends
+__all__ = ["rpc_server", "rpc_client", "rpc_local", "fault_pager", "fault_client",
+           "map_a", "map_b", "map_c", "tp_client"]
+
 FLUSH = 0xFFFF_B0F1             # fault bench: the pager flushes what it mapped
 MAP = 0xFFFF_B0A1               # map bench: pass 2**w1 bytes at MAP_BASE down the chain
 PAGE = 0x1000
@@ -46,39 +36,6 @@ FAULT_BASE = 0x2000_0000        # where the fault client touches, in its own spa
 POOL_BASE = 0x3000_0000         # where the fault pager keeps the pages it maps
 MAP_BASE = 0x4000_0000          # the region A maps to B and B to C, in all three spaces
 MAP_LOG2_MAX = 24               # up to 4,096 pages
-WARMUP = 20
-
-
-def _say(line: str) -> None:
-    print(line, flush=True)
-
-
-def _announce(rt) -> None:
-    _say(f"ID {int(rt.myself())}")
-
-
-def step_path(steps: str, r: int) -> str:
-    """The FIFO a stepped task opens before its step r (`steps` is a path prefix)."""
-    return f"{steps}-{r}"
-
-
-def round_path(go: str, j: int, index: int) -> str:
-    """The FIFO throughput client `index` opens before round `j` (counted from 0)."""
-    return f"{go}-{j}-{index}"
-
-
-def wait_go(path: str) -> None:
-    """Block until the driver opens the FIFO `path` for writing, and closes it."""
-    with open(path, "rb") as f:
-        f.read()
-
-
-def _stepped(steps: str, repeats: int, measure) -> None:
-    """READY, then for each step r: wait for it, `measure()`, print STEP<r>."""
-    _say("READY")
-    for r in range(repeats):
-        wait_go(step_path(steps, r))
-        _say(f"STEP{r} " + json.dumps(measure()))
 
 
 # -- RPC ---------------------------------------------------------------------------------
@@ -116,21 +73,6 @@ def _timer(rt, server: int, msg: Msg, n: int):
             call(server, msg)
         return (_now() - t0) / n
     return run
-
-
-def relay_caller(sock, frames: list, copy: bool):
-    """A function that makes one round trip through a floor relay with `frames`
-    ([server, body, ...]); the reply has as many ([server, body, ...] back)."""
-    recv, send, MORE = sock.recv, sock.send, 2          # 2 = zmq.SNDMORE
-    head, last, k = frames[:-1], frames[-1], len(frames)
-
-    def call() -> None:
-        for f in head:
-            send(f, MORE, copy=copy)
-        send(last, copy=copy)
-        for _ in range(k):
-            recv(copy=copy)
-    return call
 
 
 BLOCK = 10                      # calls per block in the paired RPC rounds
@@ -380,35 +322,6 @@ def map_a(rt, b: str, sizes: str, repeats: str) -> None:
     out["sizes"] = {str(n): v for n, v in times.items()}
     call(b_id, Msg(words=(QUIT,)), timeout=5.0)
     _say("RESULT " + json.dumps(out))
-
-
-# -- throughput ------------------------------------------------------------------------
-
-def throughput_rounds(call, go: str, seconds: float, index: int, rounds: list[int],
-                      emit) -> None:
-    """The client side of the throughput runs, shared with the floor's clients.
-
-    `call()` makes one null RPC. Round j has `rounds[j]` clients; client `index` takes
-    part if index < rounds[j]: it waits for its FIFO `round_path(go, j, index)`, calls
-    for `seconds`, and emits `ROUND<j> {"count", "elapsed_ns"}`. The driver opens the
-    FIFOs of round j when every client of the round waits, so those clients run at
-    once and the others sleep."""
-    for _ in range(WARMUP):
-        call()
-    emit("READY")
-    for j, n in enumerate(rounds):
-        if index >= n:
-            continue
-        wait_go(round_path(go, j, index))
-        count, t0 = 0, _now()
-        end = t0 + int(seconds * 1e9)
-        while True:
-            for _ in range(16):
-                call()
-            count += 16
-            if _now() >= end:
-                break
-        emit(f"ROUND{j} " + json.dumps({"count": count, "elapsed_ns": _now() - t0}))
 
 
 def tp_client(rt, server: str, go: str, seconds: str, index: str, rounds: str) -> None:

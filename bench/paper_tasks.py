@@ -21,8 +21,8 @@ import time
 
 from microkernel.abi import IpcError, Msg, ThreadId
 
-from .ipc_tasks import (QUIT, _announce, _say, fault_client, fault_pager, rpc_client,
-                        rpc_local, rpc_server)
+from .ipc_steps import QUIT, _announce, _say
+from .ipc_tasks import fault_client, fault_pager, rpc_client, rpc_local, rpc_server
 
 __all__ = ["work", "line_ns", "fig3_server", "fig3_client", "fault_client", "fault_pager",
            "rpc_client", "rpc_local", "rpc_server", "BLOCK_NS"]

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from .floors import BenchError, _fifos, _stat, release
-from .ipc_tasks import step_path
+from .ipc_steps import step_path
 from .node import BenchNode, command
 
 __all__ = ["run", "main", "format_table", "Settings", "BenchError", "TARGET"]

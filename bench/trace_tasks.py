@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from microkernel.abi import Msg, ThreadId
 
-from .ipc_tasks import QUIT, WARMUP, _stepped, _timer, rpc_server
+from .ipc_steps import QUIT, WARMUP, _stepped
+from .ipc_tasks import _timer, rpc_server
 
 __all__ = ["rpc_server", "null_client"]
 
