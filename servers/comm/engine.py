@@ -31,7 +31,6 @@ from microkernel.abi import IpcCode, Phase, ThreadId, result_byte
 from microkernel.abi.message import MAX_STRING, MAX_STRINGS, MAX_WORDS
 
 from .deliver import Deliveries
-from .link import ACK_EVERY
 from .peers import Peer, Peers
 from .trace import FrameTrace
 from .wire import BROADCAST, FRAG, Flag, Header, Kind, Malformed, frame, parse
@@ -39,13 +38,7 @@ from .wire import BROADCAST, FRAG, Flag, Header, Kind, Malformed, frame, parse
 __all__ = ["Comm", "MSG", "ERR", "ACK_DELAY"]
 
 MSG, ERR = 0, 1
-# An acknowledgement waits this long for a frame to ride on (TCP's delayed ACK is 40 ms
-# or more): a request's reply, or the next request of a client that takes tens of ms
-# between calls, carries it instead of a frame of its own. A run of ACK_EVERY new
-# frames is acknowledged at once, so a burst of one-way messages never stalls on a
-# window full of frames that only wait for it. It stays under half the shortest
-# retransmission timeout (link.MIN_RTO), so a delayed ACK is not taken for a loss.
-ACK_DELAY = 0.02
+ACK_DELAY = 0.01              # an acknowledgement waits this long for a frame to ride on
 MAX_BOOK = 4096               # entries of `calls` and of `served`
 _GONE_SEND = result_byte(IpcCode.NOT_EXISTENT, Phase.SEND)
 _GONE_RECV = result_byte(IpcCode.NOT_EXISTENT, Phase.RECEIVE)
@@ -181,9 +174,7 @@ class Comm:
             if h.kind != Kind.DATA:
                 return []
             msgs, what = p.inn.take(h.txn, h.floor, h.frag, h.nfrags, payload, now)
-            if what == "new":
-                p.unacked += 1
-            if what == "dup" or p.unacked >= ACK_EVERY:
+            if what == "dup":
                 p.ack_due = now
             elif what == "new" and p.ack_due is None:
                 p.ack_due = now + ACK_DELAY
@@ -305,7 +296,7 @@ class Comm:
                          payload)
         ack_txn, ack_frag = p.inn.ack() if kind != Kind.ANNOUNCE else (0, 0)
         if kind != Kind.ANNOUNCE:
-            p.ack_due, p.unacked = None, 0
+            p.ack_due = None
         p.frames_out += 1
         h = Header(kind, flags, self.site, p.site, self.boot, p.boot, txn, p.out.floor,
                    frag, nfrags, ack_txn, ack_frag)

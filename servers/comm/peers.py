@@ -34,7 +34,6 @@ class Peer:
     frames_in: int = 0
     frames_out: int = 0
     ack_due: float | None = None          # a delayed acknowledgement waits until then
-    unacked: int = 0                      # new frames taken since the last one sent
 
     def row(self, now: float) -> dict:
         """What `mk nodes` shows of it."""

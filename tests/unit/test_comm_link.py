@@ -8,8 +8,8 @@ import msgpack
 import pytest
 
 from microkernel.abi import ThreadId
-from servers.comm.engine import ACK_DELAY, MSG, Comm
-from servers.comm.link import ACK_EVERY, AGE, MAX_AHEAD, MIN_RTO, Inbox, Outbox
+from servers.comm.engine import MSG, Comm
+from servers.comm.link import AGE, MAX_AHEAD, Inbox, Outbox
 from servers.comm.wire import (BROADCAST, FRAG, Header, Kind, Malformed, frame, fragments,
                                parse)
 
@@ -142,27 +142,6 @@ def test_a_datagram_is_one_frame_delivered_without_an_acknowledgement():
     forged = frame(A, B, Header(Kind.DGRAM, 0, 2, 1, b.boot, a.boot), msgpack.packb(
         [MSG, int(ThreadId.make(64, 3, 1, 5)), src, [1], [], False]))
     assert a.received(forged) == [] and a.counts["forged"] == 1   # a sender not of n2
-
-
-def test_an_acknowledgement_waits_for_a_ride_but_never_stalls_a_burst():
-    """A one-way message is acknowledged ACK_DELAY later (well within the sender's
-    shortest retransmission timeout), unless a frame goes back first; ACK_EVERY of them
-    in a row are acknowledged at once."""
-    assert ACK_DELAY <= MIN_RTO / 2
-    a, b = _pair()
-    src, dst = int(ThreadId.make(64, 3, 1, 1)), int(ThreadId.make(9, 3, 2, 2))
-
-    def sent(kind, frames):                       # the frames of a kind (announcements aside)
-        return [f for f in frames if parse(f)[1].kind == kind]
-    b.received(sent(Kind.DATA, a.send(src, dst, [1], [])[1])[0])
-    peer = b.peers.by_site[1]
-    assert peer.ack_due is not None and not sent(Kind.ACK, b.work(wait=False))
-    for i in range(ACK_EVERY - 1):
-        b.received(sent(Kind.DATA, a.send(src, dst, [i], [])[1])[0])
-    acks = sent(Kind.ACK, b.work(wait=False))                       # the run: at once
-    assert len(acks) == 1 and peer.ack_due is None and peer.unacked == 0
-    a.received(acks[0])
-    assert not a.peers.by_site[2].out.pending()
 
 
 def test_fragments_cover_the_message():
