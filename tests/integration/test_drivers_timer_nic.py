@@ -181,6 +181,8 @@ def lan(node, mk_home):
         raise
     for n in (a, b):                    # the wire alone: no comm server's frames
         n.root({"op": "driver_stop", "name": "comm"})
+    for n in (a, b):                    # nor one left over from before they stopped
+        run(n, "nic_flush")
     yield a, b
     b.down()
     a.down()

@@ -191,6 +191,20 @@ def nic_link(rt):
     report(mac=i["mac"].hex(":"), link=i["link"])
 
 
+def nic_flush(rt):
+    """Take every frame waiting of a type nobody claimed until none comes for 0.5 s
+    (`flushed`: how many): a comm server stopped before it claimed its type leaves
+    its peer's announcements there."""
+    net, flushed = NetDevice(rt, "net0", timeout=5), 0
+    while True:
+        try:
+            net.recv(timeout=0.5)
+        except ServiceError:
+            break
+        flushed += 1
+    report(flushed=flushed)
+
+
 def nic_echo(rt, n):
     """Receive n frames and send each back to its source (the peer side of ping)."""
     net = NetDevice(rt, "net0", timeout=5)
