@@ -5,7 +5,8 @@ driver, bench/ipc.py), so every figure goes through the kernel process exactly a
 user's task would: the runtime's socket, the kernel's dispatch and IPC path, and back.
 
 Times are taken with `time.perf_counter_ns` inside the task that makes the calls.
-Only `microkernel.abi` is imported: task code sits above the kernel. The RPC client
+Task code sits above the kernel: it imports `microkernel.abi`, and `protocols.root`
+for the map chain's memory (root's MEMORY, as any task of root's clan). The RPC client
 also opens plain ZeroMQ sockets to the relay floors, to time them beside its calls.
 
 The driver and a task talk through the host (ID, READY, STEP, ROUND and RESULT lines,
