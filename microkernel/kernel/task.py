@@ -16,6 +16,7 @@ the tasks it created. Inactive task numbers belong to a chief, which may create 
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import signal
@@ -101,13 +102,11 @@ def _keep_previous(log_path: str) -> None:
         return
     base = log_path[:-4]
     os.replace(log_path, base + ".prev.log")
-    try:
+    if os.path.exists(base + ".traceback"):
         os.replace(base + ".traceback", base + ".prev.traceback")
-    except FileNotFoundError:                      # it ended well: no stale one either
-        try:
+    else:                                          # it ended well: no stale one either
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(base + ".prev.traceback")
-        except FileNotFoundError:
-            pass
 
 
 def kill_process(task: Task) -> None:

@@ -70,27 +70,27 @@ def _die_with_parent() -> None:
         os._exit(1)
 
 
-def run(record: dict) -> int:
+def run(record: dict, log: str = "") -> int:
     """Build the runtime and call the entry as lthread 0; the task's exit status. A
-    failure is one line on stderr, its traceback kept in task-N.traceback."""
+    failure is one line on stderr, its traceback kept beside the task's `log`."""
     try:
         entry = load_entry(record["entry"])
     except EntryError as e:
         return _say(f"{_name(record)}: {e}")
     except BaseException as e:
-        return _failed(record, e, "failed to load")
+        return _failed(record, log, e, "failed to load")
     try:
         entry(Runtime(record), *record["args"])
     except BaseException as e:
-        return _failed(record, e, "failed")
+        return _failed(record, log, e, "failed")
     return 0
 
 
-def _failed(record: dict, e: BaseException, how: str) -> int:
+def _failed(record: dict, log: str, e: BaseException, how: str) -> int:
     """The exit status for `e`: SystemExit's code, else 1, said in one line."""
     if isinstance(e, SystemExit):
         return e.code if isinstance(e.code, int) else 1
-    return _say(f"{_name(record)} {how}: {_what(e, record['entry'])}{_keep(record, e)}")
+    return _say(f"{_name(record)} {how}: {_what(e, record['entry'])}{_keep(log, e)}")
 
 
 def _say(line: str) -> int:
@@ -126,12 +126,12 @@ def _what(e: BaseException, spec: str) -> str:
     return f"{what} at {lines[-1]}" if lines else what
 
 
-def _keep(record: dict, e: BaseException) -> str:
-    """Write `e`'s traceback beside the task's log (task-N.traceback, private like the
-    log); the words that say where (nothing if it could not be written)."""
-    if not record.get("rundir"):
+def _keep(log: str, e: BaseException) -> str:
+    """Write `e`'s traceback beside the task's log (task-N.log: task-N.traceback,
+    private like the log); the words that say where (nothing if it could not be)."""
+    if not log.endswith(".log"):
         return ""
-    path = os.path.join(record["rundir"], "logs", f"task-{record['task']}.traceback")
+    path = log[:-4] + ".traceback"
     try:
         with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
             traceback.print_exception(e, file=f)

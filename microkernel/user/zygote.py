@@ -89,7 +89,7 @@ def _child(record: dict, log_path: str) -> None:
     os.close(null)
     code = 1
     try:
-        code = _task.run(record)
+        code = _task.run(record, log_path)
     finally:
         sys.stdout.flush()
         sys.stderr.flush()

@@ -81,15 +81,9 @@ class Copies:
             out = []
             for k, version in zip(keys, versions):
                 c = self.copies[k]
-                # revoke first, then read: no task store can land after the read (a
-                # read-only copy has nothing to revoke unless it is dropped)
-                if drop or c.have == WRITE:
-                    self.rt.fpage_unmap(Fpage(c.frame, 12), flush=drop)
-                out.append(self.rt.mem.read(c.frame, PAGE))
+                out.append(self._give(c, drop))
                 if drop:
                     self._drop(c, version + 1, unmapped=True)
-                else:
-                    c.have = READ
             return out
 
     def downgrade(self, home: int, segment: int, limit: int) -> list[tuple]:
@@ -98,13 +92,8 @@ class Copies:
         with self.cond:
             keys = sorted(k for k, c in self.copies.items()
                           if c.have == WRITE and k[0] == home and k[1] == segment)[:limit]
-            out = []
-            for k in keys:
-                c = self.copies[k]
-                self.rt.fpage_unmap(Fpage(c.frame, 12), flush=False)   # revoke, then read
-                out.append((k[2], c.version, self.rt.mem.read(c.frame, PAGE)))
-                c.have = READ
-            return out
+            return [(k[2], self.copies[k].version, self._give(self.copies[k], False))
+                    for k in keys]
 
     def invalidate(self, key: tuple, version: int) -> None:
         """Every copy older than `version` is void: unmap it from the tasks."""
@@ -129,6 +118,16 @@ class Copies:
             if sites <= got:
                 del self.acks[(key, version)]
             return sites - got
+
+    def _give(self, c: Copy, drop: bool) -> bytes:
+        """The copy's contents, its tasks' mappings revoked first (flush if `drop`, else
+        made read-only, and the copy with them), so no store lands after the read; a
+        read-only copy kept has nothing to revoke. Caller holds `cond`."""
+        if drop or c.have == WRITE:
+            self.rt.fpage_unmap(Fpage(c.frame, 12), flush=drop)
+        if not drop:
+            c.have = READ
+        return self.rt.mem.read(c.frame, PAGE)
 
     def _has(self, key: tuple, version: int) -> bool:
         c = self.copies.get(key)
