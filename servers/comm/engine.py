@@ -10,9 +10,10 @@ A message between threads travels as msgpack, one of
                                                   message: end dest's wait with `result`
 Bookkeeping that makes V2's errors hold end to end:
   * `calls`: (local caller, remote partner) after the caller's message left, until a
-    message or an error from the partner is delivered; when the partner's node dies,
-    each such caller is sent NOT_EXISTENT (the kernel ignores it if the caller no
-    longer waits).
+    message or an error from the partner is about to be delivered (not after: by then
+    the caller may have called the partner again, under the same key); when the
+    partner's node dies, each such caller is sent NOT_EXISTENT (the kernel ignores it
+    if the caller no longer waits).
   * `served`: (local thread, remote client) from the moment the client's message is
     handed to the thread (before it can answer); the thread's next message to that
     client is marked `reply`.
@@ -116,19 +117,21 @@ class Comm:
         return frames, sent
 
     def delivering(self, sender: int, dest: int, reply: bool) -> None:
-        """Remote `sender`'s message is about to reach local `dest`: remember the call
-        as served first, for `dest` may answer before the deliverer runs again."""
-        if not reply:
-            with self.lock:
+        """Remote `sender`'s message is about to reach local `dest`: it ends dest's
+        call to sender, if any (V2: any message from the partner does), and the call is
+        remembered as served first, for `dest` may answer before the deliverer runs
+        again."""
+        with self.lock:
+            self.calls.pop((dest, sender), None)
+            if not reply:
                 _book(self.served, (dest, sender), True)
 
     def delivered(self, sender: int, dest: int, reply: bool, result: int | None) -> None:
         """A worker's outcome for remote `sender`'s message to local `dest`: an error
         goes back to the sender's node (and the call was not served after all)."""
+        if result is None:
+            return
         with self.lock:
-            self.calls.pop((dest, sender), None)
-            if result is None:
-                return
             self.served.pop((dest, sender), None)
             self.counts["undeliverable"] += 1
             p = self.peers.by_site.get(ThreadId(sender).site)
@@ -137,8 +140,8 @@ class Comm:
             p.out.add(msgpack.packb([ERR, dest, sender, result]), (dest, sender, True))
             self.lock.notify()
 
-    def noticed(self, waiter: int, partner: int) -> None:
-        """`waiter` was told its remote partner's error."""
+    def noticing(self, waiter: int, partner: int) -> None:
+        """`waiter` is about to be told its remote partner's error: its call ends."""
         with self.lock:
             self.calls.pop((waiter, partner), None)
 

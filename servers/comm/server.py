@@ -190,8 +190,8 @@ def deliver(rt, comm: Comm, item: tuple, wait: bool) -> None:
         return
     if item[0] != "msg":
         _, waiter, partner, result = item
+        comm.noticing(waiter, partner)
         notice(rt, waiter, partner, result)
-        comm.noticed(waiter, partner)
         return
     _, sender, dest, words, strings, reply = item
     result = None

@@ -10,7 +10,7 @@ import pytest
 from microkernel.abi import ThreadId
 from servers.comm.engine import MSG, Comm
 from servers.comm.link import AGE, MAX_AHEAD, Inbox, Outbox
-from servers.comm.wire import (BROADCAST, FRAG, Header, Kind, Malformed, frame, fragments,
+from servers.comm.wire import (BROADCAST, FRAG, Flag, Header, Kind, Malformed, frame, fragments,
                                parse)
 
 A, B = bytes.fromhex("525400000001"), bytes.fromhex("525400000002")
@@ -147,3 +147,20 @@ def test_a_datagram_is_one_frame_delivered_without_an_acknowledgement():
 def test_fragments_cover_the_message():
     m = bytes(range(256)) * 20
     assert b"".join(fragments(m)) == m and all(len(f) <= FRAG for f in fragments(m))
+
+
+def test_a_call_made_again_while_the_reply_is_delivered_stays_booked():
+    """The caller may call its partner again as soon as the reply reaches it, before
+    the deliverer reports the delivery: that second call still learns of the
+    partner's node going (a stale reply's bookkeeping must not drop it)."""
+    a, b = _pair()
+    caller, partner = int(ThreadId.make(18, 2, 1, 1)), int(ThreadId.make(18, 0, 1, 2))
+    assert a.send(caller, partner, [1], [])[0] is None           # SPAWN
+    a.delivering(partner, caller, True)                           # its reply, handed over
+    assert a.send(caller, partner, [2], [])[0] is None           # SPAWN_WAIT, at once
+    a.delivered(partner, caller, True, None)                      # the deliverer reports
+    assert (caller, partner) in a.calls
+    a.received(frame(BROADCAST, B, Header(Kind.ANNOUNCE, Flag.LEAVING, 2, 0, b.boot, 0),
+                     msgpack.packb("n2")))                        # n2 goes down
+    _, item = a.deliveries.take()
+    assert item[:3] == ("notice", caller, partner)
