@@ -1,8 +1,9 @@
 """The Unix server without files: processes, fork (copy-on-write), wait and exit
 status, getpid/getppid, orphans, signals (default actions, handlers, SIGCHLD), pipes
 (EOF, EPIPE/SIGPIPE, a writer blocked on a full pipe), dup/dup2, and fds shared across
-fork. Each test spawns one function of tasks/unix_tasks.py as a process and asserts on
-the facts it reported."""
+fork. Each test spawns one function of tasks/unix_tasks.py (processes),
+tasks/unix_signal_tasks.py (signals) or tasks/unix_pipe_tasks.py (pipes and fds) as a
+process and asserts on the facts it reported."""
 from __future__ import annotations
 
 import os
@@ -15,9 +16,13 @@ from protocols.wellknown import UNIX_TASK
 pytestmark = pytest.mark.timeout(60)
 
 
-def spawn(node, func: str, *argv, exit: int = 0) -> dict:
-    """Run p_<func> as a Unix process that must exit with `exit`: its facts."""
-    return node.spawn("unix_tasks.py", func, *argv, exit=exit)
+SIGNALS, PIPES = "unix_signal_tasks.py", "unix_pipe_tasks.py"
+
+
+def spawn(node, func: str, *argv, exit: int = 0, file: str = "unix_tasks.py") -> dict:
+    """Run p_<func> of tasks/`file` as a Unix process that must exit with `exit`: its
+    facts."""
+    return node.spawn(file, func, *argv, exit=exit)
 
 
 def test_a_process_runs_and_exits_with_its_status(node):
@@ -61,50 +66,50 @@ def test_a_crash_is_exit_status_1_with_a_traceback(node):
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL, signal.SIGINT])
 def test_default_action_terminates(node, sig):
-    r = spawn(node, "p_kill_default", int(sig))
+    r = spawn(node, "p_kill_default", int(sig), file=SIGNALS)
     assert r["child"] == sig.name, r
 
 
 def test_signal_handlers_run_in_the_main_thread(node):
-    r = spawn(node, "p_handler")
+    r = spawn(node, "p_handler", file=SIGNALS)
     assert r["handled_while_running"] == ["SIGTERM"], r          # SIGINT was ignored
     assert r["handled"] == ["SIGTERM", "SIGTERM"] and r["read"] == "x", r   # then restarted
 
 
 def test_pause_returns_after_a_handler(node):
-    r = spawn(node, "p_pause")
+    r = spawn(node, "p_pause", file=SIGNALS)
     assert r["pause_returned_after"] == ["SIGUSR1"], r
 
 
 def test_sigchld_and_ignoring_it(node):
-    r = spawn(node, "p_sigchld")
+    r = spawn(node, "p_sigchld", file=SIGNALS)
     assert r["sigchld"] == ["SIGCHLD"], r
     assert r["wait_ignored"] == "ECHILD", r                      # auto-reaped
 
 
 def test_pipe_between_parent_and_child(node):
-    r = spawn(node, "p_pipe")
+    r = spawn(node, "p_pipe", file=PIPES)
     assert r["received"] == "line 0\nline 1\nline 2\n", r       # then end of file
 
 
 def test_a_writer_waits_for_room_in_a_full_pipe(node):
-    r = spawn(node, "p_big_pipe")
+    r = spawn(node, "p_big_pipe", file=PIPES)
     assert r["received"] == 1 << 20 and r["same"] and r["writer"] == 0, r
 
 
 def test_epipe_and_sigpipe(node):
-    r = spawn(node, "p_epipe")
+    r = spawn(node, "p_epipe", file=PIPES)
     assert r["write_ignoring"] == "EPIPE" and r["writer"] == "SIGPIPE", r
 
 
 def test_dup_and_dup2(node):
-    r = spawn(node, "p_dup")
+    r = spawn(node, "p_dup", file=PIPES)
     assert r["read_back"] == "through fd 1\n" and r["lines"] == [], r
     assert r["after_last_writer"] == "" and r["close_again"] == "EBADF", r
 
 
 def test_fds_are_shared_across_fork(node):
-    r = spawn(node, "p_shared_fd")
+    r = spawn(node, "p_shared_fd", file=PIPES)
     assert r["read"] == ["c", "p"] and r["then"] == "", r
 
 

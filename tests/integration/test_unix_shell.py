@@ -2,7 +2,7 @@
 
 Each test runs `sh -c CMD` as a process spawned by the Unix server (its fds 1 and 2
 captured) and checks the output and the exit status: what the shell prints is the
-feature under test here. The libc tests spawn a function of tasks/unix_tasks.py and
+feature under test here. The libc tests spawn a function of tasks/unix_file_tasks.py and
 assert on the facts it reported."""
 from __future__ import annotations
 
@@ -139,7 +139,7 @@ def test_a_user_program_written_into_bin(node):
 
 
 def test_file_calls_of_libc(node):
-    r = node.spawn("unix_tasks.py", "p_files")
+    r = node.spawn("unix_file_tasks.py", "p_files")
     assert r["cwd"] == "/tmp/pf" and r["wrote"] == 10, r
     assert r["seek"] == [2, "234", 5, 9, "9", ""], r
     assert r["fstat"] == {"regular": True, "mode": 0o640, "size": 10}, r
@@ -153,7 +153,7 @@ def test_file_calls_of_libc(node):
 
 def test_execve_keeps_pid_and_fds(node):
     """The exec'd shell has the parent's pid, the dup'd fd, not the close-on-exec one."""
-    r = node.spawn("unix_tasks.py", "p_exec")
+    r = node.spawn("unix_file_tasks.py", "p_exec")
     assert r["shell_said"] == f"{r['child']}\n", r                # echo $$: the same pid
     [line] = r["lines"]                           # the close-on-exec fd is gone
     assert line.startswith("sh: 1: ") and line.endswith(": Bad file descriptor"), r

@@ -1,73 +1,21 @@
-"""kernel.vm: map/grant/unmap across real address spaces (V2 §4, §5, §8.1).
+"""kernel.vm: map/grant/unmap across real address spaces (V2 §4, §5, §8.1): sigma0's
+identity mappings, mappings passed through three spaces and taken back, and kernel
+memory running out or a space dying. Where a transfer lands and what it does to
+mappings already there is test_vm_placement.py's; I/O ports are test_vm_ports.py's.
 
 Every test ends by checking the mapping database's invariants and that each space's page
-tables, walked by `hw.mmu.translate`, say exactly what the database says.
+tables, walked by `hw.mmu.translate`, say exactly what the database says (vm_rig.agree).
 """
 from types import SimpleNamespace
 
 import pytest
 
-from hw.memory import PhysicalMemory
-from hw.mmu import PFEC_P, PFEC_U, PFEC_W, PageFault, translate
+from hw.mmu import PFEC_P, PFEC_U, PFEC_W, translate
 from microkernel.abi.errors import Fault, KernelError
 from microkernel.abi.fpage import Fpage
 from microkernel.kernel.kmem import FramePool
 from microkernel.kernel.vm import VM
-
-MEM = 8 << 20
-POOL = (0x700000, 0x800000)
-PG = 0x1000
-KERNEL_PORTS = ((0x20, 2), (0xA0, 2))
-
-
-@pytest.fixture
-def mem():
-    with PhysicalMemory(MEM) as m:
-        yield m
-
-
-@pytest.fixture
-def vm(mem):
-    return VM(mem, FramePool(mem, *POOL))
-
-
-@pytest.fixture
-def s0(vm):
-    space = vm.new_space(2)
-    vm.sigma0_populate(space, exclude_ports=KERNEL_PORTS)
-    return space
-
-
-@pytest.fixture
-def abc(vm):
-    return vm.new_space(10), vm.new_space(11), vm.new_space(12)
-
-
-def agree(vm, *spaces):
-    """The database is sound and every page table says what the database says."""
-    vm.db.check()
-    for sp in spaces:
-        want = {n.addr: (n.key, n.writable) for n in vm.db.nodes(sp)}
-        assert sp.mappings() == want
-        for addr, (frame, w) in want.items():
-            assert translate(vm.memory, sp.cr3, addr | 0x123, False, True) == frame | 0x123
-            if not w:
-                assert pf(vm, sp, addr, write=True) == PFEC_P | PFEC_W | PFEC_U
-
-
-def pf(vm, space, addr, write=False):
-    with pytest.raises(PageFault) as e:
-        translate(vm.memory, space.cr3, addr, write, True)
-    return e.value.error_code
-
-
-win = Fpage.of                                       # a receive window
-
-
-def give(vm, s0, dst, frame, n=1, at=None, writable=True):
-    """sigma0 maps n pages from `frame` into dst (at `at`, default 1:1)."""
-    at = frame if at is None else at
-    return vm.transfer(s0, Fpage.of(frame, n * PG, writable), 0, False, dst, win(at, n * PG))
+from vm_rig import MEM, PG, POOL, abc, agree, give, mem, pf, s0, vm, win  # noqa: F401 (fixtures)
 
 
 # -- sigma0 ------------------------------------------------------------------------------
@@ -190,170 +138,6 @@ def test_whole_space_unmap_covers_memory_and_ports(vm, s0, abc):
     assert len(b.mappings()) == 4 and b.io.allowed(0x3FF)
     vm.unmap(a, Fpage.whole(), flush=True, own=False)
     assert b.mappings() == {} and not b.io.allowed(0x3F8) and a.io.allowed(0x3F8)
-    agree(vm, s0, a, b)
-
-
-# -- placement and rights -------------------------------------------------------------------
-
-def test_small_fpage_lands_in_a_big_window_at_the_hot_spot(vm, s0, abc):
-    a, b, _ = abc
-    give(vm, s0, a, 0x100000, 2)
-    n = vm.transfer(a, Fpage.of(0x100000, 0x2000), 0x1D6789, False, b, win(0x400000, 0x10000))
-    assert n == 2       # hot spot mod 64 KiB = 0x6789, rounded down to 8 KiB = 0x6000
-    assert set(b.mappings()) == {0x406000, 0x407000}
-    agree(vm, s0, a, b)
-
-
-def test_big_fpage_sends_only_the_window_sized_piece_holding_the_hot_spot(vm, s0, abc):
-    a, b, _ = abc
-    give(vm, s0, a, 0x100000, 16)
-    n = vm.transfer(a, Fpage.of(0x100000, 0x10000), 0xA5000, False, b, win(0x20000, 0x4000))
-    assert n == 4                                    # piece 0x104000..0x108000 fills it
-    assert b.mappings() == {0x20000 + i * PG: (0x104000 + i * PG, True) for i in range(4)}
-    agree(vm, s0, a, b)
-
-
-def test_equal_sizes_ignore_the_hot_spot(vm, s0, abc):
-    a, b, _ = abc
-    give(vm, s0, a, 0x100000, 2)
-    vm.transfer(a, Fpage.of(0x100000, 0x2000), 0xFFFFF000, False, b, win(0x2000, 0x2000))
-    assert b.mappings() == {0x2000: (0x100000, True), 0x3000: (0x101000, True)}
-
-
-def test_nothing_is_mapped_into_the_kernel_area(vm, s0, abc):
-    """User space ends at USER_TOP (3 GiB): a hot spot above it in a whole-space
-    window maps nothing, and a 2 GiB window there takes only its lower half."""
-    a, b, c = abc
-    give(vm, s0, a, 0x100000, 2)
-    assert vm.transfer(a, Fpage.page(0x100000), 0xC0001000, False, b, Fpage.whole()) == 0
-    assert vm.transfer(a, Fpage.page(0x100000), 0xBFFFF000, False, b, Fpage.whole()) == 1
-    assert b.mappings() == {0xBFFFF000: (0x100000, True)}
-    give(vm, s0, a, 0x102000, at=0x40100000)            # would land at 0xC0100000
-    n = vm.transfer(a, Fpage.whole(), 0, False, c, Fpage.of(0x80000000, 1 << 31))
-    assert n == 2 and set(c.mappings()) == {0x80100000, 0x80101000}
-    agree(vm, s0, a, b, c)
-
-
-def test_pages_the_sender_has_not_mapped_are_skipped(vm, s0, abc):
-    a, b, _ = abc
-    give(vm, s0, a, 0x100000)
-    give(vm, s0, a, 0x103000)
-    assert vm.transfer(a, Fpage.of(0x100000, 0x4000), 0, False, b, win(0, 0x4000)) == 2
-    assert set(b.mappings()) == {0x0, 0x3000}
-    assert vm.transfer(b, Fpage.whole(), 0, False, b, Fpage.whole()) == 0   # onto itself
-    agree(vm, s0, a, b)
-
-
-def test_rights_are_never_amplified(vm, s0, abc):
-    a, b, c = abc
-    give(vm, s0, a, 0x100000, writable=False)
-    give(vm, s0, a, 0x101000)
-    vm.transfer(a, Fpage.of(0x100000, 0x2000, writable=True), 0, False, b, win(0, 0x2000))
-    assert b.mappings() == {0: (0x100000, False), PG: (0x101000, True)}
-    vm.transfer(b, Fpage.of(0, 0x2000, writable=False), 0, False, c, win(0, 0x2000))
-    assert c.mappings() == {0: (0x100000, False), PG: (0x101000, False)}
-    vm.transfer(b, Fpage.of(0, 0x2000, writable=True), 0, True, c, win(0x8000, 0x2000))
-    assert c.lookup(0x8000) == (0x100000, False) and c.lookup(0x9000) == (0x101000, True)
-    agree(vm, s0, a, b, c)
-
-
-def test_a_read_only_grant_write_protects_what_was_derived(vm, s0, abc):
-    a, b, c = abc
-    give(vm, s0, a, 0x100000)
-    vm.transfer(a, Fpage.page(0x100000), 0, False, c, win(0, PG))
-    vm.transfer(a, Fpage.page(0x100000, writable=False), 0, True, b, win(0, PG))
-    assert b.lookup(0) == (0x100000, False) and c.lookup(0) == (0x100000, False)
-    agree(vm, s0, a, b, c)
-
-
-# -- mapping over existing mappings ---------------------------------------------------------
-
-def test_mapping_over_another_mapping_flushes_it_first(vm, s0, abc):
-    a, b, c = abc
-    give(vm, s0, b, 0x200000, at=0x5000)
-    vm.transfer(b, Fpage.page(0x5000), 0, False, c, win(0x5000, PG))
-    give(vm, s0, a, 0x100000)
-    assert vm.transfer(a, Fpage.page(0x100000), 0, False, b, win(0x5000, PG)) == 1
-    assert b.lookup(0x5000) == (0x100000, True) and c.mappings() == {}
-    agree(vm, s0, a, b, c)
-
-
-def test_mapping_again_from_the_same_source_only_adds_rights(vm, s0, abc):
-    a, b, c = abc
-    give(vm, s0, a, 0x100000)
-    vm.transfer(a, Fpage.page(0x100000, writable=False), 0, False, b, win(0, PG))
-    vm.transfer(b, Fpage.page(0), 0, False, c, win(0, PG))
-    assert vm.transfer(a, Fpage.page(0x100000), 0, False, b, win(0, PG)) == 1
-    assert b.lookup(0) == (0x100000, True) and c.lookup(0) == (0x100000, False)
-    agree(vm, s0, a, b, c)
-
-
-def test_mapping_onto_its_own_ancestor_is_skipped(vm, s0, abc):
-    a, b, _ = abc
-    give(vm, s0, a, 0x100000)
-    vm.transfer(a, Fpage.page(0x100000), 0, False, b, win(0, PG))
-    assert vm.transfer(b, Fpage.page(0), 0, False, a, win(0x100000, PG)) == 0
-    assert vm.transfer(b, Fpage.page(0), 0, True, a, win(0x100000, PG)) == 0
-    assert vm.transfer(a, Fpage.page(0x100000), 0, True, a, win(0x100000, PG)) == 0
-    assert b.lookup(0) == (0x100000, True)
-    agree(vm, s0, a, b)
-
-
-def test_a_source_page_flushed_by_an_earlier_page_is_skipped(vm, s0, abc):
-    a, b, _ = abc
-    give(vm, s0, b, 0x200000, at=0x8000)            # b holds F at 0x8000 ...
-    vm.transfer(b, Fpage.page(0x8000), 0, False, a, win(0x1000, PG))   # ... a derives it
-    give(vm, s0, a, 0x300000, at=0)                  # a holds G at 0
-    # a's page 0 lands on b's F first; flushing F takes a's 0x1000 with it.
-    assert vm.transfer(a, Fpage.of(0, 0x2000), 0, False, b, win(0x8000, 0x2000)) == 1
-    assert b.mappings() == {0x8000: (0x300000, True)}
-    assert a.mappings() == {0: (0x300000, True)}
-    agree(vm, s0, a, b)
-
-
-def test_no_window_is_refused(vm, s0, abc):
-    with pytest.raises(ValueError):
-        vm.transfer(s0, Fpage.page(0x1000), 0, False, abc[0], None)
-
-
-# -- I/O fpages -------------------------------------------------------------------------------
-
-def test_io_fpages_map_the_intersection_idempotently(vm, s0, abc):
-    a, b, _ = abc
-    assert s0.io.allowed(0x3F8) and not s0.io.allowed(0x20) and not s0.io.allowed(0xA1)
-    assert vm.transfer(s0, Fpage.ports(0x3F8, 3), 0, False, a, Fpage.ports(0x3F0, 4)) == 8
-    assert a.io.ranges() == [(0x3F8, 8)]
-    assert vm.transfer(a, Fpage.ports(0x3F8, 3), 0, False, b, Fpage.ports(0x3FC, 1)) == 2
-    assert b.io.ranges() == [(0x3FC, 2)]
-    assert vm.transfer(a, Fpage.ports(0x3F8, 3), 0, False, b, Fpage.ports(0x100, 4)) == 0
-    assert vm.transfer(a, Fpage.ports(0x3F8, 3), 0, False, b, win(0, PG)) == 0
-    assert vm.db.lookup(b, 0x3FD, io=True).parent.space is a
-    # the kernel's own ports (the PICs') are never handed out
-    assert vm.transfer(s0, Fpage.ports(0x20, 2), 0, False, b, Fpage.ports(0, 16)) == 2
-    assert b.io.ranges() == [(0x22, 2), (0x3FC, 2)]
-    agree(vm, s0, a, b)
-
-
-def test_io_flush_and_grant(vm, s0, abc):
-    a, b, c = abc
-    vm.transfer(s0, Fpage.ports(0x1F0, 3), 0, False, a, Fpage.whole())
-    vm.transfer(a, Fpage.ports(0x1F0, 3), 0, False, b, Fpage.whole())
-    assert vm.transfer(b, Fpage.ports(0x1F0, 1), 0, True, c, Fpage.whole()) == 2
-    assert b.io.ranges() == [(0x1F2, 6)] and c.io.ranges() == [(0x1F0, 2)]
-    assert vm.unmap(a, Fpage.ports(0x1F0, 3), flush=False, own=True) == 0   # no RO ports
-    vm.unmap(a, Fpage.ports(0x1F0, 3), flush=True, own=False)
-    assert b.io.ranges() == [] and c.io.ranges() == [] and a.io.ranges() == [(0x1F0, 8)]
-    agree(vm, s0, a, b, c)
-
-
-def test_ports_granted_away_leave_sigma0_and_come_back_when_freed(vm, s0, abc):
-    a, b, _ = abc
-    vm.transfer(s0, Fpage.ports(0x60, 1), 0, True, a, Fpage.whole())
-    assert not s0.io.allowed(0x60) and a.io.ranges() == [(0x60, 2)]
-    vm.transfer(a, Fpage.ports(0x60, 1), 0, False, b, Fpage.whole())
-    vm.unmap(a, Fpage.ports(0x60, 1), flush=True, own=True)
-    assert s0.io.allowed(0x60) and s0.io.allowed(0x61) and b.io.ranges() == []
-    assert vm.db.root(0x60, io=True) is None
     agree(vm, s0, a, b)
 
 
