@@ -6,14 +6,17 @@ page-cache counters (MAPINFO) before and after the process ran: a mapped file mu
 have been paged by the fs server, not copied by the Unix server. The processes report
 what they find as facts on fd 1 (microkernel.user.testing.report).
 """
-import errno
 import os
+import sys
 import time
 
 from microkernel.user.testing import report
 from personalities.unix import libc
 from protocols.fs import FsClient
 from protocols.unix import Unix
+
+sys.path.append(os.path.dirname(os.path.abspath(__file__)))   # loaded by path: its helpers
+from unix_common import error  # noqa: E402
 
 HERE = __file__
 PAGE = 4096
@@ -42,14 +45,6 @@ def _get(path) -> bytes:
         out += chunk
     libc.close(fd)
     return out
-
-
-def _err(fn) -> str:
-    try:
-        fn()
-        return "no error"
-    except OSError as e:
-        return errno.errorcode[e.errno]
 
 
 # -- mapping files ---------------------------------------------------------------------
@@ -123,12 +118,12 @@ def p_errors(argv, envp):
     libc.write(fd, b"x" * 100)
     r, _ = libc.pipe()
     ro = libc.open("/tmp/err")
-    report(badfd=_err(lambda: libc.mmap_file(42, PAGE)),
-           dir=_err(lambda: libc.mmap_file(libc.open("/tmp"), PAGE)),
-           wronly=_err(lambda: libc.mmap_file(fd, PAGE)),
-           pipe=_err(lambda: libc.mmap_file(r, PAGE)),
-           offset=_err(lambda: libc.mmap_file(ro, PAGE, 100)),
-           length=_err(lambda: libc.mmap_file(ro, 0)))
+    report(badfd=error(lambda: libc.mmap_file(42, PAGE)),
+           dir=error(lambda: libc.mmap_file(libc.open("/tmp"), PAGE)),
+           wronly=error(lambda: libc.mmap_file(fd, PAGE)),
+           pipe=error(lambda: libc.mmap_file(r, PAGE)),
+           offset=error(lambda: libc.mmap_file(ro, PAGE, 100)),
+           length=error(lambda: libc.mmap_file(ro, 0)))
     return 0
 
 
@@ -185,5 +180,5 @@ def p_touch(argv, envp):
     libc.utime(path, (5, 6))
     libc.utime(path)
     st = libc.stat(path)
-    report(now=[st.st_atime, st.st_mtime], enoent=_err(lambda: libc.utime("/tmp/nope")))
+    report(now=[st.st_atime, st.st_mtime], enoent=error(lambda: libc.utime("/tmp/nope")))
     return 0
