@@ -130,7 +130,9 @@ class RingEngine:
             frame = b"".join(parts)
             if self.pcap is not None:
                 self.pcap.write(frame)
-            if self.cable is not None and self.cable.send(frame):
+            # no carrier, no frame: even while ZeroMQ still holds the pipe of a far end
+            # whose going its monitor has already reported
+            if self.link_up and self.cable.send(frame):
                 self.stats["tx_frames"] += 1
             else:
                 self.stats["tx_dropped"] += 1

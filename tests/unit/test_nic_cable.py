@@ -136,6 +136,16 @@ def test_link_loss_drops_frames_and_interrupts(pair):
     assert b.nic.poll_sources() == []
 
 
+def test_no_carrier_drops_a_frame_the_socket_would_still_take(pair):
+    """The monitor reports a far end gone before ZeroMQ drops its pipe: in between, a
+    send must fail NOCARRIER as the datasheet says, not vanish as if sent."""
+    a, b = pair
+    a.nic.cable.carrier = False             # the monitor's verdict, the pipe still there
+    a.send(eth(MAC_B, MAC_A))
+    assert a.desc("tx", 0)[5] == ERR_NOCARRIER and a.nic.stats["tx_dropped"] == 1
+    assert a.nic.stats["tx_frames"] == 0
+
+
 def test_bad_link_specs_are_refused_cleanly(pair):
     a, b = pair
     for spec in ("plug:tcp://127.0.0.1:1", "bind:nowhere", "connect"):
