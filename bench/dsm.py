@@ -115,7 +115,7 @@ def _demo(nodes: dict, repeats: int, size: int) -> dict:
     ratios = [d / m for d, m in zip(dsm, mp)]
     return {"n": size, "dsm_ms": _ms(dsm, 1e-3), "messages_ms": _ms(mp, 1e-3),
             "ratios": [round(x, 2) for x in ratios],
-            "paired_ratio": round(statistics.median(ratios), 2), "target": DEMO_TARGET,
+            "paired_ratio": round(statistics.median(ratios), 3), "target": DEMO_TARGET,
             "met": statistics.median(ratios) <= DEMO_TARGET}
 
 
@@ -131,7 +131,7 @@ def _figure(blocks: list[dict], key: str, target: float) -> dict:
     ratios = [b[key] / b["rpc4k"] for b in blocks]
     paired = statistics.median(ratios)
     return {"ms": _ms([b[key] for b in blocks]), "ratios": [round(x, 2) for x in ratios],
-            "paired_ratio": round(paired, 2), "target": target, "met": paired <= target}
+            "paired_ratio": round(paired, 3), "target": target, "met": paired <= target}
 
 
 def _ms(xs, scale: float = 1e6) -> list[float]:
@@ -143,18 +143,18 @@ def format_table(out: dict) -> str:
     rows = [f"mk bench dsm  (Python {out['python']}, {out['cpus']} CPUs, {out['repeats']} "
             f"blocks of {out['m']}, {out['seconds']} s)", "",
             f"floor: remote RPC returning 4 KiB, ms per block: {out['floor_rpc4k_ms']}", "",
-            f"{'figure':<34} {'paired':>6}  target"]
+            f"{'figure':<35} {'paired':>6}  target"]
     for key, label in (("read_fault", "read fault, remote page"),
                        ("write_fault_k1", "write fault, invalidates 1 copy"),
                        ("write_fault_k2", "write fault, invalidates 2 copies")):
         x = f[key]
-        rows.append(f"  {label:<32} {x['paired_ratio']:>6.2f}  <= {x['target']:.2f} "
+        rows.append(f"  {label:<33} {x['paired_ratio']:>6.3f}  <= {x['target']:.2f} "
                     f"{'ok' if x['met'] else 'MISSED'}   (ratios {x['ratios']})")
     rows.append("")
     for d in out["demo"].values():
         rows += [f"demo C = A x B ({d['n']}x{d['n']}): DSM {d['dsm_ms']} ms, messages "
                  f"{d['messages_ms']} ms",
-                 f"  {'DSM / messages':<32} {d['paired_ratio']:>6.2f}  <= {d['target']} "
+                 f"  {'DSM / messages':<33} {d['paired_ratio']:>6.3f}  <= {d['target']} "
                  f"{'ok' if d['met'] else 'MISSED'}   (ratios {d['ratios']})"]
     rows += ["", "paired: the median of the per-block ratios, figure / floor, timed together"]
     return "\n".join(rows)
