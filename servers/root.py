@@ -219,6 +219,7 @@ class Operator:
         self.running: dict[int, str] = {}
         self.exits: dict[int, int | None] = {}
         self.waiters: dict[int, list[bytes]] = {}
+        self.last = FIRST_GIVEN_TASK - 1                 # the number `run` gave last
         self.table = {op: getattr(self, op.value) for op in OperatorOp}
 
     def request(self, ident: bytes, req) -> dict | None:
@@ -230,9 +231,17 @@ class Operator:
         return self.table[op](ident, fields)
 
     def run(self, ident: bytes, f: dict) -> dict:
-        """Start `entry` with `args` in the first free task number, paged by the pager."""
-        no = next(n for n in range(FIRST_USER_TASK, FIRST_GIVEN_TASK)
-                  if n not in self.running)
+        """Start `entry` with `args` in the next free task number after the last one
+        given, paged by the pager."""
+        # Round the range like Unix pids: a number ended just now is not given again at
+        # once, so whoever waited for it still reads its log and status, not a newcomer's.
+        numbers = range(FIRST_USER_TASK, FIRST_GIVEN_TASK)
+        turn = numbers.index(self.last) + 1
+        no = next((n for n in [*numbers[turn:], *numbers[:turn]] if n not in self.running),
+                  None)
+        if no is None:
+            return {"error": f"all {len(numbers)} task numbers of `mk run` are running"}
+        self.last = no
         self.exits.pop(no, None)
         tid = self.rt.task_new(no, f["entry"], self.pager,
                                args=[str(a) for a in f.get("args", [])])

@@ -153,3 +153,19 @@ def test_every_operator_op_has_its_handler():
     assert ops.request(b"id", {"op": "wait", "task": 99}) == {"error": "no task 99"}
     started = ops.request(b"id", {"op": "run", "entry": "x:main", "args": ["a"]})
     assert started["task"] == 64 and ops.request(b"w", {"op": "wait", "task": 64}) is None
+
+
+def test_operator_tasks_are_numbered_round_like_pids():
+    """A number just ended is not given again at once: whoever waited on it still reads
+    its status and log, not a newcomer's (test_terminal's fact task lost its log so)."""
+    ops = Operator(FakeRt(4), tid(5), mgr=None)
+    run = lambda: ops.request(b"id", {"op": "run", "entry": "x:main"})["task"]   # noqa: E731
+    assert run() == 64
+    ops.running.pop(64)
+    ops.exits[64] = 0                                   # 64 ended
+    assert run() == 65
+    assert ops.request(b"w", {"op": "wait", "task": 64}) == {"task": 64, "status": 0}
+    ops.running = {n: "x:main" for n in range(64, 1024) if n != 70}
+    ops.last = 1023
+    assert run() == 70                                  # the turn wraps to the only free one
+    assert "are running" in ops.request(b"id", {"op": "run", "entry": "x:main"})["error"]
