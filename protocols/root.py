@@ -34,7 +34,8 @@ The operator's port `root.sock` (a ZeroMQ ROUTER, mode 0600) takes msgpack maps
 {"op": NAME, field: value...}, the fields of OPERATOR[NAME] and no others, and answers
 with a map; a refusal is {"error": "one line"}. `wait` is answered when the task ends.
 
-    run           entry, args            -> task, id, log   start a task (mk run)
+    run           entry, args [task]     -> task, id, log   start a task (mk run) in the
+                  next free number after the last given (task: in that free one)
     wait          task                   -> task, status
     kill          task                   -> task, killed
     drivers                              -> drivers          (mk driver list)
@@ -149,7 +150,7 @@ class OperatorOp(enum.StrEnum):
 
 # each request's fields: name -> (type, required)
 OPERATOR: dict[OperatorOp, dict[str, tuple[type, bool]]] = {
-    OperatorOp.RUN: {"entry": (str, True), "args": (list, False)},
+    OperatorOp.RUN: {"entry": (str, True), "args": (list, False), "task": (int, False)},
     OperatorOp.WAIT: {"task": (int, True)},
     OperatorOp.KILL: {"task": (int, True)},
     OperatorOp.DRIVERS: {},

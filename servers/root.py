@@ -232,16 +232,22 @@ class Operator:
 
     def run(self, ident: bytes, f: dict) -> dict:
         """Start `entry` with `args` in the next free task number after the last one
-        given, paged by the pager."""
+        given (or in number `task`, if free), paged by the pager."""
         # Round the range like Unix pids: a number ended just now is not given again at
         # once, so whoever waited for it still reads its log and status, not a newcomer's.
         numbers = range(FIRST_USER_TASK, FIRST_GIVEN_TASK)
-        turn = numbers.index(self.last) + 1
-        no = next((n for n in [*numbers[turn:], *numbers[:turn]] if n not in self.running),
-                  None)
-        if no is None:
-            return {"error": f"all {len(numbers)} task numbers of `mk run` are running"}
-        self.last = no
+        if "task" in f:
+            if f["task"] not in numbers or f["task"] in self.running:
+                return {"error": f"task {f['task']} is not a free number of `mk run` "
+                                 f"({numbers.start}..{numbers.stop - 1})"}
+            no = f["task"]
+        else:
+            turn = numbers.index(self.last) + 1
+            no = next((n for n in [*numbers[turn:], *numbers[:turn]]
+                       if n not in self.running), None)
+            if no is None:
+                return {"error": f"all {len(numbers)} task numbers of `mk run` are running"}
+            self.last = no
         self.exits.pop(no, None)
         tid = self.rt.task_new(no, f["entry"], self.pager,
                                args=[str(a) for a in f.get("args", [])])

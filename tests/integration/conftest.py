@@ -25,9 +25,11 @@ class TestNode(Node):
 
     __test__ = False
 
-    def start(self, file: str, func: str = "main", *args) -> dict:
-        entry = f"{os.path.join(TASKS, file)}:{func}"
-        return self.root({"op": "run", "entry": entry, "args": [str(a) for a in args]})
+    def start(self, file: str, func: str = "main", *args, task: int | None = None) -> dict:
+        """Start a task (in number `task`, if given); root's answer: task, id, log."""
+        req = {"op": "run", "entry": f"{os.path.join(TASKS, file)}:{func}",
+               "args": [str(a) for a in args]}
+        return self.root(req if task is None else {**req, "task": task})
 
     def wait(self, task: int, timeout: float = 30.0) -> int | None:
         return self.root({"op": "wait", "task": task}, timeout=timeout)["status"]

@@ -31,8 +31,9 @@ def test_a_failing_task_is_one_line_and_its_traceback_is_kept(node):
     assert f'"{FILE}", line 7, in divide' in tb.stdout, tb.stdout
     with open(m[2]) as f:
         assert f.read().strip() == tb.stdout.strip()
-    r = node.mk("run", f"{FILE}:leave", "3")              # the same number, again
-    assert (r.returncode, r.stdout) == (3, "leaving\n"), r
+    again = node.root({"op": "run", "entry": f"{FILE}:leave", "args": ["3"],
+                       "task": int(task)})                # the same number, again
+    assert node.wait(again["task"]) == 3 and node.output(again["task"]) == "leaving\n"
     gone = node.mk("logs", "--task", task, "--traceback")
     assert gone.returncode == 1 and "left no traceback" in gone.stderr, gone
 

@@ -169,3 +169,8 @@ def test_operator_tasks_are_numbered_round_like_pids():
     ops.last = 1023
     assert run() == 70                                  # the turn wraps to the only free one
     assert "are running" in ops.request(b"id", {"op": "run", "entry": "x:main"})["error"]
+    ops.running.pop(64)
+    asked = lambda no: ops.request(b"id", {"op": "run", "entry": "x:main", "task": no})  # noqa: E731
+    assert asked(64)["task"] == 64                      # a number asked for, if free
+    assert "not a free number" in asked(64)["error"]
+    assert "not a free number" in asked(1024)["error"]
